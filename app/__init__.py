@@ -1,0 +1,104 @@
+"""Baton: a mobile-first, collaborative work-order system."""
+import logging
+import os
+
+from flask import Flask, jsonify
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from app import config as config_module
+from app.extensions import api, db, migrate
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so concurrent writers queue instead of failing."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.auth.api import blp as auth_blp
+    from app.escalation.api import blp as escalation_blp
+    from app.flows.api import blp as flows_blp
+    from app.metrics.api import blp as metrics_blp
+    from app.notify.api import blp as notify_blp
+    from app.org.api import blp as org_blp
+    from app.quality.api import blp as quality_blp
+    from app.workorders.api import blp as workorders_blp
+
+    for blp in (auth_blp, org_blp, flows_blp, workorders_blp, escalation_blp, notify_blp, quality_blp, metrics_blp):
+        api.register_blueprint(blp)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the Flask app; configuration comes from the environment, overridden by `config`."""
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR), static_folder=None)
+    app.config.update(config_module.from_environment())
+    if config:
+        app.config.update(config)
+        if "SQLALCHEMY_DATABASE_URI" in config:
+            app.config["SQLALCHEMY_DATABASE_URI"] = config_module.normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=1, x_host=1)
+
+    if app.config.get("PASSWORD_HASH_TIME_COST"):
+        from app.auth import passwords
+
+        passwords.configure(time_cost=app.config["PASSWORD_HASH_TIME_COST"], memory_cost=app.config.get("PASSWORD_HASH_MEMORY_COST"))
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+    api.init_app(app)
+    _register_blueprints(app)
+
+    from app import web
+    from app.common import idempotency
+    from app.errors import register_error_handlers
+
+    @app.teardown_request
+    def _end_transaction(_exc):
+        # End any read transaction at once: on SQLite an open transaction holds the write lock.
+        db.session.rollback()
+
+    idempotency.init_app(app)
+    from app.notify import nudge
+
+    nudge.init_app()
+    register_error_handlers(app)
+    web.init_app(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+
+    @app.get("/healthz")
+    def healthz():
+        """Report whether the database answers."""
+        try:
+            db.session.execute(text("SELECT 1"))
+            return jsonify({"status": "ok", "database": "ok"})
+        except Exception as exc:  # the point of a health check is to report, not to raise
+            db.session.rollback()
+            logging.getLogger(__name__).warning("health check failed: %s", exc)
+            return jsonify({"status": "error", "database": "unavailable"}), 503
+
+    return app

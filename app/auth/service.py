@@ -1,0 +1,148 @@
+"""Sign-in, bearer tokens, API keys and sign-in throttling."""
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete, func, select
+
+from app.auth.models import ApiKey, LoginFailure, Scope
+from app.auth.passwords import verify_password
+from app.auth.principal import Principal
+from app.errors import Invalid, NotFound, TooManyRequests, Unauthorized
+from app.extensions import db
+from app.org.models import User
+
+TOKEN_SALT = "baton.auth.token"
+API_KEY_PREFIX = "bk_"
+
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
+
+
+def issue_token(*, user: User, secret_key: str) -> str:
+    """A signed token naming the user and their session version; expiry is checked on use."""
+    return _serializer(secret_key).dumps({"u": user.id, "v": user.session_version})
+
+
+def user_from_token(*, token: str, secret_key: str, max_age: int) -> User:
+    """The active user a token belongs to, or Unauthorized."""
+    try:
+        claims = _serializer(secret_key).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise Unauthorized("Your session has expired; sign in again.", code="token_expired")
+    except BadSignature:
+        raise Unauthorized("The token is not valid.", code="invalid_token")
+    if not isinstance(claims, dict) or not isinstance(claims.get("u"), int):
+        raise Unauthorized("The token is not valid.", code="invalid_token")
+    user = db.session.get(User, claims["u"])
+    # Checked on every request, so deactivation or a password reset ends access at once.
+    if user is None or not user.active or user.session_version != claims.get("v"):
+        raise Unauthorized("This session is no longer valid.", code="session_revoked")
+    return user
+
+
+def _check_throttle(*, login: str, address: str, now: datetime, window: int, max_login: int, max_address: int):
+    since = now - timedelta(seconds=window)
+    by_login = db.session.scalar(
+        select(func.count()).select_from(LoginFailure).where(LoginFailure.login == login, LoginFailure.at > since)
+    )
+    by_address = db.session.scalar(
+        select(func.count()).select_from(LoginFailure).where(LoginFailure.address == address, LoginFailure.at > since)
+    )
+    if by_login >= max_login or by_address >= max_address:
+        raise TooManyRequests(
+            "Too many failed sign-in attempts; wait a few minutes and try again.",
+            code="too_many_attempts",
+            headers={"Retry-After": str(window)},
+        )
+
+
+def login(
+    *,
+    login: str,
+    password: str,
+    address: str,
+    now: datetime,
+    secret_key: str,
+    window: int,
+    max_login: int,
+    max_address: int,
+) -> tuple[str, User]:
+    """Check credentials, counting only failures toward the throttle; return a token and the user."""
+    # Logins are unique regardless of case (phone keyboards capitalise), so they are matched and throttled that way.
+    login = login.strip().lower()
+    _check_throttle(login=login, address=address, now=now, window=window, max_login=max_login, max_address=max_address)
+    user = db.session.scalar(select(User).where(func.lower(User.login) == login))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or not user.active:
+        db.session.add(LoginFailure(login=login[:64], address=address[:64], at=now))
+        db.session.commit()
+        raise Unauthorized("Wrong login or password.", code="invalid_credentials")
+    db.session.execute(delete(LoginFailure).where(LoginFailure.login == login))
+    db.session.commit()
+    return issue_token(user=user, secret_key=secret_key), user
+
+
+def prune_login_failures(*, now: datetime, window: int) -> int:
+    """Drop failures older than the throttle window."""
+    result = db.session.execute(delete(LoginFailure).where(LoginFailure.at <= now - timedelta(seconds=window)))
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def _hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_key(*, name: str, scopes: list[str], created_by: User | None, now: datetime) -> tuple[ApiKey, str]:
+    """Create an integration key; the secret is returned once and only its hash is kept."""
+    unknown = sorted(set(scopes) - {s.value for s in Scope})
+    if unknown:
+        raise Invalid("Unknown scope.", details={"scopes": [f"unknown scope: {s}" for s in unknown]})
+    if not scopes:
+        raise Invalid("A key needs at least one scope.", details={"scopes": ["at least one scope is required"]})
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name,
+        key_hash=_hash_key(secret),
+        prefix=secret[:10],
+        scopes=sorted(set(scopes)),
+        created_by_id=created_by.id if created_by else None,
+        created_at=now,
+    )
+    db.session.add(key)
+    db.session.commit()
+    return key, secret
+
+
+def revoke_api_key(*, key_id: int, now: datetime) -> ApiKey:
+    """Revoke a key; it stops working at once."""
+    key = db.session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound("No such API key.")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        db.session.commit()
+    return key
+
+
+def api_key_from_secret(*, secret: str, now: datetime) -> ApiKey:
+    """The live key matching a secret, or Unauthorized."""
+    key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash_key(secret)))
+    if key is None or key.revoked_at is not None:
+        raise Unauthorized("The API key is not valid.", code="invalid_api_key")
+    return key
+
+
+def authenticate(*, authorization: str | None, api_key: str | None, secret_key: str, token_ttl: int, now: datetime) -> Principal | None:
+    """Resolve request credentials to a principal; None when none were sent."""
+    if api_key:
+        return Principal(api_key=api_key_from_secret(secret=api_key, now=now))
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Send 'Authorization: Bearer <token>'.", code="invalid_token")
+        return Principal(user=user_from_token(token=token.strip(), secret_key=secret_key, max_age=token_ttl))
+    return None

@@ -1,0 +1,132 @@
+"""The fixed CLI of DESIGN §10, run as plain `flask …` from the repository root."""
+import json
+import logging
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.common.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+seed_cli = AppGroup("seed", help="Load data.")
+users_cli = AppGroup("users", help="Manage people.")
+push_cli = AppGroup("push", help="Web Push.")
+
+
+@push_cli.command("init-vapid")
+@click.option("--if-missing", is_flag=True, help="Keep an existing key pair.")
+def init_vapid_command(if_missing):
+    """Generate a development VAPID key pair into instance/vapid.json."""
+    from app.config import INSTANCE_DIR, VAPID_FILE
+    from app.notify.webpush import generate_vapid_keypair
+
+    path = INSTANCE_DIR / VAPID_FILE
+    if path.exists() and if_missing:
+        click.echo(f"VAPID keys kept: {path}")
+        return
+    private_key, public_key = generate_vapid_keypair()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"private_key": private_key, "public_key": public_key}))
+    path.chmod(0o600)
+    click.echo(f"VAPID key pair written to {path} (restart the app to use it)\npublic key: {public_key}")
+
+
+@click.command("serve")
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--no-worker", is_flag=True, help="Do not run the background worker in this process.")
+def serve_command(host, port, no_worker):
+    """Serve the app and run the background worker beside it: one command, one process."""
+    import socket
+    import threading
+
+    from werkzeug.serving import run_simple
+
+    from app.seed import DEMO_PASSWORD
+
+    app = current_app._get_current_object()
+    if not no_worker:
+        def _loop():
+            with app.app_context():
+                _worker_loop(interval=2.0, once=False)
+
+        threading.Thread(target=_loop, name="baton-worker", daemon=True).start()
+    addresses = {"127.0.0.1"}
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))  # no packet is sent; this only picks the LAN interface
+            addresses.add(probe.getsockname()[0])
+    except OSError:
+        pass
+    click.echo("\nBaton is running:")
+    for address in sorted(addresses):
+        click.echo(f"  http://{address}:{port}/      (API docs: http://{address}:{port}/api/docs)")
+    click.echo(f"Demo logins, password '{DEMO_PASSWORD}': admin, lead.cs, staff.wh1, staff.wh2, driver.li, quality.qa, mgr.wh1\n")
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+@seed_cli.command("demo")
+def seed_demo_command():
+    """Demo organisation, templates, catalogue and orders (idempotent)."""
+    from app.seed import DEMO_PASSWORD, seed_demo
+
+    result = seed_demo()
+    click.echo(json.dumps(result, ensure_ascii=False))
+    click.echo(f"Demo logins (password '{DEMO_PASSWORD}'): admin, lead.cs, staff.wh1, staff.wh2, driver.li, quality.qa, mgr.wh1")
+
+
+@users_cli.command("create-admin")
+@click.option("--login", required=True)
+@click.option("--password", required=True)
+@click.option("--name", default=None)
+def create_admin_command(login, password, name):
+    """Create an admin, or reset an existing user's password and make them admin."""
+    from app.errors import DomainError
+    from app.org.service import set_password_or_create_admin
+
+    if len(password) < 8:
+        raise click.BadParameter("at least 8 characters", param_hint="--password")
+    try:
+        user, created = set_password_or_create_admin(login=login, password=password, name=name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message)
+    click.echo(f"{'Created' if created else 'Reset'} admin {user.login} (id {user.id})")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run one pass of every job, then exit.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+def worker_command(once, interval):
+    """Local stand-in for every Lambda job: outbox, timers, queued jobs, housekeeping."""
+    _worker_loop(interval=interval, once=once)
+
+
+def _worker_loop(*, interval: float, once: bool):
+    from app.extensions import db
+    from app.jobs import run_all_once
+
+    while True:
+        try:
+            summary = run_all_once(now=utcnow(), config=current_app.config)
+            if once or any(summary.values()):
+                click.echo(json.dumps({"worker": summary}))
+        except Exception:  # one bad pass must not stop the worker loop
+            db.session.rollback()
+            log.exception("worker pass failed")
+            if once:
+                raise
+        if once:
+            return
+        db.session.remove()
+        time.sleep(interval)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(seed_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(push_cli)
+    app.cli.add_command(serve_command)

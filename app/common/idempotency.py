@@ -1,0 +1,180 @@
+"""Every POST honours `Idempotency-Key` (DESIGN §9).
+
+The record is inserted, uncommitted, before the view runs, so the service's own commit
+stores it atomically with the change; a concurrent request with the same key blocks on
+the unique index (or the SQLite write lock) and then finds the stored response. Keys are
+scoped to the caller, and expire after IDEMPOTENCY_TTL_SECONDS (default 24 hours).
+"""
+import hashlib
+import json
+import time
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app, request
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common.clock import utcnow
+from app.common.types import UTCDateTime
+from app.errors import Conflict, Invalid
+from app.extensions import db
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+# A response whose first execution is still running (or died after committing) is waited for this long.
+WAIT_SECONDS = 10.0
+# Longer than any request may run: a record still pending after this lost its answer with a crashed worker.
+STALE_PENDING_SECONDS = 60
+# Sign-in answers with a credential: it must never be stored, and signing in twice is harmless.
+EXEMPT_PATHS = ("/api/v1/auth/login",)
+# Answers carrying a secret are stored with the secret removed; a replay says so instead of minting another.
+REDACTED_FIELDS = {"/api/v1/api-keys": "key"}
+
+
+class IdempotencyRecord(db.Model):
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    caller: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("caller", "key"),
+        Index("ix_idempotency_records_expires_at", "expires_at"),
+    )
+
+
+def _request_hash() -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(request.full_path.encode())
+    digest.update(b"\0")
+    digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyRecord, request_hash: str):
+    if record.request_hash != request_hash:
+        raise Invalid(
+            "This Idempotency-Key was already used with a different request.",
+            code="idempotency_key_reused",
+        )
+    response = current_app.response_class(
+        record.response_body or "", status=record.status_code, content_type=record.content_type or "application/json"
+    )
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _find(caller: str, key: str) -> IdempotencyRecord | None:
+    return db.session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+    )
+
+
+def before_request():
+    if request.method != "POST" or not request.path.startswith("/api/") or request.path in EXEMPT_PATHS:
+        return None
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise Invalid(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.", code="invalid_idempotency_key")
+    from app.auth.guard import current_principal
+
+    principal = current_principal(required=False)
+    if principal is None:
+        return None  # the view answers 401; nothing to remember
+    caller = principal.caller_id
+    request_hash = _request_hash()
+    now = utcnow()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        existing = _find(caller, key)
+        if existing is not None and existing.expires_at <= now:
+            db.session.delete(existing)
+            db.session.commit()
+            existing = None
+        if existing is not None:
+            if existing.state == "done":
+                return _replay(existing, request_hash)
+            if existing.request_hash != request_hash:
+                return _replay(existing, request_hash)  # raises idempotency_key_reused
+            if existing.created_at <= now - timedelta(seconds=STALE_PENDING_SECONDS):
+                # A pending record is only ever committed together with the change it guards: the first request
+                # applied its change and died before storing the answer. Say so rather than wait forever.
+                raise Conflict("This request was already applied, but its answer was lost; reload to see the result.",
+                               code="idempotency_answer_lost")
+            db.session.rollback()
+            if time.monotonic() > deadline:
+                raise Conflict("A request with this Idempotency-Key is still being processed.", code="idempotency_in_progress")
+            time.sleep(0.05)
+            continue
+        record = IdempotencyRecord(
+            caller=caller,
+            key=key,
+            request_hash=request_hash,
+            state="pending",
+            created_at=now,
+            expires_at=now + timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"]),
+        )
+        db.session.add(record)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            continue
+        request.environ["baton.idempotency"] = (caller, key)
+        return None
+
+
+def after_request(response):
+    marker = request.environ.pop("baton.idempotency", None)
+    if marker is None:
+        return response
+    caller, key = marker
+    if response.status_code >= 300:
+        # The change (if any) was rolled back with the pending record, unless it was committed before the failure.
+        db.session.rollback()
+    record = _find(caller, key)
+    if record is None:
+        return response
+    if response.status_code >= 500:
+        # A server fault must not be replayed forever: forget the key so a retry can succeed.
+        db.session.delete(record)
+        db.session.commit()
+        return response
+    body = response.get_data(as_text=True)
+    secret_field = REDACTED_FIELDS.get(request.path)
+    if secret_field and response.is_json:
+        payload = json.loads(body)
+        if isinstance(payload, dict) and secret_field in payload:
+            payload[secret_field] = None
+            payload[f"{secret_field}_redacted"] = True
+            body = json.dumps(payload)
+    record.state = "done"
+    record.status_code = response.status_code
+    record.response_body = body
+    record.content_type = response.content_type
+    db.session.commit()
+    return response
+
+
+def prune_expired(*, now: datetime) -> int:
+    """Delete records past their expiry."""
+    result = db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(before_request)
+    app.after_request(after_request)

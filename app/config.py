@@ -1,0 +1,149 @@
+"""Configuration, read from the environment.
+
+Every setting has a development default so that `make run` works on a fresh machine;
+`BATON_ENV=production` turns the defaults that would be unsafe into hard failures.
+"""
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("BATON_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration is unsafe or incomplete."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Map a plain `postgresql://` URL, as hosting providers give it, to the installed driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _dev_secret_key() -> str:
+    """Generate a development secret once and keep it in instance/ so tokens survive restarts."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+VAPID_FILE = "vapid.json"
+
+
+def _vapid_keys(production: bool) -> dict:
+    """VAPID keys from the environment (SSM in AWS); in development, from instance/vapid.json if present."""
+    private_key, public_key = os.environ.get("VAPID_PRIVATE_KEY"), os.environ.get("VAPID_PUBLIC_KEY")
+    if private_key and public_key:
+        return {"private_key": private_key, "public_key": public_key}
+    if production:
+        raise ConfigError("VAPID_PRIVATE_KEY and VAPID_PUBLIC_KEY must be set in production")
+    path = INSTANCE_DIR / VAPID_FILE
+    if path.exists():
+        import json
+
+        return json.loads(path.read_text())
+    return {}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+SSM_NAMES = ("SECRET_KEY", "DATABASE_URL", "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY")
+
+
+def load_ssm_parameters(prefix: str) -> None:
+    """Copy secrets stored as SSM parameters under `prefix` into the environment (AWS; once per container)."""
+    import boto3
+
+    client = boto3.client("ssm", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    paginator = client.get_paginator("get_parameters_by_path")
+    for page in paginator.paginate(Path=prefix, WithDecryption=True, Recursive=False):
+        for parameter in page["Parameters"]:
+            name = parameter["Name"].rsplit("/", 1)[-1]
+            if name in SSM_NAMES and not os.environ.get(name):
+                os.environ[name] = parameter["Value"]
+
+
+def from_environment() -> dict:
+    """Build the Flask configuration mapping from environment variables."""
+    if os.environ.get("BATON_SSM_PREFIX"):
+        load_ssm_parameters(os.environ["BATON_SSM_PREFIX"])
+    env = os.environ.get("BATON_ENV", "development")
+    production = env == "production"
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'baton.db'}"
+    secret_key = os.environ.get("SECRET_KEY")
+    if production:
+        if not secret_key or len(secret_key) < 32 or secret_key.startswith("dev"):
+            raise ConfigError("SECRET_KEY must be set to a random value of at least 32 characters in production")
+    elif not secret_key:
+        secret_key = _dev_secret_key()
+
+    vapid = _vapid_keys(production)
+
+    config = {
+        "VAPID_PRIVATE_KEY": vapid.get("private_key", ""),
+        "VAPID_PUBLIC_KEY": vapid.get("public_key", ""),
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT", "mailto:ops@baton.example"),
+        # "webpush" delivers through push services; "log" only records (development without keys, tests).
+        "PUSH_PROVIDER": os.environ.get("BATON_PUSH_PROVIDER", "webpush"),
+        "PUSH_MAX_WORKERS": _int("BATON_PUSH_MAX_WORKERS", 64),
+        "PUSH_MAX_ATTEMPTS": _int("BATON_PUSH_MAX_ATTEMPTS", 8),
+        "ENV_NAME": env,
+        "PRODUCTION": production,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A body larger than this is refused with 413 before any view runs.
+        "MAX_CONTENT_LENGTH": _int("BATON_MAX_BODY_BYTES", 12 * 1024 * 1024),
+        "MAX_JSON_BYTES": _int("BATON_MAX_JSON_BYTES", 8 * 1024 * 1024),
+        "TOKEN_TTL_SECONDS": _int("BATON_TOKEN_TTL_SECONDS", 12 * 3600),
+        "LOGIN_FAILURE_WINDOW_SECONDS": _int("BATON_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60),
+        "LOGIN_MAX_FAILURES_PER_LOGIN": _int("BATON_LOGIN_MAX_FAILURES_PER_LOGIN", 5),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": _int("BATON_LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+        "IDEMPOTENCY_TTL_SECONDS": _int("BATON_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
+        "OCCURRED_AT_MAX_SKEW_SECONDS": _int("BATON_OCCURRED_AT_MAX_SKEW_SECONDS", 7 * 24 * 3600),
+        "ATTACHMENT_MAX_BYTES": _int("BATON_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+        "ATTACHMENT_STORAGE": os.environ.get("BATON_ATTACHMENT_STORAGE", "local"),
+        "ATTACHMENT_DIR": os.environ.get("BATON_ATTACHMENT_DIR", str(INSTANCE_DIR / "uploads")),
+        "S3_BUCKET": os.environ.get("BATON_S3_BUCKET", ""),
+        "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL") or None,
+        "AWS_REGION": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "ap-east-1",
+        # SQS queues that hand work to Lambda jobs (unset locally: the worker polls the database instead).
+        "DISPATCH_QUEUE_URL": os.environ.get("BATON_DISPATCH_QUEUE_URL", ""),
+        "JOBS_QUEUE_URL": os.environ.get("BATON_JOBS_QUEUE_URL", ""),
+        "INVENTORY_QUEUE_URL": os.environ.get("BATON_INVENTORY_QUEUE_URL", ""),
+        # EventBridge bus for product.paused / batch.held (unset locally: the logged outbox only).
+        "EVENT_BUS_NAME": os.environ.get("BATON_EVENT_BUS", ""),
+        "EVENT_SOURCE": os.environ.get("BATON_EVENT_SOURCE", "baton.quality"),
+        # Stock shortage: a paused product resumes above threshold × (1 + margin) (hysteresis).
+        "SHORTAGE_RESUME_MARGIN": float(os.environ.get("BATON_SHORTAGE_RESUME_MARGIN", "0.2")),
+        # Recall fan-out: parallel lanes (PostgreSQL) and work orders per transaction.
+        "RECALL_LANES": _int("BATON_RECALL_LANES", 2),
+        "RECALL_BATCH_SIZE": _int("BATON_RECALL_BATCH_SIZE", 5000),
+        # Business day of work-order numbers and daily metrics.
+        "BUSINESS_TIMEZONE": os.environ.get("BATON_TIMEZONE", "Asia/Shanghai"),
+        "TRUSTED_PROXIES": _int("BATON_TRUSTED_PROXIES", 0),
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Baton",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "v1/openapi.json",
+        "API_SPEC_OPTIONS": {
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                }
+            },
+            "security": [{"bearer": []}, {"apiKey": []}],
+        },
+    }
+    return config

@@ -1,0 +1,166 @@
+"""Domain errors and the one place that turns every failure into the JSON error format."""
+import logging
+
+import marshmallow as ma
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A rule was broken; services raise these, never HTTP exceptions."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict | None = None, headers=None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+class Invalid(DomainError):
+    status = 422
+    code = "validation_error"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+class ErrorDetailSchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"description": "Stable machine-readable code, e.g. validation_error"})
+    message = ma.fields.String(required=True, metadata={"description": "What went wrong, for people"})
+    details = ma.fields.Dict(required=True, metadata={"description": "Per-field messages, or other context; may be empty"})
+
+
+class ErrorSchema(ma.Schema):
+    """The documented shape of every error answer (OpenAPI `Error`)."""
+
+    error = ma.fields.Nested(ErrorDetailSchema, required=True)
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    """The error payload of DESIGN §9."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _flatten_webargs_messages(messages) -> dict:
+    """webargs nests errors by location ({"json": {...}, "query": {...}}); keep field paths."""
+    if not isinstance(messages, dict):
+        return {"_schema": messages}
+    details: dict = {}
+    for location, errs in messages.items():
+        if isinstance(errs, dict):
+            details.update(errs)
+        else:
+            details["_" + str(location)] = errs
+    return details
+
+
+def http_error_response(error: HTTPException):
+    """Turn a werkzeug/webargs HTTPException into the JSON error format."""
+    data = getattr(error, "data", None) or {}
+    status = error.code or 500
+    headers = dict(data.get("headers") or {})
+    if status == 400 and data.get("messages", {}).get("json") == ["Invalid JSON body."]:
+        return jsonify(error_body("malformed_json", "The request body is not valid JSON.")), 400, headers
+    if "messages" in data:
+        details = _flatten_webargs_messages(data["messages"])
+        return jsonify(error_body("validation_error", "The request is not valid.", details)), 422 if status == 422 else status, headers
+    if status >= 500:
+        log.exception("unhandled error", exc_info=error)
+        return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500, headers
+    code = _HTTP_CODES.get(status, "http_error")
+    message = data.get("message") or error.description or error.name
+    if status == 413:
+        message = "The request body is too large."
+    if status == 405:
+        headers.update({"Allow": ", ".join(error.valid_methods or [])})
+    return jsonify(error_body(code, message)), status, headers
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every failure becomes the JSON error format; nothing leaks as an HTML page or a 500 trace."""
+    from app.extensions import db
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):
+        db.session.rollback()
+        return jsonify(error_body(error.code, error.message, error.details)), error.status, error.headers
+
+    from marshmallow import ValidationError
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(error: ValidationError):
+        db.session.rollback()
+        details = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        return jsonify(error_body("validation_error", "The request is not valid.", details)), 422
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        db.session.rollback()
+        return http_error_response(error)
+
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(error: IntegrityError):
+        # A concurrent request won the race past the service's own uniqueness check.
+        db.session.rollback()
+        log.warning("integrity error on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+        return jsonify(error_body("conflict", "This conflicts with a change made at the same time; reload and try again.")), 409
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def _unstorable_value(error: Exception):
+        # An id beyond the column's range or a NUL character in text: the database refuses the input itself.
+        db.session.rollback()
+        log.warning("unstorable value on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+        return jsonify(error_body("invalid_value", "A value in the request is out of range or contains characters that cannot be stored.")), 422
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500

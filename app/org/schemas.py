@@ -1,0 +1,99 @@
+"""Organisation request and response bodies."""
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.org.models import LOCALES, Permission, Role
+
+ROLE_VALUES = [r.value for r in Role]
+PERMISSION_VALUES = [p.value for p in Permission]
+
+
+class DepartmentSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    code = ma.fields.String(required=True, validate=[validate.Length(1, 64), validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")])
+    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    kind = ma.fields.String(load_default="", validate=validate.Length(0, 64))
+    parent_id = ma.fields.Integer(allow_none=True, load_default=None)
+    head_id = ma.fields.Integer(allow_none=True, load_default=None)
+    active = ma.fields.Boolean(dump_only=True)
+
+
+class DepartmentPatchSchema(ma.Schema):
+    code = ma.fields.String(validate=[validate.Length(1, 64), validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")])
+    name = ma.fields.String(validate=validate.Length(1, 200))
+    kind = ma.fields.String(validate=validate.Length(0, 64))
+    parent_id = ma.fields.Integer(allow_none=True)
+    head_id = ma.fields.Integer(allow_none=True)
+    active = ma.fields.Boolean()
+
+
+def _known_timezone(name: str) -> None:
+    # An unknown zone stored here would only fail later, when a notification is held for quiet hours.
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ma.ValidationError("Unknown time zone; use an IANA name such as Asia/Shanghai.")
+
+
+class QuietHoursSchema(ma.Schema):
+    start = ma.fields.String(required=True, validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$"))
+    end = ma.fields.String(required=True, validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$"))
+    timezone = ma.fields.String(load_default="Asia/Shanghai", validate=[validate.Length(1, 64), _known_timezone])
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    login = ma.fields.String(required=True, validate=[validate.Length(1, 64), validate.Regexp(r"^\S+$")])
+    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(8, 200))
+    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    department_id = ma.fields.Integer(allow_none=True, load_default=None)
+    manager_id = ma.fields.Integer(allow_none=True, load_default=None)
+    roles = ma.fields.List(ma.fields.String(validate=validate.OneOf(ROLE_VALUES)), load_default=lambda: ["staff"])
+    permissions = ma.fields.List(ma.fields.String(validate=validate.OneOf(PERMISSION_VALUES)), load_default=list)
+    locale = ma.fields.String(load_default="zh-CN", validate=validate.OneOf(LOCALES))
+    active = ma.fields.Boolean(dump_only=True)
+    on_duty = ma.fields.Boolean(dump_only=True)
+    delegate_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, dump_only=True, allow_none=True)
+
+
+class UserPatchSchema(ma.Schema):
+    password = ma.fields.String(load_only=True, validate=validate.Length(8, 200))
+    name = ma.fields.String(validate=validate.Length(1, 200))
+    department_id = ma.fields.Integer(allow_none=True)
+    manager_id = ma.fields.Integer(allow_none=True)
+    roles = ma.fields.List(ma.fields.String(validate=validate.OneOf(ROLE_VALUES)))
+    permissions = ma.fields.List(ma.fields.String(validate=validate.OneOf(PERMISSION_VALUES)))
+    locale = ma.fields.String(validate=validate.OneOf(LOCALES))
+    active = ma.fields.Boolean()
+
+
+class MePatchSchema(ma.Schema):
+    on_duty = ma.fields.Boolean()
+    delegate_id = ma.fields.Integer(allow_none=True)
+    locale = ma.fields.String(validate=validate.OneOf(LOCALES))
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
+
+
+class UserListArgs(ma.Schema):
+    department_id = ma.fields.Integer()
+    role = ma.fields.String(validate=validate.OneOf(ROLE_VALUES))
+    active = ma.fields.Boolean()
+    q = ma.fields.String(validate=validate.Length(1, 100))
+
+
+class GroupSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    description = ma.fields.String(load_default="", validate=validate.Length(0, 2000))
+    members = ma.fields.List(ma.fields.Integer(), load_default=list, validate=validate.Length(max=10_000))
+    active = ma.fields.Boolean(dump_only=True)
+
+
+class GroupPatchSchema(ma.Schema):
+    name = ma.fields.String(validate=validate.Length(1, 200))
+    description = ma.fields.String(validate=validate.Length(0, 2000))
+    members = ma.fields.List(ma.fields.Integer(), validate=validate.Length(max=10_000))
+    active = ma.fields.Boolean()

@@ -1,0 +1,299 @@
+"""Organisation rules: the department tree, reporting lines, groups, availability."""
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from app.auth.passwords import hash_password
+from app.errors import Conflict, Invalid, NotFound
+from app.extensions import db
+from app.org.models import Department, Group, GroupMember, User, UserPermission, UserRole
+
+_UNSET = object()
+
+
+def get_department(*, department_id: int) -> Department:
+    """Get one department or NotFound."""
+    dept = db.session.get(Department, department_id)
+    if dept is None:
+        raise NotFound("No such department.")
+    return dept
+
+
+def get_user(*, user_id: int) -> User:
+    """Get one user or NotFound."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def _require_department(field: str, department_id: int | None) -> None:
+    if department_id is None:
+        return
+    dept = db.session.get(Department, department_id)
+    if dept is None or not dept.active:
+        raise Invalid("Unknown department.", details={field: [f"department {department_id} does not exist or is inactive"]})
+
+
+def _require_user(field: str, user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        raise Invalid("Unknown user.", details={field: [f"user {user_id} does not exist or is inactive"]})
+    return user
+
+
+def _department_parents() -> dict[int, int | None]:
+    return dict(db.session.execute(select(Department.id, Department.parent_id)).all())
+
+
+def create_department(*, code: str, name: str, kind: str = "", parent_id: int | None = None, head_id: int | None = None) -> Department:
+    """Create a department under an existing parent (or at the root)."""
+    if db.session.scalar(select(Department.id).where(Department.code == code)):
+        raise Conflict(f"Department code {code} is taken.", code="code_taken", details={"code": ["already in use"]})
+    _require_department("parent_id", parent_id)
+    _require_user("head_id", head_id)
+    dept = Department(code=code, name=name, kind=kind, parent_id=parent_id, head_id=head_id)
+    db.session.add(dept)
+    db.session.commit()
+    return dept
+
+
+def update_department(*, department_id: int, changes: dict) -> Department:
+    """Change a department; the tree may never get a cycle or an orphan."""
+    dept = get_department(department_id=department_id)
+    if "code" in changes and changes["code"] != dept.code:
+        if db.session.scalar(select(Department.id).where(Department.code == changes["code"])):
+            raise Conflict(f"Department code {changes['code']} is taken.", code="code_taken", details={"code": ["already in use"]})
+    if "parent_id" in changes and changes["parent_id"] != dept.parent_id:
+        new_parent = changes["parent_id"]
+        _require_department("parent_id", new_parent)
+        parents = _department_parents()
+        node = new_parent
+        while node is not None:
+            if node == dept.id:
+                raise Invalid("A department cannot sit under itself.", code="department_cycle", details={"parent_id": ["would create a cycle"]})
+            node = parents.get(node)
+    if "head_id" in changes:
+        _require_user("head_id", changes["head_id"])
+    if changes.get("active") is False and dept.active:
+        children = db.session.scalar(
+            select(func.count()).select_from(Department).where(Department.parent_id == dept.id, Department.active.is_(True))
+        )
+        members = db.session.scalar(
+            select(func.count()).select_from(User).where(User.department_id == dept.id, User.active.is_(True))
+        )
+        if children or members:
+            raise Invalid(
+                "Move or deactivate its sub-departments and people first.",
+                code="department_not_empty",
+                details={"active": [f"{children} active sub-departments and {members} active people would be orphaned"]},
+            )
+    for field in ("code", "name", "kind", "parent_id", "head_id", "active"):
+        if field in changes:
+            setattr(dept, field, changes[field])
+    db.session.commit()
+    return dept
+
+
+def list_departments():
+    """All departments, as a select for pagination."""
+    return select(Department).order_by(Department.id)
+
+
+def subtree_ids(department_id: int) -> set[int]:
+    """The department and every department below it."""
+    children: dict[int | None, list[int]] = {}
+    for dept_id, parent_id in _department_parents().items():
+        children.setdefault(parent_id, []).append(dept_id)
+    found, stack = set(), [department_id]
+    while stack:
+        node = stack.pop()
+        if node in found:
+            continue
+        found.add(node)
+        stack.extend(children.get(node, []))
+    return found
+
+
+def _check_manager(user_id: int | None, manager_id: int | None) -> None:
+    if manager_id is None:
+        return
+    manager = _require_user("manager_id", manager_id)
+    if user_id is None:
+        return
+    node, seen = manager, set()
+    while node is not None and node.id not in seen:
+        if node.id == user_id:
+            raise Invalid("A reporting line cannot loop.", code="manager_cycle", details={"manager_id": ["would create a reporting cycle"]})
+        seen.add(node.id)
+        node = db.session.get(User, node.manager_id) if node.manager_id else None
+
+
+def _set_grants(user: User, roles: list[str] | None, permissions: list[str] | None) -> None:
+    if roles is not None:
+        user.role_rows = [UserRole(role=r) for r in sorted(set(roles))]
+    if permissions is not None:
+        user.permission_rows = [UserPermission(permission=p) for p in sorted(set(permissions))]
+
+
+def create_user(
+    *,
+    login: str,
+    password: str,
+    name: str,
+    department_id: int | None = None,
+    manager_id: int | None = None,
+    roles: list[str] | None = None,
+    permissions: list[str] | None = None,
+    locale: str = "zh-CN",
+) -> User:
+    """Create a person with a hashed password, roles and grants."""
+    if db.session.scalar(select(User.id).where(func.lower(User.login) == login.lower())):
+        raise Conflict(f"Login {login} is taken.", code="login_taken", details={"login": ["already in use"]})
+    _require_department("department_id", department_id)
+    _check_manager(None, manager_id)
+    user = User(
+        login=login,
+        name=name,
+        password_hash=hash_password(password),
+        department_id=department_id,
+        manager_id=manager_id,
+        locale=locale,
+    )
+    _set_grants(user, roles if roles is not None else ["staff"], permissions or [])
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def update_user(*, user_id: int, changes: dict) -> User:
+    """Change a person; deactivation and password changes end their sessions at once."""
+    user = get_user(user_id=user_id)
+    if "department_id" in changes:
+        _require_department("department_id", changes["department_id"])
+        user.department_id = changes["department_id"]
+    if "manager_id" in changes:
+        _check_manager(user.id, changes["manager_id"])
+        user.manager_id = changes["manager_id"]
+    if "password" in changes:
+        user.password_hash = hash_password(changes["password"])
+        user.session_version += 1
+    if "active" in changes and changes["active"] != user.active:
+        user.active = changes["active"]
+        user.session_version += 1
+    for field in ("name", "locale"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    _set_grants(user, changes.get("roles"), changes.get("permissions"))
+    db.session.commit()
+    return user
+
+
+def set_password_or_create_admin(*, login: str, password: str, name: str | None = None) -> tuple[User, bool]:
+    """Create an admin, or reset an existing user's password and make them admin."""
+    user = db.session.scalar(select(User).where(func.lower(User.login) == login.lower()))
+    if user is None:
+        return create_user(login=login, password=password, name=name or login, roles=["admin"]), True
+    roles = set(user.roles) | {"admin"}
+    return update_user(user_id=user.id, changes={"password": password, "roles": sorted(roles), "active": True}), False
+
+
+def list_users(*, department_id: int | None = None, role: str | None = None, active: bool | None = None, q: str | None = None):
+    """Users matching filters, as a select for pagination."""
+    stmt = select(User).order_by(User.id)
+    if department_id is not None:
+        stmt = stmt.where(User.department_id == department_id)
+    if role is not None:
+        stmt = stmt.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    if q:
+        pattern = f"%{q.lower()}%"
+        stmt = stmt.where(func.lower(User.login).like(pattern) | func.lower(User.name).like(pattern))
+    return stmt
+
+
+def update_me(*, user: User, changes: dict, now: datetime) -> User:
+    """Availability and preferences of the signed-in person."""
+    if "delegate_id" in changes and changes["delegate_id"] is not None:
+        if changes["delegate_id"] == user.id:
+            raise Invalid("You cannot delegate to yourself.", details={"delegate_id": ["must be someone else"]})
+        _require_user("delegate_id", changes["delegate_id"])
+    for field in ("on_duty", "delegate_id", "locale", "quiet_hours"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    db.session.commit()
+    return user
+
+
+def manager_chain(*, user_id: int, levels: int) -> list[User]:
+    """The reporting line above a user, nearest first, at most `levels` long."""
+    chain, seen = [], {user_id}
+    user = db.session.get(User, user_id)
+    while user is not None and user.manager_id and len(chain) < levels:
+        if user.manager_id in seen:
+            break
+        user = db.session.get(User, user.manager_id)
+        if user is None:
+            break
+        seen.add(user.id)
+        chain.append(user)
+    return chain
+
+
+def stand_in_for(*, user: User) -> User | None:
+    """Who acts for a person: themselves when on duty, else their delegate chain's first available person."""
+    seen = set()
+    node = user
+    while node is not None and node.id not in seen:
+        if node.active and node.on_duty:
+            return node
+        seen.add(node.id)
+        node = db.session.get(User, node.delegate_id) if node.delegate_id else None
+    return None
+
+
+def _check_members(members: list[int]) -> None:
+    if not members:
+        return
+    found = set(db.session.scalars(select(User.id).where(User.id.in_(members), User.active.is_(True))))
+    missing = sorted(set(members) - found)
+    if missing:
+        raise Invalid("Unknown members.", details={"members": [f"user {m} does not exist or is inactive" for m in missing]})
+
+
+def create_group(*, name: str, description: str = "", members: list[int]) -> Group:
+    """Create a named set of users across departments."""
+    if db.session.scalar(select(Group.id).where(Group.name == name)):
+        raise Conflict(f"Group {name} exists.", code="name_taken", details={"name": ["already in use"]})
+    _check_members(members)
+    group = Group(name=name, description=description, member_rows=[GroupMember(user_id=m) for m in sorted(set(members))])
+    db.session.add(group)
+    db.session.commit()
+    return group
+
+
+def update_group(*, group_id: int, changes: dict) -> Group:
+    """Rename a group, change its members or deactivate it."""
+    group = db.session.get(Group, group_id)
+    if group is None:
+        raise NotFound("No such group.")
+    if "name" in changes and changes["name"] != group.name:
+        if db.session.scalar(select(Group.id).where(Group.name == changes["name"])):
+            raise Conflict(f"Group {changes['name']} exists.", code="name_taken", details={"name": ["already in use"]})
+        group.name = changes["name"]
+    if "members" in changes:
+        _check_members(changes["members"])
+        group.member_rows = [GroupMember(user_id=m) for m in sorted(set(changes["members"]))]
+    for field in ("description", "active"):
+        if field in changes:
+            setattr(group, field, changes[field])
+    db.session.commit()
+    return group
+
+
+def list_groups():
+    """All groups, as a select for pagination."""
+    return select(Group).order_by(Group.id)

@@ -1,0 +1,1 @@
+from tests.common.conftest import app_with_routes  # noqa: F401  (shared fixture)
