@@ -1,0 +1,106 @@
+"""Template bodies: steps, assignee specs, escalation, forms."""
+import marshmallow as ma
+from marshmallow import validate
+
+from app.flows.forms import FormFieldSchema
+from app.flows.graph import parse_duration
+
+MODES = ("pool", "joint", "each")
+PRIORITIES = ("P1", "P2", "P3", "P4")
+KEY = [validate.Length(1, 64), validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$", error="use lower-case letters, digits, '_', '.', '-'")]
+
+
+class Duration(ma.fields.String):
+    """An ISO 8601 duration string, checked on load and kept as given."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parse_duration(text)
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc))
+        return text.strip().upper()
+
+
+class RoleRefSchema(ma.Schema):
+    role = ma.fields.String(required=True, validate=validate.OneOf(["staff", "lead", "quality", "admin"]))
+    department = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+class AssigneeSpecSchema(ma.Schema):
+    users = ma.fields.List(ma.fields.Integer(strict=True), load_default=list, validate=validate.Length(max=10_000))
+    groups = ma.fields.List(ma.fields.Integer(strict=True), load_default=list, validate=validate.Length(max=1_000))
+    departments = ma.fields.List(ma.fields.Integer(strict=True), load_default=list, validate=validate.Length(max=1_000))
+    roles = ma.fields.List(ma.fields.Nested(RoleRefSchema), load_default=list, validate=validate.Length(max=100))
+    from_data = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+
+
+def spec_is_empty(spec: dict | None) -> bool:
+    return not spec or not any(spec.get(k) for k in ("users", "groups", "departments", "roles", "from_data"))
+
+
+class EscalationSchema(ma.Schema):
+    interval = Duration(load_default=None, allow_none=True)
+    max_level = ma.fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
+    reassign_at_level = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=10))
+
+
+class StepSchema(ma.Schema):
+    key = ma.fields.String(required=True, validate=KEY)
+    title = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    after = ma.fields.List(ma.fields.String(validate=validate.Length(1, 64)), load_default=list, validate=validate.Length(max=50))
+    assignees = ma.fields.Nested(AssigneeSpecSchema, load_default=None, allow_none=True)
+    mode = ma.fields.String(load_default="pool", validate=validate.OneOf(MODES))
+    sla = Duration(load_default=None, allow_none=True)
+    remind_before = Duration(load_default=None, allow_none=True)
+    escalation = ma.fields.Nested(EscalationSchema, load_default=None, allow_none=True)
+    outcomes = ma.fields.List(ma.fields.String(validate=validate.Length(1, 64)), load_default=lambda: ["done"], validate=validate.Length(1, 20))
+    form = ma.fields.List(ma.fields.Nested(FormFieldSchema), load_default=list, validate=validate.Length(max=100))
+    allow_return = ma.fields.Boolean(load_default=False)
+    for_each = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+
+    @ma.validates_schema
+    def _checks(self, data, **kwargs):
+        if spec_is_empty(data.get("assignees")) and not data.get("for_each"):
+            raise ma.ValidationError("name at least one of users, groups, departments, roles or from_data", "assignees")
+        if data.get("remind_before") and not data.get("sla"):
+            raise ma.ValidationError("a reminder needs an sla", "remind_before")
+        if data.get("remind_before") and data.get("sla") and parse_duration(data["remind_before"]) >= parse_duration(data["sla"]):
+            raise ma.ValidationError("must be shorter than the sla", "remind_before")
+        if len(set(data["outcomes"])) != len(data["outcomes"]):
+            raise ma.ValidationError("outcomes must be distinct", "outcomes")
+        esc = data.get("escalation")
+        if esc and esc.get("reassign_at_level") and esc["reassign_at_level"] > esc["max_level"]:
+            raise ma.ValidationError("reassign_at_level cannot exceed max_level", "escalation")
+
+
+class ClassificationSchema(ma.Schema):
+    business = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list, validate=validate.Length(max=3))
+    problem = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list, validate=validate.Length(max=3))
+
+
+class TemplateSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    key = ma.fields.String(required=True, validate=KEY)
+    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    description = ma.fields.String(load_default="", validate=validate.Length(0, 2000))
+    version = ma.fields.Integer(dump_only=True)
+    priority = ma.fields.String(load_default="P3", validate=validate.OneOf(PRIORITIES))
+    classification = ma.fields.Nested(ClassificationSchema, load_default=dict)
+    owner_department_id = ma.fields.Integer(load_default=None, allow_none=True)
+    form = ma.fields.List(ma.fields.Nested(FormFieldSchema), load_default=list, validate=validate.Length(max=100))
+    steps = ma.fields.List(ma.fields.Nested(StepSchema), required=True, validate=validate.Length(1, 100))
+    is_current = ma.fields.Boolean(dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True)
+
+
+class TemplateUpdateSchema(TemplateSchema):
+    key = ma.fields.String(load_default=None, allow_none=True, metadata={"description": "Optional; must match the URL."})
+
+
+class TemplateListArgs(ma.Schema):
+    include_inactive = ma.fields.Boolean(load_default=False)
+
+
+class TemplateVersionArgs(ma.Schema):
+    version = ma.fields.Integer(validate=validate.Range(min=1))

@@ -1,0 +1,116 @@
+"""Flow templates: create, read, list, and versioned edits."""
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from app.errors import Conflict, Invalid, NotFound
+from app.extensions import db
+from app.flows.graph import graph_errors
+from app.flows.models import FlowTemplate
+from app.org.models import Department, Group, User
+
+
+def _reference_errors(body: dict) -> dict[str, list[str]]:
+    """Assignee specs must name users, groups and departments that exist."""
+    wanted = {"users": set(), "groups": set(), "departments": set()}
+    where: dict[tuple[str, int], list[str]] = {}
+    for i, step in enumerate(body["steps"]):
+        spec = step.get("assignees") or {}
+        for kind in wanted:
+            for ref in spec.get(kind) or []:
+                wanted[kind].add(ref)
+                where.setdefault((kind, ref), []).append(f"steps.{i}.assignees.{kind}")
+        for j, role in enumerate(spec.get("roles") or []):
+            if role.get("department") is not None:
+                wanted["departments"].add(role["department"])
+                where.setdefault(("departments", role["department"]), []).append(f"steps.{i}.assignees.roles.{j}")
+    if body.get("owner_department_id") is not None:
+        wanted["departments"].add(body["owner_department_id"])
+        where.setdefault(("departments", body["owner_department_id"]), []).append("owner_department_id")
+    models = {"users": User, "groups": Group, "departments": Department}
+    errors: dict[str, list[str]] = {}
+    for kind, ids in wanted.items():
+        if not ids:
+            continue
+        model = models[kind]
+        found = set(db.session.scalars(select(model.id).where(model.id.in_(ids), model.active.is_(True))))
+        for missing in sorted(ids - found):
+            for path in where[(kind, missing)]:
+                errors.setdefault(path, []).append(f"{kind[:-1]} {missing} does not exist or is inactive")
+    return errors
+
+
+def _check(body: dict) -> None:
+    errors = graph_errors(body["steps"])
+    errors.update(_reference_errors(body))
+    form_names = [f["name"] for f in body.get("form") or []]
+    if len(set(form_names)) != len(form_names):
+        errors.setdefault("form", []).append("field names must be distinct")
+    for i, step in enumerate(body["steps"]):
+        names = [f["name"] for f in step.get("form") or []]
+        if len(set(names)) != len(names):
+            errors.setdefault(f"steps.{i}.form", []).append("field names must be distinct")
+    if errors:
+        raise Invalid("The template is not valid.", code="invalid_template", details=errors)
+
+
+def get_template(*, key: str, version: int | None = None) -> FlowTemplate:
+    """The current version of a template, or a given version."""
+    stmt = select(FlowTemplate).where(FlowTemplate.key == key)
+    stmt = stmt.where(FlowTemplate.version == version) if version else stmt.where(FlowTemplate.is_current.is_(True))
+    template = db.session.scalar(stmt)
+    if template is None:
+        raise NotFound(f"No template {key!r}" + (f" version {version}." if version else "."))
+    return template
+
+
+def list_templates(*, include_inactive: bool = False):
+    """Current versions of templates, as a select for pagination."""
+    stmt = select(FlowTemplate).where(FlowTemplate.is_current.is_(True)).order_by(FlowTemplate.key)
+    if not include_inactive:
+        stmt = stmt.where(FlowTemplate.active.is_(True))
+    return stmt
+
+
+def create_template(*, body: dict, created_by: User | None, now: datetime) -> FlowTemplate:
+    """Create version 1 of a template after checking its graph and references."""
+    if db.session.scalar(select(FlowTemplate.id).where(FlowTemplate.key == body["key"])):
+        raise Conflict(f"Template {body['key']!r} exists; PUT /templates/{body['key']} makes a new version.", code="template_exists")
+    _check(body)
+    template = FlowTemplate(**_columns(body), key=body["key"], version=1, created_by_id=created_by.id if created_by else None, created_at=now)
+    db.session.add(template)
+    db.session.commit()
+    return template
+
+
+def _columns(body: dict) -> dict:
+    return {
+        "name": body["name"],
+        "description": body.get("description", ""),
+        "priority": body.get("priority", "P3"),
+        "classification": body.get("classification") or {},
+        "owner_department_id": body.get("owner_department_id"),
+        "form": body.get("form") or [],
+        "steps": body["steps"],
+    }
+
+
+def replace_template(*, key: str, body: dict, created_by: User | None, now: datetime) -> FlowTemplate:
+    """Edit a template: a new version when work orders already run on the current one, else in place."""
+    from app.workorders.models import WorkOrder
+
+    current = get_template(key=key)
+    _check(body)
+    in_use = db.session.scalar(select(WorkOrder.id).where(WorkOrder.template_id == current.id).limit(1))
+    if not in_use:
+        for field, value in _columns(body).items():
+            setattr(current, field, value)
+        db.session.commit()
+        return current
+    db.session.execute(update(FlowTemplate).where(FlowTemplate.key == key).values(is_current=False))
+    template = FlowTemplate(
+        **_columns(body), key=key, version=current.version + 1, created_by_id=created_by.id if created_by else None, created_at=now
+    )
+    db.session.add(template)
+    db.session.commit()
+    return template

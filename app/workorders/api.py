@@ -1,0 +1,259 @@
+"""Work-order and task endpoints."""
+from flask import current_app, redirect, request, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth.guard import auth_required, current_user
+from app.common.clock import utcnow
+from app.common.pagination import PageArgs, page_of, paginate
+from app.errors import Invalid
+from app.workorders import attachments, classifications, service, tasks
+from app.workorders.schemas import (
+    AttachmentFormSchema,
+    AttachmentRequestSchema,
+    AttachmentSchema,
+    CancelSchema,
+    CandidatesSchema,
+    ClassificationPathSchema,
+    ClassificationTreesSchema,
+    ClaimSchema,
+    CommentSchema,
+    CompleteSchema,
+    InboxSchema,
+    ReleaseSchema,
+    ReturnSchema,
+    TaskSchema,
+    TimelineEventSchema,
+    TransferSchema,
+    WorkOrderCreatedSchema,
+    WorkOrderCreateSchema,
+    WorkOrderDetailSchema,
+    WorkOrderListArgs,
+    WorkOrderSchema,
+)
+from app.workorders.storage import ALLOWED_TYPES
+from app.metrics.evaluation import evaluation_of
+from app.workorders.storage import from_config as storage_from_config
+
+blp = Blueprint("workorders", __name__, url_prefix="/api/v1", description="Work orders and tasks")
+
+
+def _skew() -> int:
+    return current_app.config["OCCURRED_AT_MAX_SKEW_SECONDS"]
+
+
+@blp.route("/work-orders")
+class WorkOrders(MethodView):
+    @auth_required()
+    @blp.arguments(WorkOrderListArgs, location="query")
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(WorkOrderSchema))
+    def get(self, filters, page):
+        """List the work orders you may see, newest first, with filters."""
+        return paginate(service.list_work_orders(user=current_user(), filters={**filters, "now": utcnow()}), **page)
+
+    @auth_required(roles=("lead", "admin", "quality"))
+    @blp.arguments(WorkOrderCreateSchema)
+    @blp.response(201, WorkOrderCreatedSchema)
+    def post(self, body):
+        """Open a work order from a template; its first steps start at once."""
+        user = current_user()
+        now = utcnow()
+        work_order = service.create_work_order(body=body, created_by=user, department_id=user.department_id, now=now,
+                                               tz=current_app.config["BUSINESS_TIMEZONE"])
+        work_order.task_views = tasks.present_many(service.work_order_detail(work_order=work_order)["tasks"], now)
+        return work_order
+
+
+@blp.route("/work-orders/<int:work_order_id>")
+@auth_required()
+@blp.response(200, WorkOrderDetailSchema)
+def get_work_order(work_order_id):
+    """A work order with its tasks and timeline."""
+    now = utcnow()
+    work_order = service.get_work_order(user=current_user(), work_order_id=work_order_id)
+    detail = service.work_order_detail(work_order=work_order)
+    work_order.task_views = tasks.present_many(detail["tasks"], now)
+    people = tasks.names_of({e.actor_id for e in detail["timeline"]})
+    for event in detail["timeline"]:
+        event.actor = people.get(event.actor_id)
+    work_order.timeline_events = detail["timeline"]
+    work_order.evaluation = evaluation_of(work_order_id=work_order.id)
+    return work_order
+
+
+@blp.route("/work-orders/<int:work_order_id>/cancel", methods=["POST"])
+@auth_required()
+@blp.arguments(CancelSchema)
+@blp.response(200, WorkOrderSchema)
+def cancel_work_order(body, work_order_id):
+    """Cancel a work order and its open tasks."""
+    return service.cancel_work_order(user=current_user(), work_order_id=work_order_id, reason=body["reason"], now=utcnow())
+
+
+@blp.route("/work-orders/<int:work_order_id>/comments", methods=["POST"])
+@auth_required()
+@blp.arguments(CommentSchema)
+@blp.response(201, TimelineEventSchema)
+def comment(body, work_order_id):
+    """Comment on a work order."""
+    return service.add_comment(user=current_user(), work_order_id=work_order_id, body=body["body"], now=utcnow(),
+                               occurred_at=body.get("occurred_at"))
+
+
+def _attachment_view(attachment, upload=None):
+    attachment.url = f"/api/v1/attachments/{attachment.id}"
+    attachment.upload = upload
+    return attachment
+
+
+@blp.route("/work-orders/<int:work_order_id>/attachments", methods=["POST"])
+@auth_required()
+@blp.response(201, AttachmentSchema)
+@blp.doc(requestBody={"content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}, "task_id": {"type": "integer"}}}},
+    "application/json": {"schema": AttachmentRequestSchema},
+}})
+def add_attachment(work_order_id):
+    """Attach a photo or file (multipart `file`), or, with S3 storage, request a presigned upload (JSON)."""
+    cfg = current_app.config
+    storage = storage_from_config(cfg)
+    if request.is_json:
+        body = AttachmentRequestSchema().load(request.get_json())
+        attachment, upload = attachments.request_upload(user=current_user(), work_order_id=work_order_id, storage=storage,
+                                                        max_bytes=cfg["ATTACHMENT_MAX_BYTES"], now=utcnow(), **body)
+        return _attachment_view(attachment, upload)
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("Send the file as multipart/form-data field `file`.", details={"file": ["missing"]})
+    form = AttachmentFormSchema().load({k: v for k, v in request.form.items() if k == "task_id"})
+    attachment = attachments.upload(user=current_user(), work_order_id=work_order_id, stream=upload.stream, filename=upload.filename,
+                                    task_id=form["task_id"], storage=storage, max_bytes=cfg["ATTACHMENT_MAX_BYTES"], now=utcnow())
+    return _attachment_view(attachment)
+
+
+@blp.route("/attachments/<int:attachment_id>/confirm", methods=["POST"])
+@auth_required()
+@blp.response(200, AttachmentSchema)
+def confirm_attachment(attachment_id):
+    """Confirm a presigned upload: the bytes are checked before the attachment counts."""
+    attachment = attachments.confirm_upload(user=current_user(), attachment_id=attachment_id,
+                                            storage=storage_from_config(current_app.config), now=utcnow())
+    return _attachment_view(attachment)
+
+
+@blp.route("/attachments/<int:attachment_id>")
+@auth_required()
+@blp.doc(responses={
+    "200": {"description": "The file's bytes, as the type they were checked to be.",
+            "content": {content_type: {"schema": {"type": "string", "format": "binary"}} for content_type in ALLOWED_TYPES}},
+    "302": {"description": "With S3 storage: a short-lived presigned download URL in `Location`."},
+})
+def download_attachment(attachment_id):
+    """Download an attachment (served with headers that stop browsers running it)."""
+    attachment = attachments.get_attachment(user=current_user(), attachment_id=attachment_id)
+    storage = storage_from_config(current_app.config)
+    if getattr(storage, "presigned", False):
+        return redirect(storage.download_url(attachment.storage_key, attachment.filename, attachment.content_type))
+    inline = attachment.content_type.startswith("image/")
+    response = send_file(storage.open(attachment.storage_key), mimetype=attachment.content_type,
+                         as_attachment=not inline, download_name=attachment.filename, max_age=0)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@blp.route("/tasks/inbox")
+@auth_required()
+@blp.response(200, InboxSchema)
+def inbox():
+    """Your tasks and the pool tasks you can claim, urgent and overdue first."""
+    return tasks.inbox(user=current_user(), now=utcnow())
+
+
+@blp.route("/tasks/<int:task_id>")
+@auth_required()
+@blp.response(200, TaskSchema)
+def get_task(task_id):
+    """One task with its work order and the step's outcomes and form."""
+    from app.workorders.policy import visible_task
+
+    return tasks.present_one(visible_task(current_user(), task_id), utcnow())
+
+
+def _task_view(task):
+    return tasks.present_one(task, utcnow())
+
+
+@blp.route("/tasks/<int:task_id>/claim", methods=["POST"])
+@auth_required()
+@blp.arguments(ClaimSchema, required=False)  # every field is optional: no body is an empty one
+@blp.response(200, TaskSchema)
+def claim(body, task_id):
+    """Claim a pool task; 409 task_taken when someone else won."""
+    return _task_view(tasks.claim_task(user=current_user(), task_id=task_id, now=utcnow(), occurred_at=body["occurred_at"], max_skew=_skew()))
+
+
+@blp.route("/tasks/<int:task_id>/release", methods=["POST"])
+@auth_required()
+@blp.arguments(ReleaseSchema, required=False)  # every field is optional: no body is an empty one
+@blp.response(200, TaskSchema)
+def release(body, task_id):
+    """Give a claimed pool task back."""
+    return _task_view(tasks.release_task(user=current_user(), task_id=task_id, now=utcnow(), reason=body["reason"]))
+
+
+@blp.route("/tasks/<int:task_id>/complete", methods=["POST"])
+@auth_required()
+@blp.arguments(CompleteSchema, required=False)  # every field is optional: no body is an empty one
+@blp.response(200, TaskSchema)
+def complete(body, task_id):
+    """Complete a task with an allowed outcome, a note and the step's form."""
+    return _task_view(tasks.complete_task(
+        user=current_user(), task_id=task_id, outcome=body["outcome"], note=body["note"], data=body["data"], now=utcnow(),
+        occurred_at=body["occurred_at"], expected_version=body["version"], max_skew=_skew()))
+
+
+@blp.route("/tasks/<int:task_id>/return", methods=["POST"])
+@auth_required()
+@blp.arguments(ReturnSchema)
+@blp.response(200, TaskSchema)
+def return_(body, task_id):
+    """Return the work to the previous step with a reason."""
+    return _task_view(tasks.return_task(user=current_user(), task_id=task_id, reason=body["reason"], to_step=body["to_step"],
+                                        now=utcnow(), occurred_at=body["occurred_at"]))
+
+
+@blp.route("/tasks/<int:task_id>/transfer", methods=["POST"])
+@auth_required()
+@blp.arguments(TransferSchema)
+@blp.response(200, TaskSchema)
+def transfer(body, task_id):
+    """Hand a task to someone else."""
+    return _task_view(tasks.transfer_task(user=current_user(), task_id=task_id, to_user_id=body["to_user"], now=utcnow(), reason=body["reason"]))
+
+
+@blp.route("/tasks/<int:task_id>/candidates", methods=["POST"])
+@auth_required(roles=("lead", "admin", "quality"))
+@blp.arguments(CandidatesSchema)
+@blp.response(200, TaskSchema)
+def candidates(body, task_id):
+    """Add or remove handlers of a running step (lead)."""
+    return _task_view(tasks.change_candidates(user=current_user(), task_id=task_id, add=body["add"], remove=body["remove"], now=utcnow()))
+
+
+@blp.route("/classifications")
+class Classifications(MethodView):
+    @auth_required()
+    @blp.response(200, ClassificationTreesSchema)
+    def get(self):
+        """The business and problem trees (3 levels each) for classification pickers."""
+        return classifications.trees()
+
+    @auth_required(roles=("admin",))
+    @blp.arguments(ClassificationPathSchema)
+    @blp.response(201, ClassificationTreesSchema)
+    def post(self, body):
+        """Add a path to a tree (admin)."""
+        classifications.add_path(tree=body["tree"], path=body["path"])
+        return classifications.trees()

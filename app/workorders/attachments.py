@@ -1,0 +1,113 @@
+"""Attachments: photos and files on a work order, with size and type limits checked on the bytes."""
+import re
+from datetime import datetime
+
+from app.errors import Conflict, Invalid, NotFound
+from app.extensions import db
+from app.org.models import User
+from app.workorders import timeline
+from app.workorders.models import Attachment, Task
+from app.workorders.policy import visible_work_order
+from app.workorders.storage import ALLOWED_TYPES, new_key, sniff
+
+
+def _clean_name(filename: str) -> str:
+    name = re.sub(r"[^\w.\- ]+", "_", filename or "file").strip(" .") or "file"
+    return name[-200:]
+
+
+def _check_task(work_order_id: int, task_id: int | None) -> None:
+    if task_id is not None:
+        task = db.session.get(Task, task_id)
+        if task is None or task.work_order_id != work_order_id:
+            raise Invalid("That task is not part of this work order.", details={"task_id": ["not in this work order"]})
+
+
+def _recorded(user: User, work_order_id: int, attachment: Attachment, now: datetime) -> Attachment:
+    timeline.record(work_order_id=work_order_id, task_id=attachment.task_id, kind="attachment_added", actor_id=user.id, now=now,
+                    details={"attachment_id": attachment.id, "filename": attachment.filename, "content_type": attachment.content_type,
+                             "size": attachment.size})
+    return attachment
+
+
+def upload(*, user: User, work_order_id: int, stream, filename: str, task_id: int | None, storage, max_bytes: int,
+           now: datetime) -> Attachment:
+    """Store an uploaded file whose bytes are an allowed type and within the size limit."""
+    work_order = visible_work_order(user, work_order_id)
+    _check_task(work_order.id, task_id)
+    head = stream.read(32)
+    content_type = sniff(head)
+    if content_type is None:
+        raise Invalid("Only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files can be attached.", code="unsupported_file_type",
+                      details={"file": ["content is not an allowed type"]})
+    key = new_key(work_order.id, content_type)
+
+    class _Rejoined:
+        def __init__(self):
+            self.first = head
+
+        def read(self, n=-1):
+            if self.first:
+                out, self.first = self.first, b""
+                return out
+            return stream.read(n)
+
+    try:
+        size = storage.save(key, _Rejoined(), max_bytes)
+    except OverflowError:
+        raise Invalid(f"Files may be at most {max_bytes // (1024 * 1024)} MB.", code="file_too_large", details={"file": ["too large"]})
+    attachment = Attachment(work_order_id=work_order.id, task_id=task_id, filename=_clean_name(filename), content_type=content_type,
+                            size=size, storage_key=key, status="stored", uploaded_by_id=user.id, created_at=now)
+    db.session.add(attachment)
+    db.session.flush()
+    _recorded(user, work_order.id, attachment, now)
+    db.session.commit()
+    return attachment
+
+
+def request_upload(*, user: User, work_order_id: int, filename: str, content_type: str, size: int, task_id: int | None,
+                   storage, max_bytes: int, now: datetime) -> tuple[Attachment, dict]:
+    """Announce a file and get a presigned upload (S3); confirm it once uploaded."""
+    work_order = visible_work_order(user, work_order_id)
+    _check_task(work_order.id, task_id)
+    if content_type not in ALLOWED_TYPES:
+        raise Invalid("Only photos and PDF files can be attached.", code="unsupported_file_type", details={"content_type": [f"one of {list(ALLOWED_TYPES)}"]})
+    if size > max_bytes:
+        raise Invalid(f"Files may be at most {max_bytes // (1024 * 1024)} MB.", code="file_too_large", details={"size": ["too large"]})
+    if not getattr(storage, "presigned", False):
+        raise Conflict("This server takes uploads directly: send multipart/form-data with a `file`.", code="direct_upload_only")
+    key = new_key(work_order.id, content_type)
+    attachment = Attachment(work_order_id=work_order.id, task_id=task_id, filename=_clean_name(filename), content_type=content_type,
+                            size=size, storage_key=key, status="pending", uploaded_by_id=user.id, created_at=now)
+    db.session.add(attachment)
+    db.session.commit()
+    return attachment, storage.presign_upload(key, content_type, max_bytes)
+
+
+def confirm_upload(*, user: User, attachment_id: int, storage, now: datetime) -> Attachment:
+    """Check a presigned upload arrived and is what it claimed to be."""
+    attachment = get_attachment(user=user, attachment_id=attachment_id)
+    if attachment.status == "stored":
+        return attachment
+    found = storage.head(attachment.storage_key)
+    if found is None:
+        raise Conflict("The file has not been uploaded yet.", code="upload_missing")
+    size, head = found
+    if sniff(head) != attachment.content_type:
+        attachment.status = "rejected"
+        db.session.commit()
+        raise Invalid("The uploaded file is not the announced type.", code="unsupported_file_type")
+    attachment.size = size
+    attachment.status = "stored"
+    _recorded(user, attachment.work_order_id, attachment, now)
+    db.session.commit()
+    return attachment
+
+
+def get_attachment(*, user: User, attachment_id: int) -> Attachment:
+    """An attachment of a work order the user may see."""
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound("No such attachment.")
+    visible_work_order(user, attachment.work_order_id)
+    return attachment

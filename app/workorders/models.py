@@ -1,0 +1,252 @@
+"""Work orders, their steps and tasks, candidates, the timeline and attachments (DESIGN §4)."""
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.common.models import JSONType, UTCDateTime, utcnow
+from app.extensions import db
+
+
+class WorkOrderStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+# The one table of allowed task transitions: action -> (from states, to state).
+TASK_TRANSITIONS: dict[str, tuple[frozenset[TaskStatus], TaskStatus]] = {
+    "claim": (frozenset({TaskStatus.OPEN}), TaskStatus.CLAIMED),
+    "release": (frozenset({TaskStatus.CLAIMED}), TaskStatus.OPEN),
+    "complete": (frozenset({TaskStatus.OPEN, TaskStatus.CLAIMED}), TaskStatus.COMPLETED),
+    "transfer": (frozenset({TaskStatus.OPEN, TaskStatus.CLAIMED}), TaskStatus.CLAIMED),
+    "return": (frozenset({TaskStatus.OPEN, TaskStatus.CLAIMED}), TaskStatus.CANCELLED),
+    "cancel": (frozenset({TaskStatus.OPEN, TaskStatus.CLAIMED}), TaskStatus.CANCELLED),
+}
+
+WORK_ORDER_TRANSITIONS: dict[str, tuple[frozenset[WorkOrderStatus], WorkOrderStatus]] = {
+    "start": (frozenset({WorkOrderStatus.OPEN}), WorkOrderStatus.IN_PROGRESS),
+    "resolve": (frozenset({WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS}), WorkOrderStatus.RESOLVED),
+    "cancel": (frozenset({WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS}), WorkOrderStatus.CANCELLED),
+}
+
+SOURCES = ("cs_desk", "phone", "online", "app", "qr", "andon", "recall", "integration")
+
+
+class WorkOrderCounter(db.Model):
+    """Per-day sequence behind WO-YYYYMMDD-NNNN, bumped with one atomic upsert."""
+
+    __tablename__ = "work_order_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Tag(db.Model):
+    """A tag a work order may carry, optionally mapped to the department responsible for it (seed 002)."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+
+
+class WorkOrder(db.Model):
+    __tablename__ = "work_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("flow_templates.id"), index=True)
+    template_key: Mapped[str] = mapped_column(String(64), index=True)
+    template_version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[str] = mapped_column(String(2), default="P3", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=WorkOrderStatus.OPEN, index=True)
+    source: Mapped[str] = mapped_column(String(16), default="app", index=True)
+    business_1: Mapped[str | None] = mapped_column(String(100))
+    business_2: Mapped[str | None] = mapped_column(String(100))
+    business_3: Mapped[str | None] = mapped_column(String(100))
+    problem_1: Mapped[str | None] = mapped_column(String(100))
+    problem_2: Mapped[str | None] = mapped_column(String(100))
+    problem_3: Mapped[str | None] = mapped_column(String(100))
+    product_sku: Mapped[str | None] = mapped_column(String(64), index=True)
+    tags: Mapped[list] = mapped_column(JSONType, default=list)
+    emotion: Mapped[str | None] = mapped_column(String(32))
+    order_no: Mapped[str | None] = mapped_column(String(64), index=True)
+    customer_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    batch_no: Mapped[str | None] = mapped_column(String(64), index=True)
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contact_count: Mapped[int] = mapped_column(Integer, default=1)
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+
+    steps: Mapped[list["WorkOrderStep"]] = relationship(back_populates="work_order", order_by="WorkOrderStep.id")
+    tasks: Mapped[list["Task"]] = relationship(back_populates="work_order", order_by="Task.id")
+
+    __table_args__ = (
+        Index("ix_work_orders_status_created", "status", "created_at"),
+        Index("ix_work_orders_problem", "problem_1", "problem_2", "problem_3"),
+        Index("ix_work_orders_business", "business_1", "business_2", "business_3"),
+    )
+
+
+class WorkOrderDepartment(db.Model):
+    """Departments taking part in a work order (owner and every handler's), for leads' visibility."""
+
+    __tablename__ = "work_order_departments"
+
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True, index=True)
+
+
+class WorkOrderTag(db.Model):
+    __tablename__ = "work_order_tags"
+
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class WorkOrderStep(db.Model):
+    """The state of one template step inside one work order."""
+
+    __tablename__ = "work_order_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=StepStatus.PENDING)
+    # Bumped every time the step is (re-)opened; tasks belong to one activation.
+    activation: Mapped[int] = mapped_column(Integer, default=0)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    work_order: Mapped[WorkOrder] = relationship(back_populates="steps")
+
+    __table_args__ = (UniqueConstraint("work_order_id", "key"),)
+
+
+class Task(db.Model):
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
+    step_id: Mapped[int] = mapped_column(ForeignKey("work_order_steps.id"))
+    step: Mapped[str] = mapped_column(String(64))
+    activation: Mapped[int] = mapped_column(Integer, default=1)
+    instance: Mapped[int | None] = mapped_column(Integer)
+    instance_label: Mapped[str | None] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.OPEN)
+    priority: Mapped[str] = mapped_column(String(2), default="P3")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Device time of completion when it was plausible (DESIGN §4 "offline truth"), else receipt time.
+    completed_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    device_time_untrusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    work_order: Mapped[WorkOrder] = relationship(back_populates="tasks")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_tasks_assignee_status", "assignee_id", "status"),
+        Index("ix_tasks_work_order", "work_order_id", "step"),
+        Index("ix_tasks_step_activation", "step_id", "activation"),
+        Index("ix_tasks_status_due", "status", "due_at"),
+    )
+
+
+class TaskCandidate(db.Model):
+    """The stored user set a task is offered to; `is_open` mirrors the task so the inbox reads only live rows."""
+
+    __tablename__ = "task_candidates"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_task_candidates_user_open", "user_id", "is_open", "task_id"),)
+
+
+class TimelineEvent(db.Model):
+    """Append-only: every change to a work order, with actor, time and details."""
+
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    details: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+    __table_args__ = (Index("ix_timeline_events_work_order", "work_order_id", "id"), Index("ix_timeline_events_kind_at", "kind", "at"))
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(300))
+    # "stored" once the bytes are in storage; S3 uploads stay "pending" until confirmed.
+    status: Mapped[str] = mapped_column(String(16), default="stored")
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Classification(db.Model):
+    """A known path in the business or problem tree (up to 3 levels), offered by the pickers."""
+
+    __tablename__ = "classifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree: Mapped[str] = mapped_column(String(16))
+    level_1: Mapped[str] = mapped_column(String(100))
+    level_2: Mapped[str] = mapped_column(String(100), default="")
+    level_3: Mapped[str] = mapped_column(String(100), default="")
+
+    __table_args__ = (UniqueConstraint("tree", "level_1", "level_2", "level_3"),)

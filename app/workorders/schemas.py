@@ -1,0 +1,255 @@
+"""Work-order and task bodies."""
+import marshmallow as ma
+from webargs.fields import DelimitedList
+
+from app.metrics.schemas import EvaluationSchema  # noqa: F401  (nested by name in WorkOrderDetailSchema)
+from marshmallow import validate
+
+from app.flows.schemas import PRIORITIES
+from app.workorders.models import SOURCES
+
+LEVELS = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list, validate=validate.Length(max=3))
+
+
+class WorkOrderCreateSchema(ma.Schema):
+    template = ma.fields.String(required=True, validate=validate.Length(1, 64))
+    title = ma.fields.String(required=True, validate=validate.Length(1, 300))
+    description = ma.fields.String(load_default="", validate=validate.Length(0, 20_000))
+    priority = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PRIORITIES))
+    source = ma.fields.String(load_default="app", validate=validate.OneOf(SOURCES))
+    business = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list, validate=validate.Length(max=3))
+    problem = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list, validate=validate.Length(max=3))
+    product_sku = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+    tags = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list, validate=validate.Length(max=20))
+    emotion = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 32))
+    order_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+    customer_ref = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+    batch_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+    contact_count = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
+    data = ma.fields.Dict(load_default=dict)
+
+
+class WorkOrderSummarySchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    title = ma.fields.String()
+    description = ma.fields.String()
+    priority = ma.fields.String()
+    status = ma.fields.String()
+    template = ma.fields.String(attribute="template_key")
+
+
+class PersonSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    login = ma.fields.String()
+
+
+class TaskSchema(ma.Schema):
+    id = ma.fields.Integer()
+    work_order_id = ma.fields.Integer()
+    step = ma.fields.String()
+    step_title = ma.fields.String()
+    mode = ma.fields.String()
+    status = ma.fields.String()
+    priority = ma.fields.String()
+    assignee_id = ma.fields.Integer(allow_none=True)
+    candidates = ma.fields.List(ma.fields.Integer())
+    assignee = ma.fields.Nested(PersonSchema, allow_none=True)
+    candidate_people = ma.fields.List(ma.fields.Nested(PersonSchema))
+    due_at = ma.fields.DateTime(allow_none=True)
+    overdue = ma.fields.Boolean()
+    escalation_level = ma.fields.Integer()
+    instance = ma.fields.Integer(allow_none=True)
+    instance_label = ma.fields.String(allow_none=True)
+    outcomes = ma.fields.List(ma.fields.String())
+    form = ma.fields.List(ma.fields.Dict())
+    allow_return = ma.fields.Boolean()
+    created_at = ma.fields.DateTime()
+    claimed_at = ma.fields.DateTime(allow_none=True)
+    completed_at = ma.fields.DateTime(allow_none=True)
+    completed_by_id = ma.fields.Integer(allow_none=True)
+    outcome = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    data = ma.fields.Dict()
+    version = ma.fields.Integer()
+    device_time_untrusted = ma.fields.Boolean()
+    work_order = ma.fields.Nested(WorkOrderSummarySchema)
+
+
+class InboxSchema(ma.Schema):
+    mine = ma.fields.List(ma.fields.Nested(TaskSchema))
+    pool = ma.fields.List(ma.fields.Nested(TaskSchema))
+
+
+class TimelineEventSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    task_id = ma.fields.Integer(allow_none=True)
+    actor_id = ma.fields.Integer(allow_none=True)
+    actor = ma.fields.Nested(PersonSchema, allow_none=True)
+    at = ma.fields.DateTime()
+    occurred_at = ma.fields.DateTime(allow_none=True)
+    details = ma.fields.Dict()
+
+
+class WorkOrderSchema(ma.Schema):
+    id = ma.fields.Integer()
+    overdue = ma.fields.Method("_overdue")
+    number = ma.fields.String()
+    template = ma.fields.String(attribute="template_key")
+    template_version = ma.fields.Integer()
+    title = ma.fields.String()
+    description = ma.fields.String()
+    priority = ma.fields.String()
+    status = ma.fields.String()
+    source = ma.fields.String()
+    business = ma.fields.Method("_business")
+    problem = ma.fields.Method("_problem")
+    product_sku = ma.fields.String(allow_none=True)
+    tags = ma.fields.List(ma.fields.String())
+    emotion = ma.fields.String(allow_none=True)
+    order_no = ma.fields.String(allow_none=True)
+    customer_ref = ma.fields.String(allow_none=True)
+    batch_no = ma.fields.String(allow_none=True)
+    data = ma.fields.Dict()
+    department_id = ma.fields.Integer(allow_none=True)
+    due_at = ma.fields.DateTime(allow_none=True)
+    created_by_id = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    started_at = ma.fields.DateTime(allow_none=True)
+    resolved_at = ma.fields.DateTime(allow_none=True)
+    cancelled_at = ma.fields.DateTime(allow_none=True)
+    contact_count = ma.fields.Integer()
+    return_count = ma.fields.Integer()
+    escalation_level = ma.fields.Integer()
+
+    def _overdue(self, obj):
+        from app.common.clock import utcnow
+
+        return bool(obj.due_at and obj.status in ("open", "in_progress") and obj.due_at < utcnow())
+
+    def _business(self, obj):
+        return [v for v in (obj.business_1, obj.business_2, obj.business_3) if v]
+
+    def _problem(self, obj):
+        return [v for v in (obj.problem_1, obj.problem_2, obj.problem_3) if v]
+
+
+class WorkOrderCreatedSchema(WorkOrderSchema):
+    task_views = ma.fields.List(ma.fields.Nested(TaskSchema), data_key="tasks")
+
+
+class WorkOrderDetailSchema(WorkOrderCreatedSchema):
+    timeline_events = ma.fields.List(ma.fields.Nested(TimelineEventSchema), data_key="timeline")
+    evaluation = ma.fields.Nested("EvaluationSchema", allow_none=True,
+                                  metadata={"description": "The customer's answer and QA score, once evaluated."})
+
+
+class WorkOrderListArgs(ma.Schema):
+    status = ma.fields.String(validate=validate.OneOf(["open", "in_progress", "resolved", "cancelled"]))
+    source = ma.fields.String(validate=validate.OneOf(SOURCES))
+    priority = ma.fields.String(validate=validate.OneOf(PRIORITIES))
+    template = ma.fields.String(validate=validate.Length(1, 64))
+    batch_no = ma.fields.String(validate=validate.Length(1, 64))
+    order_no = ma.fields.String(validate=validate.Length(1, 64))
+    customer_ref = ma.fields.String(validate=validate.Length(1, 64))
+    product_sku = ma.fields.String(validate=validate.Length(1, 64))
+    emotion = ma.fields.String(validate=validate.Length(1, 32))
+    tag = ma.fields.String(validate=validate.Length(1, 100))
+    department_id = ma.fields.Integer()
+    business = DelimitedList(ma.fields.String(validate=validate.Length(1, 100)), validate=validate.Length(max=3))
+    problem = DelimitedList(ma.fields.String(validate=validate.Length(1, 100)), validate=validate.Length(max=3))
+    created_from = ma.fields.AwareDateTime(default_timezone=None)
+    created_to = ma.fields.AwareDateTime(default_timezone=None)
+    overdue = ma.fields.Boolean()
+    q = ma.fields.String(validate=validate.Length(1, 100))
+
+
+class OccurredAtMixin(ma.Schema):
+    occurred_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={"description": "Device time of the action (offline)."})
+
+
+class ClaimSchema(OccurredAtMixin):
+    pass
+
+
+class ReleaseSchema(ma.Schema):
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(0, 2000))
+
+
+class CompleteSchema(OccurredAtMixin):
+    outcome = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(0, 20_000))
+    data = ma.fields.Dict(load_default=dict)
+    version = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+class ReturnSchema(OccurredAtMixin):
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 2000))
+    to_step = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+
+
+class TransferSchema(ma.Schema):
+    to_user = ma.fields.Integer(required=True, strict=True)
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(0, 2000))
+
+
+class CandidatesSchema(ma.Schema):
+    add = ma.fields.List(ma.fields.Integer(strict=True), load_default=list, validate=validate.Length(max=1000))
+    remove = ma.fields.List(ma.fields.Integer(strict=True), load_default=list, validate=validate.Length(max=1000))
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data["add"] and not data["remove"]:
+            raise ma.ValidationError("name someone to add or remove", "add")
+
+
+class CancelSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class CommentSchema(OccurredAtMixin):
+    body = ma.fields.String(required=True, validate=validate.Length(1, 20_000))
+
+
+class AttachmentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    work_order_id = ma.fields.Integer()
+    task_id = ma.fields.Integer(allow_none=True)
+    filename = ma.fields.String()
+    content_type = ma.fields.String()
+    size = ma.fields.Integer()
+    status = ma.fields.String()
+    url = ma.fields.String()
+    upload = ma.fields.Dict(allow_none=True)
+    created_at = ma.fields.DateTime()
+
+
+class AttachmentRequestSchema(ma.Schema):
+    """For presigned uploads (S3): announce the file first, then PUT/POST it to the returned URL."""
+
+    filename = ma.fields.String(required=True, validate=validate.Length(1, 255))
+    content_type = ma.fields.String(required=True, validate=validate.Length(1, 100))
+    size = ma.fields.Integer(required=True, validate=validate.Range(min=1))
+    task_id = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+class AttachmentFormSchema(ma.Schema):
+    task_id = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+class ClassificationNodeSchema(ma.Schema):
+    name = ma.fields.String()
+    children = ma.fields.List(ma.fields.Nested(lambda: ClassificationNodeSchema()))
+
+
+class ClassificationTreesSchema(ma.Schema):
+    business = ma.fields.List(ma.fields.Nested(ClassificationNodeSchema))
+    problem = ma.fields.List(ma.fields.Nested(ClassificationNodeSchema))
+
+
+class ClassificationPathSchema(ma.Schema):
+    tree = ma.fields.String(required=True, validate=validate.OneOf(["business", "problem"]))
+    path = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), required=True, validate=validate.Length(1, 3))

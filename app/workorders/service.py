@@ -1,0 +1,166 @@
+"""Work orders: create from a template, read, list, cancel, comment."""
+from datetime import datetime
+
+from sqlalchemy import or_, select
+
+from app.errors import Conflict, Invalid
+from app.extensions import db
+from app.flows.forms import validate_values
+from app.flows.service import get_template
+from app.org.models import User
+from app.workorders import engine, timeline
+from app.workorders.models import (
+    Tag,
+    Task,
+    TimelineEvent,
+    WorkOrder,
+    WorkOrderDepartment,
+    WorkOrderStatus,
+    WorkOrderTag,
+    WORK_ORDER_TRANSITIONS,
+)
+from app.workorders.numbers import next_number
+from app.workorders.policy import require_lead, visible_work_order, work_order_filter
+
+
+def transition(work_order: WorkOrder, action: str) -> None:
+    """Apply a work-order transition from the one table, or Conflict."""
+    allowed, target = WORK_ORDER_TRANSITIONS[action]
+    if work_order.status not in allowed:
+        raise Conflict(f"A {work_order.status} work order cannot be {action}ed.", code="invalid_transition",
+                       details={"status": work_order.status})
+    work_order.status = target
+
+
+def create_work_order(*, body: dict, created_by: User | None, department_id: int | None, now: datetime, tz: str,
+                      source_default: str = "app", commit: bool = True) -> WorkOrder:
+    """Open a work order from the current version of a template and activate its first steps."""
+    template = get_template(key=body["template"])
+    if not template.active:
+        raise Invalid("This template is retired.", details={"template": ["inactive"]})
+    data, errors = validate_values(template.form, body.get("data") or {})
+    for i, step in enumerate(template.steps):
+        if step.get("for_each") and not step.get("after"):
+            items = (body.get("data") or {}).get(step["for_each"])
+            if not isinstance(items, list):
+                errors.setdefault(f"data.{step['for_each']}", []).append(f"step {step['key']!r} needs a list here")
+    if errors:
+        raise Invalid("The work order is not valid.", details=errors)
+    classification = template.classification or {}
+    business = body.get("business") or classification.get("business") or []
+    problem = body.get("problem") or classification.get("problem") or []
+    work_order = WorkOrder(
+        number=next_number(now=now, tz=tz),
+        template_id=template.id,
+        template_key=template.key,
+        template_version=template.version,
+        title=body["title"],
+        description=body.get("description") or "",
+        priority=body.get("priority") or template.priority,
+        status=WorkOrderStatus.OPEN,
+        source=body.get("source") or source_default,
+        business_1=business[0] if len(business) > 0 else None,
+        business_2=business[1] if len(business) > 1 else None,
+        business_3=business[2] if len(business) > 2 else None,
+        problem_1=problem[0] if len(problem) > 0 else None,
+        problem_2=problem[1] if len(problem) > 1 else None,
+        problem_3=problem[2] if len(problem) > 2 else None,
+        product_sku=body.get("product_sku"),
+        tags=sorted(set(body.get("tags") or [])),
+        emotion=body.get("emotion"),
+        order_no=body.get("order_no"),
+        customer_ref=body.get("customer_ref"),
+        batch_no=body.get("batch_no"),
+        data=data,
+        department_id=department_id or template.owner_department_id,
+        created_by_id=created_by.id if created_by else None,
+        created_at=now,
+        updated_at=now,
+        contact_count=body.get("contact_count") or 1,
+    )
+    db.session.add(work_order)
+    db.session.flush()
+    departments = {d for d in (work_order.department_id, template.owner_department_id) if d}
+    if work_order.tags:
+        db.session.add_all(WorkOrderTag(work_order_id=work_order.id, tag=t) for t in work_order.tags)
+        departments |= set(db.session.scalars(select(Tag.department_id).where(Tag.name.in_(work_order.tags), Tag.department_id.is_not(None))))
+    db.session.add_all(WorkOrderDepartment(work_order_id=work_order.id, department_id=d) for d in departments)
+    timeline.record(work_order_id=work_order.id, kind="created", actor_id=work_order.created_by_id, now=now,
+                    details={"template": template.key, "version": template.version, "source": work_order.source})
+    engine.start(work_order=work_order, template=template, now=now, actor_id=work_order.created_by_id)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()  # part of a larger use case (an andon pull) that commits once
+    return work_order
+
+
+def get_work_order(*, user: User, work_order_id: int) -> WorkOrder:
+    """A visible work order."""
+    return visible_work_order(user, work_order_id)
+
+
+def work_order_detail(*, work_order: WorkOrder) -> dict:
+    """Tasks and timeline of a work order, loaded in a fixed number of queries."""
+    tasks = db.session.scalars(select(Task).where(Task.work_order_id == work_order.id).order_by(Task.id)).all()
+    events = db.session.scalars(
+        select(TimelineEvent).where(TimelineEvent.work_order_id == work_order.id).order_by(TimelineEvent.id)
+    ).all()
+    return {"tasks": tasks, "timeline": events}
+
+
+def list_work_orders(*, user: User, filters: dict):
+    """Visible work orders matching filters, newest first, as a select for pagination."""
+    stmt = select(WorkOrder).order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
+    clause = work_order_filter(user)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    for field in ("status", "source", "priority", "batch_no", "order_no", "customer_ref", "product_sku", "emotion"):
+        if filters.get(field):
+            stmt = stmt.where(getattr(WorkOrder, field) == filters[field])
+    if filters.get("template"):
+        stmt = stmt.where(WorkOrder.template_key == filters["template"])
+    if filters.get("tag"):
+        stmt = stmt.where(WorkOrder.id.in_(select(WorkOrderTag.work_order_id).where(WorkOrderTag.tag == filters["tag"])))
+    if filters.get("department_id"):
+        stmt = stmt.where(WorkOrder.id.in_(
+            select(WorkOrderDepartment.work_order_id).where(WorkOrderDepartment.department_id == filters["department_id"])))
+    for tree in ("business", "problem"):
+        for level, value in enumerate(filters.get(tree) or [], start=1):
+            stmt = stmt.where(getattr(WorkOrder, f"{tree}_{level}") == value)
+    if filters.get("created_from"):
+        stmt = stmt.where(WorkOrder.created_at >= filters["created_from"])
+    if filters.get("created_to"):
+        stmt = stmt.where(WorkOrder.created_at < filters["created_to"])
+    if filters.get("overdue"):
+        stmt = stmt.where(WorkOrder.status.in_(["open", "in_progress"]), WorkOrder.due_at < filters["now"])
+    if filters.get("q"):
+        pattern = f"%{filters['q']}%"
+        stmt = stmt.where(or_(WorkOrder.number.like(pattern), WorkOrder.title.like(pattern)))
+    return stmt
+
+
+def cancel_work_order(*, user: User, work_order_id: int, reason: str, now: datetime) -> WorkOrder:
+    """Cancel a work order and its open tasks (nothing is deleted)."""
+    work_order = visible_work_order(user, work_order_id)
+    work_order = db.session.get(WorkOrder, work_order.id, with_for_update=True, populate_existing=True)
+    if work_order.created_by_id != user.id:
+        require_lead(user, work_order)
+    transition(work_order, "cancel")
+    work_order.cancelled_at = now
+    work_order.updated_at = now
+    live = db.session.scalars(select(Task).where(Task.work_order_id == work_order.id, Task.status.in_(["open", "claimed"]))).all()
+    engine.cancel_tasks(live, now)
+    timeline.record(work_order_id=work_order.id, kind="cancelled", actor_id=user.id, now=now,
+                    details={"reason": reason, "tasks_cancelled": [t.id for t in live]})
+    db.session.commit()
+    return work_order
+
+
+def add_comment(*, user: User, work_order_id: int, body: str, now: datetime, occurred_at: datetime | None = None) -> TimelineEvent:
+    """Comment on a visible work order."""
+    work_order = visible_work_order(user, work_order_id)
+    event = timeline.record(work_order_id=work_order.id, kind="commented", actor_id=user.id, now=now,
+                            occurred_at=occurred_at, details={"body": body})
+    db.session.commit()
+    return event
