@@ -1,0 +1,348 @@
+"""Firing due timers exactly once in effect, and escalating by hand (DESIGN §6)."""
+import logging
+import time
+from datetime import datetime
+
+from sqlalchemy import ARRAY, Integer, any_, bindparam, insert, literal, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.escalation.models import Timer, TimerKind
+from app.escalation.service import escalation_settings
+from app.extensions import db
+from app.flows.models import FlowTemplate
+from app.notify.service import notify, notify_many
+from app.org.models import User
+from app.org.service import manager_chain, stand_in_for
+from app.workorders import timeline
+from app.workorders.engine import close_candidates
+from app.workorders.models import Task, TaskCandidate, TaskStatus, TimelineEvent, WorkOrder
+from app.workorders.policy import require_lead, visible_work_order
+
+log = logging.getLogger(__name__)
+LIVE = (TaskStatus.OPEN, TaskStatus.CLAIMED)
+PRIORITY_UP = {"P4": "P3", "P3": "P2", "P2": "P1", "P1": "P1"}
+
+
+def _base_people(task: Task) -> list[int]:
+    """Whom a task waits on: its assignee, or the candidates of an unclaimed task."""
+    if task.assignee_id:
+        return [task.assignee_id]
+    return list(db.session.scalars(select(TaskCandidate.user_id).where(TaskCandidate.task_id == task.id)))
+
+
+def managers_at_level(user_ids: list[int], level: int) -> list[User]:
+    """For each person, the manager `level` steps up (or the top of the chain), skipping people who are away."""
+    reached: dict[int, User] = {}
+    for user_id in user_ids:
+        chain = manager_chain(user_id=user_id, levels=level + 10)
+        if not chain:
+            continue
+        candidates = chain[level - 1:] if len(chain) >= level else chain[-1:]
+        target = None
+        for manager in candidates:
+            target = stand_in_for(user=manager)
+            if target is not None:
+                break
+        if target is not None:
+            reached[target.id] = target
+    return list(reached.values())
+
+
+def _escalate_task(task: Task, work_order: WorkOrder, step: dict, level: int, now: datetime, actor_id: int | None,
+                   reason: str, reassign: bool) -> dict:
+    managers = managers_at_level(_base_people(task), level)
+    task.escalation_level = max(task.escalation_level, level)
+    work_order.escalation_level = max(work_order.escalation_level, level)
+    details = {"level": level, "step": task.step, "notified": [m.id for m in managers], "reason": reason}
+    if reassign and managers:
+        target = managers[0]
+        details["reassigned_from"] = task.assignee_id
+        details["reassigned_to"] = target.id
+        task.assignee_id = target.id
+        task.status = TaskStatus.CLAIMED
+        task.claimed_at = now
+        if not db.session.get(TaskCandidate, (task.id, target.id)):
+            db.session.add(TaskCandidate(task_id=task.id, user_id=target.id, is_open=False, added_at=now))
+        close_candidates([task.id])
+    timeline.record(work_order_id=work_order.id, task_id=task.id, kind="escalated", actor_id=actor_id, now=now, details=details)
+    notify(user_ids=[m.id for m in managers], kind="task.escalated",
+           params={"level": level, "number": work_order.number, "step": step["title"], "title": work_order.title},
+           url=f"/#/task/{task.id}", tag=f"esc-{task.id}", priority="P1", now=now, data={"task_id": task.id, "level": level})
+    return details
+
+
+def _among(column, values):
+    """`column IN values`; on PostgreSQL as one array parameter, since a long IN list costs more to send than to run."""
+    values = list(values)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(values, ARRAY(Integer)))
+    return column.in_(values)
+
+
+class _People:
+    """The reporting lines and delegates a batch of timers needs, read in a few set-based queries.
+
+    Answers exactly what `manager_chain` and `stand_in_for` answer, without a query per person and level.
+    """
+
+    def __init__(self, user_ids):
+        self.rows: dict[int, tuple] = {}
+        self.add(user_ids)
+
+    def add(self, user_ids) -> None:
+        frontier = {u for u in user_ids if u and u not in self.rows}
+        while frontier:
+            found = db.session.execute(
+                select(User.id, User.manager_id, User.delegate_id, User.active, User.on_duty).where(_among(User.id, frontier))
+            ).all()
+            for row in found:
+                self.rows[row.id] = row
+            frontier = {ref for row in found for ref in (row.manager_id, row.delegate_id) if ref and ref not in self.rows}
+
+    def chain(self, user_id: int, levels: int) -> list[int]:
+        """Like org.service.manager_chain: the reporting line above a user, nearest first."""
+        chain, seen = [], {user_id}
+        user = self.rows.get(user_id)
+        while user is not None and user.manager_id and len(chain) < levels:
+            if user.manager_id in seen:
+                break
+            user = self.rows.get(user.manager_id)
+            if user is None:
+                break
+            seen.add(user.id)
+            chain.append(user.id)
+        return chain
+
+    def stand_in(self, user_id: int) -> int | None:
+        """Like org.service.stand_in_for: the person themselves when on duty, else the first available delegate."""
+        seen = set()
+        node = self.rows.get(user_id)
+        while node is not None and node.id not in seen:
+            if node.active and node.on_duty:
+                return node.id
+            seen.add(node.id)
+            node = self.rows.get(node.delegate_id) if node.delegate_id else None
+        return None
+
+    def managers_at_level(self, user_ids: list[int], level: int) -> list[int]:
+        """Ids of what `managers_at_level` reaches, in the same order."""
+        reached: dict[int, None] = {}
+        for user_id in user_ids:
+            chain = self.chain(user_id, level + 10)
+            if not chain:
+                continue
+            candidates = chain[level - 1:] if len(chain) >= level else chain[-1:]
+            target = None
+            for manager in candidates:
+                target = self.stand_in(manager)
+                if target is not None:
+                    break
+            if target is not None:
+                reached[target] = None
+        return list(reached)
+
+
+_TASK = Task.__table__
+_TIMER = Timer.__table__
+_WORK_ORDER = WorkOrder.__table__
+
+
+def _write_task(task: dict, values: dict, bump: int) -> None:
+    """One task row, with the optimistic version check the ORM makes (Task is versioned)."""
+    result = db.session.execute(
+        update(_TASK).where(_TASK.c.id == task["id"], _TASK.c.version == task["version"]).values(**values, version=task["version"] + bump)
+    )
+    if result.rowcount != 1:
+        raise StaleDataError(f"UPDATE statement on table 'tasks' expected to update 1 row(s); {result.rowcount} were matched.")
+    task.update(values, version=task["version"] + bump)
+
+
+def _fire_batch(timers: list, now: datetime) -> list[str]:
+    """Fire a claimed batch of timers in order: what `_fire` did timer by timer, read and written set-based.
+
+    Rows are read and written with Core statements (the ORM's per-object work was most of the cost); the
+    writes are the ORM's: a task's row gets a version bump for each change, a work order's only if it changed.
+    """
+    outcomes: dict[int, str] = {}
+    first_look = {row.id: row for row in db.session.execute(
+        select(_TASK.c.id, _TASK.c.status, _TASK.c.work_order_id).where(_among(_TASK.c.id, {t.task_id for t in timers})))}
+    for timer in timers:
+        if timer.task_id not in first_look or first_look[timer.task_id].status not in LIVE:
+            outcomes[timer.id] = "stale"
+    waiting = [t for t in timers if t.id not in outcomes]
+    # Lock the work orders without waiting: one that a handler holds right now is left for the next sweep
+    # (waiting could deadlock with that handler's own disarming of these timers).
+    work_orders = {row.id: dict(row._mapping) for row in db.session.execute(
+        select(_WORK_ORDER.c.id, _WORK_ORDER.c.number, _WORK_ORDER.c.title, _WORK_ORDER.c.priority, _WORK_ORDER.c.template_id,
+               _WORK_ORDER.c.escalation_level)
+        .where(_among(_WORK_ORDER.c.id, {first_look[t.task_id].work_order_id for t in waiting}))
+        .with_for_update(skip_locked=True)
+    )} if waiting else {}
+    for timer in waiting:
+        if first_look[timer.task_id].work_order_id not in work_orders:
+            outcomes[timer.id] = "busy"
+    locked = [t for t in waiting if t.id not in outcomes]
+    tasks = {row.id: dict(row._mapping) for row in db.session.execute(
+        select(_TASK.c.id, _TASK.c.work_order_id, _TASK.c.step, _TASK.c.status, _TASK.c.assignee_id, _TASK.c.due_at,
+               _TASK.c.escalation_level, _TASK.c.version)
+        .where(_among(_TASK.c.id, {t.task_id for t in locked}))
+    )} if locked else {}
+    for timer in locked:
+        if tasks[timer.task_id]["status"] not in LIVE:
+            outcomes[timer.id] = "stale"
+    firing = [t for t in locked if t.id not in outcomes]
+    templates = {t.id: t for t in db.session.scalars(
+        select(FlowTemplate).where(FlowTemplate.id.in_({work_orders[tasks[t.task_id]["work_order_id"]]["template_id"] for t in firing})))
+    } if firing else {}
+    candidates: dict[int, list[int]] = {}
+    unclaimed = {t.task_id for t in firing if tasks[t.task_id]["assignee_id"] is None}
+    if unclaimed:
+        for task_id, user_id in db.session.execute(
+            select(TaskCandidate.task_id, TaskCandidate.user_id).where(_among(TaskCandidate.task_id, unclaimed))
+            .order_by(TaskCandidate.task_id, TaskCandidate.user_id)
+        ):
+            candidates.setdefault(task_id, []).append(user_id)
+    people = _People({tasks[t.task_id]["assignee_id"] for t in firing} | {u for ids in candidates.values() for u in ids})
+    events, messages, fired = [], [], []
+    raised: dict[int, tuple[int, int]] = {}  # task id -> (new level, version bumps), written in one executemany
+    wo_levels: dict[int, int] = {}
+    for timer in firing:
+        task = tasks[timer.task_id]
+        work_order = work_orders[task["work_order_id"]]
+        step = templates[work_order["template_id"]].step(task["step"])
+        base = [task["assignee_id"]] if task["assignee_id"] else list(candidates.get(task["id"], []))
+        if timer.kind == TimerKind.REMIND:
+            due_at = task["due_at"]
+            events.append({"work_order_id": work_order["id"], "task_id": task["id"], "kind": "reminded", "actor_id": None, "at": now,
+                           "occurred_at": None, "details": {"notified": base, "due_at": due_at.isoformat() if due_at else None}})
+            messages.append({"user_ids": base, "kind": "task.reminder",
+                             "params": {"number": work_order["number"], "step": step["title"],
+                                        "due": due_at.strftime("%H:%M UTC") if due_at else ""},
+                             "url": f"/#/task/{task['id']}", "tag": f"task-{task['id']}", "priority": work_order["priority"],
+                             "data": {"task_id": task["id"]}})
+            result = {"notified": base}
+        else:
+            level = timer.level
+            reassign = escalation_settings(step)["reassign_at_level"] == level
+            managers = people.managers_at_level(base, level)
+            raises = level > task["escalation_level"]
+            if raises:
+                task["escalation_level"] = level
+                raised[task["id"]] = (level, raised.get(task["id"], (level, 0))[1] + 1)
+            if level > work_order["escalation_level"]:
+                work_order["escalation_level"] = level
+                wo_levels[work_order["id"]] = level
+            details = {"level": level, "step": task["step"], "notified": managers, "reason": "overdue"}
+            if reassign and managers:
+                target = managers[0]
+                details["reassigned_from"] = task["assignee_id"]
+                details["reassigned_to"] = target
+                # Written now, with the level it reached and the bumps of its earlier changes in this batch;
+                # the reassignment shares one bump with this firing's own level change, as in one ORM flush.
+                earlier = raised.pop(task["id"], (0, 0))[1] - (1 if raises else 0)
+                _write_task(task, {"assignee_id": target, "status": TaskStatus.CLAIMED, "claimed_at": now,
+                                   "escalation_level": task["escalation_level"]}, bump=earlier + 1)
+                if not db.session.get(TaskCandidate, (task["id"], target)):
+                    db.session.add(TaskCandidate(task_id=task["id"], user_id=target, is_open=False, added_at=now))
+                close_candidates([task["id"]])
+                people.add([target])
+            events.append({"work_order_id": work_order["id"], "task_id": task["id"], "kind": "escalated", "actor_id": None, "at": now,
+                           "occurred_at": None, "details": details})
+            messages.append({"user_ids": managers, "kind": "task.escalated",
+                             "params": {"level": level, "number": work_order["number"], "step": step["title"], "title": work_order["title"]},
+                             "url": f"/#/task/{task['id']}", "tag": f"esc-{task['id']}", "priority": "P1",
+                             "data": {"task_id": task["id"], "level": level}})
+            result = details
+        fired.append({"timer_id": timer.id, "result": result})
+        outcomes[timer.id] = "fired"
+    _write_levels(tasks, raised, wo_levels)
+    stale = [{"timer_id": t.id} for t in timers if outcomes[t.id] == "stale"]
+    if stale:
+        db.session.execute(update(_TIMER).where(_TIMER.c.id == bindparam("timer_id")).values(status="stale"), stale)
+    if fired:
+        db.session.execute(update(_TIMER).where(_TIMER.c.id == bindparam("timer_id"))
+                           .values(status="fired", fired_at=now, result=bindparam("result")), fired)
+        db.session.execute(insert(TimelineEvent), events)
+        notify_many(messages, now)
+    return [outcomes[t.id] for t in timers]
+
+
+def _write_levels(tasks: dict[int, dict], raised: dict[int, tuple[int, int]], wo_levels: dict[int, int]) -> None:
+    """New escalation levels of tasks (version-checked, one bump per change) and work orders, each in one executemany."""
+    if raised:
+        stmt = (
+            update(_TASK)
+            .where(_TASK.c.id == bindparam("task_id"), _TASK.c.version == bindparam("old_version"))
+            .values(escalation_level=bindparam("new_level"), version=_TASK.c.version + bindparam("bump"))
+        )
+        rows = [{"task_id": task_id, "old_version": tasks[task_id]["version"], "new_level": level, "bump": bumps}
+                for task_id, (level, bumps) in raised.items()]
+        result = db.session.execute(stmt, rows)
+        if result.rowcount != len(rows):
+            raise StaleDataError(f"UPDATE statement on table 'tasks' expected to update {len(rows)} row(s); {result.rowcount} were matched.")
+    if wo_levels:
+        db.session.execute(update(_WORK_ORDER).where(_WORK_ORDER.c.id == bindparam("wo_id")).values(escalation_level=bindparam("level")),
+                           [{"wo_id": wo_id, "level": level} for wo_id, level in wo_levels.items()])
+
+
+def fire_due_timers(*, now: datetime, batch_size: int = 500, max_batches: int = 100, busy_retries: int = 5) -> dict:
+    """Fire every due timer once: claim a batch (SKIP LOCKED on PostgreSQL), fire, mark, commit, repeat.
+
+    A timer whose work order another transaction holds (a handler, or a concurrent sweep firing that work
+    order's other timer) is left pending as "busy" and taken again by a later batch, after a short backoff
+    when nothing else was due; `busy` in the answer counts those still left for the next sweep.
+    """
+    counts = {"fired": 0, "stale": 0, "busy": 0}
+    waits = 0
+    for _ in range(max_batches):
+        stmt = (
+            select(_TIMER.c.id, _TIMER.c.task_id, _TIMER.c.kind, _TIMER.c.level)
+            .where(_TIMER.c.status == "pending", _TIMER.c.fire_at <= now)
+            .order_by(_TIMER.c.fire_at, _TIMER.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        timers = db.session.execute(stmt).all()
+        if not timers:
+            counts["busy"] = 0
+            break
+        outcomes = _fire_batch(timers, now)
+        db.session.commit()
+        counts["fired"] += outcomes.count("fired")
+        counts["stale"] += outcomes.count("stale")
+        counts["busy"] = busy = outcomes.count("busy")
+        if not busy and len(timers) < batch_size:
+            break
+        if busy == len(timers):
+            if waits >= busy_retries:
+                break
+            time.sleep(0.01 * 2 ** waits)
+            waits += 1
+    return counts
+
+
+def escalate_work_order(*, user: User, work_order_id: int, reason: str, now: datetime, priority: str | None = None) -> WorkOrder:
+    """A lead escalates by hand: priority up, and every running task escalates one level now."""
+    visible_work_order(user, work_order_id)
+    work_order = db.session.get(WorkOrder, work_order_id, with_for_update=True, populate_existing=True)
+    require_lead(user, work_order)
+    if work_order.status not in ("open", "in_progress"):
+        from app.errors import Conflict
+
+        raise Conflict("Only running work orders can be escalated.", code="invalid_transition", details={"status": work_order.status})
+    old_priority = work_order.priority
+    work_order.priority = priority or PRIORITY_UP[work_order.priority]
+    work_order.updated_at = now
+    template = db.session.get(FlowTemplate, work_order.template_id)
+    tasks = db.session.scalars(select(Task).where(Task.work_order_id == work_order.id, Task.status.in_(LIVE))).all()
+    db.session.execute(update(Task).where(Task.id.in_([t.id for t in tasks])).values(priority=work_order.priority)
+                       .execution_options(synchronize_session="fetch"))
+    timeline.record(work_order_id=work_order.id, kind="escalated", actor_id=user.id, now=now,
+                    details={"manual": True, "reason": reason, "priority_from": old_priority, "priority_to": work_order.priority})
+    for task in tasks:
+        _escalate_task(task, work_order, template.step(task.step), task.escalation_level + 1, now, user.id, reason, reassign=False)
+    notify(user_ids=[work_order.created_by_id] if work_order.created_by_id != user.id else [], kind="work_order.escalated",
+           params={"number": work_order.number, "title": work_order.title, "reason": reason}, url=f"/#/wo/{work_order.id}",
+           tag=f"wo-{work_order.id}", priority="P1", now=now)
+    db.session.commit()
+    return work_order

@@ -1,0 +1,154 @@
+"""Durable timers with an injected clock: reminders, escalation levels up the line, reassignment, staleness."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app import create_app
+from app.escalation.models import Timer
+from app.escalation.sweep import fire_due_timers
+from app.extensions import db
+from app.notify.models import Notification
+from app.workorders.models import Task, TimelineEvent
+from tests.conftest import FAST_HASH, assert_error
+from tests.workorders.conftest import Flow
+
+
+@pytest.fixture
+def flow(client, auth, demo):
+    return Flow(client, auth, demo)
+
+
+def _notified(kind, user_id):
+    return db.session.scalar(select(func.count()).select_from(Notification).where(Notification.kind == kind, Notification.user_id == user_id))
+
+
+def _due(task_id):
+    db.session.expire_all()
+    return db.session.get(Task, task_id).due_at
+
+
+def test_timers_are_stored_when_a_task_with_an_sla_starts(flow):
+    wo = flow.create("complaint")
+    task_id = wo["tasks"][0]["id"]
+    timers = db.session.scalars(select(Timer).where(Timer.task_id == task_id).order_by(Timer.fire_at)).all()
+    due = _due(task_id)
+    assert [(t.kind, t.level) for t in timers] == [("remind", 0), ("escalate", 1), ("escalate", 2), ("escalate", 3)]
+    assert timers[0].fire_at == due - timedelta(minutes=10)
+    assert [t.fire_at for t in timers[1:]] == [due, due + timedelta(minutes=30), due + timedelta(minutes=60)]
+
+
+def test_reminder_then_each_level_climbs_the_reporting_line(flow):
+    demo = flow.demo
+    agents = [demo.uid("cs.agent1"), demo.uid("cs.agent2")]
+    flow.template({"key": "callback", "name": "Call back", "steps": [
+        {"key": "call", "title": "Call the customer", "assignees": {"users": agents}, "sla": "PT30M", "remind_before": "PT10M"}]})
+    wo = flow.create("callback")
+    task_id = wo["tasks"][0]["id"]
+    due = _due(task_id)
+    agent1, lead, gm = demo.uid("cs.agent1"), demo.uid("lead.cs"), demo.uid("gm.zhang")
+
+    assert fire_due_timers(now=due - timedelta(minutes=11))["fired"] == 0
+    assert fire_due_timers(now=due - timedelta(minutes=9))["fired"] == 1
+    assert _notified("task.reminder", agent1) == 1
+    assert fire_due_timers(now=due - timedelta(minutes=9))["fired"] == 0  # a second sweep finds nothing
+
+    assert fire_due_timers(now=due + timedelta(seconds=1))["fired"] == 1
+    assert _notified("task.escalated", lead) == 1 and _notified("task.escalated", gm) == 0
+    fire_due_timers(now=due + timedelta(minutes=30, seconds=1))
+    assert _notified("task.escalated", gm) == 1
+    # Level 3 is past the top of the chain: it stays with the top (the GM), notified once more.
+    fire_due_timers(now=due + timedelta(minutes=61))
+    assert _notified("task.escalated", gm) == 2
+    db.session.expire_all()
+    assert db.session.get(Task, task_id).escalation_level == 3
+    levels = [e.details["level"] for e in db.session.scalars(
+        select(TimelineEvent).where(TimelineEvent.kind == "escalated").order_by(TimelineEvent.id))]
+    assert levels == [1, 2, 3]
+    detail = flow.detail(wo["id"])
+    assert detail["escalation_level"] == 3
+
+
+def test_claimed_task_escalates_to_the_assignees_manager_and_reassigns(flow):
+    demo = flow.demo
+    wo = flow.create("complaint")
+    flow.finish(wo["id"], "triage", "cs.agent1", outcome="accepted")
+    flow.finish(wo["id"], "warehouse_check", "staff.wh1", outcome="stock_ok", data={"findings": "ok"})
+    (task,) = flow.open_tasks(wo["id"], "driver_visit")
+    flow.act(task["id"], "claim", "driver.li")
+    due = _due(task["id"])
+    fire_due_timers(now=due + timedelta(seconds=1))
+    assert _notified("task.escalated", demo.uid("mgr.dlv")) == 1
+    # The driver visit reassigns at level 2 (interval PT1H) to the manager reached: mgr.ops.
+    fire_due_timers(now=due + timedelta(hours=1, seconds=1))
+    db.session.expire_all()
+    row = db.session.get(Task, task["id"])
+    assert row.assignee_id == demo.uid("mgr.ops")
+    escalated = db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalated").order_by(TimelineEvent.id)).all()
+    assert escalated[-1].details["reassigned_to"] == demo.uid("mgr.ops")
+    assert escalated[-1].details["reassigned_from"] == demo.uid("driver.li")
+
+
+def test_escalation_skips_a_manager_who_is_away_to_their_delegate(flow):
+    demo = flow.demo
+    flow.client.patch("/api/v1/me", json={"on_duty": False, "delegate_id": demo.uid("mgr.qa")}, headers=flow.h("lead.cs"))
+    wo = flow.create("complaint", login="admin")
+    due = _due(wo["tasks"][0]["id"])
+    fire_due_timers(now=due + timedelta(seconds=1))
+    assert _notified("task.escalated", demo.uid("lead.cs")) == 0
+    assert _notified("task.escalated", demo.uid("mgr.qa")) == 1
+
+
+def test_completing_makes_timers_stale(flow):
+    wo = flow.create("complaint")
+    task_id = wo["tasks"][0]["id"]
+    due = _due(task_id)
+    flow.finish(wo["id"], "triage", "cs.agent1", outcome="accepted")
+    fire_due_timers(now=due + timedelta(hours=5))
+    assert db.session.scalar(select(func.count()).select_from(Timer).where(Timer.task_id == task_id, Timer.status == "stale")) == 4
+    assert db.session.scalar(select(func.count()).select_from(Timer).where(Timer.task_id == task_id, Timer.status == "fired")) == 0
+    assert db.session.scalar(select(func.count()).select_from(TimelineEvent).where(
+        TimelineEvent.kind.in_(["escalated", "reminded"]), TimelineEvent.task_id == task_id)) == 0
+
+
+def test_manual_escalation_raises_priority_and_escalates_now(flow):
+    demo = flow.demo
+    wo = flow.create("complaint", priority="P3")
+    assert_error(flow.client.post(f"/api/v1/work-orders/{wo['id']}/escalate", json={"reason": "VIP"}, headers=flow.h("cs.agent1")), 403)
+    r = flow.client.post(f"/api/v1/work-orders/{wo['id']}/escalate", json={"reason": "VIP customer"}, headers=flow.h("lead.cs"))
+    assert r.status_code == 200, r.json
+    assert r.json["priority"] == "P2" and r.json["escalation_level"] == 1
+    assert _notified("task.escalated", demo.uid("lead.cs")) == 1
+    assert flow.open_tasks(wo["id"])[0]["priority"] == "P2"
+    flow.client.post(f"/api/v1/work-orders/{wo['id']}/cancel", json={"reason": "x"}, headers=flow.h("lead.cs"))
+    assert_error(flow.client.post(f"/api/v1/work-orders/{wo['id']}/escalate", json={"reason": "x"}, headers=flow.h("lead.cs")), 409)
+
+
+def test_concurrent_sweeps_escalate_each_timer_exactly_once(app, flow):
+    orders = [flow.create("complaint", title=f"sweep {i}") for i in range(30)]
+    latest_due = max(_due(o["tasks"][0]["id"]) for o in orders)
+    now = latest_due + timedelta(minutes=1)
+    expected = db.session.scalar(select(func.count()).select_from(Timer).where(Timer.status == "pending", Timer.fire_at <= now))
+    assert expected == 60  # a reminder and level 1 for each
+    db.session.rollback()  # end this thread's read transaction before the sweepers start
+    sweeper = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": app.config["SECRET_KEY"], **FAST_HASH})
+    barrier = threading.Barrier(4)
+
+    def sweep(_):
+        with sweeper.app_context():
+            barrier.wait(timeout=30)
+            result = fire_due_timers(now=now, batch_size=7)
+            db.session.remove()
+            return result
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(sweep, range(4)))
+    with sweeper.app_context():
+        db.engine.dispose()
+    assert sum(r["fired"] for r in results) == 60
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(TimelineEvent).where(TimelineEvent.kind == "escalated")) == 30
+    assert db.session.scalar(select(func.count()).select_from(TimelineEvent).where(TimelineEvent.kind == "reminded")) == 30
+    assert db.session.scalar(select(func.count()).select_from(Timer).where(Timer.status == "pending", Timer.fire_at <= now)) == 0
