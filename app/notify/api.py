@@ -1,0 +1,76 @@
+"""Web Push subscriptions and the in-app notification list."""
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth.guard import auth_required, current_user
+from app.common.clock import utcnow
+from app.common.pagination import PageArgs, paginate
+from app.errors import Invalid, NotFound
+from app.notify import service
+from app.notify.schemas import (
+    MarkReadResultSchema,
+    MarkReadSchema,
+    NotificationListArgs,
+    NotificationPageSchema,
+    SubscriptionOutSchema,
+    SubscriptionSchema,
+    UnsubscribeSchema,
+    VapidKeySchema,
+)
+
+blp = Blueprint("notify", __name__, url_prefix="/api/v1", description="Push and notifications")
+
+
+@blp.route("/push/vapid-public-key")
+@blp.response(200, VapidKeySchema)
+def vapid_public_key():
+    """The server's VAPID public key, for PushManager.subscribe's applicationServerKey."""
+    key = current_app.config.get("VAPID_PUBLIC_KEY")
+    if not key:
+        raise NotFound("Push is not configured on this server.", code="push_not_configured")
+    return {"public_key": key}
+
+
+@blp.route("/push/subscriptions")
+class Subscriptions(MethodView):
+    @auth_required()
+    @blp.arguments(SubscriptionSchema)
+    @blp.response(201, SubscriptionOutSchema)
+    def post(self, body):
+        """Register this device for Web Push (several devices per person)."""
+        if current_app.config.get("PRODUCTION") and not body["endpoint"].startswith("https://"):
+            raise Invalid("Push endpoints must use https.", details={"endpoint": ["must be https"]})
+        return service.save_subscription(user=current_user(), endpoint=body["endpoint"], p256dh=body["keys"]["p256dh"],
+                                         auth=body["keys"]["auth"], user_agent=request.headers.get("User-Agent"), now=utcnow())
+
+    @auth_required()
+    @blp.arguments(UnsubscribeSchema)
+    @blp.response(204)
+    def delete(self, body):
+        """Stop pushes to this device."""
+        service.delete_subscription(user=current_user(), endpoint=body["endpoint"])
+
+
+@blp.route("/notifications")
+@auth_required()
+@blp.arguments(NotificationListArgs, location="query")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, NotificationPageSchema)
+def notifications(args, page):
+    """Your notifications, newest first (everything pushed is also here)."""
+    user = current_user()
+    result = paginate(service.list_notifications(user=user, unread=args["unread"]), **page)
+    result["unread"] = service.unread_count(user=user)
+    return result
+
+
+@blp.route("/notifications/read", methods=["POST"])
+@auth_required()
+@blp.arguments(MarkReadSchema)
+@blp.response(200, MarkReadResultSchema)
+def mark_read(body):
+    """Mark notifications read (some ids, or all)."""
+    user = current_user()
+    updated = service.mark_read(user=user, ids=body["ids"], read_all=body["all"], now=utcnow())
+    return {"updated": updated, "unread": service.unread_count(user=user)}

@@ -1,0 +1,91 @@
+"""Push subscription and notification bodies."""
+import base64
+
+import marshmallow as ma
+from marshmallow import validate
+
+
+def _b64url_bytes(value: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except Exception:
+        raise ma.ValidationError("must be base64url")
+
+
+class SubscriptionKeysSchema(ma.Schema):
+    p256dh = ma.fields.String(required=True, validate=validate.Length(80, 100))
+    auth = ma.fields.String(required=True, validate=validate.Length(16, 30))
+
+    @ma.validates("p256dh")
+    def _point(self, value, **kwargs):
+        raw = _b64url_bytes(value)
+        if len(raw) != 65 or raw[0] != 4:
+            raise ma.ValidationError("must be an uncompressed P-256 public key (65 bytes)")
+
+    @ma.validates("auth")
+    def _auth(self, value, **kwargs):
+        if len(_b64url_bytes(value)) != 16:
+            raise ma.ValidationError("must be a 16-byte secret")
+
+
+class SubscriptionSchema(ma.Schema):
+    """A browser's PushSubscription JSON."""
+
+    endpoint = ma.fields.Url(required=True, schemes={"https", "http"}, require_tld=False, validate=validate.Length(max=1000))
+    keys = ma.fields.Nested(SubscriptionKeysSchema, required=True)
+    expirationTime = ma.fields.Raw(load_default=None, allow_none=True)
+
+
+class SubscriptionOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    endpoint = ma.fields.String()
+    created_at = ma.fields.DateTime()
+
+
+class UnsubscribeSchema(ma.Schema):
+    endpoint = ma.fields.String(required=True, validate=validate.Length(1, 1000))
+
+
+class VapidKeySchema(ma.Schema):
+    public_key = ma.fields.String()
+
+
+class NotificationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    title = ma.fields.String()
+    body = ma.fields.String()
+    url = ma.fields.String()
+    tag = ma.fields.String(allow_none=True)
+    priority = ma.fields.String()
+    urgent = ma.fields.Boolean()
+    data = ma.fields.Dict()
+    created_at = ma.fields.DateTime()
+    read_at = ma.fields.DateTime(allow_none=True)
+
+
+class NotificationListArgs(ma.Schema):
+    unread = ma.fields.Boolean(load_default=None)
+
+
+class NotificationPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(NotificationSchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+    unread = ma.fields.Integer()
+
+
+class MarkReadSchema(ma.Schema):
+    ids = ma.fields.List(ma.fields.Integer(strict=True), load_default=None, validate=validate.Length(max=1000))
+    all = ma.fields.Boolean(load_default=False)
+
+    @ma.validates_schema
+    def _one(self, data, **kwargs):
+        if not data.get("all") and not data.get("ids"):
+            raise ma.ValidationError("give ids or all: true", "ids")
+
+
+class MarkReadResultSchema(ma.Schema):
+    updated = ma.fields.Integer()
+    unread = ma.fields.Integer()

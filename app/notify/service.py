@@ -1,0 +1,119 @@
+"""Writing notifications: in-app rows plus push outbox rows, in the caller's transaction."""
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+
+from app.extensions import db
+from app.notify.messages import render
+from app.notify.models import Notification, PushDelivery, PushSubscription
+from app.org.models import User
+
+# Kinds that break through quiet hours whatever the priority.
+ALWAYS_URGENT = {"task.escalated", "work_order.escalated", "andon.pulled"}
+
+
+def notify(
+    *,
+    user_ids,
+    kind: str,
+    params: dict,
+    url: str,
+    tag: str | None,
+    priority: str,
+    now: datetime,
+    data: dict | None = None,
+) -> int:
+    """Queue one notification per user (in-app and push); delivered after commit by the dispatcher."""
+    return notify_many([{"user_ids": user_ids, "kind": kind, "params": params, "url": url, "tag": tag,
+                         "priority": priority, "data": data}], now)
+
+
+def notify_many(requests: list[dict], now: datetime) -> int:
+    """`notify` for many messages at once, in a few set-based statements; answers how many notifications were queued.
+
+    Each request is {user_ids, kind, params, url, tag, priority, data}; inactive people are skipped.
+    """
+    wanted = [(r, sorted({u for u in r["user_ids"] if u})) for r in requests]
+    everyone = {u for _, ids in wanted for u in ids}
+    if not everyone:
+        return 0
+    locales = dict(db.session.execute(select(User.id, User.locale).where(User.id.in_(everyone), User.active.is_(True))).all())
+    subscriptions: dict[int, list[int]] = {}
+    for sub_id, user_id in db.session.execute(
+        select(PushSubscription.id, PushSubscription.user_id).where(PushSubscription.user_id.in_(everyone))
+    ):
+        subscriptions.setdefault(user_id, []).append(sub_id)
+    rows = []
+    for r, ids in wanted:
+        for user_id in ids:
+            if user_id not in locales:
+                continue
+            title, body = render(r["kind"], locales[user_id], r["params"])
+            rows.append({"user_id": user_id, "kind": r["kind"], "title": title[:200], "body": body[:1000], "url": r["url"],
+                         "tag": r["tag"], "priority": r["priority"], "urgent": r["priority"] == "P1" or r["kind"] in ALWAYS_URGENT,
+                         "data": r.get("data") or {}, "created_at": now, "read_at": None})
+    if not rows:
+        return 0
+    if not any(subscriptions.get(row["user_id"]) for row in rows):
+        db.session.execute(insert(Notification), rows)
+        return len(rows)
+    ids = db.session.scalars(insert(Notification).returning(Notification.id, sort_by_parameter_order=True), rows).all()
+    db.session.info["baton.push_pending"] = True  # nudges the dispatcher after commit (see nudge.py)
+    db.session.execute(insert(PushDelivery), [
+        {"notification_id": note_id, "subscription_id": sub_id, "next_attempt_at": now, "created_at": now}
+        for note_id, row in zip(ids, rows) for sub_id in subscriptions.get(row["user_id"], [])
+    ])
+    return len(rows)
+
+
+def save_subscription(*, user: User, endpoint: str, p256dh: str, auth: str, user_agent: str | None, now: datetime) -> PushSubscription:
+    """Register a browser's push subscription (one per device; an endpoint that changes hands moves with it)."""
+    subscription = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+    if subscription is None:
+        subscription = PushSubscription(endpoint=endpoint, created_at=now)
+        db.session.add(subscription)
+    subscription.user_id = user.id
+    subscription.p256dh = p256dh
+    subscription.auth = auth
+    subscription.user_agent = (user_agent or "")[:300]
+    db.session.commit()
+    return subscription
+
+
+def delete_subscription(*, user: User, endpoint: str) -> None:
+    """Forget a device (the browser unsubscribed or the user turned pushes off)."""
+    from app.errors import NotFound
+
+    subscription = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint,
+                                                                    PushSubscription.user_id == user.id))
+    if subscription is None:
+        raise NotFound("No such subscription.")
+    db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id == subscription.id, PushDelivery.status == "pending")
+                       .values(status="gone", last_error="unsubscribed").execution_options(synchronize_session=False))
+    db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id == subscription.id)
+                       .values(subscription_id=None).execution_options(synchronize_session=False))
+    db.session.delete(subscription)
+    db.session.commit()
+
+
+def list_notifications(*, user: User, unread: bool | None):
+    """The user's notifications, newest first, as a select for pagination."""
+    stmt = select(Notification).where(Notification.user_id == user.id).order_by(Notification.id.desc())
+    if unread:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return stmt
+
+
+def mark_read(*, user: User, ids: list[int] | None, read_all: bool, now: datetime) -> int:
+    """Mark some or all of the user's notifications read; answers how many changed."""
+    stmt = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if not read_all:
+        stmt = stmt.where(Notification.id.in_(ids or []))
+    result = db.session.execute(stmt.values(read_at=now).execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def unread_count(*, user: User) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0

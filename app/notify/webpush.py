@@ -1,0 +1,748 @@
+"""Web Push delivery (RFC 8030 / RFC 8291 / RFC 8292).
+
+A pure delivery module: no Flask, no database. The caller (e.g. an outbox
+worker) turns rows into :class:`PushMessage` objects, calls
+:meth:`WebPushSender.send_many` and acts on each :class:`PushResult`:
+
+* ``"sent"``   -- the push service accepted the message (2xx).
+* ``"gone"``   -- 404/410: the subscription no longer exists, delete it.
+* ``"retry"``  -- 408/429/5xx or a network error/timeout; try again later,
+  not before ``retry_after`` seconds when the service said so.
+* ``"failed"`` -- permanent failure (400, 401/403 VAPID rejected, 413,
+  invalid subscription, payload too large, ...). Do not retry unchanged.
+
+Payloads are JSON-encoded and encrypted with ``aes128gcm`` (RFC 8188) by
+pywebpush; requests carry a VAPID ``Authorization: vapid t=..., k=...``
+header. Signed VAPID headers are cached per push-service origin (audience)
+for a few minutes, so a batch to one push service signs once, not once per
+message.
+
+Nothing secret is logged: no keys, no JWTs, no payloads and no full
+endpoint URLs (an endpoint is a capability URL; only its origin is logged).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import email.utils
+import hashlib
+import http.cookiejar
+import json
+import logging
+import math
+import os
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid
+import http_ece
+from pywebpush import WebPusher, WebPushException
+from requests.adapters import HTTPAdapter
+from requests.sessions import merge_hooks
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_environ_proxies
+
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "MAX_TTL_SECONDS",
+    "URGENCIES",
+    "PushMessage",
+    "PushResult",
+    "WebPushSender",
+    "generate_vapid_keypair",
+    "normalize_topic",
+    "parse_retry_after",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Largest accepted JSON payload (UTF-8 bytes, before encryption). Push
+#: services accept 4096 bytes of *encrypted* body; aes128gcm adds 103 bytes
+#: (86-byte header, 1 delimiter byte, 16-byte tag), so 3000 leaves headroom.
+MAX_PAYLOAD_BYTES = 3000
+
+#: Longest TTL sent. FCM and the other major services cap TTL at 4 weeks.
+MAX_TTL_SECONDS = 28 * 24 * 3600
+
+#: Valid values of the ``Urgency`` header (RFC 8030 section 5.3).
+URGENCIES = frozenset({"very-low", "low", "normal", "high"})
+
+#: How long a signed VAPID header is reused for one audience.
+VAPID_CACHE_SECONDS = 600.0
+#: ``exp`` claim put in each JWT (RFC 8292 requires <= 24 h; we use 12 h).
+VAPID_EXP_SECONDS = 12 * 3600
+#: Upper bound on cached audiences (endpoints come from browsers, so the
+#: set of origins is not fully under our control).
+VAPID_CACHE_MAX_ENTRIES = 1024
+
+_TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_MAX_ERROR_BODY = 200
+
+Outcome = Literal["sent", "gone", "retry", "failed"]
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(data: str) -> bytes:
+    data = data.strip().replace("+", "-").replace("/", "_").rstrip("=")
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def generate_vapid_keypair() -> tuple[str, str]:
+    """Create a new VAPID (P-256) key pair.
+
+    Returns ``(private_key, public_key)``, both base64url without padding:
+    the private key as the raw 32-byte scalar (what :class:`WebPushSender`
+    takes), the public key as the uncompressed 65-byte point (what a
+    browser's ``pushManager.subscribe({applicationServerKey})`` wants).
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    private_raw = key.private_numbers().private_value.to_bytes(32, "big")
+    public_raw = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return _b64url(private_raw), _b64url(public_raw)
+
+
+def normalize_topic(topic: str | None) -> str | None:
+    """Return a ``Topic`` header value valid per RFC 8030 section 5.4.
+
+    A topic that already is 1-32 characters of the URL-safe base64 alphabet
+    is kept as-is; anything else (too long, spaces, ``:`` ...) is replaced by
+    a stable 32-character hash of it, so the same logical topic always
+    collapses to the same header. ``None`` or ``""`` means no topic.
+    """
+    if topic is None or topic == "":
+        return None
+    if _TOPIC_RE.match(topic):
+        return topic
+    digest = hashlib.sha256(topic.encode("utf-8")).digest()
+    return _b64url(digest)[:32]
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` header into seconds from now.
+
+    Accepts delta-seconds (``"120"``) and an HTTP-date
+    (``"Wed, 21 Oct 2015 07:28:00 GMT"``). A date in the past gives ``0.0``.
+    Returns ``None`` when the header is missing or unparseable.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _load_vapid(private_key: str) -> Vapid:
+    """Build a py_vapid object from a raw base64url, DER base64 or PEM key."""
+    if not isinstance(private_key, str) or not private_key.strip():
+        raise ValueError("vapid_private_key must be a non-empty string")
+    text = private_key.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_private_key(text.encode("ascii"), None)
+            vapid = Vapid(key)
+        else:
+            compact = "".join(text.split())
+            raw = _b64url_decode(compact)
+            if len(raw) == 32:
+                vapid = Vapid.from_raw(compact.rstrip("=").encode("ascii"))
+            else:
+                vapid = Vapid.from_der(compact.encode("ascii"))
+    except Exception as exc:  # noqa: BLE001 - never echo the key itself
+        raise ValueError(
+            f"vapid_private_key is not a usable P-256 key ({type(exc).__name__})"
+        ) from None
+    if not isinstance(vapid.private_key, ec.EllipticCurvePrivateKey) or not isinstance(
+        vapid.private_key.curve, ec.SECP256R1
+    ):
+        raise ValueError("vapid_private_key must be a P-256 (prime256v1) key")
+    # py_vapid's strict "sub" check refuses https: URLs with a path, which
+    # RFC 8292 allows; _check_subject() validates the subject instead.
+    vapid.conf = {"no-strict": True}
+    return vapid
+
+
+def _check_subject(subject: str) -> str:
+    """Validate the VAPID ``sub`` claim: a mailto: or https: URL."""
+    if not isinstance(subject, str):
+        raise ValueError("vapid_subject must be a string")
+    subject = subject.strip()
+    lowered = subject.lower()
+    if lowered.startswith("mailto:"):
+        address = subject[len("mailto:"):]
+        if re.match(r"^[^@\s]+@[^@\s]+$", address):
+            return subject
+    elif lowered.startswith("https://"):
+        parts = urlsplit(subject)
+        if parts.netloc and not any(c.isspace() for c in subject):
+            return subject
+    raise ValueError(
+        "vapid_subject must be a mailto: address or an https: URL, "
+        "e.g. 'mailto:ops@example.com'"
+    )
+
+
+def _audience(endpoint: str) -> str:
+    """The VAPID ``aud`` for an endpoint: its origin ``scheme://host[:port]``."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def _validate_subscription(subscription: Any) -> str | None:
+    """Return an error string if the subscription cannot possibly work."""
+    if not isinstance(subscription, dict):
+        return "subscription is not a dict"
+    endpoint = subscription.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        return "missing endpoint"
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "endpoint is not an http(s) URL"
+    keys = subscription.get("keys")
+    if not isinstance(keys, dict):
+        return "missing keys"
+    for name, size in (("p256dh", 65), ("auth", 16)):
+        value = keys.get(name)
+        if not isinstance(value, str) or not value:
+            return f"missing keys.{name}"
+        try:
+            raw = _b64url_decode(value)
+        except (ValueError, TypeError):
+            return f"keys.{name} is not base64url"
+        if name == "p256dh" and (len(raw) != size or raw[0] != 0x04):
+            return "keys.p256dh is not an uncompressed P-256 point"
+        if name == "auth" and len(raw) != size:
+            return "keys.auth is not 16 bytes"
+    return None
+
+
+def _origin_for_log(subscription: Any) -> str:
+    try:
+        return _audience(subscription["endpoint"])
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+# --------------------------------------------------------------------------
+# Data types
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class PushMessage:
+    """One notification to one subscription.
+
+    ``payload`` is a small JSON object, e.g.
+    ``{"title": ..., "body": ..., "url": ..., "tag": ..., "actions": [...]}``;
+    it must encode to at most :data:`MAX_PAYLOAD_BYTES` bytes.
+    ``topic`` collapses undelivered messages with the same topic on the push
+    service; any string is accepted and normalised (see
+    :func:`normalize_topic`).
+    """
+
+    ref: Any
+    subscription: dict
+    payload: dict
+    ttl: int = 24 * 3600
+    urgency: str = "normal"
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class PushResult:
+    ref: Any
+    outcome: Outcome
+    http_status: int | None = None
+    retry_after: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "sent"
+
+
+# --------------------------------------------------------------------------
+# VAPID header cache
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class _CachedHeader:
+    value: str
+    signed_monotonic: float
+    exp: int
+
+
+class _VapidHeaderCache:
+    """Signs ``Authorization`` headers and reuses them per audience.
+
+    An entry is reused while it is younger than ``max_age`` seconds
+    (monotonic clock, immune to wall-clock jumps) and its ``exp`` is still
+    more than ``max_age`` seconds away on the wall clock. Thread-safe; a
+    miss signs under the lock, which is cheap (one ECDSA signature) and
+    avoids every worker signing the same audience at start-up.
+    """
+
+    def __init__(
+        self,
+        vapid: Vapid,
+        subject: str,
+        max_age: float = VAPID_CACHE_SECONDS,
+        exp_seconds: int = VAPID_EXP_SECONDS,
+        max_entries: int = VAPID_CACHE_MAX_ENTRIES,
+    ) -> None:
+        if max_age < 0 or max_age >= exp_seconds:
+            raise ValueError("VAPID cache max_age must be in [0, exp_seconds)")
+        if exp_seconds > 24 * 3600:
+            raise ValueError("VAPID exp must be at most 24 h ahead (RFC 8292)")
+        self._vapid = vapid
+        self._subject = subject
+        self._max_age = max_age
+        self._exp_seconds = exp_seconds
+        self._max_entries = max_entries
+        self._entries: dict[str, _CachedHeader] = {}
+        self._lock = threading.Lock()
+
+    def _fresh(self, entry: _CachedHeader, mono: float, wall: float) -> bool:
+        return (
+            mono - entry.signed_monotonic < self._max_age
+            and entry.exp - wall > self._max_age
+        )
+
+    def _sign(self, audience: str, wall: float) -> _CachedHeader:
+        exp = int(wall) + self._exp_seconds
+        # A fresh claims dict on every call: nothing shared is mutated.
+        claims = {"sub": self._subject, "aud": audience, "exp": exp}
+        headers = self._vapid.sign(claims)
+        return _CachedHeader(headers["Authorization"], time.monotonic(), exp)
+
+    def header(self, audience: str) -> str:
+        with self._lock:
+            # Read the clocks under the lock: an entry signed by another
+            # thread after an earlier reading would look "from the future".
+            mono = time.monotonic()
+            wall = time.time()
+            entry = self._entries.get(audience)
+            if entry is not None and self._fresh(entry, mono, wall):
+                return entry.value
+            entry = self._sign(audience, wall)
+            if self._max_age > 0:
+                if audience not in self._entries and len(self._entries) >= self._max_entries:
+                    self._evict(mono, wall)
+                self._entries[audience] = entry
+            return entry.value
+
+    def _evict(self, mono: float, wall: float) -> None:
+        stale = [a for a, e in self._entries.items() if not self._fresh(e, mono, wall)]
+        for audience in stale:
+            del self._entries[audience]
+        while len(self._entries) >= self._max_entries:
+            oldest = min(self._entries, key=lambda a: self._entries[a].signed_monotonic)
+            del self._entries[oldest]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# --------------------------------------------------------------------------
+# HTTP session
+# --------------------------------------------------------------------------
+
+
+class _PushSession(requests.Session):
+    """A ``requests.Session`` tuned for many small POSTs from many threads.
+
+    Only this module uses it, always as ``post(endpoint, data=bytes,
+    headers=..., timeout=...)`` (from pywebpush's ``WebPusher.send``). Per
+    request, a stock Session re-scans ``os.environ`` for proxies, stats
+    ``~/.netrc``, builds and merges cookie jars and runs several
+    ``typing.Protocol`` isinstance checks; together that costs more CPU than
+    encrypting the message. Differences from a stock Session:
+
+    * The environment (``*_PROXY``/``NO_PROXY``, ``REQUESTS_CA_BUNDLE``/
+      ``CURL_CA_BUNDLE``) is honoured, but read once: at construction for
+      the CA bundle, once per push-service origin for proxies.
+    * No netrc credentials (push services authenticate with VAPID) and no
+      cookies (refused by policy; a shared jar is shared mutable state).
+    * Redirects are not followed: push services do not redirect, and
+      following one would turn the POST into a GET (or send the capability
+      URL's payload elsewhere). A 3xx is reported to the caller.
+    """
+
+    _MAX_CACHED_ORIGINS = 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False
+        # Only what a push service needs: no Accept / Accept-Encoding (bodies
+        # are tiny) and no "Connection: keep-alive" (HTTP/1.1's default).
+        self.headers = CaseInsensitiveDict(
+            {"User-Agent": f"baton-webpush python-requests/{requests.__version__}"}
+        )
+        self.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            self.verify = ca_bundle
+        self._proxy_cache: dict[str, dict[str, str]] = {}
+
+    def _env_proxies(self, url: str) -> dict[str, str]:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        proxies = self._proxy_cache.get(origin)
+        if proxies is None:
+            proxies = dict(get_environ_proxies(url))  # {} when NO_PROXY matches
+            if len(self._proxy_cache) >= self._MAX_CACHED_ORIGINS:
+                self._proxy_cache.clear()
+            self._proxy_cache[origin] = proxies
+        return proxies
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("allow_redirects", False)
+        return super().request(method, url, *args, **kwargs)
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        # Same precedence as requests: explicit > environment > session.
+        merged = dict(self.proxies or {})
+        merged.update(self._env_proxies(url))
+        merged.update(proxies or {})
+        return {
+            "proxies": merged,
+            "stream": self.stream if stream is None else stream,
+            "verify": self.verify if verify is None else verify,
+            "cert": self.cert if cert is None else cert,
+        }
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        headers = CaseInsensitiveDict(self.headers)
+        for name, value in (request.headers or {}).items():
+            if value is None:
+                headers.pop(name, None)
+            else:
+                headers[name] = value
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=request.method.upper() if request.method else request.method,
+            url=request.url,
+            headers=headers,
+            files=request.files,
+            data=request.data,
+            json=request.json,
+            params=request.params or None,
+            auth=request.auth or self.auth,
+            cookies=self.cookies,
+            hooks=merge_hooks(request.hooks, self.hooks),
+        )
+        return prepared
+
+
+class _PushAdapter(HTTPAdapter):
+    """HTTPAdapter that memoises the connection-pool key per origin.
+
+    requests recomputes it for every request (``urlparse`` plus an
+    ``os.path.isdir`` on the CA bundle); for a handful of push services
+    the answer never changes.
+    """
+
+    _MAX_CACHED = 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pool_key_cache: dict[tuple, tuple[dict, dict]] = {}
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        parts = urlsplit(request.url)
+        key = (parts.scheme, parts.netloc, verify, cert)
+        try:
+            cached = self._pool_key_cache.get(key)
+        except TypeError:  # unhashable verify/cert: don't cache
+            return super().build_connection_pool_key_attributes(request, verify, cert)
+        if cached is None:
+            cached = super().build_connection_pool_key_attributes(request, verify, cert)
+            if len(self._pool_key_cache) >= self._MAX_CACHED:
+                self._pool_key_cache.clear()
+            self._pool_key_cache[key] = cached
+        host_params, pool_kwargs = cached
+        return dict(host_params), dict(pool_kwargs)
+
+
+# --------------------------------------------------------------------------
+# Sender
+# --------------------------------------------------------------------------
+
+
+class WebPushSender:
+    """Concurrent Web Push sender.
+
+    One instance is meant to live for the whole process (or worker run): it
+    owns one ``requests.Session`` whose connection pool holds ``max_workers``
+    keep-alive connections per push-service host, a thread pool of
+    ``max_workers`` threads (created on first :meth:`send_many`) and the
+    VAPID header cache. Use it as a context manager or call :meth:`close`.
+
+    :param vapid_private_key: the raw 32-byte base64url private key from
+        :func:`generate_vapid_keypair` (a base64 DER key or a PEM string is
+        accepted as well).
+    :param vapid_subject: ``mailto:ops@example.com`` or an ``https:`` URL.
+    :param max_workers: concurrent requests in :meth:`send_many`; also the
+        connection pool size per host.
+    :param timeout: seconds for connect and for each read.
+    :param vapid_cache_seconds: reuse a signed VAPID header per push-service
+        origin for this long (0 disables caching).
+    """
+
+    def __init__(
+        self,
+        vapid_private_key: str,
+        vapid_subject: str,
+        max_workers: int = 64,
+        timeout: float = 10.0,
+        *,
+        vapid_cache_seconds: float = VAPID_CACHE_SECONDS,
+    ) -> None:
+        if not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError("max_workers must be a positive integer")
+        if not timeout or timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._vapid = _load_vapid(vapid_private_key)
+        self._subject = _check_subject(vapid_subject)
+        self.max_workers = max_workers
+        self.timeout = float(timeout)
+        self._vapid_headers = _VapidHeaderCache(
+            self._vapid, self._subject, max_age=vapid_cache_seconds
+        )
+        self.public_key = _b64url(
+            self._vapid.public_key.public_bytes(
+                serialization.Encoding.X962,
+                serialization.PublicFormat.UncompressedPoint,
+            )
+        )
+
+        self._session = _PushSession()
+        adapter = _PushAdapter(
+            pool_connections=64,  # per-host pools kept (WNS alone has many hosts)
+            pool_maxsize=max_workers,
+            max_retries=0,  # never silently re-POST; the caller retries
+            pool_block=False,
+        )
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the worker threads and close pooled connections."""
+        with self._executor_lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        self._session.close()
+
+    def __enter__(self) -> WebPushSender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _get_executor(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._closed:
+                raise RuntimeError("WebPushSender is closed")
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.max_workers, thread_name_prefix="webpush"
+                )
+            return self._executor
+
+    # -- sending -----------------------------------------------------------
+
+    def send_many(self, messages: list[PushMessage]) -> list[PushResult]:
+        """Send all messages concurrently; results are in input order.
+
+        Per-message problems never raise: each becomes a :class:`PushResult`.
+        Up to ``max_workers`` pool threads each take the next unsent message
+        until none is left (one task per thread rather than one future per
+        message: fewer wake-ups and allocations per message).
+        """
+        messages = list(messages)
+        count = len(messages)
+        if count == 0:
+            return []
+        if count == 1:
+            return [self.send(messages[0])]
+
+        results: list[PushResult | None] = [None] * count
+        next_index = iter(range(count))
+        index_lock = threading.Lock()
+
+        def drain() -> None:
+            while True:
+                with index_lock:
+                    i = next(next_index, None)
+                if i is None:
+                    return
+                results[i] = self.send(messages[i])
+
+        executor = self._get_executor()
+        tasks = [executor.submit(drain) for _ in range(min(self.max_workers, count))]
+        for task in tasks:
+            task.result()  # drain() only raises on BaseException (e.g. KeyboardInterrupt)
+        return [
+            r if r is not None else self._internal_error(m, RuntimeError("no result"))
+            for m, r in zip(messages, results)
+        ]
+
+    def send(self, message: PushMessage) -> PushResult:
+        """Send one message; never raises for a per-message failure."""
+        if self._closed:
+            raise RuntimeError("WebPushSender is closed")
+        try:
+            return self._send(message)
+        except Exception as exc:  # noqa: BLE001
+            return self._internal_error(message, exc)
+
+    def _internal_error(self, message: Any, exc: Exception) -> PushResult:
+        ref = getattr(message, "ref", None)
+        logger.warning(
+            "webpush: unexpected %s sending ref=%r to %s",
+            type(exc).__name__,
+            ref,
+            _origin_for_log(getattr(message, "subscription", None)),
+        )
+        return PushResult(ref, "failed", error=f"internal_error: {type(exc).__name__}")
+
+    def _send(self, message: PushMessage) -> PushResult:
+        ref = message.ref
+
+        problem = _validate_subscription(message.subscription)
+        if problem:
+            return PushResult(ref, "failed", error=f"invalid_subscription: {problem}")
+
+        try:
+            data = json.dumps(
+                message.payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            return PushResult(ref, "failed", error=f"payload_not_json: {exc}")
+        if len(data) > MAX_PAYLOAD_BYTES:
+            return PushResult(ref, "failed", error="payload_too_large")
+
+        ttl = message.ttl
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0:
+            return PushResult(ref, "failed", error="invalid_ttl")
+        ttl = min(ttl, MAX_TTL_SECONDS)
+
+        urgency = message.urgency or "normal"
+        if urgency not in URGENCIES:
+            return PushResult(ref, "failed", error="invalid_urgency")
+
+        if message.topic is not None and not isinstance(message.topic, str):
+            return PushResult(ref, "failed", error="invalid_topic")
+        topic = normalize_topic(message.topic)
+
+        endpoint = message.subscription["endpoint"]
+        audience = _audience(endpoint)
+        headers = {
+            "Authorization": self._vapid_headers.header(audience),
+            "Urgency": urgency,
+        }
+        if topic:
+            headers["Topic"] = topic
+
+        try:
+            response = WebPusher(message.subscription, requests_session=self._session).send(
+                data,
+                headers,
+                ttl=ttl,
+                content_encoding="aes128gcm",
+                timeout=self.timeout,
+            )
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            logger.info("webpush: %s to %s ref=%r", type(exc).__name__, audience, ref)
+            return PushResult(ref, "retry", error=f"network: {type(exc).__name__}")
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            return PushResult(ref, "retry", error=f"network: {type(exc).__name__}")
+        except requests.RequestException as exc:
+            return PushResult(ref, "failed", error=f"request: {type(exc).__name__}")
+        except (WebPushException, http_ece.ECEException, ValueError) as exc:
+            # Raised while encrypting, e.g. a p256dh that is not a point on
+            # P-256. (requests' ValueError subclasses are handled above.)
+            return PushResult(
+                ref, "failed", error=f"invalid_subscription: {type(exc).__name__} while encrypting"
+            )
+
+        return self._classify(ref, audience, response)
+
+    @staticmethod
+    def _classify(ref: Any, audience: str, response: requests.Response) -> PushResult:
+        status = response.status_code
+        if 200 <= status < 300:
+            return PushResult(ref, "sent", http_status=status)
+
+        detail = f"http {status}"
+        if response.reason:
+            detail += f" {response.reason}"
+        # No charset sniffing: push-service error bodies are short ASCII/JSON.
+        body = response.content[:_MAX_ERROR_BODY].decode("utf-8", "replace").strip()
+        if body:
+            detail += f": {body}"
+
+        if status in (404, 410):
+            outcome: Outcome = "gone"
+        elif status in (408, 429) or 500 <= status < 600:
+            outcome = "retry"
+        else:  # 400, 401/403 (VAPID), 413, other 4xx, unexpected 1xx/3xx
+            outcome = "failed"
+        retry_after = (
+            parse_retry_after(response.headers.get("Retry-After"))
+            if outcome == "retry"
+            else None
+        )
+        log = logger.warning if outcome == "failed" else logger.debug
+        log("webpush: ref=%r %s from %s", ref, f"http {status}", audience)
+        return PushResult(ref, outcome, http_status=status, retry_after=retry_after, error=detail)
