@@ -1,0 +1,318 @@
+"""Pulling the andon, following it and resolving it (DESIGN §7).
+
+A pull does its effects in one transaction and in this order, each on the andon's timeline:
+(1) sales stop — a sale hold on the product or batch and a `product.paused` / `batch.held`
+event in the sales outbox; (2) containment — a quarantine work order with one task per
+warehouse holding stock, through the engine; (3) with `recall`, a pending recall job that
+`recall.run_recall_fanout` works through after the answer. The request does a fixed number of
+statements whatever the number of affected orders.
+"""
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.extensions import db
+from app.notify.nudge import queue_after_commit
+from app.quality.sql import dialect
+from app.flows.models import FlowTemplate
+from app.org.models import Department, User, UserRole
+from app.notify.service import notify
+from app.quality import holds
+from app.quality.models import (
+    Andon,
+    AndonEvent,
+    AndonStatus,
+    Batch,
+    HoldSource,
+    Product,
+    RecallJob,
+    RecallJobStatus,
+    SaleHold,
+    StockLevel,
+)
+from app.quality.recall import (
+    RECALL_TEMPLATE,
+    count_affected_orders,
+    recall_progress,
+    recall_work_orders,
+    record_event,
+    stop_recall,
+)
+from app.workorders.service import create_work_order
+
+QUARANTINE_TEMPLATE = "quarantine"
+READER_ROLES = ("quality", "admin", "lead")
+
+
+def require_resolver(user: User, andon: Andon) -> None:
+    """Quality, admins and the person who pulled it may resolve an andon."""
+    if not (user.has_role("quality", "admin") or andon.created_by_id == user.id):
+        raise Forbidden("Only quality, an admin or the person who pulled it can resolve this andon.", code="not_allowed")
+
+
+def _target(body: dict) -> tuple[Product, Batch | None]:
+    if body["scope"] == "batch":
+        batch = db.session.scalar(select(Batch).where(Batch.batch_no == body["batch_no"]))
+        if batch is None:
+            raise Invalid("Unknown batch.", details={"batch_no": [f"no batch {body['batch_no']!r}"]})
+        product = db.session.get(Product, batch.product_id)
+        if body.get("sku") and body["sku"] != product.sku:
+            raise Invalid("The batch is not a batch of that product.", details={"sku": [f"batch {batch.batch_no} is of {product.sku}"]})
+        return product, batch
+    product = db.session.scalar(select(Product).where(Product.sku == body["sku"]))
+    if product is None:
+        raise Invalid("Unknown product.", details={"sku": [f"no product {body['sku']!r}"]})
+    return product, None
+
+
+def _filters(raw: dict | None) -> tuple[dict, dict]:
+    """The narrowing filters as given (for display) and resolved to ids (for the queries)."""
+    raw = raw or {}
+    shown, resolved = {}, {}
+    if raw.get("warehouse"):
+        warehouse_id = db.session.scalar(select(Department.id).where(Department.code == raw["warehouse"]))
+        if warehouse_id is None:
+            raise Invalid("Unknown warehouse.", details={"filters.warehouse": [f"no department {raw['warehouse']!r}"]})
+        shown["warehouse"], resolved["warehouse_id"] = raw["warehouse"], warehouse_id
+    if raw.get("driver"):
+        driver_id = db.session.scalar(select(User.id).where(func.lower(User.login) == raw["driver"].lower()))
+        if driver_id is None:
+            raise Invalid("Unknown driver.", details={"filters.driver": [f"no user {raw['driver']!r}"]})
+        shown["driver"], resolved["driver_id"] = raw["driver"], driver_id
+    for key in ("shipped_from", "shipped_to"):
+        if raw.get(key):
+            shown[key], resolved[key] = raw[key].isoformat(), raw[key]
+    return shown, resolved
+
+
+def holding_warehouses(product: Product, batch: Batch | None, warehouse_id: int | None) -> list[dict]:
+    """Warehouses holding stock of the product (or batch) now; one quarantine task goes to each.
+
+    For a batch, a warehouse that reports levels only per product (no batch) may hold it too, so it is included.
+    """
+    stmt = (select(StockLevel.warehouse_id, StockLevel.batch_id, StockLevel.on_hand, Department.code, Department.name)
+            .join(Department, Department.id == StockLevel.warehouse_id).where(StockLevel.product_id == product.id))
+    if warehouse_id:
+        stmt = stmt.where(StockLevel.warehouse_id == warehouse_id)
+    per_warehouse: dict[int, dict] = {}
+    for row in db.session.execute(stmt.order_by(Department.code)):
+        entry = per_warehouse.setdefault(row.warehouse_id, {"code": row.code, "name": row.name, "batch": 0, "product": 0, "has_batch_rows": False})
+        if row.batch_id is None:
+            entry["product"] += row.on_hand
+        else:
+            entry["has_batch_rows"] = True
+            if batch is None or row.batch_id == batch.id:
+                entry["batch"] += row.on_hand
+    result = []
+    for wid, e in per_warehouse.items():
+        if batch is None:
+            quantity = e["product"] if not e["has_batch_rows"] else max(e["product"], e["batch"])
+        else:
+            quantity = e["batch"] if e["has_batch_rows"] else e["product"]
+        if quantity > 0:
+            result.append({"code": e["code"], "name": e["name"], "label": f"{e['name']} ({e['code']})", "on_hand": quantity,
+                           "assignees": {"departments": [wid]}})
+    return result
+
+
+def _recipients(product: Product) -> list[int]:
+    """The quality team, and the lead(s) of the product's owner department."""
+    ids = set(db.session.scalars(select(UserRole.user_id).join(User, User.id == UserRole.user_id)
+                                 .where(UserRole.role == "quality", User.active.is_(True))))
+    if product.owner_department_id:
+        department = db.session.get(Department, product.owner_department_id)
+        if department and department.head_id:
+            ids.add(department.head_id)
+        ids |= set(db.session.scalars(select(UserRole.user_id).join(User, User.id == UserRole.user_id).where(
+            UserRole.role == "lead", User.department_id == product.owner_department_id, User.active.is_(True))))
+    return sorted(ids)
+
+
+def pull_andon(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: int = 1) -> Andon:
+    """Stop sales of a product or batch, open its containment and, for a recall, queue the fan-out."""
+    product, batch = _target(body)
+    shown, resolved = _filters(body.get("filters"))
+    needed = {QUARANTINE_TEMPLATE, RECALL_TEMPLATE} if body["action"] == "recall" else {QUARANTINE_TEMPLATE}
+    installed = set(db.session.scalars(select(FlowTemplate.key).where(FlowTemplate.key.in_(needed), FlowTemplate.is_current.is_(True),
+                                                                      FlowTemplate.active.is_(True))))
+    if needed - installed:
+        raise Conflict(f"Flow templates {sorted(needed - installed)} are not installed (flask seed demo installs them).",
+                       code="template_missing")
+    # Locking the product serialises pulls, resolves and shortage checks of one product.
+    db.session.get(Product, product.id, with_for_update=True, populate_existing=True)
+    andon = Andon(scope=body["scope"], product_id=product.id, batch_id=batch.id if batch else None, action=body["action"],
+                  reason=body["reason"], filters=shown, status=AndonStatus.ACTIVE, created_by_id=user.id, created_at=now,
+                  **resolved)
+    db.session.add(andon)
+    db.session.flush()
+    target = batch.batch_no if batch else product.sku
+    record_event(andon_id=andon.id, kind="pulled", actor_id=user.id, now=now,
+                 details={"scope": andon.scope, "target": target, "action": andon.action, "reason": andon.reason, "filters": shown})
+
+    # (1) Sales stop at once.
+    hold = SaleHold(product_id=None if batch else product.id, batch_id=batch.id if batch else None, source=HoldSource.ANDON,
+                    andon_id=andon.id, recall=andon.action == "recall", active=True, created_at=now)
+    db.session.add(hold)
+    db.session.flush()
+    if batch:
+        holds.refresh_batch(batch, now=now, emit=False)
+        event = holds.queue_sales_event(kind="batch.held", now=now, payload={
+            "batch_no": batch.batch_no, "sku": product.sku, "status": batch.status, "andon_id": andon.id, "action": andon.action,
+            "reason": andon.reason})
+        stopped = {"batch_no": batch.batch_no, "batch_status": batch.status}
+    else:
+        holds.refresh_product(product, now=now, emit=False)
+        event = holds.queue_sales_event(kind="product.paused", now=now, payload={
+            "sku": product.sku, "name": product.name, "sale_status": product.sale_status, "andon_id": andon.id,
+            "action": andon.action, "reason": andon.reason})
+        stopped = {"sku": product.sku, "sale_status": product.sale_status}
+    record_event(andon_id=andon.id, kind="sales_stopped", actor_id=user.id, now=now,
+                 details={**stopped, "sales_event": event.kind, "sales_event_id": event.id})
+
+    # (2) Containment: one quarantine task per warehouse holding stock, through the engine.
+    warehouses = holding_warehouses(product, batch, andon.warehouse_id)
+    containment = create_work_order(body={
+        "template": QUARANTINE_TEMPLATE, "title": f"隔离 Quarantine {target}: {andon.reason}"[:300], "source": "andon",
+        "product_sku": product.sku, "batch_no": batch.batch_no if batch else None,
+        "data": {"andon_id": andon.id, "sku": product.sku, "batch_no": batch.batch_no if batch else None, "reason": andon.reason,
+                 "warehouses": warehouses},
+    }, created_by=user, department_id=None, now=now, tz=tz, commit=False)
+    andon.containment_work_order_id = containment.id
+    record_event(andon_id=andon.id, kind="containment_opened", actor_id=user.id, now=now,
+                 details={"work_order_id": containment.id, "number": containment.number, "warehouses": [w["code"] for w in warehouses]})
+
+    # (3) Recall: counted now, fanned out by the job.
+    andon.affected_orders = count_affected_orders(andon)
+    if andon.action == "recall":
+        job = RecallJob(andon_id=andon.id, status=RecallJobStatus.PENDING, lanes=max(1, recall_lanes), created_at=now, updated_at=now)
+        db.session.add(job)
+        db.session.flush()
+        record_event(andon_id=andon.id, kind="recall_queued", actor_id=user.id, now=now,
+                     details={"job_id": job.id, "affected_orders": andon.affected_orders})
+        # In AWS the fan-out starts on the jobs queue once this commits; locally (and as a safety net) the sweep runs it.
+        for lane in range(job.lanes if dialect() == "postgresql" else 1):
+            queue_after_commit(db.session, "JOBS_QUEUE_URL", {"kind": "recall", "andon_id": andon.id, "lane": lane})
+
+    recipients = _recipients(product)
+    notify(user_ids=recipients, kind="andon.pulled", params={"scope": "批次 Batch" if batch else "产品 Product", "target": target,
+                                                              "reason": andon.reason},
+           url=f"/#/andon/{andon.id}", tag=f"andon-{andon.id}", priority="P1", now=now, data={"andon_id": andon.id})
+    record_event(andon_id=andon.id, kind="notified", actor_id=user.id, now=now, details={"users": recipients})
+    db.session.commit()
+    return andon
+
+
+def resolve_andon(*, user: User, andon_id: int, note: str, now: datetime) -> Andon:
+    """Close an andon: its holds are released, and sales resume where no other andon or shortage holds them."""
+    andon = db.session.get(Andon, andon_id)
+    if andon is None:
+        raise NotFound("No such andon.")
+    require_resolver(user, andon)
+    product = db.session.get(Product, andon.product_id, with_for_update=True, populate_existing=True)
+    andon = db.session.get(Andon, andon_id, with_for_update=True, populate_existing=True)
+    if andon.status != AndonStatus.ACTIVE:
+        raise Conflict("This andon is already resolved.", code="andon_resolved")
+    andon.status = AndonStatus.RESOLVED
+    andon.resolved_at = now
+    andon.resolved_by_id = user.id
+    andon.resolution_note = note
+    released = list(db.session.scalars(select(SaleHold).where(SaleHold.andon_id == andon.id, SaleHold.active.is_(True))))
+    for hold in released:
+        hold.active = False
+        hold.released_at = now
+    db.session.flush()
+    job = stop_recall(andon=andon, now=now)
+    if job is not None and job.status == RecallJobStatus.CANCELLED:
+        record_event(andon_id=andon.id, kind="recall_stopped", actor_id=user.id, now=now, details={"work_orders": job.created})
+    events = []
+    batch = db.session.get(Batch, andon.batch_id) if andon.batch_id else None
+    if batch:
+        events.append(holds.refresh_batch(batch, now=now, emit=True))
+    events.append(holds.refresh_product(product, now=now, emit=True))
+    remaining = [holds.reason_of(h) for h in holds.active_holds(product_id=product.id)]
+    if batch:
+        remaining += [holds.reason_of(h) for h in holds.active_holds(batch_id=batch.id)]
+    record_event(andon_id=andon.id, kind="resolved", actor_id=user.id, now=now, details={
+        "note": note, "sale_status": product.sale_status, "batch_status": batch.status if batch else None,
+        "still_held_by": remaining, "sales_events": [e.kind for e in events if e]})
+    db.session.commit()
+    return andon
+
+
+def get_andon(*, andon_id: int) -> Andon:
+    andon = db.session.get(Andon, andon_id)
+    if andon is None:
+        raise NotFound("No such andon.")
+    return andon
+
+
+def list_andons(*, filters: dict):
+    """Andons newest first, as a select for pagination."""
+    stmt = select(Andon).order_by(Andon.created_at.desc(), Andon.id.desc())
+    if filters.get("status"):
+        stmt = stmt.where(Andon.status == filters["status"])
+    if filters.get("scope"):
+        stmt = stmt.where(Andon.scope == filters["scope"])
+    if filters.get("sku"):
+        stmt = stmt.where(Andon.product_id.in_(select(Product.id).where(Product.sku == filters["sku"])))
+    if filters.get("batch_no"):
+        stmt = stmt.where(Andon.batch_id.in_(select(Batch.id).where(Batch.batch_no == filters["batch_no"])))
+    return stmt
+
+
+def present_andons(andons: list[Andon]) -> list[dict]:
+    """Andons as the API shows them, loading their products, batches, people and jobs in a few queries."""
+    if not andons:
+        return []
+    products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_({a.product_id for a in andons})))}
+    batch_ids = {a.batch_id for a in andons if a.batch_id}
+    batches = {b.id: b for b in db.session.scalars(select(Batch).where(Batch.id.in_(batch_ids)))} if batch_ids else {}
+    user_ids = {u for a in andons for u in (a.created_by_id, a.resolved_by_id) if u}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    jobs = {j.andon_id: j for j in db.session.scalars(select(RecallJob).where(RecallJob.andon_id.in_([a.id for a in andons])))}
+
+    def person(user_id):
+        user = users.get(user_id)
+        return {"id": user.id, "login": user.login, "name": user.name} if user else None
+
+    views = []
+    for a in andons:
+        job = jobs.get(a.id)
+        views.append({
+            "id": a.id, "status": a.status, "scope": a.scope, "action": a.action, "sku": products[a.product_id].sku,
+            "product_name": products[a.product_id].name, "batch_no": batches[a.batch_id].batch_no if a.batch_id else None,
+            "reason": a.reason, "filters": a.filters or {}, "affected_orders": max(a.affected_orders, job.created if job else 0),
+            "containment_work_order_id": a.containment_work_order_id,
+            "recall": {"status": job.status, "created": job.created, "batches": job.batches, "finished_at": job.finished_at} if job else None,
+            "created_by": person(a.created_by_id), "created_at": a.created_at, "resolved_at": a.resolved_at,
+            "resolved_by": person(a.resolved_by_id), "resolution_note": a.resolution_note,
+        })
+    return views
+
+
+def andon_detail(*, andon_id: int, recalls_page: int = 1, recalls_per_page: int = 50, just_pulled: bool = False) -> dict:
+    """An andon with its live recall progress, the recall work orders created so far and its timeline."""
+    andon = get_andon(andon_id=andon_id)
+    view = present_andons([andon])[0]
+    if just_pulled:
+        # The fan-out has not started: nothing to aggregate, and the pull answers without reading the recall tables.
+        items, total = [], 0
+        progress = {"affected": andon.affected_orders, "created": 0, "contacted": 0, "picked_up": 0, "received": 0, "closed": 0}
+    else:
+        items, total = recall_work_orders(andon, page=recalls_page, per_page=recalls_per_page)
+        progress = recall_progress(andon)
+    product = db.session.get(Product, andon.product_id)
+    batch = db.session.get(Batch, andon.batch_id) if andon.batch_id else None
+    view.update(
+        recall_work_orders=items, recall_work_orders_total=total, progress=progress,
+        sale_status=product.sale_status, batch_status=batch.status if batch else None,
+        timeline=list(db.session.scalars(select(AndonEvent).where(AndonEvent.andon_id == andon.id).order_by(AndonEvent.id))),
+    )
+    return view
+
+
+def can_read(user: User) -> bool:
+    """Quality, admins, leads and anyone granted andon.pull read andons, batches and traceability."""
+    return user.has_role(*READER_ROLES) or user.can("andon.pull")
+
