@@ -1,0 +1,340 @@
+"""The rows every summary reads: facts of closed work orders, and open work read live.
+
+A year of work is a million work orders and a few million tasks; adding them up from the
+work-order tables on every request takes seconds. But a resolved or cancelled work order never
+changes again, so what the summary needs of it is written once into narrow tables:
+`WorkOrderFact` (one row per work order, with its evaluation and its tasks' on-time counts),
+`TaskFact` (one row per task), `TagFact` (one row per tag) and `StepDay` (tasks added up per
+business day, step and escalation level, so an organisation-wide per-step view of a year reads
+thousands of rows, not millions). Each carries the business `day` the work order was opened on,
+worked out once in BUSINESS_TIMEZONE, so summaries do no time-zone arithmetic row by row.
+
+A summary reads the facts of the period's closed work orders and the open ones computed live
+from the work-order tables, under the same column names: additive figures are summed over each
+and added; percentiles read both as one (`task_rows`). The only later change to a closed work
+order is its evaluation, which `evaluation` copies into the fact as it records it.
+
+Facts are brought up to date at the start of every summary (`refresh`): work orders closed
+since the last refresh are found through their `resolved` / `cancelled` timeline events (indexed
+by kind and time, read with a margin so a transaction still committing is not missed), and, as a
+safety net, the number of closed work orders of the period is compared with the number of facts
+and any missing ones are built (at most hourly per period). A change of time zone rebuilds them.
+`rebuild` rebuilds everything (after a bulk import, say: `flask metrics rebuild-facts`). A closed
+work order edited directly in the database, outside the services, keeps its old fact until then.
+"""
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    Boolean, Date, Float, Integer, and_, case, cast, delete, exists, func, literal, null, or_, select, tablesample, union_all,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+
+from app.extensions import db
+from app.metrics.grouping import Scope
+from app.metrics.models import Evaluation, MetricSetting, StepDay, TagFact, TaskFact, WorkOrderFact
+from app.metrics.period import Period, bucket_expr, is_postgresql, prepare_connection, seconds_between
+from app.workorders.models import Task, TaskStatus, TimelineEvent, WorkOrder, WorkOrderDepartment, WorkOrderStatus, WorkOrderTag
+
+CLOSED = (WorkOrderStatus.RESOLVED, WorkOrderStatus.CANCELLED)
+OPEN = (WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS)
+RUNNING_TASKS = (TaskStatus.OPEN, TaskStatus.CLAIMED)
+REFRESH_KEY = "facts_refreshed_at"
+# Events older than the last refresh by this much are read again: a transaction that was still
+# committing during that refresh is caught by the next one.
+REFRESH_MARGIN = timedelta(minutes=15)
+# How often a summary also counts the closed work orders of its period against their facts (a safety
+# net for work orders closed without the usual timeline event, such as a bulk import).
+CHECK_EVERY = timedelta(hours=1)
+
+WO_COLUMNS = ("work_order_id", "day", "status", "source", "template_key", "department_id",
+              "business_1", "business_2", "business_3", "problem_1", "problem_2", "problem_3", "due_at",
+              "contact_count", "return_count", "escalation_level", "resolved", "score", "wait_seconds",
+              "handling_seconds", "tasks_on_time", "tasks_late")
+TASK_COLUMNS = ("task_id", "work_order_id", "day", "template_key", "step", "status", "escalation_level",
+                "due_at", "completed_effective_at", "claim_seconds", "complete_seconds")
+# Work-order attributes a task row can carry for grouping (task facts keep a copy).
+GROUP_ATTRIBUTES = ("source", "department_id", "business_1", "business_2", "business_3", "problem_1", "problem_2", "problem_3")
+
+
+def _sum(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def on_time_condition(status, due_at, done_at):
+    return and_(status == TaskStatus.COMPLETED, due_at.is_not(None), done_at <= due_at)
+
+
+def late_condition(status, due_at, done_at, now: datetime):
+    """Completed after its due time, or still running past it."""
+    return and_(due_at.is_not(None), or_(and_(status == TaskStatus.COMPLETED, done_at > due_at),
+                                         and_(status.in_(RUNNING_TASKS), due_at < now)))
+
+
+def claim_seconds():
+    """Seconds from a task being offered to its claim (for tasks claimed and not released)."""
+    claimed = and_(Task.claimed_effective_at.is_not(None), Task.status.in_((TaskStatus.CLAIMED, TaskStatus.COMPLETED)))
+    return case((claimed, seconds_between(Task.claimed_effective_at, Task.created_at)))
+
+
+def complete_seconds():
+    done = and_(Task.status == TaskStatus.COMPLETED, Task.completed_effective_at.is_not(None))
+    return case((done, seconds_between(Task.completed_effective_at, Task.created_at)))
+
+
+def local_day(created_at, tz: str):
+    """SQL for the business day of a stored time, as a date (PostgreSQL) or 'YYYY-MM-DD' text (SQLite)."""
+    if is_postgresql():
+        return cast(func.timezone(tz, created_at), Date)
+    return bucket_expr(created_at, "day", tz)
+
+
+def _live_work_orders(condition, tz: str):
+    """Fact-shaped rows computed from the work-order tables, for open work orders matching `condition`.
+
+    An open work order has no evaluation yet, and its tasks' on-time figures are counted from the live
+    task rows, so those columns are empty here.
+    """
+    columns = [
+        WorkOrder.id, local_day(WorkOrder.created_at, tz), WorkOrder.status, WorkOrder.source, WorkOrder.template_key,
+        WorkOrder.department_id, WorkOrder.business_1, WorkOrder.business_2, WorkOrder.business_3, WorkOrder.problem_1,
+        WorkOrder.problem_2, WorkOrder.problem_3, WorkOrder.due_at, WorkOrder.contact_count, WorkOrder.return_count,
+        WorkOrder.escalation_level, null_of(Boolean), null_of(Integer), null_of(Float), null_of(Float), literal(0), literal(0),
+    ]
+    return select(*[c.label(name) for c, name in zip(columns, WO_COLUMNS)]).where(condition)
+
+
+def null_of(type_):
+    return cast(null(), type_)
+
+
+def _closed_work_orders(condition, now: datetime, tz: str):
+    """Fact rows for closed work orders matching `condition`, computed from the work-order tables."""
+    counts = (
+        select(
+            Task.work_order_id.label("work_order_id"),
+            _sum(on_time_condition(Task.status, Task.due_at, Task.completed_effective_at)).label("on_time"),
+            _sum(late_condition(Task.status, Task.due_at, Task.completed_effective_at, now)).label("late"),
+        )
+        .where(Task.work_order_id.in_(select(WorkOrder.id).where(condition).correlate(None)))
+        .group_by(Task.work_order_id)
+        .subquery("task_counts")
+    )
+    columns = [
+        WorkOrder.id, local_day(WorkOrder.created_at, tz), WorkOrder.status, WorkOrder.source, WorkOrder.template_key,
+        WorkOrder.department_id, WorkOrder.business_1, WorkOrder.business_2, WorkOrder.business_3, WorkOrder.problem_1,
+        WorkOrder.problem_2, WorkOrder.problem_3, WorkOrder.due_at, WorkOrder.contact_count, WorkOrder.return_count,
+        WorkOrder.escalation_level, Evaluation.resolved, Evaluation.score, Evaluation.wait_seconds, Evaluation.handling_seconds,
+        func.coalesce(counts.c.on_time, 0), func.coalesce(counts.c.late, 0),
+    ]
+    return (
+        select(*[c.label(name) for c, name in zip(columns, WO_COLUMNS)])
+        .select_from(WorkOrder)
+        .outerjoin(Evaluation, Evaluation.work_order_id == WorkOrder.id)
+        .outerjoin(counts, counts.c.work_order_id == WorkOrder.id)
+        .where(condition)
+    )
+
+
+def _live_tasks(condition, tz: str, attributes: tuple = ()):
+    columns = [Task.id, Task.work_order_id, local_day(WorkOrder.created_at, tz), WorkOrder.template_key, Task.step, Task.status,
+               Task.escalation_level, Task.due_at, Task.completed_effective_at, claim_seconds(), complete_seconds()]
+    return (
+        select(*[c.label(name) for c, name in zip(columns, TASK_COLUMNS)], *[getattr(WorkOrder, a).label(a) for a in attributes])
+        .select_from(Task)
+        .join(WorkOrder, WorkOrder.id == Task.work_order_id)
+        .where(condition)
+    )
+
+
+# ---- building ------------------------------------------------------------------------------------
+
+_same_work_order = aliased(WorkOrderTag)
+
+
+def _insert():
+    return pg_insert if is_postgresql() else sqlite_insert
+
+
+def _add_to_step_days(work_orders, now: datetime, tz: str) -> None:
+    """Add the tasks of the given closed work orders to the per-day step totals."""
+    day = local_day(WorkOrder.created_at, tz)
+    totals = (
+        select(day, WorkOrder.template_key, Task.step, Task.escalation_level, func.count(),
+               _sum(Task.status != TaskStatus.CANCELLED), _sum(Task.status == TaskStatus.COMPLETED),
+               _sum(on_time_condition(Task.status, Task.due_at, Task.completed_effective_at)),
+               _sum(late_condition(Task.status, Task.due_at, Task.completed_effective_at, now)))
+        .select_from(Task).join(WorkOrder, WorkOrder.id == Task.work_order_id)
+        .where(Task.work_order_id.in_(work_orders))
+        .group_by(day, WorkOrder.template_key, Task.step, Task.escalation_level)
+    )
+    counters = ("every", "tasks", "completed", "on_time", "late")
+    stmt = _insert()(StepDay).from_select(["day", "template_key", "step", "escalation_level", *counters], totals)
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=["day", "template_key", "step", "escalation_level"],
+        set_={name: getattr(StepDay, name) + getattr(stmt.excluded, name) for name in counters},
+    ))
+
+
+def build(condition, now: datetime, tz: str) -> None:
+    """Write facts for the closed work orders matching `condition` that have none yet.
+
+    Callers hold the refresh lock, so the set of missing work orders cannot change underneath.
+    """
+    missing = and_(WorkOrder.status.in_(CLOSED), condition,
+                   ~exists().where(WorkOrderFact.work_order_id == WorkOrder.id))
+    ids = select(WorkOrder.id).where(missing).correlate(None)
+    # Everything that depends on "missing" first; the work-order facts, which end it, last.
+    _add_to_step_days(ids, now, tz)
+    db.session.execute(_insert()(TaskFact).from_select([*TASK_COLUMNS, *GROUP_ATTRIBUTES],
+                                                       _live_tasks(Task.work_order_id.in_(ids), tz, GROUP_ATTRIBUTES))
+                       .on_conflict_do_nothing())
+    siblings = select(func.count()).where(_same_work_order.work_order_id == WorkOrderTag.work_order_id).scalar_subquery()
+    tags = select(WorkOrderTag.work_order_id, WorkOrderTag.tag, local_day(WorkOrder.created_at, tz), siblings) \
+        .join(WorkOrder, WorkOrder.id == WorkOrderTag.work_order_id).where(WorkOrderTag.work_order_id.in_(ids))
+    db.session.execute(_insert()(TagFact).from_select(["work_order_id", "tag", "day", "tags_on_work_order"], tags)
+                       .on_conflict_do_nothing())
+    db.session.execute(_insert()(WorkOrderFact).from_select(list(WO_COLUMNS), _closed_work_orders(missing, now, tz))
+                       .on_conflict_do_nothing())
+
+
+def _lock() -> None:
+    """One refresher at a time (SQLite already serialises writers)."""
+    if is_postgresql():
+        db.session.execute(select(func.pg_advisory_xact_lock(literal(0x6D6574726963))))  # "metric"
+
+
+def _save_state(state: MetricSetting | None, values: dict, now: datetime) -> None:
+    if state is None:
+        state = MetricSetting(key=REFRESH_KEY, value={})
+        db.session.add(state)
+    state.value = {**(state.value or {}), **values}
+    state.updated_at = now
+
+
+def refresh(*, period: Period, now: datetime) -> None:
+    """Bring the facts up to date for a summary of `period` (see the module notes); commits."""
+    _lock()
+    prepare_connection(period.tz)
+    state = db.session.get(MetricSetting, REFRESH_KEY)
+    value = dict(state.value) if state is not None else {}
+    if value.get("tz") not in (None, period.tz):
+        rebuild(now=now, tz=period.tz)  # the days were worked out in another time zone
+        return
+    if value.get("at"):
+        since = datetime.fromisoformat(value["at"]) - REFRESH_MARGIN
+        recent = select(TimelineEvent.work_order_id).where(
+            TimelineEvent.kind.in_(("resolved", "cancelled")), TimelineEvent.at >= since).correlate(None)
+        build(WorkOrder.id.in_(recent), now, period.tz)
+    checked = value.get("checked", {}).get(_period_key(period))
+    if checked is None or datetime.fromisoformat(checked) < now - CHECK_EVERY:
+        in_period = and_(WorkOrder.created_at >= period.start_utc, WorkOrder.created_at < period.end_utc)
+        closed = db.session.scalar(select(func.count()).select_from(WorkOrder).where(WorkOrder.status.in_(CLOSED), in_period))
+        built = db.session.scalar(select(func.count()).select_from(WorkOrderFact).where(_on_days(WorkOrderFact.day, period)))
+        if closed != built:
+            build(in_period, now, period.tz)
+        recent_checks = {k: v for k, v in value.get("checked", {}).items() if datetime.fromisoformat(v) >= now - CHECK_EVERY}
+        value["checked"] = {**recent_checks, _period_key(period): now.isoformat()}
+    _save_state(state, {"at": now.isoformat(), "tz": period.tz, "checked": value.get("checked", {})}, now)
+    db.session.commit()
+
+
+def _period_key(period: Period) -> str:
+    return f"{period.start.isoformat()}/{period.end.isoformat()}"
+
+
+def rebuild(*, now: datetime, tz: str) -> int:
+    """Drop every fact and build them all again from the work-order tables; commits; answers how many work orders."""
+    _lock()
+    prepare_connection(tz)
+    for model in (StepDay, TaskFact, TagFact, WorkOrderFact):
+        db.session.execute(delete(model))
+    build(WorkOrder.id.is_not(None), now, tz)
+    _save_state(db.session.get(MetricSetting, REFRESH_KEY), {"at": now.isoformat(), "tz": tz, "checked": {}}, now)
+    db.session.commit()
+    return db.session.scalar(select(func.count()).select_from(WorkOrderFact))
+
+
+def copy_evaluation(evaluation: Evaluation) -> None:
+    """Carry a new or corrected evaluation into its work order's fact (in the caller's transaction)."""
+    fact = db.session.get(WorkOrderFact, evaluation.work_order_id)
+    if fact is not None:
+        fact.resolved, fact.score = evaluation.resolved, evaluation.score
+        fact.wait_seconds, fact.handling_seconds = evaluation.wait_seconds, evaluation.handling_seconds
+
+
+# ---- reading -------------------------------------------------------------------------------------
+
+def visible(work_order_id_column, scope: Scope):
+    if scope.everything:
+        return None
+    if not scope.department_ids:
+        return literal(False)
+    return exists().where(WorkOrderDepartment.work_order_id == work_order_id_column,
+                          WorkOrderDepartment.department_id.in_(sorted(scope.department_ids)))
+
+
+def _where(*conditions):
+    return and_(*[c for c in conditions if c is not None])
+
+
+def _in_period(created_at, period: Period):
+    return and_(created_at >= period.start_utc, created_at < period.end_utc)
+
+
+def _on_days(day, period: Period):
+    return and_(day >= period.start, day <= period.end)
+
+
+def _live(period: Period, scope: Scope):
+    return _where(WorkOrder.status.in_(OPEN), _in_period(WorkOrder.created_at, period), visible(WorkOrder.id, scope))
+
+
+def work_order_sources(*, period: Period, scope: Scope) -> list:
+    """The period's work orders the reader may see, as two fact-shaped subqueries: closed (facts) and open (live).
+
+    Additive figures are summed over each and added; the two never overlap.
+    """
+    closed = select(*[getattr(WorkOrderFact, name).label(name) for name in WO_COLUMNS]).where(_where(
+        _on_days(WorkOrderFact.day, period), visible(WorkOrderFact.work_order_id, scope)))
+    return [closed.subquery("closed_work_orders"), _live_work_orders(_live(period, scope), period.tz).subquery("open_work_orders")]
+
+
+def task_sources(*, period: Period, scope: Scope, attributes: tuple = (), sample_percent: float | None = None) -> list:
+    """The tasks of those work orders, as two subqueries (closed, open), with the work-order attributes asked for.
+
+    With `sample_percent` (PostgreSQL), facts are read from a repeatable sample of that share of the
+    table's pages, and open tasks by the same share of their ids: for estimating percentiles.
+    """
+    source = TaskFact.__table__
+    if sample_percent is not None:
+        source = tablesample(TaskFact, func.system(sample_percent), name="sampled_task_facts", seed=literal(20250101))
+    column = source.c
+    closed = select(*[column[name].label(name) for name in (*TASK_COLUMNS, *attributes)]).select_from(source)
+    closed = closed.where(_where(_on_days(column.day, period), visible(column.work_order_id, scope)))
+    live_condition = _live(period, scope)
+    if sample_percent is not None:
+        live_condition = and_(live_condition, (Task.id % 10_000) < int(sample_percent * 100))
+    return [closed.subquery("closed_tasks"), _live_tasks(live_condition, period.tz, attributes).subquery("open_tasks")]
+
+
+def task_rows(**kwargs):
+    """Closed and open tasks in one subquery, for figures that are not sums (percentiles)."""
+    closed, live = task_sources(**kwargs)
+    return union_all(select(closed), select(live)).subquery("task_rows")
+
+
+def tag_sources(*, period: Period, scope: Scope) -> list:
+    """(work order, tag, tags on that work order) of the period's visible work orders: closed (facts) and open (live)."""
+    closed = select(TagFact.work_order_id, TagFact.tag, TagFact.tags_on_work_order).where(_where(
+        _on_days(TagFact.day, period), visible(TagFact.work_order_id, scope)))
+    siblings = select(func.count()).where(_same_work_order.work_order_id == WorkOrderTag.work_order_id).scalar_subquery()
+    live = select(WorkOrderTag.work_order_id, WorkOrderTag.tag, siblings.label("tags_on_work_order")) \
+        .join(WorkOrder, WorkOrder.id == WorkOrderTag.work_order_id).where(_live(period, scope))
+    return [closed.subquery("closed_tags"), live.subquery("open_tags")]
+
+
+def step_day_sources(*, period: Period):
+    """Per-day step totals of the closed work orders of the period (organisation-wide only)."""
+    return select(StepDay).where(StepDay.day >= period.start.isoformat(), StepDay.day <= period.end.isoformat()).subquery("step_days")
