@@ -1,0 +1,43 @@
+"""One pass of every background job; `flask worker` and tests call it, Lambda handlers call the parts."""
+from datetime import datetime
+
+from app.auth.service import prune_login_failures
+from app.aws import put_events
+from app.common import idempotency
+from app.escalation.sweep import fire_due_timers
+from app.notify import providers
+from app.notify.dispatch import dispatch_pending
+from app.quality.holds import deliver_sales_events
+from app.quality.recall import run_pending_recalls
+
+
+def _sales_channel(config):
+    """EventBridge when a bus is configured (AWS); None keeps the local logged outbox."""
+    if not config.get("EVENT_BUS_NAME"):
+        return None
+
+    def publish(entries: list[dict]) -> None:
+        failed = put_events(config, [{"type": e["detail_type"], "detail": {**e["detail"], "event_id": e["id"]}} for e in entries])
+        if failed:  # leave the batch pending: consumers dedupe on event_id, so a resend is harmless
+            raise RuntimeError(f"EventBridge refused {len(failed)} of {len(entries)} events")
+
+    return publish
+
+
+def run_all_once(*, now: datetime, config) -> dict:
+    """Run each job once and say how much each did."""
+    # Recalls first: the offers they write go out with this pass's pushes.
+    recalls = run_pending_recalls(now=now, tz=config["BUSINESS_TIMEZONE"], batch_size=config["RECALL_BATCH_SIZE"])
+    timers = fire_due_timers(now=now)
+    pushes = dispatch_pending(now=now, provider=providers.from_config(config), max_attempts=config["PUSH_MAX_ATTEMPTS"])
+    return {
+        "pushes_sent": pushes["sent"],
+        "pushes_failed": pushes["failed"],
+        "timers_fired": timers["fired"],
+        "timers_stale": timers["stale"],
+        "recall_work_orders_created": recalls["created"],
+        "recall_fanouts_failed": recalls["failed"],
+        "sales_events_delivered": deliver_sales_events(now=now, publish=_sales_channel(config)),
+        "idempotency_pruned": idempotency.prune_expired(now=now),
+        "login_failures_pruned": prune_login_failures(now=now, window=config["LOGIN_FAILURE_WINDOW_SECONDS"]),
+    }
