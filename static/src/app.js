@@ -1,0 +1,287 @@
+// Baton PWA entry: app shell, routes, session bootstrap, service worker, live refresh.
+import { t, setLocale, browserLocale, normalizeLocale, onLocaleChange, getLocale } from './i18n.js';
+import { route, start, setGuard, setAfterRender, navigate, render, parseHash } from './router.js';
+import * as session from './session.js';
+import { kvGet, kvSet } from './core/store.js';
+import { h, icon, replace } from './ui/dom.js';
+import { toast } from './ui/toast.js';
+import { startOutbox, onOutboxChange, counts } from './outbox-client.js';
+import { pushState, syncSubscription } from './push.js';
+import { bus } from './bus.js';
+import signinView from './views/signin.js';
+import inboxView from './views/inbox.js';
+import taskView from './views/task.js';
+import outboxView from './views/outbox.js';
+import settingsView from './views/settings.js';
+import notificationsView from './views/notifications.js';
+
+const lazyLeads = () => import('./views/leads.js');
+const lazyAndon = () => import('./views/andon.js');
+const lazyDashboard = () => import('./views/dashboard.js');
+
+function loadFailed(el) {
+  el.append(h('div.page',
+    h('h1.page-title', { tabindex: '-1' }, t('err.load_view_title')),
+    h('p', t('err.load_view')),
+    h('button.btn.btn-primary', { type: 'button', onclick: () => location.reload() }, t('common.reload'))));
+}
+
+const lead = () => session.isLead();
+const andon = () => session.canAndon();
+
+route('/signin', () => signinView, { public: true, title: 'nav.signin' });
+route('/inbox', () => inboxView, { tab: 'inbox', title: 'nav.inbox' });
+route('/task/:id', () => taskView, { tab: 'inbox', title: 'task.title' });
+route('/outbox', () => outboxView, { tab: 'outbox', title: 'nav.outbox' });
+route('/settings', () => settingsView, { tab: 'settings', title: 'nav.settings' });
+route('/notifications', () => notificationsView, { title: 'nav.notifications' });
+route('/wo', () => lazyLeads().then((m) => m.listView), { tab: 'wo', allow: lead, title: 'nav.orders', onLoadError: loadFailed });
+route('/wo/:id', () => lazyLeads().then((m) => m.detailView), { tab: 'wo', title: 'wo.title', onLoadError: loadFailed });
+route('/new', () => lazyLeads().then((m) => m.newView), { tab: 'wo', allow: lead, title: 'nav.new', onLoadError: loadFailed });
+route('/andon', () => lazyAndon().then((m) => m.boardView), { tab: 'andon', allow: andon, title: 'nav.andon', onLoadError: loadFailed });
+route('/andon/new', () => lazyAndon().then((m) => m.pullView), { tab: 'andon', allow: andon, title: 'andon.pull_title', onLoadError: loadFailed });
+route('/andon/:id', () => lazyAndon().then((m) => m.detailView), { tab: 'andon', allow: andon, title: 'andon.detail_title', onLoadError: loadFailed });
+route('/trace/:batch', () => lazyAndon().then((m) => m.traceView), { tab: 'andon', allow: andon, title: 'trace.title', onLoadError: loadFailed });
+route('/dashboard', () => lazyDashboard().then((m) => m.dashboardView), { tab: 'dashboard', allow: lead, title: 'nav.dashboard', onLoadError: loadFailed });
+
+setGuard((match, path) => {
+  if (!session.signedIn()) return match && match.meta.public ? null : `/signin${path !== '/' && path !== '/signin' ? `?next=${encodeURIComponent(path)}` : ''}`;
+  if (match && match.meta.public) return '/inbox';
+  if (match && match.meta.allow && session.user() && !match.meta.allow()) return '/inbox';
+  return null;
+});
+
+// ------------------------------------------------------------------ shell
+const els = {};
+
+function tabs() {
+  if (!session.signedIn()) return [];
+  const list = [{ id: 'inbox', href: '#/inbox', icon: 'inbox', label: 'nav.inbox' }];
+  if (lead()) list.push({ id: 'wo', href: '#/wo', icon: 'orders', label: 'nav.orders' });
+  if (andon()) list.push({ id: 'andon', href: '#/andon', icon: 'andon', label: 'nav.andon' });
+  if (lead()) list.push({ id: 'dashboard', href: '#/dashboard', icon: 'chart', label: 'nav.dashboard_tab' });
+  if (list.length < 4) list.push({ id: 'outbox', href: '#/outbox', icon: 'outbox', label: 'nav.outbox' });
+  list.push({ id: 'settings', href: '#/settings', icon: 'user', label: 'nav.settings' });
+  return list;
+}
+
+let activeMeta = {};
+
+function renderNav() {
+  const list = tabs();
+  els.nav.hidden = !list.length;
+  document.body.classList.toggle('has-tabbar', list.length > 0);
+  const { pending, failed } = counts();
+  replace(els.navList, list.map((tb) => {
+    const current = activeMeta.tab === tb.id;
+    const badgeN = tb.id === 'outbox' ? pending + failed : 0;
+    return h('li', h('a.tab', { href: tb.href, 'aria-current': current ? 'page' : false },
+      icon(tb.icon, 'icon tab-icon'),
+      h('span.tab-label', t(tb.label)),
+      badgeN ? h('span.badge', { 'aria-label': t('outbox.badge', { n: badgeN }) }, String(badgeN)) : null));
+  }));
+  els.nav.setAttribute('aria-label', t('nav.main'));
+}
+
+let unread = 0;
+function renderTopbar() {
+  const signed = session.signedIn();
+  els.brandText.textContent = t('app.name');
+  els.skip.textContent = t('nav.skip');
+  els.bell.hidden = !signed;
+  els.sync.hidden = !signed;
+  els.bell.setAttribute('aria-label', unread ? t('nav.notifications_unread', { n: unread }) : t('nav.notifications'));
+  replace(els.bell, icon('bell'), unread ? h('span.badge', { 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null);
+  const { pending, failed } = counts();
+  const offline = navigator.onLine === false;
+  let label;
+  let cls = 'sync-ok';
+  let ic = 'check';
+  if (failed) {
+    label = t('sync.failed', { n: failed });
+    cls = 'sync-failed';
+    ic = 'warn';
+  } else if (pending) {
+    label = t('sync.pending', { n: pending });
+    cls = 'sync-pending';
+    ic = 'sync';
+  } else if (offline) {
+    label = t('sync.offline');
+    cls = 'sync-offline';
+    ic = 'cloudoff';
+  } else {
+    label = t('sync.ok');
+  }
+  els.sync.className = `sync-chip ${cls}`;
+  els.sync.setAttribute('aria-label', `${label} · ${t('nav.outbox')}`);
+  els.sync.title = label;
+  replace(els.sync, icon(ic), h('span', { 'aria-hidden': 'true' }, label));
+  els.offline.hidden = !offline;
+  els.offline.textContent = t('offline.banner');
+}
+
+function buildShell() {
+  const app = document.getElementById('app');
+  els.skip = h('a.skip-link', { href: '#main' });
+  els.skip.addEventListener('click', (e) => {
+    e.preventDefault();
+    const target = document.querySelector('#main h1') || els.main;
+    target.focus();
+  });
+  els.brandText = h('span.brand-text');
+  els.sync = h('a.sync-chip', { href: '#/outbox' });
+  els.bell = h('a.icon-btn.bell', { href: '#/notifications' });
+  els.offline = h('p.banner.banner-offline', { role: 'status', hidden: true });
+  els.update = h('div.banner.banner-update', { hidden: true });
+  els.main = h('main#main', { tabindex: '-1' });
+  els.navList = h('ul.tabs');
+  els.nav = h('nav.tabbar', els.navList);
+  const header = h('header.topbar',
+    h('div.topbar-inner',
+      h('a.brand', { href: '#/inbox' }, h('img', { src: '/icons/icon-192.png', alt: '', width: 28, height: 28 }), els.brandText),
+      h('div.topbar-actions', els.sync, els.bell)),
+    els.offline, els.update);
+  replace(app, els.skip, header, els.main, els.nav);
+  renderTopbar();
+  renderNav();
+}
+
+setAfterRender((match) => {
+  activeMeta = match.meta || {};
+  renderNav();
+  renderTopbar();
+  const h1 = els.main.querySelector('h1');
+  document.title = `${h1 && h1.textContent ? h1.textContent : t(activeMeta.title || 'app.name')} · ${t('app.name')}`;
+  if (routed) (h1 || els.main).focus({ preventScroll: true });
+  routed = true;
+  window.scrollTo(0, 0);
+});
+let routed = false;
+
+// ------------------------------------------------------------------ notifications count
+async function refreshUnread() {
+  if (!session.signedIn() || navigator.onLine === false) return;
+  try {
+    const data = await session.get('/notifications?unread=true&per_page=100');
+    const items = Array.isArray(data) ? data : (data && data.items) || [];
+    unread = data && typeof data.total === 'number' ? data.total : items.length;
+    renderTopbar();
+  } catch {
+    /* the count is a nicety */
+  }
+}
+bus.on('notifications:changed', refreshUnread);
+
+// ------------------------------------------------------------------ service worker
+let reloading = false;
+function showUpdate(reg) {
+  replace(els.update,
+    h('span', t('update.available')),
+    h('button.btn.btn-small.btn-primary', {
+      type: 'button',
+      onclick: () => {
+        reloading = true;
+        if (reg.waiting) reg.waiting.postMessage({ type: 'skip-waiting' });
+        else location.reload();
+      },
+    }, t('update.reload')));
+  els.update.hidden = false;
+}
+
+function registerSw() {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).then((reg) => {
+    if (reg.waiting && navigator.serviceWorker.controller) showUpdate(reg);
+    reg.addEventListener('updatefound', () => {
+      const sw = reg.installing;
+      if (!sw) return;
+      sw.addEventListener('statechange', () => {
+        if (sw.state === 'installed' && navigator.serviceWorker.controller) showUpdate(reg);
+      });
+    });
+    setInterval(() => reg.update().catch(() => {}), 60 * 60 * 1000);
+  }).catch(() => {
+    /* the app still works online without a service worker */
+  });
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (reloading) location.reload();
+  });
+  navigator.serviceWorker.addEventListener('message', (e) => {
+    const msg = e.data || {};
+    if (msg.type === 'navigate' && msg.url) {
+      const hash = msg.url.includes('#') ? msg.url.slice(msg.url.indexOf('#')) : '#/inbox';
+      if (location.hash !== hash) location.hash = hash;
+      else render();
+    } else if (msg.type === 'push') {
+      bus.emit('push', msg.payload || {});
+      bus.emit('inbox:refresh');
+      refreshUnread();
+    }
+  });
+}
+
+// ------------------------------------------------------------------ boot
+async function applyLocaleFromUser(u) {
+  const choice = await kvGet('locale_choice');
+  const fromUser = normalizeLocale(u && u.locale);
+  if (choice && fromUser !== choice && session.signedIn()) {
+    session.patch('/me', { locale: choice }).catch(() => {});
+  }
+  const next = choice || fromUser || browserLocale();
+  if (next !== getLocale()) setLocale(next);
+  await kvSet('locale', next);
+}
+
+async function afterSignIn() {
+  try {
+    const me = await session.refreshMe();
+    await applyLocaleFromUser(me);
+  } catch {
+    /* offline start: keep the cached user */
+  }
+  refreshUnread();
+  const st = pushState();
+  if (st.supported && st.permission === 'granted') syncSubscription().catch(() => {});
+}
+
+async function boot() {
+  await session.restoreSession();
+  const stored = (await kvGet('locale_choice')) || normalizeLocale(session.user() && session.user().locale) || (await kvGet('locale'));
+  setLocale(stored || browserLocale());
+  buildShell();
+  onLocaleChange((loc) => {
+    kvSet('locale', loc);
+    renderTopbar();
+    renderNav();
+    render();
+  });
+  session.onUnauthorized(async () => {
+    await session.logout();
+    toast(t('auth.expired'), 'warn');
+    navigate(`/signin?next=${encodeURIComponent(parseHash().path)}`, { replace: true });
+  });
+  session.onSessionChange(() => {
+    renderNav();
+    renderTopbar();
+  });
+  bus.on('signed-in', afterSignIn);
+  onOutboxChange(() => {
+    renderTopbar();
+    renderNav();
+  });
+  window.addEventListener('online', () => {
+    renderTopbar();
+    bus.emit('inbox:refresh');
+  });
+  window.addEventListener('offline', renderTopbar);
+  startOutbox();
+  start();
+  if (session.signedIn()) afterSignIn();
+  setInterval(() => {
+    if (document.visibilityState === 'visible') refreshUnread();
+  }, 60000);
+  if (document.readyState === 'complete') registerSw();
+  else window.addEventListener('load', registerSw);
+}
+
+boot();

@@ -1,0 +1,48 @@
+// Work-order timeline: append-only events with actor, time and (for offline actions) the
+// device time.
+import { h } from './dom.js';
+import { t, tMaybe, fmtWhen, fmtDateTime } from '../i18n.js';
+
+const DETAIL_KEYS = ['outcome', 'reason', 'note', 'body', 'filename', 'level', 'to', 'to_user', 'score', 'resolved', 'step_title', 'step'];
+
+function detailLines(kind, details) {
+  if (!details || typeof details !== 'object') return [];
+  const lines = [];
+  for (const k of DETAIL_KEYS) {
+    let v = details[k];
+    if (v === undefined || v === null || v === '') continue;
+    if (k === 'step' && details.step_title) continue;
+    if (typeof v === 'object') v = v.name || v.login || v.id || '';
+    if (k === 'resolved') v = v ? t('common.yes') : t('common.no');
+    if (k === 'outcome') v = tMaybe(`outcome.${v}`, String(v));
+    if (k === 'score') v = `${v} · ${tMaybe(`score.${v}`, '')}`;
+    lines.push(h('p.tl-detail', h('span.tl-key', `${tMaybe(`tlkey.${k}`, k)}: `), String(v)));
+  }
+  return lines;
+}
+
+/** The actor's name; the API may give {actor: {id, name}} or only actor_id. */
+export function actorName(ev) {
+  if (ev.actor && typeof ev.actor === 'object') return ev.actor.name || ev.actor.login || t('common.user_n', { id: ev.actor.id });
+  if (ev.actor_id !== undefined && ev.actor_id !== null) return t('common.user_n', { id: ev.actor_id });
+  return t('timeline.system');
+}
+
+export function timeline(events = [], pending = []) {
+  if (!events.length && !pending.length) return h('p.muted', t('timeline.empty'));
+  const items = [...events].sort((a, b) => String(b.at).localeCompare(String(a.at)));
+  return h('ol.timeline',
+    pending.map((e) => h('li.tl-item.tl-pending',
+      h('p.tl-head', h('strong', tMaybe(`timeline.${e.kind === 'comment' ? 'commented' : e.kind}`, e.kind)), ' · ', h('span.chip.chip-pending', t('outbox.status.pending'))),
+      e.body && (e.body.body || e.body.note || e.body.reason) ? h('p.tl-detail', e.body.body || e.body.note || e.body.reason) : null,
+      h('p.tl-meta', h('time', { datetime: e.occurred_at }, fmtWhen(e.occurred_at))))),
+    items.map((ev) => {
+      const offline = ev.occurred_at && ev.at && Math.abs(Date.parse(ev.at) - Date.parse(ev.occurred_at)) > 60000;
+      return h(`li.tl-item.tl-${ev.kind}`,
+        h('p.tl-head', h('strong', tMaybe(`timeline.${ev.kind}`, String(ev.kind || '').replace(/[._]/g, ' '))),
+          ` · ${actorName(ev)}`),
+        detailLines(ev.kind, ev.details),
+        h('p.tl-meta', h('time', { datetime: ev.at }, fmtWhen(ev.at)),
+          offline ? h('span.tl-offline', ` · ${t('timeline.done_offline', { time: fmtDateTime(ev.occurred_at) })}`) : null));
+    }));
+}

@@ -1,0 +1,188 @@
+import { h, icon, replace, uid } from '../ui/dom.js';
+import { t, tMaybe, setLocale, getLocale, LOCALES } from '../i18n.js';
+import * as session from '../session.js';
+import { kvSet, kvDel } from '../core/store.js';
+import { navigate } from '../router.js';
+import { toast } from '../ui/toast.js';
+import { errorText } from '../ui/errors.js';
+import { confirmDialog } from '../ui/dialog.js';
+import { pageHeader } from '../ui/parts.js';
+import { counts } from '../outbox-client.js';
+import { pushState, enablePush, disablePush, currentSubscription } from '../push.js';
+import { pushErrorText } from './pushprompt.js';
+
+/* global __APP_VERSION__ */
+
+async function savePatch(body) {
+  const res = await session.patch('/me', body);
+  if (res && res.id) await session.setUser(res);
+  else await session.refreshMe();
+}
+
+export default function settingsView(el) {
+  const me = session.user() || {};
+  const page = h('div.page.page-settings', pageHeader(t('settings.title')));
+  el.append(page);
+
+  // ---- profile
+  page.append(h('section.section', { 'aria-labelledby': 'set-me' },
+    h('h2#set-me.section-title', t('settings.profile')),
+    h('p.profile-name', me.name || me.login || ''),
+    h('p.muted', t('settings.login_as', { login: me.login || '' })),
+    h('p.muted', (me.roles || []).map((r) => tMaybe(`role.${r}`, r)).join(' · '))));
+
+  // ---- language
+  const langGroup = h('fieldset.field.choices',
+    h('legend', t('settings.language')),
+    h('div.choice-list.choice-row', LOCALES.map((loc) => {
+      const id = uid('lang');
+      const r = h('input', { type: 'radio', name: 'locale', id, value: loc });
+      r.checked = getLocale() === loc;
+      r.addEventListener('change', async () => {
+        await kvSet('locale_choice', loc);
+        setLocale(loc);
+        try {
+          await savePatch({ locale: loc });
+        } catch (err) {
+          toast(errorText(err), 'error');
+        }
+      });
+      return h('label.choice', { for: id, lang: loc }, r, h('span', t(`lang.${loc}`)));
+    })));
+  page.append(h('section.section', langGroup));
+
+  // ---- availability
+  const dutyId = uid('duty');
+  const duty = h('input.switch', { type: 'checkbox', id: dutyId });
+  duty.checked = me.on_duty !== false;
+  const delId = uid('delegate');
+  const delegate = h('input.input', { id: delId, type: 'text', inputmode: 'numeric', autocomplete: 'off', pattern: '[0-9]*' });
+  delegate.value = me.delegate_id ?? '';
+  const delField = h('div.field', h('label', { for: delId }, t('settings.delegate')), delegate, h('p.hint', t('settings.delegate_hint')));
+  const qsId = uid('qs');
+  const qeId = uid('qe');
+  const qh = me.quiet_hours || {};
+  const qStart = h('input.input', { id: qsId, type: 'time' });
+  const qEnd = h('input.input', { id: qeId, type: 'time' });
+  qStart.value = qh.start || '';
+  qEnd.value = qh.end || '';
+  const dutyText = h('span', duty.checked ? t('settings.on_duty') : t('settings.off_duty'));
+  const syncDuty = () => {
+    dutyText.textContent = duty.checked ? t('settings.on_duty') : t('settings.off_duty');
+    delField.hidden = duty.checked;
+  };
+  syncDuty();
+  duty.addEventListener('change', async () => {
+    syncDuty();
+    try {
+      await savePatch({ on_duty: duty.checked });
+      toast(duty.checked ? t('settings.now_on_duty') : t('settings.now_off_duty'), 'ok');
+    } catch (err) {
+      duty.checked = !duty.checked;
+      syncDuty();
+      toast(errorText(err), 'error');
+    }
+  });
+  const saveAvail = h('button.btn.btn-secondary', { type: 'submit' }, t('common.save'));
+  const availForm = h('form', { novalidate: true },
+    h('div.field.field-check', h('label.check', { for: dutyId }, duty, dutyText), h('p.hint', t('settings.duty_hint'))),
+    delField,
+    h('fieldset.field',
+      h('legend', t('settings.quiet_hours')),
+      h('div.input-pair',
+        h('div', h('label', { for: qsId }, t('settings.quiet_from')), qStart),
+        h('div', h('label', { for: qeId }, t('settings.quiet_to')), qEnd)),
+      h('p.hint', t('settings.quiet_hint'))),
+    saveAvail);
+  availForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const d = delegate.value.trim();
+    if (d && !/^\d+$/.test(d)) {
+      toast(t('settings.delegate_invalid'), 'error');
+      delegate.focus();
+      return;
+    }
+    if ((qStart.value && !qEnd.value) || (!qStart.value && qEnd.value)) {
+      toast(t('settings.quiet_both'), 'error');
+      return;
+    }
+    saveAvail.disabled = true;
+    try {
+      await savePatch({
+        delegate_id: d ? Number(d) : null,
+        quiet_hours: qStart.value && qEnd.value ? { start: qStart.value, end: qEnd.value } : null,
+      });
+      toast(t('common.saved'), 'ok');
+    } catch (err) {
+      toast(errorText(err), 'error');
+    } finally {
+      saveAvail.disabled = false;
+    }
+  });
+  page.append(h('section.section', { 'aria-labelledby': 'set-duty' }, h('h2#set-duty.section-title', t('settings.availability')), availForm));
+
+  // ---- notifications
+  const pushBox = h('div.push-settings');
+  async function drawPush() {
+    const st = pushState();
+    if (st.needsInstall) {
+      replace(pushBox, h('p', t('push.install_title')), h('p.hint', t('push.install_steps')));
+      return;
+    }
+    if (!st.supported) {
+      replace(pushBox, h('p', t('push.unsupported')));
+      return;
+    }
+    if (st.permission === 'denied') {
+      replace(pushBox, h('p', t('push.blocked')));
+      return;
+    }
+    const sub = st.permission === 'granted' ? await currentSubscription() : null;
+    const btn = h('button.btn', { type: 'button', class: sub ? 'btn-secondary' : 'btn-primary' }, sub ? t('push.turn_off') : t('push.turn_on'));
+    btn.addEventListener('click', async () => {
+      btn.disabled = true;
+      try {
+        if (sub) {
+          await disablePush();
+          toast(t('push.disabled'), 'ok');
+        } else {
+          await enablePush();
+          toast(t('push.enabled'), 'ok');
+        }
+      } catch (err) {
+        toast(pushErrorText(err), 'error');
+      }
+      drawPush();
+    });
+    replace(pushBox, h('p', sub ? t('push.status_on') : t('push.status_off')), btn);
+  }
+  drawPush();
+  page.append(h('section.section', { 'aria-labelledby': 'set-push' }, h('h2#set-push.section-title', t('settings.notifications')), pushBox));
+
+  // ---- outbox + sign out
+  const { pending, failed } = counts();
+  const signOut = h('button.btn.btn-danger.btn-block', { type: 'button' }, t('settings.sign_out'));
+  signOut.addEventListener('click', async () => {
+    const waiting = pending + failed;
+    const ok = await confirmDialog(t('settings.sign_out'), waiting ? t('settings.sign_out_pending', { n: waiting }) : t('settings.sign_out_confirm'), { confirmLabel: t('settings.sign_out'), danger: true });
+    if (!ok) return;
+    try {
+      await disablePush();
+    } catch {
+      /* offline: the server drops the dead endpoint later */
+    }
+    try {
+      await caches.delete('baton-api-v1');
+    } catch {
+      /* no Cache Storage */
+    }
+    await kvDel('locale_choice');
+    await session.logout();
+    navigate('/signin', { replace: true });
+  });
+  page.append(h('section.section',
+    h('a.list-link', { href: '#/outbox' }, icon('outbox'), h('span', t('nav.outbox')),
+      pending + failed ? h('span.badge', String(pending + failed)) : null),
+    h('a.list-link', { href: '#/notifications' }, icon('bell'), h('span', t('nav.notifications')))));
+  page.append(h('section.section', signOut, h('p.muted.version', t('settings.version', { v: __APP_VERSION__ }))));
+}

@@ -1,0 +1,394 @@
+import { h, icon, replace, uid } from '../ui/dom.js';
+import { t, tMaybe } from '../i18n.js';
+import { api, post, user } from '../session.js';
+import { uuid } from '../core/http.js';
+import { navigate } from '../router.js';
+import { bus } from '../bus.js';
+import { priorityBadge, countdown, loading, errorState, staleNotice, modeLabel, statusChip, dl } from '../ui/parts.js';
+import { renderFields } from '../ui/fields.js';
+import { timeline } from '../ui/timeline.js';
+import { toast } from '../ui/toast.js';
+import { errorText, fieldErrors } from '../ui/errors.js';
+import { openDialog, promptDialog } from '../ui/dialog.js';
+import { downscalePhoto, MAX_UPLOAD } from '../ui/photo.js';
+import { perform, pendingFor, onOutboxChange, discard } from '../outbox-client.js';
+import { taskAbilities, taskLabel, claimTask, pendingChip } from './tasklib.js';
+
+function fmtBytes(n) {
+  return n > 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} KB`;
+}
+
+export default function taskView(el, params) {
+  const id = params.id;
+  let task = null;
+  let wo = null;
+  let cachedAt = null;
+  let error = null;
+  let photo = null; // {blob, url}
+  let form = null; // current complete-form state
+  let submitting = false;
+
+  const root = h('div.page.page-task');
+  el.append(root);
+
+  async function load() {
+    try {
+      const res = await api('GET', `/tasks/${encodeURIComponent(id)}`);
+      task = res.data;
+      cachedAt = res.cachedAt;
+      error = null;
+    } catch (err) {
+      error = err;
+    }
+    if (task) {
+      try {
+        wo = (await api('GET', `/work-orders/${task.work_order_id}`)).data;
+      } catch {
+        wo = wo || null; // the task alone is enough to act
+      }
+    }
+    if (el.isConnected && !submitting) draw();
+  }
+
+  function photoPicker(required) {
+    const inputId = uid('photo');
+    const input = h('input.file-input', { id: inputId, type: 'file', accept: 'image/*', capture: 'environment', 'aria-describedby': `${inputId}-hint` });
+    const preview = h('div.photo-preview');
+    const hint = h('p.hint', { id: `${inputId}-hint` }, t('photo.hint'));
+    const err = h('p.field-error', { hidden: true, role: 'alert' });
+    const btnText = h('span', t('photo.take'));
+    const showPreview = () => {
+      btnText.textContent = photo ? t('photo.retake') : t('photo.take');
+      if (!photo) {
+        replace(preview);
+        return;
+      }
+      replace(preview,
+        h('img', { src: photo.url, alt: t('photo.preview_alt'), width: 96, height: 96 }),
+        h('div', h('p', t('photo.ready', { size: fmtBytes(photo.blob.size) })),
+          h('button.btn.btn-ghost', {
+            type: 'button',
+            onclick: () => {
+              URL.revokeObjectURL(photo.url);
+              photo = null;
+              input.value = '';
+              showPreview();
+            },
+          }, t('photo.remove'))));
+    };
+    input.addEventListener('change', async () => {
+      const file = input.files && input.files[0];
+      err.hidden = true;
+      if (!file) return;
+      replace(preview, h('p.muted', { role: 'status' }, t('photo.processing')));
+      try {
+        const blob = await downscalePhoto(file);
+        if (blob.size > MAX_UPLOAD) throw Object.assign(new Error('big'), { code: 'file_too_large' });
+        if (photo) URL.revokeObjectURL(photo.url);
+        photo = { blob, url: URL.createObjectURL(blob), name: file.name && blob === file ? file.name : null };
+      } catch (e) {
+        err.textContent = e.code === 'file_too_large' ? t('err.file_too_large') : t('photo.unreadable');
+        err.hidden = false;
+      }
+      showPreview();
+    });
+    showPreview();
+    return {
+      el: h('div.field.photo-field',
+        h('span.label-text', t('photo.label'), required ? h('span.req', ` (${t('form.required_marker')})`) : null),
+        h('label.btn.btn-secondary.btn-block.photo-btn', { for: inputId }, icon('camera'), btnText),
+        input, hint, err, preview),
+      setError(msg) {
+        err.textContent = msg || '';
+        err.hidden = !msg;
+      },
+    };
+  }
+
+  function completeForm(ab) {
+    const formId = 'complete-form';
+    const outcomes = task.outcomes && task.outcomes.length ? task.outcomes : ['done'];
+    const outcomeErr = h('p.field-error', { hidden: true, role: 'alert' });
+    const radios = outcomes.map((o) => {
+      const rid = uid('out');
+      const r = h('input', { type: 'radio', name: 'outcome', id: rid, value: o, required: true });
+      if (outcomes.length === 1) r.checked = true;
+      return h('label.choice', { for: rid }, r, h('span', tMaybe(`outcome.${o}`, o)));
+    });
+    const fieldsDef = task.form || [];
+    // The step's photo field (type "attachment", or named "photo") is filled with the id of the
+    // uploaded photo; without such a field the photo is only attached to the work order.
+    const photoDef = fieldsDef.find((f) => f.type === 'attachment') || fieldsDef.find((f) => f.name === 'photo');
+    const fields = renderFields(fieldsDef, { skip: photoDef ? [photoDef.name] : [] });
+    const noteId = uid('note');
+    const note = h('textarea.input', { id: noteId, name: 'note', rows: 3, maxlength: 4000 });
+    const picker = photoPicker(Boolean(photoDef && photoDef.required));
+    const formErr = h('p.form-error', { role: 'alert', hidden: true });
+    const f = h('form.complete-form', { id: formId, novalidate: true },
+      h('fieldset.field.choices', h('legend', t('complete.outcome')), h('div.choice-list', radios), outcomeErr),
+      fields.count ? h('div.step-fields', fields.el) : null,
+      h('div.field', h('label', { for: noteId }, t('complete.note')), note),
+      picker.el,
+      formErr);
+    f.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (submitting) return;
+      formErr.hidden = true;
+      const chosen = f.querySelector('input[name="outcome"]:checked');
+      outcomeErr.hidden = Boolean(chosen);
+      outcomeErr.textContent = chosen ? '' : t('complete.pick_outcome');
+      const errs = fields.validate();
+      const photoMissing = photoDef && photoDef.required && !photo;
+      picker.setError(photoMissing ? t('photo.required') : '');
+      if (!chosen || Object.keys(errs).length || photoMissing) {
+        formErr.textContent = t('form.fix_errors');
+        formErr.hidden = false;
+        if (!chosen) f.querySelector('input[name="outcome"]').focus();
+        else fields.focusFirstError();
+        return;
+      }
+      submitting = true;
+      setBusy(true);
+      const res = await perform({
+        kind: 'complete',
+        task_id: task.id,
+        work_order_id: task.work_order_id,
+        label: { ...taskLabel(task), outcome: chosen.value },
+        body: { outcome: chosen.value, note: note.value.trim(), data: fields.collect() },
+        photo: photo ? photo.blob : null,
+        photo_name: photo ? photo.name : null,
+        photo_field: photoDef ? photoDef.name : null,
+      });
+      submitting = false;
+      setBusy(false);
+      if (res.state === 'done') {
+        toast(t('complete.done'), 'ok');
+        navigate('/inbox');
+      } else if (res.state === 'queued') {
+        toast(t('outbox.queued'), 'warn');
+        navigate('/inbox');
+      } else {
+        await discard(res.entry.id);
+        const fe = fieldErrors(res.error);
+        const dataErrs = {};
+        for (const [k, v] of Object.entries(fe)) dataErrs[k.replace(/^data\./, '')] = v;
+        fields.setErrors(dataErrs);
+        const photoErr = photoDef && (fe[photoDef.name] || fe[`data.${photoDef.name}`]);
+        if (photoErr) picker.setError(photoErr);
+        formErr.textContent = errorText(res.error);
+        formErr.hidden = false;
+        if (['task_taken', 'task_completed', 'invalid_transition', 'forbidden'].includes(res.error && res.error.code)) load();
+      }
+    });
+    form = f;
+    return f;
+  }
+
+  let actionBar = null;
+  function setBusy(b) {
+    if (!actionBar) return;
+    actionBar.querySelectorAll('button').forEach((x) => (x.disabled = b));
+    const primary = actionBar.querySelector('.btn-primary');
+    if (primary && b) primary.textContent = t('common.sending');
+  }
+
+  async function doReturn() {
+    const reason = await promptDialog(t('return.title'), t('return.reason'), { multiline: true, confirmLabel: t('return.confirm') });
+    if (!reason) return;
+    const res = await perform({ kind: 'return', task_id: task.id, work_order_id: task.work_order_id, label: taskLabel(task), body: { reason } });
+    if (res.state === 'done') {
+      toast(t('return.done'), 'ok');
+      navigate('/inbox');
+    } else if (res.state === 'queued') {
+      toast(t('outbox.queued'), 'warn');
+      navigate('/inbox');
+    } else {
+      await discard(res.entry.id);
+      toast(errorText(res.error), 'error');
+      load();
+    }
+  }
+
+  async function doRelease() {
+    if (navigator.onLine === false) {
+      toast(t('err.online_only'), 'warn');
+      return;
+    }
+    try {
+      await post(`/tasks/${task.id}/release`, {}, { key: uuid() });
+      toast(t('release.done'), 'ok');
+      bus.emit('inbox:refresh');
+      navigate('/inbox');
+    } catch (err) {
+      toast(errorText(err), 'error');
+      load();
+    }
+  }
+
+  async function doTransfer() {
+    if (navigator.onLine === false) {
+      toast(t('err.online_only'), 'warn');
+      return;
+    }
+    const woTask = wo && (wo.tasks || []).find((x) => String(x.id) === String(task.id));
+    const me = user() ? String(user().id) : '';
+    const candidates = ((woTask && (woTask.candidate_people || woTask.candidates)) || []).filter((c) => c && typeof c === 'object' && String(c.id) !== me);
+    const selId = uid('to');
+    const inId = uid('to');
+    const sel = candidates.length
+      ? h('select.input', { id: selId }, h('option', { value: '' }, t('form.choose')), candidates.map((c) => h('option', { value: c.id }, c.name || c.login || c.id)))
+      : null;
+    const input = h('input.input', { id: inId, type: 'text', autocomplete: 'off', autocapitalize: 'none' });
+    const body = h('div',
+      sel ? h('div.field', h('label', { for: selId }, t('transfer.pick')), sel) : null,
+      h('div.field', h('label', { for: inId }, sel ? t('transfer.or_login') : t('transfer.login')), input, h('p.hint', t('transfer.hint'))));
+    const target = await openDialog({
+      title: t('transfer.title'),
+      body,
+      confirmLabel: t('transfer.confirm'),
+      collect: () => {
+        const typed = input.value.trim();
+        if (typed) return /^\d+$/.test(typed) ? Number(typed) : typed;
+        if (sel && sel.value) return Number(sel.value);
+        return '';
+      },
+      validate: (v) => (v === '' ? t('transfer.missing') : null),
+    });
+    if (target === null) return;
+    try {
+      await post(`/tasks/${task.id}/transfer`, { to_user: target }, { key: uuid() });
+      toast(t('transfer.done'), 'ok');
+      bus.emit('inbox:refresh');
+      navigate('/inbox');
+    } catch (err) {
+      toast(errorText(err), 'error');
+    }
+  }
+
+  function commentForm() {
+    const cid = uid('comment');
+    const input = h('textarea.input', { id: cid, rows: 2, maxlength: 4000 });
+    const btn = h('button.btn.btn-secondary', { type: 'submit' }, t('comment.send'));
+    const f = h('form.comment-form', { novalidate: true },
+      h('div.field', h('label', { for: cid }, t('comment.label')), input), btn);
+    f.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const body = input.value.trim();
+      if (!body) {
+        input.focus();
+        return;
+      }
+      btn.disabled = true;
+      const res = await perform({ kind: 'comment', work_order_id: task.work_order_id, task_id: task.id, label: taskLabel(task), body: { body } });
+      btn.disabled = false;
+      if (res.state === 'failed') {
+        await discard(res.entry.id);
+        toast(errorText(res.error), 'error');
+        return;
+      }
+      input.value = '';
+      toast(res.state === 'done' ? t('comment.done') : t('outbox.queued'), res.state === 'done' ? 'ok' : 'warn');
+      load();
+    });
+    return f;
+  }
+
+  function draw() {
+    if (!task) {
+      replace(root,
+        h('div.page-head', h('a.back-link', { href: '#/inbox' }, icon('back'), h('span', t('nav.inbox'))),
+          h('h1.page-title', { tabindex: '-1' }, t('task.title'))),
+        error ? errorState(error.status === 404 ? t('err.not_found') : errorText(error), load) : loading());
+      return;
+    }
+    const woInfo = task.work_order || {};
+    const pending = pendingFor(task.id);
+    const ab = taskAbilities(task, pending);
+    const notices = [];
+    if (ab.finishing) notices.push(h('p.notice.notice-info', { role: 'status' }, icon('sync'), t('task.waiting_to_send')));
+    else if (ab.claimPending) notices.push(h('p.notice.notice-info', icon('sync'), t('task.claim_pending')));
+    if (ab.takenByOther) notices.push(h('p.notice.notice-warn', icon('warn'), t('task.taken_by_other')));
+    if (ab.closed) notices.push(h('p.notice.notice-info', t(`task.closed.${task.status}`)));
+
+    const refs = wo
+      ? dl([
+        [t('wo.order_no'), wo.order_no],
+        [t('wo.customer_ref'), wo.customer_ref],
+        [t('wo.batch_no'), wo.batch_no],
+        [t('wo.product_sku'), wo.product_sku],
+        [t('wo.business'), wo.business],
+        [t('wo.problem'), wo.problem],
+      ])
+      : null;
+
+    const sections = [];
+    const description = (wo && wo.description) || woInfo.description;
+    if (description) sections.push(h('section.section', { 'aria-labelledby': 'sec-desc' }, h('h2#sec-desc.section-title', t('task.description')), h('p.prewrap', description)));
+    if (refs) sections.push(h('section.section', { 'aria-labelledby': 'sec-refs' }, h('h2#sec-refs.section-title', t('task.references')), refs));
+    if (ab.canComplete) sections.push(h('section.section.section-complete', { 'aria-labelledby': 'sec-complete' }, h('h2#sec-complete.section-title', t('complete.title')), completeForm(ab)));
+    if (wo) {
+      sections.push(h('section.section', { 'aria-labelledby': 'sec-tl' }, h('h2#sec-tl.section-title', t('timeline.title')),
+        timeline(wo.timeline || [], pending.filter((e) => e.kind === 'comment'))));
+    }
+    sections.push(h('section.section', { 'aria-labelledby': 'sec-comment' }, h('h2#sec-comment.section-title', t('comment.title')), commentForm()));
+
+    // One-hand reach: the main action sits at the bottom of the screen.
+    const secondary = [];
+    if (ab.canReturn) secondary.push(h('button.btn.btn-secondary', { type: 'button', onclick: doReturn }, t('task.return')));
+    if (ab.canRelease) secondary.push(h('button.btn.btn-secondary', { type: 'button', onclick: doRelease }, t('task.release')));
+    if (ab.canTransfer) secondary.push(h('button.btn.btn-secondary', { type: 'button', onclick: doTransfer }, t('task.transfer')));
+    let primary = null;
+    if (ab.canClaim) {
+      primary = h('button.btn.btn-primary.btn-block.btn-large', {
+        type: 'button',
+        onclick: async (e) => {
+          e.currentTarget.disabled = true;
+          e.currentTarget.textContent = t('claim.busy');
+          const res = await claimTask(task);
+          if (res.state === 'failed') await discard(res.entry.id);
+          bus.emit('inbox:refresh');
+          await load();
+        },
+      }, t('task.claim'));
+    } else if (ab.canComplete) {
+      primary = h('button.btn.btn-primary.btn-block.btn-large', { type: 'submit', form: 'complete-form' }, t('complete.submit'));
+    }
+    actionBar = primary || secondary.length
+      ? h('div.action-bar', secondary.length ? h('div.action-row', secondary) : null, primary)
+      : null;
+
+    replace(root,
+      h('div.page-head', h('a.back-link', { href: '#/inbox' }, icon('back'), h('span', t('nav.inbox')))),
+      staleNotice(cachedAt),
+      h('header.task-head',
+        h('div.card-top', priorityBadge(woInfo.priority), h('span.wo-number', woInfo.number || ''), statusChip(task.status)),
+        h('h1.page-title', { tabindex: '-1' }, woInfo.title || t('task.untitled')),
+        h('p.task-step', t('task.step', { step: task.step_title || task.step || '' }), task.instance_label ? ` · ${task.instance_label}` : '', h('span.muted', ` · ${modeLabel(task.mode)}`)),
+        h('div.card-chips', countdown(task.due_at), pendingChip(pending),
+          task.escalation_level > 0 ? h('span.chip.chip-escalated', t('task.escalated', { n: task.escalation_level })) : null),
+        wo && user() && (user().roles || []).some((r) => r === 'lead' || r === 'admin') ? h('a.link', { href: `#/wo/${wo.id}` }, t('task.open_wo')) : null),
+      notices,
+      sections,
+      actionBar);
+    root.classList.toggle('has-action-bar', Boolean(actionBar));
+  }
+
+  draw();
+  load();
+  let pendingSig = '';
+  const offOutbox = onOutboxChange(() => {
+    const sig = pendingFor(id).map((e) => e.id).join(',');
+    if (sig === pendingSig) return;
+    pendingSig = sig;
+    // A queued action was delivered or refused: show the server's view of the task again.
+    if (task && !submitting) load();
+  });
+  const offPush = bus.on('push', (p) => {
+    if (p && String(p.task_id) === String(id) && !submitting && !(form && form.contains(document.activeElement))) load();
+  });
+  return () => {
+    offOutbox();
+    offPush();
+    if (photo) URL.revokeObjectURL(photo.url);
+  };
+}

@@ -1,0 +1,194 @@
+"""Warehouse staff on a phone: sign in, claim, complete with a photo, race, offline, language."""
+import re
+import time
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import shot
+from tests.e2e.helpers import english, new_pool_task, outbox_entries, png_bytes, reset_outbox_entry_to_pending
+
+
+def test_sign_in(phone, api):
+    english(api, "staff.wh1")
+    page = phone.open("/inbox")
+    expect(page).to_have_url(re.compile(r"#/signin"))
+    shot(page, "01-sign-in")
+    page.locator("input[name=login]").fill("staff.wh1")
+    page.locator("input[name=password]").fill("wrong-password")
+    page.locator("form.signin-form button[type=submit]").click()
+    expect(page.locator(".form-error")).to_contain_text("do not match")
+    page.locator("input[name=password]").fill("baton-demo")
+    page.locator("form.signin-form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"#/inbox"))
+    expect(page.locator("h1")).to_have_text("Tasks")
+    expect(page.locator('[role="tab"]')).to_have_count(2)
+    # Remembered: a reload stays signed in, and the token is where the service worker can read it.
+    page.reload()
+    expect(page.locator("h1")).to_have_text("Tasks")
+    token = page.evaluate("""() => new Promise((res) => { const r = indexedDB.open('baton-kv');
+        r.onsuccess = () => { const g = r.result.transaction('kv').objectStore('kv').get('token'); g.onsuccess = () => res(g.result); }; })""")
+    assert token and len(token) > 10
+    # No push permission prompt on load: permission is still "default".
+    assert page.evaluate("Notification.permission") == "default"
+    assert phone.js_errors() == []
+
+
+def test_staff_claims_and_completes_with_photo(phone, api, tmp_path):
+    english(api, "staff.wh1")
+    wo, task = new_pool_task(api, "E2E photo count A-01")
+    page = phone.sign_in("staff.wh1")
+    page.locator("#tab-pool").click()
+    card = page.locator("li.card", has_text="E2E photo count A-01")
+    expect(card).to_be_visible()
+    expect(card.locator(".countdown")).to_contain_text("Due in")
+    shot(page, "02-inbox-can-claim")
+    card.locator("button.btn-claim").click()
+    expect(page.locator(".toast").last).to_contain_text("It's yours")
+    page.locator("#tab-mine").click()
+    page.locator("li.card", has_text="E2E photo count A-01").locator("a.card-link").click()
+    expect(page).to_have_url(re.compile(rf"#/task/{task['id']}$"))
+    expect(page.locator("h1")).to_have_text("E2E photo count A-01")
+    page.locator("label.choice", has_text="Count matches").click()
+    page.get_by_label("Counted quantity").fill("12")
+    page.locator("textarea[name=note]").fill("Counted twice, all good.")
+    photo = tmp_path / "shelf.png"
+    photo.write_bytes(png_bytes(2400, 1800))
+    page.locator("input[type=file][capture=environment]").set_input_files(str(photo))
+    expect(page.locator(".photo-preview img")).to_be_visible()
+    shot(page, "03-task-complete-form")
+    page.locator(".action-bar button[type=submit]").click()
+    expect(page.locator(".toast").last).to_contain_text("Completed")
+    expect(page).to_have_url(re.compile(r"#/inbox"))
+
+    done = api.ok("GET", f"/tasks/{task['id']}", login="mgr.wh1")
+    assert done["status"] == "completed"
+    assert done["outcome"] == "matches"
+    assert done["data"]["counted"] == 12
+    attachment_id = done["data"].get("photo")
+    assert attachment_id, done["data"]
+    detail = api.ok("GET", f"/work-orders/{wo['id']}", login="mgr.wh1")
+    kinds = [e["kind"] for e in detail["timeline"]]
+    assert kinds.count("completed") == 1
+    assert any("attach" in k for k in kinds), kinds
+    assert phone.js_errors() == []
+
+
+def test_two_phones_race_for_one_pool_task(phone_factory, api):
+    english(api, "staff.wh1", "staff.wh2")
+    wo, task = new_pool_task(api, "E2E race for bin C-07")
+    one, two = phone_factory(), phone_factory()
+    for p, login in ((one, "staff.wh1"), (two, "staff.wh2")):
+        p.sign_in(login)
+        p.open(f"/task/{task['id']}")
+        expect(p.page.locator(".action-bar .btn-primary")).to_have_text("Claim")
+    # Both thumbs land at the same moment: fire both clicks before either answer arrives.
+    click = "document.querySelector('.action-bar .btn-primary').click()"
+    one.page.evaluate(click)
+    two.page.evaluate(click)
+    for p in (one, two):
+        expect(p.page.locator(".toast").first).to_be_visible()
+    texts = [p.page.locator(".toast").first.inner_text() for p in (one, two)]
+    assert sorted("yours" in t for t in texts) == [False, True], texts
+    loser = one if "taken" in texts[0] or "Someone else" in texts[0] else two
+    winner = two if loser is one else one
+    expect(loser.page.locator(".toast").first).to_contain_text("Someone else took this task first")
+    expect(loser.page.locator(".notice-warn")).to_contain_text("Someone else is handling this task")
+    expect(winner.page.locator(".action-bar button[type=submit]")).to_have_text("Complete")
+    state = api.ok("GET", f"/tasks/{task['id']}", login="mgr.wh1")
+    winner_login = "staff.wh1" if winner is one else "staff.wh2"
+    assert state["status"] == "claimed"
+    assert state["assignee_id"] == api.me(winner_login)["id"]
+
+
+def test_completed_offline_is_delivered_exactly_once(phone, api):
+    english(api, "staff.wh1")
+    wo, task = new_pool_task(api, "E2E offline count D-02")
+    page = phone.sign_in("staff.wh1")
+    phone.wait_for_sw()
+    phone.open(f"/task/{task['id']}")
+    page.locator(".action-bar .btn-primary").click()
+    expect(page.locator(".action-bar button[type=submit]")).to_have_text("Complete")
+
+    phone.context.set_offline(True)
+    expect(page.locator(".banner-offline")).to_be_visible()
+    page.locator("label.choice", has_text="Count differs").click()
+    page.get_by_label("Counted quantity").fill("7")
+    page.locator("textarea[name=note]").fill("Three boxes missing.")
+    device_time = time.time()
+    page.locator(".action-bar button[type=submit]").click()
+    expect(page.locator(".toast").last).to_contain_text("Saved on this phone")
+    expect(page.locator(".sync-chip")).to_contain_text("1 to send")
+    page.locator(".sync-chip").click()
+    expect(page.locator(".ob-item.ob-pending")).to_have_count(1)
+    shot(page, "04-outbox-offline")
+    [entry] = [e for e in outbox_entries(page) if e["task_id"] == task["id"] and e["kind"] == "complete"]
+    assert entry["status"] == "pending"
+    time.sleep(2)  # the server must keep the device's time, not the (later) delivery time
+    assert api.ok("GET", f"/tasks/{task['id']}", login="mgr.wh1")["status"] == "claimed"
+
+    phone.context.set_offline(False)
+    expect(page.locator(".ob-item.ob-done").first).to_be_visible(timeout=30000)
+    api.wait(lambda: api.ok("GET", f"/tasks/{task['id']}", login="mgr.wh1")["status"] == "completed")
+
+    # A lost answer makes the phone send the same action again, with the same key: no second effect.
+    reset_outbox_entry_to_pending(page, entry["id"])
+    page.reload()
+    api.wait(lambda: any(e["id"] == entry["id"] and e["status"] == "done" for e in outbox_entries(page)), timeout=30)
+    attempts = page.evaluate(
+        """(id) => new Promise((res) => { const r = indexedDB.open('baton-outbox'); r.onsuccess = () => {
+            const g = r.result.transaction('entries').objectStore('entries').get(id); g.onsuccess = () => res(g.result.attempts); }; })""",
+        entry["id"],
+    )
+    assert attempts >= 2, "the replay did not happen"
+    detail = api.ok("GET", f"/work-orders/{wo['id']}", login="mgr.wh1")
+    completed = [e for e in detail["timeline"] if e["kind"] == "completed" and e.get("task_id") == task["id"]]
+    assert len(completed) == 1, completed
+    done = api.ok("GET", f"/tasks/{task['id']}", login="mgr.wh1")
+    assert done["outcome"] == "discrepancy" and done["data"]["counted"] == 7
+    occurred = completed[0].get("occurred_at")
+    if occurred:
+        from datetime import datetime
+
+        t = datetime.fromisoformat(occurred.replace("Z", "+00:00")).timestamp()
+        assert abs(t - device_time) < 2.5, (occurred, device_time)
+    assert phone.js_errors() == []
+
+
+def test_app_shell_opens_offline(phone, api):
+    english(api, "staff.wh1")
+    page = phone.sign_in("staff.wh1")
+    phone.wait_for_sw()
+    expect(page.locator("li.card").first).to_be_visible()
+    page.reload()  # the inbox read now goes through the service worker and is cached
+    expect(page.locator("li.card").first).to_be_visible()
+    phone.context.set_offline(True)
+    page.reload()
+    expect(page.locator(".topbar")).to_be_visible()
+    expect(page.locator(".tabbar .tab").first).to_be_visible()
+    expect(page.locator("h1")).to_have_text("Tasks")
+    expect(page.locator(".stale")).to_contain_text("Offline — last updated")
+    expect(page.locator("li.card").first).to_be_visible()
+    shot(page, "05-inbox-offline")
+    phone.context.set_offline(False)
+
+
+def test_switching_language(phone, api):
+    english(api, "staff.wh2")
+    page = phone.sign_in("staff.wh2")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.locator(".tabbar .tab", has_text="Me").click()
+    page.locator("label.choice", has_text="中文").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator(".tabbar")).to_contain_text("待办")
+    expect(page.locator("h1")).to_have_text("我的")
+    shot(page, "06-settings-zh")
+    api.wait(lambda: api.me("staff.wh2")["locale"] == "zh-CN")
+    # Dates follow the chosen locale too.
+    page.locator(".tabbar .tab", has_text="待办").click()
+    expect(page.locator("h1")).to_have_text("待办任务")
+    page.locator(".tabbar .tab", has_text="我的").click()
+    page.locator("label.choice", has_text="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator(".tabbar")).to_contain_text("Tasks")
+    api.wait(lambda: api.me("staff.wh2")["locale"] == "en")
+    assert phone.js_errors() == []
