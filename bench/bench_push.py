@@ -1,0 +1,271 @@
+"""Web Push delivery benchmark against the local fake push service.
+
+    .venv/bin/python bench/bench_push.py [--n 10000] [--workers W]
+        [--subs 100] [--delay 0.05] [--naive-n 100] [--sweep 32,64,128]
+        [--server-in-process]
+
+Sends N messages to --subs fake subscriptions through WebPushSender and, in
+the same run, a naive one-call-at-a-time ``pywebpush.webpush()`` loop on a
+smaller sample; prints deliveries/s for both and the ratio. Every delivery
+is checked: the fake service must have verified the VAPID JWT and decrypted
+exactly the payloads that were sent. Exit status: 0 targets met, 2 targets
+missed, 1 a correctness check failed.
+
+The fake push service runs in a child process by default: a real push
+service is another machine, and in-process it would compete with the sender
+for the same GIL and double the CPU charged to the sender. Use
+--server-in-process to see that configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import multiprocessing
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import pywebpush  # noqa: E402
+
+from app.notify.webpush import PushMessage, WebPushSender, generate_vapid_keypair  # noqa: E402
+from tests.notify.push_server import FakePushServer  # noqa: E402
+
+SUBJECT = "mailto:bench@example.com"
+TARGET_RATE = 1000.0
+TARGET_RATIO = 20.0
+
+
+def payload(i: int) -> dict:
+    return {
+        "title": f"Work order WO-{i:06d} assigned",
+        "body": "Replace the pressure valve on line 3 before the night shift.",
+        "url": f"/workorders/{i}",
+        "tag": f"wo-{i}",
+        "id": i,
+    }
+
+
+# --------------------------------------------------------------------------
+# The fake push service, in this process or in a child process
+# --------------------------------------------------------------------------
+
+
+def _stats(server: FakePushServer) -> dict:
+    received = server.received
+    return {
+        "received": len(received),
+        "ids": sorted(r.payload["id"] for r in received),
+        "payloads_intact": all(r.payload == payload(r.payload["id"]) for r in received),
+        "rejected": [(r.status, r.reason) for r in server.rejected[:3]],
+        "rejected_count": len(server.rejected),
+        "requests": server.request_count,
+        "connections": server.connection_count,
+        "cpu": time.process_time(),
+    }
+
+
+def _serve(conn, public_key: str, delay: float) -> None:  # child process
+    with FakePushServer(vapid_public_key=public_key, delay=delay) as server:
+        while True:
+            command, arg = conn.recv()
+            if command == "subs":
+                conn.send([server.new_subscription() for _ in range(arg)])
+            elif command == "reset":
+                server.reset()
+                conn.send(time.process_time())
+            elif command == "stats":
+                conn.send(_stats(server))
+            elif command == "stop":
+                conn.send(None)
+                return
+
+
+class InProcess:
+    def __init__(self, public_key: str, delay: float) -> None:
+        self.server = FakePushServer(vapid_public_key=public_key, delay=delay).start()
+
+    def subs(self, n: int) -> list[dict]:
+        return [self.server.new_subscription() for _ in range(n)]
+
+    def reset(self) -> float | None:
+        self.server.reset()
+        return None  # same process: its CPU is counted in the sender's
+
+    def stats(self) -> dict:
+        return {**_stats(self.server), "cpu": None}
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class ChildProcess:
+    def __init__(self, public_key: str, delay: float) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, public_key, delay), daemon=True)
+        self.proc.start()
+
+    def _call(self, command: str, arg=None):
+        self.conn.send((command, arg))
+        return self.conn.recv()
+
+    def subs(self, n: int) -> list[dict]:
+        return self._call("subs", n)
+
+    def reset(self) -> float:
+        return self._call("reset")
+
+    def stats(self) -> dict:
+        return self._call("stats")
+
+    def stop(self) -> None:
+        try:
+            self._call("stop")
+        finally:
+            self.proc.join(timeout=10)
+
+
+# --------------------------------------------------------------------------
+# Runs
+# --------------------------------------------------------------------------
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def verify(stats: dict, n: int, label: str) -> None:
+    check(stats["rejected_count"] == 0,
+          f"{label}: server rejected {stats['rejected_count']} requests, e.g. {stats['rejected']}")
+    check(stats["received"] == n, f"{label}: server received {stats['received']} != {n}")
+    check(stats["ids"] == list(range(n)), f"{label}: decrypted payload ids != ids sent")
+    check(stats["payloads_intact"], f"{label}: a decrypted payload differs from what was sent")
+
+
+def run_sender(server, subs: list[dict], private: str, n: int, workers: int) -> dict:
+    server_cpu0 = server.reset()
+    messages = [
+        PushMessage(ref=i, subscription=subs[i % len(subs)], payload=payload(i),
+                    ttl=3600, urgency="normal", topic=f"wo-{i % 997}")
+        for i in range(n)
+    ]
+    with WebPushSender(private, SUBJECT, max_workers=workers) as sender:
+        t0 = os.times()
+        start = time.perf_counter()
+        results = sender.send_many(messages)
+        elapsed = time.perf_counter() - start
+        t1 = os.times()
+        user, system = t1.user - t0.user, t1.system - t0.system
+
+    check([r.ref for r in results] == list(range(n)), "results not in input order")
+    not_sent = [r for r in results if r.outcome != "sent"]
+    check(not not_sent, f"{len(not_sent)} messages not sent, first: {not_sent[:1]}")
+    stats = server.stats()
+    verify(stats, n, f"WebPushSender(max_workers={workers})")
+    return {
+        "workers": workers,
+        "elapsed": elapsed,
+        "rate": n / elapsed,
+        "cpu_ms": (user + system) * 1000 / n,
+        "user_ms": user * 1000 / n,
+        "sys_ms": system * 1000 / n,
+        "server_cpu_ms": None if server_cpu0 is None else (stats["cpu"] - server_cpu0) * 1000 / n,
+        "connections": stats["connections"],
+        "requests": stats["requests"],
+    }
+
+
+def run_naive(server, subs: list[dict], private: str, n: int) -> dict:
+    server.reset()
+    start = time.perf_counter()
+    for i in range(n):
+        try:
+            pywebpush.webpush(
+                subs[i % len(subs)],
+                data=json.dumps(payload(i)),
+                vapid_private_key=private,
+                vapid_claims={"sub": SUBJECT},  # fresh dict each call: webpush() mutates it
+                content_encoding="aes128gcm",
+                ttl=3600,
+                timeout=10,
+            )
+        except pywebpush.WebPushException as exc:
+            raise CheckFailed(f"naive webpush() loop: message {i}: {exc}") from None
+    elapsed = time.perf_counter() - start
+    stats = server.stats()
+    verify(stats, n, "naive webpush() loop")
+    return {"elapsed": elapsed, "rate": n / elapsed, "connections": stats["connections"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=10_000, help="messages through WebPushSender")
+    parser.add_argument("--subs", type=int, default=100, help="fake subscriptions")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="WebPushSender max_workers (default: the sender's default)")
+    parser.add_argument("--delay", type=float, default=0.05, help="server delay per request (s)")
+    parser.add_argument("--naive-n", type=int, default=100, help="messages in the naive loop")
+    parser.add_argument("--sweep", default="", help="comma-separated max_workers values to try first")
+    parser.add_argument("--server-in-process", action="store_true",
+                        help="run the fake push service in this process (shares the GIL)")
+    args = parser.parse_args()
+
+    default_workers = inspect.signature(WebPushSender).parameters["max_workers"].default
+    workers = args.workers or default_workers
+    private, public = generate_vapid_keypair()
+    server = (InProcess if args.server_in_process else ChildProcess)(public, args.delay)
+    try:
+        subs = server.subs(args.subs)
+        print(f"cpu cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}")
+        print(f"fake push service: {'in this process' if args.server_in_process else 'child process'}, "
+              f"{args.delay * 1000:.0f} ms delay per request, {args.subs} subscriptions")
+        for w in [int(x) for x in args.sweep.split(",") if x.strip()]:
+            r = run_sender(server, subs, private, args.n, w)
+            print(f"sweep max_workers={w}: {r['rate']:.0f} deliveries/s, {r['elapsed']:.2f} s, "
+                  f"{r['connections']} connections, sender CPU {r['cpu_ms']:.2f} ms/msg")
+        fast = run_sender(server, subs, private, args.n, workers)
+        naive = run_naive(server, subs, private, args.naive_n)
+    except CheckFailed as exc:
+        print(f"CHECK FAILED: {exc}")
+        return 1
+    finally:
+        server.stop()
+
+    ratio = fast["rate"] / naive["rate"]
+    ok = fast["rate"] >= TARGET_RATE and ratio >= TARGET_RATIO
+    print(f"WebPushSender max_workers: {fast['workers']}")
+    print(f"WebPushSender messages: {args.n} (all sent; VAPID verified, decrypted and compared)")
+    print(f"WebPushSender elapsed: {fast['elapsed']:.2f} s")
+    print(f"WebPushSender deliveries/s: {fast['rate']:.0f}")
+    print(f"WebPushSender TCP connections: {fast['connections']}")
+    print(f"WebPushSender sender CPU per message: {fast['cpu_ms']:.2f} ms "
+          f"(user {fast['user_ms']:.2f}, kernel {fast['sys_ms']:.2f})")
+    if fast["server_cpu_ms"] is None:
+        print("fake push service CPU per message: included above (same process)")
+    else:
+        print(f"fake push service CPU per message: {fast['server_cpu_ms']:.2f} ms")
+    print(f"naive webpush() loop messages: {args.naive_n}")
+    print(f"naive webpush() loop elapsed: {naive['elapsed']:.2f} s")
+    print(f"naive webpush() loop deliveries/s: {naive['rate']:.1f}")
+    print(f"naive webpush() loop TCP connections: {naive['connections']}")
+    print(f"speed-up vs naive: {ratio:.1f}x")
+    print(f"load average after: {os.getloadavg()[0]:.1f} (other processes compete for the CPU)")
+    print(f"targets (>= {TARGET_RATE:.0f}/s and >= {TARGET_RATIO:.0f}x): {'MET' if ok else 'NOT MET'}")
+    return 0 if ok else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
