@@ -289,10 +289,11 @@ def fire_due_timers(*, now: datetime, batch_size: int = 500, max_batches: int = 
     """Fire every due timer once: claim a batch (SKIP LOCKED on PostgreSQL), fire, mark, commit, repeat.
 
     A timer whose work order another transaction holds (a handler, or a concurrent sweep firing that work
-    order's other timer) is left pending as "busy" and taken again by a later batch, after a short backoff
-    when nothing else was due; `busy` in the answer counts those still left for the next sweep.
+    order's other timer) is left pending as "busy"; the sweep goes on with the rest, then takes the busy ones
+    again after a short backoff. `busy` in the answer counts those still left for the next sweep.
     """
     counts = {"fired": 0, "stale": 0, "busy": 0}
+    busy: set[int] = set()
     waits = 0
     for _ in range(max_batches):
         stmt = (
@@ -302,22 +303,25 @@ def fire_due_timers(*, now: datetime, batch_size: int = 500, max_batches: int = 
             .limit(batch_size)
             .with_for_update(skip_locked=True)
         )
+        if busy:
+            stmt = stmt.where(_TIMER.c.id.not_in(busy))
         timers = db.session.execute(stmt).all()
-        if not timers:
-            counts["busy"] = 0
+        if timers:
+            outcomes = _fire_batch(timers, now)
+            db.session.commit()
+            counts["fired"] += outcomes.count("fired")
+            counts["stale"] += outcomes.count("stale")
+            busy.update(timer.id for timer, outcome in zip(timers, outcomes) if outcome == "busy")
+            if len(timers) == batch_size:
+                continue
+        else:
+            db.session.rollback()
+        if not busy or waits >= busy_retries:
             break
-        outcomes = _fire_batch(timers, now)
-        db.session.commit()
-        counts["fired"] += outcomes.count("fired")
-        counts["stale"] += outcomes.count("stale")
-        counts["busy"] = busy = outcomes.count("busy")
-        if not busy and len(timers) < batch_size:
-            break
-        if busy == len(timers):
-            if waits >= busy_retries:
-                break
-            time.sleep(0.01 * 2 ** waits)
-            waits += 1
+        time.sleep(0.01 * 2 ** waits)
+        waits += 1
+        busy.clear()
+    counts["busy"] = len(busy)
     return counts
 
 

@@ -152,3 +152,54 @@ def test_concurrent_sweeps_escalate_each_timer_exactly_once(app, flow):
     assert db.session.scalar(select(func.count()).select_from(TimelineEvent).where(TimelineEvent.kind == "escalated")) == 30
     assert db.session.scalar(select(func.count()).select_from(TimelineEvent).where(TimelineEvent.kind == "reminded")) == 30
     assert db.session.scalar(select(func.count()).select_from(Timer).where(Timer.status == "pending", Timer.fire_at <= now)) == 0
+
+
+def _locked_work_order(app, work_order_id):
+    """A second connection holding the work order's row lock, as a handler mid-transaction does."""
+    engine = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": app.config["SECRET_KEY"], **FAST_HASH})
+    with engine.app_context():
+        connection = db.engine.connect()
+    transaction = connection.begin()
+    connection.exec_driver_sql("SELECT id FROM work_orders WHERE id = %s FOR UPDATE", (work_order_id,))
+    return engine, connection, transaction
+
+
+def test_sweep_leaves_a_locked_work_orders_timers_pending_and_fires_them_later(app, flow):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks held by another transaction are a PostgreSQL matter; SQLite has one writer")
+    held, free = flow.create("complaint", title="held"), flow.create("complaint", title="free")
+    now = max(_due(o["tasks"][0]["id"]) for o in (held, free)) + timedelta(minutes=1)
+    db.session.rollback()
+    other, connection, transaction = _locked_work_order(app, held["id"])
+    try:
+        result = fire_due_timers(now=now, batch_size=1, busy_retries=2)
+    finally:
+        transaction.rollback()
+        connection.close()
+        with other.app_context():
+            db.engine.dispose()
+    assert result == {"fired": 2, "stale": 0, "busy": 2}
+    pending = select(func.count()).select_from(Timer).join(Task, Task.id == Timer.task_id).where(
+        Timer.status == "pending", Timer.fire_at <= now, Task.work_order_id == held["id"])
+    assert db.session.scalar(pending) == 2
+    assert fire_due_timers(now=now) == {"fired": 2, "stale": 0, "busy": 0}
+    assert db.session.scalar(pending) == 0
+
+
+def test_sweep_waits_briefly_for_a_work_order_that_is_released(app, flow):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks held by another transaction are a PostgreSQL matter; SQLite has one writer")
+    wo = flow.create("complaint")
+    now = _due(wo["tasks"][0]["id"]) + timedelta(minutes=1)
+    db.session.rollback()
+    other, connection, transaction = _locked_work_order(app, wo["id"])
+    release = threading.Timer(0.05, transaction.rollback)
+    release.start()
+    try:
+        result = fire_due_timers(now=now, busy_retries=12)  # backs off up to about 40 s in all
+    finally:
+        release.join()
+        connection.close()
+        with other.app_context():
+            db.engine.dispose()
+    assert result == {"fired": 2, "stale": 0, "busy": 0}
