@@ -21,7 +21,7 @@ push_cli = AppGroup("push", help="Web Push.")
 def init_vapid_command(if_missing):
     """Generate a development VAPID key pair into instance/vapid.json."""
     from app.config import INSTANCE_DIR, VAPID_FILE
-    from app.notify.webpush import generate_vapid_keypair
+    from app.notify.vapid import generate_vapid_keypair
 
     path = INSTANCE_DIR / VAPID_FILE
     if path.exists() and if_missing:

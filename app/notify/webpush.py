@@ -23,15 +23,12 @@ endpoint URLs (an endpoint is a capability URL; only its origin is logged).
 
 from __future__ import annotations
 
-import base64
 import datetime
 import email.utils
 import hashlib
-import http.cookiejar
 import json
 import logging
 import math
-import os
 import re
 import threading
 import time
@@ -40,16 +37,22 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import http_ece
 import requests
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid
-import http_ece
 from pywebpush import WebPusher, WebPushException
-from requests.adapters import HTTPAdapter
-from requests.sessions import merge_hooks
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_environ_proxies
+
+from app.notify.pushhttp import PushAdapter, PushSession
+from app.notify.vapid import (
+    VAPID_CACHE_SECONDS,
+    VapidHeaderCache,
+    audience_of,
+    b64url,
+    b64url_decode,
+    check_subject,
+    generate_vapid_keypair,
+    load_vapid,
+)
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -76,13 +79,6 @@ MAX_TTL_SECONDS = 28 * 24 * 3600
 #: Valid values of the ``Urgency`` header (RFC 8030 section 5.3).
 URGENCIES = frozenset({"very-low", "low", "normal", "high"})
 
-#: How long a signed VAPID header is reused for one audience.
-VAPID_CACHE_SECONDS = 600.0
-#: ``exp`` claim put in each JWT (RFC 8292 requires <= 24 h; we use 12 h).
-VAPID_EXP_SECONDS = 12 * 3600
-#: Upper bound on cached audiences (endpoints come from browsers, so the
-#: set of origins is not fully under our control).
-VAPID_CACHE_MAX_ENTRIES = 1024
 
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _MAX_ERROR_BODY = 200
@@ -93,31 +89,6 @@ Outcome = Literal["sent", "gone", "retry", "failed"]
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(data: str) -> bytes:
-    data = data.strip().replace("+", "-").replace("/", "_").rstrip("=")
-    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-
-
-def generate_vapid_keypair() -> tuple[str, str]:
-    """Create a new VAPID (P-256) key pair.
-
-    Returns ``(private_key, public_key)``, both base64url without padding:
-    the private key as the raw 32-byte scalar (what :class:`WebPushSender`
-    takes), the public key as the uncompressed 65-byte point (what a
-    browser's ``pushManager.subscribe({applicationServerKey})`` wants).
-    """
-    key = ec.generate_private_key(ec.SECP256R1())
-    private_raw = key.private_numbers().private_value.to_bytes(32, "big")
-    public_raw = key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return _b64url(private_raw), _b64url(public_raw)
 
 
 def normalize_topic(topic: str | None) -> str | None:
@@ -133,7 +104,7 @@ def normalize_topic(topic: str | None) -> str | None:
     if _TOPIC_RE.match(topic):
         return topic
     digest = hashlib.sha256(topic.encode("utf-8")).digest()
-    return _b64url(digest)[:32]
+    return b64url(digest)[:32]
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -168,62 +139,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - current)
 
 
-def _load_vapid(private_key: str) -> Vapid:
-    """Build a py_vapid object from a raw base64url, DER base64 or PEM key."""
-    if not isinstance(private_key, str) or not private_key.strip():
-        raise ValueError("vapid_private_key must be a non-empty string")
-    text = private_key.strip()
-    try:
-        if text.startswith("-----BEGIN"):
-            key = serialization.load_pem_private_key(text.encode("ascii"), None)
-            vapid = Vapid(key)
-        else:
-            compact = "".join(text.split())
-            raw = _b64url_decode(compact)
-            if len(raw) == 32:
-                vapid = Vapid.from_raw(compact.rstrip("=").encode("ascii"))
-            else:
-                vapid = Vapid.from_der(compact.encode("ascii"))
-    except Exception as exc:  # noqa: BLE001 - never echo the key itself
-        raise ValueError(
-            f"vapid_private_key is not a usable P-256 key ({type(exc).__name__})"
-        ) from None
-    if not isinstance(vapid.private_key, ec.EllipticCurvePrivateKey) or not isinstance(
-        vapid.private_key.curve, ec.SECP256R1
-    ):
-        raise ValueError("vapid_private_key must be a P-256 (prime256v1) key")
-    # py_vapid's strict "sub" check refuses https: URLs with a path, which
-    # RFC 8292 allows; _check_subject() validates the subject instead.
-    vapid.conf = {"no-strict": True}
-    return vapid
-
-
-def _check_subject(subject: str) -> str:
-    """Validate the VAPID ``sub`` claim: a mailto: or https: URL."""
-    if not isinstance(subject, str):
-        raise ValueError("vapid_subject must be a string")
-    subject = subject.strip()
-    lowered = subject.lower()
-    if lowered.startswith("mailto:"):
-        address = subject[len("mailto:"):]
-        if re.match(r"^[^@\s]+@[^@\s]+$", address):
-            return subject
-    elif lowered.startswith("https://"):
-        parts = urlsplit(subject)
-        if parts.netloc and not any(c.isspace() for c in subject):
-            return subject
-    raise ValueError(
-        "vapid_subject must be a mailto: address or an https: URL, "
-        "e.g. 'mailto:ops@example.com'"
-    )
-
-
-def _audience(endpoint: str) -> str:
-    """The VAPID ``aud`` for an endpoint: its origin ``scheme://host[:port]``."""
-    parts = urlsplit(endpoint)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
 def _validate_subscription(subscription: Any) -> str | None:
     """Return an error string if the subscription cannot possibly work."""
     if not isinstance(subscription, dict):
@@ -242,7 +157,7 @@ def _validate_subscription(subscription: Any) -> str | None:
         if not isinstance(value, str) or not value:
             return f"missing keys.{name}"
         try:
-            raw = _b64url_decode(value)
+            raw = b64url_decode(value)
         except (ValueError, TypeError):
             return f"keys.{name} is not base64url"
         if name == "p256dh" and (len(raw) != size or raw[0] != 0x04):
@@ -254,7 +169,7 @@ def _validate_subscription(subscription: Any) -> str | None:
 
 def _origin_for_log(subscription: Any) -> str:
     try:
-        return _audience(subscription["endpoint"])
+        return audience_of(subscription["endpoint"])
     except Exception:  # noqa: BLE001
         return "?"
 
@@ -298,215 +213,6 @@ class PushResult:
 
 
 # --------------------------------------------------------------------------
-# VAPID header cache
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class _CachedHeader:
-    value: str
-    signed_monotonic: float
-    exp: int
-
-
-class _VapidHeaderCache:
-    """Signs ``Authorization`` headers and reuses them per audience.
-
-    An entry is reused while it is younger than ``max_age`` seconds
-    (monotonic clock, immune to wall-clock jumps) and its ``exp`` is still
-    more than ``max_age`` seconds away on the wall clock. Thread-safe; a
-    miss signs under the lock, which is cheap (one ECDSA signature) and
-    avoids every worker signing the same audience at start-up.
-    """
-
-    def __init__(
-        self,
-        vapid: Vapid,
-        subject: str,
-        max_age: float = VAPID_CACHE_SECONDS,
-        exp_seconds: int = VAPID_EXP_SECONDS,
-        max_entries: int = VAPID_CACHE_MAX_ENTRIES,
-    ) -> None:
-        if max_age < 0 or max_age >= exp_seconds:
-            raise ValueError("VAPID cache max_age must be in [0, exp_seconds)")
-        if exp_seconds > 24 * 3600:
-            raise ValueError("VAPID exp must be at most 24 h ahead (RFC 8292)")
-        self._vapid = vapid
-        self._subject = subject
-        self._max_age = max_age
-        self._exp_seconds = exp_seconds
-        self._max_entries = max_entries
-        self._entries: dict[str, _CachedHeader] = {}
-        self._lock = threading.Lock()
-
-    def _fresh(self, entry: _CachedHeader, mono: float, wall: float) -> bool:
-        return (
-            mono - entry.signed_monotonic < self._max_age
-            and entry.exp - wall > self._max_age
-        )
-
-    def _sign(self, audience: str, wall: float) -> _CachedHeader:
-        exp = int(wall) + self._exp_seconds
-        # A fresh claims dict on every call: nothing shared is mutated.
-        claims = {"sub": self._subject, "aud": audience, "exp": exp}
-        headers = self._vapid.sign(claims)
-        return _CachedHeader(headers["Authorization"], time.monotonic(), exp)
-
-    def header(self, audience: str) -> str:
-        with self._lock:
-            # Read the clocks under the lock: an entry signed by another
-            # thread after an earlier reading would look "from the future".
-            mono = time.monotonic()
-            wall = time.time()
-            entry = self._entries.get(audience)
-            if entry is not None and self._fresh(entry, mono, wall):
-                return entry.value
-            entry = self._sign(audience, wall)
-            if self._max_age > 0:
-                if audience not in self._entries and len(self._entries) >= self._max_entries:
-                    self._evict(mono, wall)
-                self._entries[audience] = entry
-            return entry.value
-
-    def _evict(self, mono: float, wall: float) -> None:
-        stale = [a for a, e in self._entries.items() if not self._fresh(e, mono, wall)]
-        for audience in stale:
-            del self._entries[audience]
-        while len(self._entries) >= self._max_entries:
-            oldest = min(self._entries, key=lambda a: self._entries[a].signed_monotonic)
-            del self._entries[oldest]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-# --------------------------------------------------------------------------
-# HTTP session
-# --------------------------------------------------------------------------
-
-
-class _PushSession(requests.Session):
-    """A ``requests.Session`` tuned for many small POSTs from many threads.
-
-    Only this module uses it, always as ``post(endpoint, data=bytes,
-    headers=..., timeout=...)`` (from pywebpush's ``WebPusher.send``). Per
-    request, a stock Session re-scans ``os.environ`` for proxies, stats
-    ``~/.netrc``, builds and merges cookie jars and runs several
-    ``typing.Protocol`` isinstance checks; together that costs more CPU than
-    encrypting the message. Differences from a stock Session:
-
-    * The environment (``*_PROXY``/``NO_PROXY``, ``REQUESTS_CA_BUNDLE``/
-      ``CURL_CA_BUNDLE``) is honoured, but read once: at construction for
-      the CA bundle, once per push-service origin for proxies.
-    * No netrc credentials (push services authenticate with VAPID) and no
-      cookies (refused by policy; a shared jar is shared mutable state).
-    * Redirects are not followed: push services do not redirect, and
-      following one would turn the POST into a GET (or send the capability
-      URL's payload elsewhere). A 3xx is reported to the caller.
-    """
-
-    _MAX_CACHED_ORIGINS = 1024
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.trust_env = False
-        # Only what a push service needs: no Accept / Accept-Encoding (bodies
-        # are tiny) and no "Connection: keep-alive" (HTTP/1.1's default).
-        self.headers = CaseInsensitiveDict(
-            {"User-Agent": f"baton-webpush python-requests/{requests.__version__}"}
-        )
-        self.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if ca_bundle:
-            self.verify = ca_bundle
-        self._proxy_cache: dict[str, dict[str, str]] = {}
-
-    def _env_proxies(self, url: str) -> dict[str, str]:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        proxies = self._proxy_cache.get(origin)
-        if proxies is None:
-            proxies = dict(get_environ_proxies(url))  # {} when NO_PROXY matches
-            if len(self._proxy_cache) >= self._MAX_CACHED_ORIGINS:
-                self._proxy_cache.clear()
-            self._proxy_cache[origin] = proxies
-        return proxies
-
-    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("allow_redirects", False)
-        return super().request(method, url, *args, **kwargs)
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        # Same precedence as requests: explicit > environment > session.
-        merged = dict(self.proxies or {})
-        merged.update(self._env_proxies(url))
-        merged.update(proxies or {})
-        return {
-            "proxies": merged,
-            "stream": self.stream if stream is None else stream,
-            "verify": self.verify if verify is None else verify,
-            "cert": self.cert if cert is None else cert,
-        }
-
-    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        headers = CaseInsensitiveDict(self.headers)
-        for name, value in (request.headers or {}).items():
-            if value is None:
-                headers.pop(name, None)
-            else:
-                headers[name] = value
-        prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=request.method.upper() if request.method else request.method,
-            url=request.url,
-            headers=headers,
-            files=request.files,
-            data=request.data,
-            json=request.json,
-            params=request.params or None,
-            auth=request.auth or self.auth,
-            cookies=self.cookies,
-            hooks=merge_hooks(request.hooks, self.hooks),
-        )
-        return prepared
-
-
-class _PushAdapter(HTTPAdapter):
-    """HTTPAdapter that memoises the connection-pool key per origin.
-
-    requests recomputes it for every request (``urlparse`` plus an
-    ``os.path.isdir`` on the CA bundle); for a handful of push services
-    the answer never changes.
-    """
-
-    _MAX_CACHED = 1024
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pool_key_cache: dict[tuple, tuple[dict, dict]] = {}
-
-    def build_connection_pool_key_attributes(
-        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        parts = urlsplit(request.url)
-        key = (parts.scheme, parts.netloc, verify, cert)
-        try:
-            cached = self._pool_key_cache.get(key)
-        except TypeError:  # unhashable verify/cert: don't cache
-            return super().build_connection_pool_key_attributes(request, verify, cert)
-        if cached is None:
-            cached = super().build_connection_pool_key_attributes(request, verify, cert)
-            if len(self._pool_key_cache) >= self._MAX_CACHED:
-                self._pool_key_cache.clear()
-            self._pool_key_cache[key] = cached
-        host_params, pool_kwargs = cached
-        return dict(host_params), dict(pool_kwargs)
-
-
-# --------------------------------------------------------------------------
 # Sender
 # --------------------------------------------------------------------------
 
@@ -544,22 +250,22 @@ class WebPushSender:
             raise ValueError("max_workers must be a positive integer")
         if not timeout or timeout <= 0:
             raise ValueError("timeout must be positive")
-        self._vapid = _load_vapid(vapid_private_key)
-        self._subject = _check_subject(vapid_subject)
+        self._vapid = load_vapid(vapid_private_key)
+        self._subject = check_subject(vapid_subject)
         self.max_workers = max_workers
         self.timeout = float(timeout)
-        self._vapid_headers = _VapidHeaderCache(
+        self._vapid_headers = VapidHeaderCache(
             self._vapid, self._subject, max_age=vapid_cache_seconds
         )
-        self.public_key = _b64url(
+        self.public_key = b64url(
             self._vapid.public_key.public_bytes(
                 serialization.Encoding.X962,
                 serialization.PublicFormat.UncompressedPoint,
             )
         )
 
-        self._session = _PushSession()
-        adapter = _PushAdapter(
+        self._session = PushSession()
+        adapter = PushAdapter(
             pool_connections=64,  # per-host pools kept (WNS alone has many hosts)
             pool_maxsize=max_workers,
             max_retries=0,  # never silently re-POST; the caller retries
@@ -686,7 +392,7 @@ class WebPushSender:
         topic = normalize_topic(message.topic)
 
         endpoint = message.subscription["endpoint"]
-        audience = _audience(endpoint)
+        audience = audience_of(endpoint)
         headers = {
             "Authorization": self._vapid_headers.header(audience),
             "Urgency": urgency,

@@ -22,6 +22,7 @@ from py_vapid import Vapid
 from pywebpush import WebPusher
 
 from app.notify import webpush
+from app.notify.vapid import VapidHeaderCache
 from app.notify.webpush import (
     MAX_PAYLOAD_BYTES,
     PushMessage,
@@ -501,7 +502,7 @@ def test_vapid_header_is_signed_once_per_audience(vapid_keys, push_server, monke
 
 
 def test_vapid_cache_expires_and_resigns(vapid_keys):
-    cache = webpush._VapidHeaderCache(
+    cache = VapidHeaderCache(
         Vapid.from_raw(vapid_keys[0].encode()), SUBJECT, max_age=0.2
     )
     first = cache.header("https://push.example")
@@ -512,7 +513,7 @@ def test_vapid_cache_expires_and_resigns(vapid_keys):
 
 
 def test_vapid_cache_is_thread_safe(vapid_keys):
-    cache = webpush._VapidHeaderCache(Vapid.from_raw(vapid_keys[0].encode()), SUBJECT)
+    cache = VapidHeaderCache(Vapid.from_raw(vapid_keys[0].encode()), SUBJECT)
     audiences = [f"https://push{i}.example" for i in range(4)]
     seen: dict[str, set] = {a: set() for a in audiences}
     lock = threading.Lock()
