@@ -2,6 +2,8 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from app.common.fields import StrictBoolean
+
 FIELD_TYPES = ("text", "textarea", "number", "integer", "boolean", "date", "datetime", "select", "multiselect", "user", "list", "attachment")
 
 
@@ -9,7 +11,7 @@ class FormFieldSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=[validate.Length(1, 64), validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]*$")])
     label = ma.fields.String(load_default=None, validate=validate.Length(0, 200))
     type = ma.fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
-    required = ma.fields.Boolean(load_default=False)
+    required = StrictBoolean(load_default=False)
     options = ma.fields.List(ma.fields.String(validate=validate.Length(1, 200)), load_default=None, validate=validate.Length(min=1, max=500))
     max_length = ma.fields.Integer(load_default=None, validate=validate.Range(min=1, max=100_000))
     min = ma.fields.Float(load_default=None)
@@ -37,7 +39,7 @@ def _field_for(spec: dict) -> ma.fields.Field:
         cls = ma.fields.Float if kind == "number" else ma.fields.Integer
         return cls(validate=validators, strict=True, **kwargs) if kind == "integer" else cls(validate=validators, allow_nan=False, **kwargs)
     if kind == "boolean":
-        return ma.fields.Boolean(**kwargs)
+        return StrictBoolean(**kwargs)
     if kind == "date":
         return ma.fields.Date(**kwargs)
     if kind == "datetime":

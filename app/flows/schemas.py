@@ -2,6 +2,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from app.common.fields import StrictBoolean
 from app.flows.forms import FormFieldSchema
 from app.flows.graph import parse_duration
 
@@ -56,7 +57,7 @@ class StepSchema(ma.Schema):
     escalation = ma.fields.Nested(EscalationSchema, load_default=None, allow_none=True)
     outcomes = ma.fields.List(ma.fields.String(validate=validate.Length(1, 64)), load_default=lambda: ["done"], validate=validate.Length(1, 20))
     form = ma.fields.List(ma.fields.Nested(FormFieldSchema), load_default=list, validate=validate.Length(max=100))
-    allow_return = ma.fields.Boolean(load_default=False)
+    allow_return = StrictBoolean(load_default=False)
     for_each = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
 
     @ma.validates_schema

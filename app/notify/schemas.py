@@ -4,6 +4,8 @@ import base64
 import marshmallow as ma
 from marshmallow import validate
 
+from app.common.fields import StrictBoolean
+
 
 def _b64url_bytes(value: str) -> bytes:
     try:
@@ -78,7 +80,7 @@ class NotificationPageSchema(ma.Schema):
 
 class MarkReadSchema(ma.Schema):
     ids = ma.fields.List(ma.fields.Integer(strict=True), load_default=None, validate=validate.Length(max=1000))
-    all = ma.fields.Boolean(load_default=False)
+    all = StrictBoolean(load_default=False)
 
     @ma.validates_schema
     def _one(self, data, **kwargs):

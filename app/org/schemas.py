@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import marshmallow as ma
 from marshmallow import validate
 
+from app.common.fields import StrictBoolean
 from app.org.models import LOCALES, Permission, Role
 
 ROLE_VALUES = [r.value for r in Role]
@@ -26,7 +27,7 @@ class DepartmentPatchSchema(ma.Schema):
     kind = ma.fields.String(validate=validate.Length(0, 64))
     parent_id = ma.fields.Integer(allow_none=True)
     head_id = ma.fields.Integer(allow_none=True)
-    active = ma.fields.Boolean()
+    active = StrictBoolean()
 
 
 def _known_timezone(name: str) -> None:
@@ -67,11 +68,11 @@ class UserPatchSchema(ma.Schema):
     roles = ma.fields.List(ma.fields.String(validate=validate.OneOf(ROLE_VALUES)))
     permissions = ma.fields.List(ma.fields.String(validate=validate.OneOf(PERMISSION_VALUES)))
     locale = ma.fields.String(validate=validate.OneOf(LOCALES))
-    active = ma.fields.Boolean()
+    active = StrictBoolean()
 
 
 class MePatchSchema(ma.Schema):
-    on_duty = ma.fields.Boolean()
+    on_duty = StrictBoolean()
     delegate_id = ma.fields.Integer(allow_none=True)
     locale = ma.fields.String(validate=validate.OneOf(LOCALES))
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
@@ -80,7 +81,7 @@ class MePatchSchema(ma.Schema):
 class UserListArgs(ma.Schema):
     department_id = ma.fields.Integer()
     role = ma.fields.String(validate=validate.OneOf(ROLE_VALUES))
-    active = ma.fields.Boolean()
+    active = ma.fields.Boolean()  # a query-string flag: "true"/"false"
     q = ma.fields.String(validate=validate.Length(1, 100))
 
 
@@ -96,4 +97,4 @@ class GroupPatchSchema(ma.Schema):
     name = ma.fields.String(validate=validate.Length(1, 200))
     description = ma.fields.String(validate=validate.Length(0, 2000))
     members = ma.fields.List(ma.fields.Integer(), validate=validate.Length(max=10_000))
-    active = ma.fields.Boolean()
+    active = StrictBoolean()

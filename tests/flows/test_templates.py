@@ -90,3 +90,14 @@ def test_edit_without_work_orders_keeps_version_edit_with_work_orders_makes_a_ne
     assert flow.client.get("/api/v1/templates/v?version=1", headers=flow.h("admin")).json["name"] == "V1 edited"
     new = flow.create("v", login="admin")
     assert new["template_version"] == 2
+
+
+def test_flags_and_boolean_form_values_must_be_json_booleans(flow):
+    err = assert_error(_post(flow, [_step("a", allow_return="yes", form=[{"name": "ok", "type": "boolean", "required": "true"}])]), 422)
+    assert "allow_return" in err["details"]["steps"]["0"] and "required" in err["details"]["steps"]["0"]["form"]["0"]
+    form = [{"name": "sealed", "type": "boolean", "required": True}]
+    assert _post(flow, [_step("a")], key="boolform", form=form).status_code == 201
+    bad = flow.client.post("/api/v1/work-orders", json={"template": "boolform", "title": "x", "data": {"sealed": "yes"}},
+                           headers=flow.h("lead.cs"))
+    assert "sealed" in str(assert_error(bad, 422)["details"])
+    assert flow.create("boolform", data={"sealed": False})["data"] == {"sealed": False}

@@ -303,3 +303,24 @@ def test_pagination(client, auth, demo):
     for query in ("per_page=501", "per_page=0", "page=0", "page=-1", "per_page=abc"):
         err = assert_error(client.get(f"{V1}/users?{query}", headers=admin), 422, "validation_error")
         assert set(err["details"]) & {"page", "per_page"}, (query, err)
+
+
+def test_body_booleans_are_json_booleans_but_query_flags_take_words(client, auth, demo):
+    admin = auth.headers("admin")
+    group = client.post(f"{V1}/groups", json={"name": "Night shift"}, headers=admin).json
+    cases = [
+        (f"{V1}/departments/{demo.dept('MER')}", {"active": "no"}, "active", admin),
+        (f"{V1}/users/{demo.uid('staff.wh1')}", {"active": 0}, "active", admin),
+        (f"{V1}/groups/{group['id']}", {"active": "false"}, "active", admin),
+        (f"{V1}/me", {"on_duty": "off"}, "on_duty", auth.headers("staff.wh1")),
+    ]
+    for url, body, field, headers in cases:
+        err = assert_error(client.patch(url, json=body, headers=headers), 422)
+        assert field in err["details"], (url, err)
+    db.session.expire_all()
+    assert db.session.get(Department, demo.dept("MER")).active is True
+    assert db.session.get(User, demo.uid("staff.wh1")).active is True
+    assert db.session.get(User, demo.uid("staff.wh1")).on_duty is True
+    assert db.session.get(Group, group["id"]).active is True
+    listed = client.get(f"{V1}/users", query_string={"active": "true", "per_page": 500}, headers=admin)
+    assert listed.status_code == 200 and listed.json["items"] and all(u["active"] for u in listed.json["items"])
