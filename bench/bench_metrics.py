@@ -13,8 +13,8 @@ closed work orders is then built once (`flask metrics rebuild-facts`), as after 
 and timed on its own.
 
 It then times, through the real HTTP stack and an admin's token, the summary for the whole
-year ungrouped and grouped by week, department and problem category, once for a lead
-(visibility by department subtree) and the CSV export, and prints the figures. Exit status 0
+year ungrouped and grouped by week, department and problem category, once for two leads
+(visibility by department subtree) and the CSV export (for the admin and a lead), and prints the figures. Exit status 0
 when every timed call answered within --target seconds (median of --runs), 2 otherwise.
 
 --keep leaves the database for inspection; --reuse NAME times an existing filled database.
@@ -275,6 +275,7 @@ def time_summary(app, runs: int) -> list[dict]:
         ("year, ungrouped (lead of OPS subtree)", f"/api/v1/metrics/summary?{period}", lead),
         ("year, ungrouped (lead of DLV-SH)", f"/api/v1/metrics/summary?{period}", small_lead),
         ("year CSV export by week (admin)", f"/api/v1/metrics/export.csv?{period}&group_by=week", admin),
+        ("year CSV export by week (lead of OPS)", f"/api/v1/metrics/export.csv?{period}&group_by=week", lead),
     ]
     results = []
     for label, url, headers in cases:

@@ -92,7 +92,7 @@ def metrics_export(args):
     """The summary as CSV (one section per file): the period's row and one row per group by default."""
     period = _period(args)
     figures = summary.summarise(user=current_user(), period=period, group_by=args["group_by"], now=utcnow(),
-                                pareto_level=args["pareto_level"])
+                                pareto_level=args["pareto_level"], parts=summary.SECTION_PARTS[args["section"]])
     name = f"baton-metrics-{period.start.isoformat()}-{period.end.isoformat()}-{args['section']}.csv"
     return Response(export.summary_csv(figures, args["section"]), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})

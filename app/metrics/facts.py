@@ -7,7 +7,12 @@ changes again, so what the summary needs of it is written once into narrow table
 `TaskFact` (one row per task), `TagFact` (one row per tag) and `StepDay` (tasks added up per
 business day, step and escalation level, so an organisation-wide per-step view of a year reads
 thousands of rows, not millions). Each carries the business `day` the work order was opened on,
-worked out once in BUSINESS_TIMEZONE, so summaries do no time-zone arithmetic row by row.
+worked out once in BUSINESS_TIMEZONE, so summaries do no time-zone arithmetic row by row, and the
+set of departments taking part in the work order (`DepartmentSet`, a handful of distinct sets), so a
+lead's visibility is one `department_set_id IN (...)` test on the fact itself, worked out once per
+summary from their subtree, rather than a look-up in `work_order_departments` for every row. The
+sets hold department ids, not subtrees: moving a department in the tree changes what leads see at
+once. A closed work order's departments do not change (they are added as steps activate).
 
 A summary reads the facts of the period's closed work orders and the open ones computed live
 from the work-order tables, under the same column names: additive figures are summed over each
@@ -22,18 +27,21 @@ and any missing ones are built (at most hourly per period). A change of time zon
 `rebuild` rebuilds everything (after a bulk import, say: `flask metrics rebuild-facts`). A closed
 work order edited directly in the database, outside the services, keeps its old fact until then.
 """
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Boolean, Date, Float, Integer, and_, case, cast, delete, exists, func, literal, null, or_, select, tablesample, union_all,
+    Boolean, Column, Date, Float, Integer, MetaData, Table, Text, and_, case, cast, delete, exists, func, literal, null, or_,
+    select, tablesample, text, true, union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.metrics.grouping import Scope
-from app.metrics.models import Evaluation, MetricSetting, StepDay, TagFact, TaskFact, WorkOrderFact
+from app.metrics.models import DepartmentSet, Evaluation, MetricSetting, StepDay, TagFact, TaskFact, WorkOrderFact
 from app.metrics.period import Period, bucket_expr, is_postgresql, prepare_connection, seconds_between
 from app.workorders.models import Task, TaskStatus, TimelineEvent, WorkOrder, WorkOrderDepartment, WorkOrderStatus, WorkOrderTag
 
@@ -109,15 +117,15 @@ def null_of(type_):
     return cast(null(), type_)
 
 
-def _closed_work_orders(condition, now: datetime, tz: str):
-    """Fact rows for closed work orders matching `condition`, computed from the work-order tables."""
+def _closed_work_orders(new, now: datetime, tz: str):
+    """Fact rows for the closed work orders listed in `new` (see `build`), computed from the work-order tables."""
     counts = (
         select(
             Task.work_order_id.label("work_order_id"),
             _sum(on_time_condition(Task.status, Task.due_at, Task.completed_effective_at)).label("on_time"),
             _sum(late_condition(Task.status, Task.due_at, Task.completed_effective_at, now)).label("late"),
         )
-        .where(Task.work_order_id.in_(select(WorkOrder.id).where(condition).correlate(None)))
+        .where(Task.work_order_id.in_(select(new.c.work_order_id)))
         .group_by(Task.work_order_id)
         .subquery("task_counts")
     )
@@ -126,14 +134,14 @@ def _closed_work_orders(condition, now: datetime, tz: str):
         WorkOrder.department_id, WorkOrder.business_1, WorkOrder.business_2, WorkOrder.business_3, WorkOrder.problem_1,
         WorkOrder.problem_2, WorkOrder.problem_3, WorkOrder.due_at, WorkOrder.contact_count, WorkOrder.return_count,
         WorkOrder.escalation_level, Evaluation.resolved, Evaluation.score, Evaluation.wait_seconds, Evaluation.handling_seconds,
-        func.coalesce(counts.c.on_time, 0), func.coalesce(counts.c.late, 0),
+        func.coalesce(counts.c.on_time, 0), func.coalesce(counts.c.late, 0), new.c.department_set_id,
     ]
     return (
-        select(*[c.label(name) for c, name in zip(columns, WO_COLUMNS)])
-        .select_from(WorkOrder)
+        select(*[c.label(name) for c, name in zip(columns, (*WO_COLUMNS, "department_set_id"))])
+        .select_from(new)
+        .join(WorkOrder, WorkOrder.id == new.c.work_order_id)
         .outerjoin(Evaluation, Evaluation.work_order_id == WorkOrder.id)
         .outerjoin(counts, counts.c.work_order_id == WorkOrder.id)
-        .where(condition)
     )
 
 
@@ -151,28 +159,73 @@ def _live_tasks(condition, tz: str, attributes: tuple = ()):
 # ---- building ------------------------------------------------------------------------------------
 
 _same_work_order = aliased(WorkOrderTag)
+# The closed work orders one `build` writes facts for, with their set of departments: worked out once,
+# then every fact table is filled from it (a temporary table, private to the connection, dropped after).
+_new_facts = Table("metric_new_facts", MetaData(), Column("work_order_id", Integer, primary_key=True),
+                   Column("departments", Text), prefixes=["TEMPORARY"])
 
 
 def _insert():
     return pg_insert if is_postgresql() else sqlite_insert
 
 
-def _add_to_step_days(work_orders, now: datetime, tz: str) -> None:
+def department_key():
+    """SQL aggregate over `work_order_departments` rows: their department ids, ascending, comma-separated."""
+    department_id = WorkOrderDepartment.department_id
+    if is_postgresql():
+        return func.string_agg(cast(department_id, Text), aggregate_order_by(literal(","), department_id))
+    # SQLite (before 3.44) has no ORDER BY inside group_concat; rows come in the order of the primary key
+    # index (work order, department). Were they ever not, a set would merely be stored twice: still correct.
+    return func.group_concat(department_id, ",")
+
+
+def _collect_new(condition) -> bool:
+    """Fill `_new_facts` with the closed work orders matching `condition` that have no fact yet, and register their sets.
+
+    Answers False, creating nothing, when there are none (the usual case of a refresh).
+    """
+    missing = and_(WorkOrder.status.in_(CLOSED), condition, ~exists().where(WorkOrderFact.work_order_id == WorkOrder.id))
+    ids = select(WorkOrder.id).where(missing).correlate(None)
+    if not db.session.scalar(select(ids.exists())):
+        return False
+    keys = select(WorkOrderDepartment.work_order_id, department_key().label("departments")) \
+        .where(WorkOrderDepartment.work_order_id.in_(ids)).group_by(WorkOrderDepartment.work_order_id) \
+        .subquery("department_keys")
+    _new_facts.create(db.session.connection())
+    db.session.execute(_new_facts.insert().from_select(
+        ["work_order_id", "departments"],
+        select(WorkOrder.id, func.coalesce(keys.c.departments, ""))
+        .select_from(WorkOrder).outerjoin(keys, keys.c.work_order_id == WorkOrder.id).where(missing)))
+    if is_postgresql():
+        db.session.execute(text("ANALYZE metric_new_facts"))  # temporary tables have no statistics otherwise
+    sets = select(_new_facts.c.departments).distinct().where(true())  # (SQLite's upsert wants a WHERE)
+    db.session.execute(_insert()(DepartmentSet).from_select(["departments"], sets).on_conflict_do_nothing())
+    return True
+
+
+def _new_with_sets():
+    """(work order, department set) of the work orders being built."""
+    return select(_new_facts.c.work_order_id, DepartmentSet.id.label("department_set_id")) \
+        .join(DepartmentSet, DepartmentSet.departments == _new_facts.c.departments).subquery("new_facts")
+
+
+def _add_to_step_days(new, now: datetime, tz: str) -> None:
     """Add the tasks of the given closed work orders to the per-day step totals."""
     day = local_day(WorkOrder.created_at, tz)
     totals = (
-        select(day, WorkOrder.template_key, Task.step, Task.escalation_level, func.count(),
+        select(day, WorkOrder.template_key, Task.step, Task.escalation_level, new.c.department_set_id, func.count(),
                _sum(Task.status != TaskStatus.CANCELLED), _sum(Task.status == TaskStatus.COMPLETED),
                _sum(on_time_condition(Task.status, Task.due_at, Task.completed_effective_at)),
                _sum(late_condition(Task.status, Task.due_at, Task.completed_effective_at, now)))
-        .select_from(Task).join(WorkOrder, WorkOrder.id == Task.work_order_id)
-        .where(Task.work_order_id.in_(work_orders))
-        .group_by(day, WorkOrder.template_key, Task.step, Task.escalation_level)
+        .select_from(new).join(Task, Task.work_order_id == new.c.work_order_id)
+        .join(WorkOrder, WorkOrder.id == Task.work_order_id).where(true())
+        .group_by(day, WorkOrder.template_key, Task.step, Task.escalation_level, new.c.department_set_id)
     )
+    keys = ["day", "template_key", "step", "escalation_level", "department_set_id"]
     counters = ("every", "tasks", "completed", "on_time", "late")
-    stmt = _insert()(StepDay).from_select(["day", "template_key", "step", "escalation_level", *counters], totals)
+    stmt = _insert()(StepDay).from_select([*keys, *counters], totals)
     db.session.execute(stmt.on_conflict_do_update(
-        index_elements=["day", "template_key", "step", "escalation_level"],
+        index_elements=keys,
         set_={name: getattr(StepDay, name) + getattr(stmt.excluded, name) for name in counters},
     ))
 
@@ -182,21 +235,24 @@ def build(condition, now: datetime, tz: str) -> None:
 
     Callers hold the refresh lock, so the set of missing work orders cannot change underneath.
     """
-    missing = and_(WorkOrder.status.in_(CLOSED), condition,
-                   ~exists().where(WorkOrderFact.work_order_id == WorkOrder.id))
-    ids = select(WorkOrder.id).where(missing).correlate(None)
-    # Everything that depends on "missing" first; the work-order facts, which end it, last.
-    _add_to_step_days(ids, now, tz)
-    db.session.execute(_insert()(TaskFact).from_select([*TASK_COLUMNS, *GROUP_ATTRIBUTES],
-                                                       _live_tasks(Task.work_order_id.in_(ids), tz, GROUP_ATTRIBUTES))
+    if not _collect_new(condition):
+        return
+    new = _new_with_sets()
+    _add_to_step_days(new, now, tz)
+    tasks = _live_tasks(true(), tz, GROUP_ATTRIBUTES).join(new, new.c.work_order_id == Task.work_order_id) \
+        .add_columns(new.c.department_set_id)
+    db.session.execute(_insert()(TaskFact).from_select([*TASK_COLUMNS, *GROUP_ATTRIBUTES, "department_set_id"], tasks)
                        .on_conflict_do_nothing())
     siblings = select(func.count()).where(_same_work_order.work_order_id == WorkOrderTag.work_order_id).scalar_subquery()
-    tags = select(WorkOrderTag.work_order_id, WorkOrderTag.tag, local_day(WorkOrder.created_at, tz), siblings) \
-        .join(WorkOrder, WorkOrder.id == WorkOrderTag.work_order_id).where(WorkOrderTag.work_order_id.in_(ids))
-    db.session.execute(_insert()(TagFact).from_select(["work_order_id", "tag", "day", "tags_on_work_order"], tags)
-                       .on_conflict_do_nothing())
-    db.session.execute(_insert()(WorkOrderFact).from_select(list(WO_COLUMNS), _closed_work_orders(missing, now, tz))
-                       .on_conflict_do_nothing())
+    tags = select(WorkOrderTag.work_order_id, WorkOrderTag.tag, local_day(WorkOrder.created_at, tz), siblings,
+                  new.c.department_set_id) \
+        .select_from(new).join(WorkOrderTag, WorkOrderTag.work_order_id == new.c.work_order_id) \
+        .join(WorkOrder, WorkOrder.id == WorkOrderTag.work_order_id).where(true())
+    db.session.execute(_insert()(TagFact).from_select(
+        ["work_order_id", "tag", "day", "tags_on_work_order", "department_set_id"], tags).on_conflict_do_nothing())
+    work_orders = _closed_work_orders(new, now, tz).where(true())
+    db.session.execute(_insert()(WorkOrderFact).from_select([*WO_COLUMNS, "department_set_id"], work_orders).on_conflict_do_nothing())
+    _new_facts.drop(db.session.connection())  # on a failure, the rollback takes it away
 
 
 def _lock() -> None:
@@ -248,7 +304,7 @@ def rebuild(*, now: datetime, tz: str) -> int:
     """Drop every fact and build them all again from the work-order tables; commits; answers how many work orders."""
     _lock()
     prepare_connection(tz)
-    for model in (StepDay, TaskFact, TagFact, WorkOrderFact):
+    for model in (StepDay, TaskFact, TagFact, WorkOrderFact, DepartmentSet):
         db.session.execute(delete(model))
     build(WorkOrder.id.is_not(None), now, tz)
     _save_state(db.session.get(MetricSetting, REFRESH_KEY), {"at": now.isoformat(), "tz": tz, "checked": {}}, now)
@@ -267,12 +323,32 @@ def copy_evaluation(evaluation: Evaluation) -> None:
 # ---- reading -------------------------------------------------------------------------------------
 
 def visible(work_order_id_column, scope: Scope):
+    """Visibility of live work orders: one of the scope's departments takes part (`work_order_departments`)."""
     if scope.everything:
         return None
     if not scope.department_ids:
         return literal(False)
     return exists().where(WorkOrderDepartment.work_order_id == work_order_id_column,
                           WorkOrderDepartment.department_id.in_(sorted(scope.department_ids)))
+
+
+def with_department_sets(scope: Scope) -> Scope:
+    """The scope with the department sets it sees (sharing a department with it) worked out; once per summary."""
+    if scope.everything or scope.department_sets is not None:
+        return scope
+    seen = [set_id for set_id, departments in db.session.execute(select(DepartmentSet.id, DepartmentSet.departments))
+            if any(int(d) in scope.department_ids for d in departments.split(",") if d)]
+    return replace(scope, department_sets=tuple(sorted(seen)))
+
+
+def visible_fact(department_set_column, scope: Scope):
+    """Visibility of facts, the same as `visible` but read from the department set each fact carries (no join)."""
+    if scope.everything:
+        return None
+    sets = with_department_sets(scope).department_sets
+    if not sets:
+        return literal(False)
+    return department_set_column.in_(sets)
 
 
 def _where(*conditions):
@@ -297,7 +373,7 @@ def work_order_sources(*, period: Period, scope: Scope) -> list:
     Additive figures are summed over each and added; the two never overlap.
     """
     closed = select(*[getattr(WorkOrderFact, name).label(name) for name in WO_COLUMNS]).where(_where(
-        _on_days(WorkOrderFact.day, period), visible(WorkOrderFact.work_order_id, scope)))
+        _on_days(WorkOrderFact.day, period), visible_fact(WorkOrderFact.department_set_id, scope)))
     return [closed.subquery("closed_work_orders"), _live_work_orders(_live(period, scope), period.tz).subquery("open_work_orders")]
 
 
@@ -312,7 +388,7 @@ def task_sources(*, period: Period, scope: Scope, attributes: tuple = (), sample
         source = tablesample(TaskFact, func.system(sample_percent), name="sampled_task_facts", seed=literal(20250101))
     column = source.c
     closed = select(*[column[name].label(name) for name in (*TASK_COLUMNS, *attributes)]).select_from(source)
-    closed = closed.where(_where(_on_days(column.day, period), visible(column.work_order_id, scope)))
+    closed = closed.where(_where(_on_days(column.day, period), visible_fact(column.department_set_id, scope)))
     live_condition = _live(period, scope)
     if sample_percent is not None:
         live_condition = and_(live_condition, (Task.id % 10_000) < int(sample_percent * 100))
@@ -328,13 +404,14 @@ def task_rows(**kwargs):
 def tag_sources(*, period: Period, scope: Scope) -> list:
     """(work order, tag, tags on that work order) of the period's visible work orders: closed (facts) and open (live)."""
     closed = select(TagFact.work_order_id, TagFact.tag, TagFact.tags_on_work_order).where(_where(
-        _on_days(TagFact.day, period), visible(TagFact.work_order_id, scope)))
+        _on_days(TagFact.day, period), visible_fact(TagFact.department_set_id, scope)))
     siblings = select(func.count()).where(_same_work_order.work_order_id == WorkOrderTag.work_order_id).scalar_subquery()
     live = select(WorkOrderTag.work_order_id, WorkOrderTag.tag, siblings.label("tags_on_work_order")) \
         .join(WorkOrder, WorkOrder.id == WorkOrderTag.work_order_id).where(_live(period, scope))
     return [closed.subquery("closed_tags"), live.subquery("open_tags")]
 
 
-def step_day_sources(*, period: Period):
-    """Per-day step totals of the closed work orders of the period (organisation-wide only)."""
-    return select(StepDay).where(StepDay.day >= period.start.isoformat(), StepDay.day <= period.end.isoformat()).subquery("step_days")
+def step_day_sources(*, period: Period, scope: Scope):
+    """Per-day step totals of the closed work orders of the period that the reader may see."""
+    return select(StepDay).where(_where(StepDay.day >= period.start.isoformat(), StepDay.day <= period.end.isoformat(),
+                                        visible_fact(StepDay.department_set_id, scope))).subquery("step_days")

@@ -31,9 +31,14 @@ A_MONDAY = date(1969, 12, 29)  # weeks are counted from this Monday (no day befo
 
 @dataclass(frozen=True)
 class Scope:
-    """The departments whose work orders a reader sees; None means all of them."""
+    """The departments whose work orders a reader sees; None means all of them.
+
+    `department_sets`: the sets of departments of the facts (see `facts.with_department_sets`) that share
+    one of them, once worked out.
+    """
 
     department_ids: frozenset[int] | None
+    department_sets: tuple[int, ...] | None = None
 
     @property
     def everything(self) -> bool:

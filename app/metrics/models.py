@@ -76,6 +76,21 @@ class MetricSetting(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class DepartmentSet(db.Model):
+    """A set of departments taking part together in closed work orders, so that facts carry one small number.
+
+    `departments` lists the ids in ascending order, comma-separated ("" when none takes part). A lead
+    sees a fact when its set shares a department with their subtree: the handful of sets is matched
+    once per summary, then the facts are filtered by `department_set_id` with no join. The sets hold
+    department ids, not subtrees, so moving a department in the tree needs no rebuild.
+    """
+
+    __tablename__ = "metric_department_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    departments: Mapped[str] = mapped_column(Text, unique=True)
+
+
 class WorkOrderFact(db.Model):
     """The read model of one closed (resolved or cancelled) work order: what the summary needs, in one narrow row.
 
@@ -111,6 +126,7 @@ class WorkOrderFact(db.Model):
     handling_seconds: Mapped[float | None] = mapped_column(Float)
     tasks_on_time: Mapped[int] = mapped_column(Integer)
     tasks_late: Mapped[int] = mapped_column(Integer)
+    department_set_id: Mapped[int] = mapped_column(Integer)  # the departments taking part (DepartmentSet), for leads
 
 
 class TaskFact(db.Model):
@@ -138,6 +154,7 @@ class TaskFact(db.Model):
     problem_1: Mapped[str | None] = mapped_column(String(100))
     problem_2: Mapped[str | None] = mapped_column(String(100))
     problem_3: Mapped[str | None] = mapped_column(String(100))
+    department_set_id: Mapped[int] = mapped_column(Integer)  # its work order's (DepartmentSet), for leads
 
 
 class TagFact(db.Model):
@@ -150,13 +167,15 @@ class TagFact(db.Model):
     day: Mapped[date] = mapped_column(Date, index=True)
     # How many tags the work order carries: only those with several need de-duplicating per department.
     tags_on_work_order: Mapped[int] = mapped_column(Integer, default=1)
+    department_set_id: Mapped[int] = mapped_column(Integer)  # its work order's (DepartmentSet), for leads
 
 
 class StepDay(db.Model):
     """Tasks of closed work orders added up per business day (of the work order's opening), step and escalation level.
 
-    Kept beside the task facts so that a whole organisation's per-step figures for a year read a few
-    thousand rows instead of millions; a lead's, restricted to their departments, read the task facts.
+    Kept beside the task facts so that per-step figures for a year read a few thousand rows instead of
+    millions. Kept per set of departments taking part too, so that a lead's (the sets sharing a department
+    with their subtree) read them as well; everyone's adds up every set.
     """
 
     __tablename__ = "metric_step_days"
@@ -165,6 +184,7 @@ class StepDay(db.Model):
     template_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     step: Mapped[str] = mapped_column(String(64), primary_key=True)
     escalation_level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_set_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     every: Mapped[int] = mapped_column(BigInteger, default=0)  # cancelled tasks included (for escalations)
     tasks: Mapped[int] = mapped_column(BigInteger, default=0)
     completed: Mapped[int] = mapped_column(BigInteger, default=0)

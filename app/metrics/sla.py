@@ -73,15 +73,12 @@ class TaskFigures:
 def task_figures(*, period: Period, scope: Scope, group_by: str | None, now: datetime) -> TaskFigures:
     """Counts per step and in total, escalation levels, and claim and completion times per step, group and in total.
 
-    Counts of closed work orders' tasks come from their facts; those of open work, read live, are also
-    kept per group (closed work orders carry theirs in their own fact).
+    Counts of closed work orders' tasks come from their per-day totals; those of open work, read live, are
+    also kept per group (closed work orders carry theirs in their own fact).
     """
     figures = TaskFigures()
-    closed, live = facts.task_sources(period=period, scope=scope, attributes=attributes_for(group_by))
-    if scope.everything:
-        _step_day_counts(figures, facts.step_day_sources(period=period))
-    else:
-        _counts(figures, closed, [], None, now)
+    _, live = facts.task_sources(period=period, scope=scope, attributes=attributes_for(group_by))
+    _step_day_counts(figures, facts.step_day_sources(period=period, scope=scope))
     _counts(figures, live, group_columns(group_by, period, live), group_by, now, per_group=True)
     sample = None
     if is_postgresql() and figures.rows > EXACT_UP_TO:

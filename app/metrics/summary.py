@@ -80,24 +80,29 @@ def _fold(into: dict, status, internal, score, resolved, n, returns, returned, e
         into[f"{side}_returns"] += returns
 
 
-def _work_order_figures(sources: list, group_by: str | None, period: Period, pareto_level: int) -> tuple[dict, dict]:
+def _work_order_figures(sources: list, group_by: str | None, period: Period, pareto_level: int,
+                        figures: bool = True, categories_too: bool = True) -> tuple[dict, dict]:
     """Additive work-order figures per group, and work orders per problem category (for the Pareto).
 
-    One GROUP BY over the closed facts and one over open work, added up here.
+    One GROUP BY over the closed facts and one over open work, added up here. Either half can be left
+    out (`figures`, `categories_too`) when an export does not need it.
     """
     groups: dict = {}
     categories: dict = defaultdict(int)
     # Counting categories in the same pass saves reading the rows twice, unless the groups and the
     # categories together would make too many combinations (then the Pareto reads them on its own).
-    together = group_by is None
+    # (GROUPING SETS would read the rows once, but PostgreSQL runs them in a single process: slower.)
+    together = group_by is None and categories_too and figures
     for rows in sources:
         r = rows.c
         group_cols = group_columns(group_by, period, rows)
-        path = [r[f"problem_{i}"] for i in range(1, pareto_level + 1)] if together else []
-        if not together:
-            for *levels, count in db.session.execute(select(*(r[f"problem_{i}"] for i in range(1, pareto_level + 1)), func.count())
-                                                     .group_by(*(r[f"problem_{i}"] for i in range(1, pareto_level + 1)))):
-                categories[tuple(levels)] += int(count)
+        levels = [r[f"problem_{i}"] for i in range(1, pareto_level + 1)]
+        path = levels if together else []
+        if categories_too and not together:
+            for *values, count in db.session.execute(select(*levels, func.count()).group_by(*levels)):
+                categories[tuple(values)] += int(count)
+        if not figures:
+            continue
         slices = (r.status, r.source.in_(INTERNAL_SOURCES), r.score, r.resolved)
         stmt = select(
             *[c.label(f"g{i}") for i, c in enumerate(group_cols)], *path, *slices,
@@ -229,18 +234,37 @@ def _groups(group_by: str, period: Period, days: dict, period_volumes: dict, wo_
             for key in keys]
 
 
-def summarise(*, user: User, period: Period, group_by: str | None, now: datetime, pareto_level: int = 3) -> dict:
-    """Every figure of DESIGN §8 for the period, as the user may see it, overall and per group."""
-    scope = scope_for(user)
+# What each CSV section reads of a summary: the export works out only that.
+PARTS = frozenset({"work_orders", "tasks", "pareto", "tags", "backlog"})
+SECTION_PARTS = {
+    "groups": frozenset({"work_orders", "tasks"}), "steps": frozenset({"tasks"}), "escalations": frozenset({"tasks"}),
+    "scores": frozenset({"work_orders"}), "pareto": frozenset({"pareto"}), "tags": frozenset({"tags"}),
+    "backlog": frozenset({"backlog"}),
+}
+
+
+def summarise(*, user: User, period: Period, group_by: str | None, now: datetime, pareto_level: int = 3,
+              parts: frozenset = PARTS) -> dict:
+    """Every figure of DESIGN §8 for the period, as the user may see it, overall and per group.
+
+    `parts` limits the work to some of it (see SECTION_PARTS); what is left out is absent or empty in the
+    answer, and what is in it is the same as in a whole summary.
+    """
     facts.refresh(period=period, now=now)
     prepare_connection(period.tz)
+    scope = facts.with_department_sets(scope_for(user))
     _tune_session()
     weights = current_weights()
     days, orders_source = daily_counts(period)
     period_volumes = sum_days(days)
     sources = facts.work_order_sources(period=period, scope=scope)
-    wo_groups, categories = _work_order_figures(sources, group_by, period, pareto_level)
-    tasks = sla.task_figures(period=period, scope=scope, group_by=group_by, now=now)
+    wo_groups, categories = {}, {}
+    if parts & {"work_orders", "pareto"}:
+        wo_groups, categories = _work_order_figures(sources, group_by, period, pareto_level,
+                                                    figures="work_orders" in parts, categories_too="pareto" in parts)
+    tasks = sla.TaskFigures()
+    if "tasks" in parts:
+        tasks = sla.task_figures(period=period, scope=scope, group_by=group_by, now=now)
     for key, counts in tasks.open_group_counts.items():  # on-time figures of open work, counted from its tasks
         group = wo_groups.setdefault(key, _empty_work_orders())
         group["tasks_on_time"] += counts["on_time"]
@@ -289,9 +313,10 @@ def summarise(*, user: User, period: Period, group_by: str | None, now: datetime
             "work_orders_returned": total_wo["returned"],
             "return_rate": total_wo["returned"] / total_wo["work_orders"] if total_wo["work_orders"] else None,
         },
-        "backlog": _backlog(period, scope, now),
-        "pareto": breakdowns.pareto(categories=categories, level=pareto_level),
-        "tags_by_department": breakdowns.tags_by_department(sources=facts.tag_sources(period=period, scope=scope)),
+        "backlog": _backlog(period, scope, now) if "backlog" in parts else None,
+        "pareto": breakdowns.pareto(categories=categories, level=pareto_level) if "pareto" in parts else None,
+        "tags_by_department": breakdowns.tags_by_department(sources=facts.tag_sources(period=period, scope=scope))
+        if "tags" in parts else [],
         "groups": groups,
         # The whole period shaped like a group, for the CSV export (not part of the JSON answer).
         "overall": _group_entry(None, "(period)", total_wo, tasks.total_times, period_volumes, period_volumes["orders"], weights),

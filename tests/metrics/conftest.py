@@ -175,8 +175,8 @@ def week(flow, client, demo):  # noqa: F811
     return build_week(flow, client, demo)
 
 
-def summary_for(login: str, demo, group_by=None, now=NOW, pareto_level=3, **period):
-    """The summary at service level, for a demo user, at a fixed `now`."""
+def summary_for(login: str, demo, group_by=None, now=NOW, pareto_level=3, parts=None, **period):
+    """The summary at service level, for a demo user, at a fixed `now` (only `parts` of it, if given)."""
     from datetime import date
 
     from app.metrics.period import Period
@@ -184,4 +184,5 @@ def summary_for(login: str, demo, group_by=None, now=NOW, pareto_level=3, **peri
 
     bounds = {**WEEK, **period}
     span = Period(date.fromisoformat(bounds["from"]), date.fromisoformat(bounds["to"]), "Asia/Shanghai")
-    return summarise(user=demo.user(login), period=span, group_by=group_by, now=now, pareto_level=pareto_level)
+    extra = {} if parts is None else {"parts": parts}
+    return summarise(user=demo.user(login), period=span, group_by=group_by, now=now, pareto_level=pareto_level, **extra)
