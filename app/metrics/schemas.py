@@ -4,6 +4,7 @@ from datetime import date
 import marshmallow as ma
 from marshmallow import validate
 
+from app.common.fields import StrictBoolean
 from app.metrics.effort import DEFAULT_WEIGHTS
 from app.metrics.grouping import GROUP_BY
 from app.metrics.models import Channel
@@ -14,15 +15,6 @@ MAX_PERIOD_DAYS = 731
 # Days outside these bounds are typing mistakes, and beyond them time-zone arithmetic overflows.
 DAYS = validate.Range(date(1970, 1, 1), date(2999, 12, 31))
 EXPORT_SECTIONS = ("groups", "steps", "pareto", "tags", "backlog", "escalations", "scores")
-
-
-class StrictBoolean(ma.fields.Boolean):
-    """true or false, as JSON booleans only (no "yes", 1 or "on")."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
 
 
 # ---- evaluation ---------------------------------------------------------------------------------
