@@ -1,11 +1,15 @@
 """Firing due timers exactly once in effect, and escalating by hand (DESIGN §6)."""
+import contextlib
+import gc
 import logging
 import time
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Integer, any_, bindparam, insert, literal, select, update
+from sqlalchemy import Integer, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.common.models import JSONType
+from app.common.bulk import among_ids, insert_rows, rows_table
 from app.escalation.models import Timer, TimerKind
 from app.escalation.service import escalation_settings
 from app.extensions import db
@@ -71,14 +75,6 @@ def _escalate_task(task: Task, work_order: WorkOrder, step: dict, level: int, no
     return details
 
 
-def _among(column, values):
-    """`column IN values`; on PostgreSQL as one array parameter, since a long IN list costs more to send than to run."""
-    values = list(values)
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(values, ARRAY(Integer)))
-    return column.in_(values)
-
-
 class _People:
     """The reporting lines and delegates a batch of timers needs, read in a few set-based queries.
 
@@ -87,13 +83,17 @@ class _People:
 
     def __init__(self, user_ids):
         self.rows: dict[int, tuple] = {}
+        # Many tasks share a reporting line: each answer is worked out once per batch.
+        self.lines: dict[int, list[int]] = {}
+        self.stand_ins: dict[int, int | None] = {}
+        self.reached: dict[tuple[int, int], int | None] = {}
         self.add(user_ids)
 
     def add(self, user_ids) -> None:
         frontier = {u for u in user_ids if u and u not in self.rows}
         while frontier:
             found = db.session.execute(
-                select(User.id, User.manager_id, User.delegate_id, User.active, User.on_duty).where(_among(User.id, frontier))
+                select(User.id, User.manager_id, User.delegate_id, User.active, User.on_duty).where(among_ids(User.id, frontier))
             ).all()
             for row in found:
                 self.rows[row.id] = row
@@ -101,42 +101,52 @@ class _People:
 
     def chain(self, user_id: int, levels: int) -> list[int]:
         """Like org.service.manager_chain: the reporting line above a user, nearest first."""
-        chain, seen = [], {user_id}
-        user = self.rows.get(user_id)
-        while user is not None and user.manager_id and len(chain) < levels:
-            if user.manager_id in seen:
-                break
-            user = self.rows.get(user.manager_id)
-            if user is None:
-                break
-            seen.add(user.id)
-            chain.append(user.id)
-        return chain
+        if user_id not in self.lines:
+            line, seen = [], {user_id}
+            user = self.rows.get(user_id)
+            while user is not None and user.manager_id:
+                if user.manager_id in seen:
+                    break
+                user = self.rows.get(user.manager_id)
+                if user is None:
+                    break
+                seen.add(user.id)
+                line.append(user.id)
+            self.lines[user_id] = line
+        return self.lines[user_id][:levels]
 
     def stand_in(self, user_id: int) -> int | None:
         """Like org.service.stand_in_for: the person themselves when on duty, else the first available delegate."""
-        seen = set()
-        node = self.rows.get(user_id)
-        while node is not None and node.id not in seen:
-            if node.active and node.on_duty:
-                return node.id
-            seen.add(node.id)
-            node = self.rows.get(node.delegate_id) if node.delegate_id else None
-        return None
+        if user_id not in self.stand_ins:
+            seen, found = set(), None
+            node = self.rows.get(user_id)
+            while node is not None and node.id not in seen:
+                if node.active and node.on_duty:
+                    found = node.id
+                    break
+                seen.add(node.id)
+                node = self.rows.get(node.delegate_id) if node.delegate_id else None
+            self.stand_ins[user_id] = found
+        return self.stand_ins[user_id]
+
+    def manager_at_level(self, user_id: int, level: int) -> int | None:
+        """Whom one person's escalation at `level` reaches: the manager that many steps up, or the top of the line."""
+        key = (user_id, level)
+        if key not in self.reached:
+            chain = self.chain(user_id, level + 10)
+            target = None
+            for manager in (chain[level - 1:] if len(chain) >= level else chain[-1:]):
+                target = self.stand_in(manager)
+                if target is not None:
+                    break
+            self.reached[key] = target
+        return self.reached[key]
 
     def managers_at_level(self, user_ids: list[int], level: int) -> list[int]:
         """Ids of what `managers_at_level` reaches, in the same order."""
         reached: dict[int, None] = {}
         for user_id in user_ids:
-            chain = self.chain(user_id, level + 10)
-            if not chain:
-                continue
-            candidates = chain[level - 1:] if len(chain) >= level else chain[-1:]
-            target = None
-            for manager in candidates:
-                target = self.stand_in(manager)
-                if target is not None:
-                    break
+            target = self.manager_at_level(user_id, level)
             if target is not None:
                 reached[target] = None
         return list(reached)
@@ -145,6 +155,14 @@ class _People:
 _TASK = Task.__table__
 _TIMER = Timer.__table__
 _WORK_ORDER = WorkOrder.__table__
+_TIMELINE = TimelineEvent.__table__
+
+
+def _by_id(stmt) -> dict[int, dict]:
+    """The rows of a select, as dicts by their first column (the id)."""
+    result = db.session.execute(stmt)
+    keys = list(result.keys())
+    return {row[0]: dict(zip(keys, row)) for row in result.all()}
 
 
 def _write_task(task: dict, values: dict, bump: int) -> None:
@@ -160,33 +178,32 @@ def _write_task(task: dict, values: dict, bump: int) -> None:
 def _fire_batch(timers: list, now: datetime) -> list[str]:
     """Fire a claimed batch of timers in order: what `_fire` did timer by timer, read and written set-based.
 
-    Rows are read and written with Core statements (the ORM's per-object work was most of the cost); the
-    writes are the ORM's: a task's row gets a version bump for each change, a work order's only if it changed.
+    Rows are read and written with Core statements (the ORM's per-object work was most of the cost), each kind
+    of write in one statement for the whole batch (bulk.py); the writes are the ORM's: a task's row gets a version
+    bump for each change, a work order's only if it changed.
     """
     outcomes: dict[int, str] = {}
-    first_look = {row.id: row for row in db.session.execute(
-        select(_TASK.c.id, _TASK.c.status, _TASK.c.work_order_id).where(_among(_TASK.c.id, {t.task_id for t in timers})))}
-    for timer in timers:
-        if timer.task_id not in first_look or first_look[timer.task_id].status not in LIVE:
+    for timer in timers:  # a first look at the task, taken with the claim; looked at again once its work order is locked
+        if timer.task_status not in LIVE:
             outcomes[timer.id] = "stale"
     waiting = [t for t in timers if t.id not in outcomes]
     # Lock the work orders without waiting: one that a handler holds right now is left for the next sweep
     # (waiting could deadlock with that handler's own disarming of these timers).
-    work_orders = {row.id: dict(row._mapping) for row in db.session.execute(
+    work_orders = _by_id(
         select(_WORK_ORDER.c.id, _WORK_ORDER.c.number, _WORK_ORDER.c.title, _WORK_ORDER.c.priority, _WORK_ORDER.c.template_id,
                _WORK_ORDER.c.escalation_level)
-        .where(_among(_WORK_ORDER.c.id, {first_look[t.task_id].work_order_id for t in waiting}))
+        .where(among_ids(_WORK_ORDER.c.id, {t.work_order_id for t in waiting}))
         .with_for_update(skip_locked=True)
-    )} if waiting else {}
+    ) if waiting else {}
     for timer in waiting:
-        if first_look[timer.task_id].work_order_id not in work_orders:
+        if timer.work_order_id not in work_orders:
             outcomes[timer.id] = "busy"
     locked = [t for t in waiting if t.id not in outcomes]
-    tasks = {row.id: dict(row._mapping) for row in db.session.execute(
+    tasks = _by_id(
         select(_TASK.c.id, _TASK.c.work_order_id, _TASK.c.step, _TASK.c.status, _TASK.c.assignee_id, _TASK.c.due_at,
                _TASK.c.escalation_level, _TASK.c.version)
-        .where(_among(_TASK.c.id, {t.task_id for t in locked}))
-    )} if locked else {}
+        .where(among_ids(_TASK.c.id, {t.task_id for t in locked}))
+    ) if locked else {}
     for timer in locked:
         if tasks[timer.task_id]["status"] not in LIVE:
             outcomes[timer.id] = "stale"
@@ -198,23 +215,28 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
     unclaimed = {t.task_id for t in firing if tasks[t.task_id]["assignee_id"] is None}
     if unclaimed:
         for task_id, user_id in db.session.execute(
-            select(TaskCandidate.task_id, TaskCandidate.user_id).where(_among(TaskCandidate.task_id, unclaimed))
+            select(TaskCandidate.task_id, TaskCandidate.user_id).where(among_ids(TaskCandidate.task_id, unclaimed))
             .order_by(TaskCandidate.task_id, TaskCandidate.user_id)
-        ):
+        ).all():
             candidates.setdefault(task_id, []).append(user_id)
     people = _People({tasks[t.task_id]["assignee_id"] for t in firing} | {u for ids in candidates.values() for u in ids})
+    steps: dict[tuple[int, str], tuple[dict, int | None]] = {}  # (template, step key) -> (step, reassign_at_level)
     events, messages, fired = [], [], []
-    raised: dict[int, tuple[int, int]] = {}  # task id -> (new level, version bumps), written in one executemany
+    raised: dict[int, tuple[int, int]] = {}  # task id -> (new level, version bumps), written in one statement
     wo_levels: dict[int, int] = {}
     for timer in firing:
         task = tasks[timer.task_id]
         work_order = work_orders[task["work_order_id"]]
-        step = templates[work_order["template_id"]].step(task["step"])
+        key = (work_order["template_id"], task["step"])
+        if key not in steps:
+            step = templates[key[0]].step(key[1])
+            steps[key] = (step, escalation_settings(step)["reassign_at_level"])
+        step, reassign_at_level = steps[key]
         base = [task["assignee_id"]] if task["assignee_id"] else list(candidates.get(task["id"], []))
         if timer.kind == TimerKind.REMIND:
             due_at = task["due_at"]
-            events.append({"work_order_id": work_order["id"], "task_id": task["id"], "kind": "reminded", "actor_id": None, "at": now,
-                           "occurred_at": None, "details": {"notified": base, "due_at": due_at.isoformat() if due_at else None}})
+            events.append({"work_order_id": work_order["id"], "task_id": task["id"], "kind": "reminded",
+                           "details": {"notified": base, "due_at": due_at.isoformat() if due_at else None}})
             messages.append({"user_ids": base, "kind": "task.reminder",
                              "params": {"number": work_order["number"], "step": step["title"],
                                         "due": due_at.strftime("%H:%M UTC") if due_at else ""},
@@ -223,7 +245,7 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
             result = {"notified": base}
         else:
             level = timer.level
-            reassign = escalation_settings(step)["reassign_at_level"] == level
+            reassign = reassign_at_level == level
             managers = people.managers_at_level(base, level)
             raises = level > task["escalation_level"]
             if raises:
@@ -246,62 +268,83 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
                     db.session.add(TaskCandidate(task_id=task["id"], user_id=target, is_open=False, added_at=now))
                 close_candidates([task["id"]])
                 people.add([target])
-            events.append({"work_order_id": work_order["id"], "task_id": task["id"], "kind": "escalated", "actor_id": None, "at": now,
-                           "occurred_at": None, "details": details})
+            events.append({"work_order_id": work_order["id"], "task_id": task["id"], "kind": "escalated",
+                           "details": details})
             messages.append({"user_ids": managers, "kind": "task.escalated",
                              "params": {"level": level, "number": work_order["number"], "step": step["title"], "title": work_order["title"]},
                              "url": f"/#/task/{task['id']}", "tag": f"esc-{task['id']}", "priority": "P1",
                              "data": {"task_id": task["id"], "level": level}})
             result = details
-        fired.append({"timer_id": timer.id, "result": result})
+        fired.append({"id": timer.id, "result": result})
         outcomes[timer.id] = "fired"
     _write_levels(tasks, raised, wo_levels)
-    stale = [{"timer_id": t.id} for t in timers if outcomes[t.id] == "stale"]
+    stale = [t.id for t in timers if outcomes[t.id] == "stale"]
     if stale:
-        db.session.execute(update(_TIMER).where(_TIMER.c.id == bindparam("timer_id")).values(status="stale"), stale)
+        db.session.execute(update(_TIMER).where(among_ids(_TIMER.c.id, stale)).values(status="stale"))
     if fired:
-        db.session.execute(update(_TIMER).where(_TIMER.c.id == bindparam("timer_id"))
-                           .values(status="fired", fired_at=now, result=bindparam("result")), fired)
-        db.session.execute(insert(TimelineEvent), events)
+        done = rows_table(fired, id=Integer, result=JSONType)
+        db.session.execute(update(_TIMER).where(_TIMER.c.id == done.c.id).values(status="fired", fired_at=now, result=done.c.result))
+        insert_rows(_TIMELINE, events, actor_id=None, at=now, occurred_at=None)
         notify_many(messages, now)
     return [outcomes[t.id] for t in timers]
 
 
 def _write_levels(tasks: dict[int, dict], raised: dict[int, tuple[int, int]], wo_levels: dict[int, int]) -> None:
-    """New escalation levels of tasks (version-checked, one bump per change) and work orders, each in one executemany."""
+    """New escalation levels of tasks (version-checked, one bump per change) and work orders, one statement each."""
     if raised:
-        stmt = (
-            update(_TASK)
-            .where(_TASK.c.id == bindparam("task_id"), _TASK.c.version == bindparam("old_version"))
-            .values(escalation_level=bindparam("new_level"), version=_TASK.c.version + bindparam("bump"))
-        )
-        rows = [{"task_id": task_id, "old_version": tasks[task_id]["version"], "new_level": level, "bump": bumps}
+        rows = [{"id": task_id, "old_version": tasks[task_id]["version"], "level": level, "bump": bumps}
                 for task_id, (level, bumps) in raised.items()]
-        result = db.session.execute(stmt, rows)
+        new = rows_table(rows, id=Integer, old_version=Integer, level=Integer, bump=Integer)
+        result = db.session.execute(
+            update(_TASK).where(_TASK.c.id == new.c.id, _TASK.c.version == new.c.old_version)
+            .values(escalation_level=new.c.level, version=_TASK.c.version + new.c.bump)
+        )
         if result.rowcount != len(rows):
             raise StaleDataError(f"UPDATE statement on table 'tasks' expected to update {len(rows)} row(s); {result.rowcount} were matched.")
     if wo_levels:
-        db.session.execute(update(_WORK_ORDER).where(_WORK_ORDER.c.id == bindparam("wo_id")).values(escalation_level=bindparam("level")),
-                           [{"wo_id": wo_id, "level": level} for wo_id, level in wo_levels.items()])
+        new = rows_table([{"id": wo_id, "level": level} for wo_id, level in wo_levels.items()], id=Integer, level=Integer)
+        db.session.execute(update(_WORK_ORDER).where(_WORK_ORDER.c.id == new.c.id).values(escalation_level=new.c.level))
 
 
-def fire_due_timers(*, now: datetime, batch_size: int = 500, max_batches: int = 100, busy_retries: int = 5) -> dict:
+def fire_due_timers(*, now: datetime, batch_size: int = 5000, max_batches: int = 100, busy_retries: int = 5) -> dict:
     """Fire every due timer once: claim a batch (SKIP LOCKED on PostgreSQL), fire, mark, commit, repeat.
 
     A timer whose work order another transaction holds (a handler, or a concurrent sweep firing that work
     order's other timer) is left pending as "busy"; the sweep goes on with the rest, then takes the busy ones
     again after a short backoff. `busy` in the answer counts those still left for the next sweep.
     """
+    with _long_lived_objects_left_alone():
+        return _sweep(now=now, batch_size=batch_size, max_batches=max_batches, busy_retries=busy_retries)
+
+
+@contextlib.contextmanager
+def _long_lived_objects_left_alone():
+    """Keep the garbage collector off what was alive before the sweep (the app, SQLAlchemy, its caches).
+
+    A batch keeps thousands of rows alive while it is worked on; they outlive the young generations and set off
+    full collections, each of which walks the whole heap: that was about a third of the sweep's CPU time.
+    Everything created during the sweep is collected as usual.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _sweep(*, now: datetime, batch_size: int, max_batches: int, busy_retries: int) -> dict:
     counts = {"fired": 0, "stale": 0, "busy": 0}
     busy: set[int] = set()
     waits = 0
     for _ in range(max_batches):
         stmt = (
-            select(_TIMER.c.id, _TIMER.c.task_id, _TIMER.c.kind, _TIMER.c.level)
+            select(_TIMER.c.id, _TIMER.c.task_id, _TIMER.c.kind, _TIMER.c.level,
+                   _TASK.c.status.label("task_status"), _TASK.c.work_order_id)
+            .outerjoin(_TASK, _TASK.c.id == _TIMER.c.task_id)
             .where(_TIMER.c.status == "pending", _TIMER.c.fire_at <= now)
             .order_by(_TIMER.c.fire_at, _TIMER.c.id)
             .limit(batch_size)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=_TIMER, skip_locked=True)
         )
         if busy:
             stmt = stmt.where(_TIMER.c.id.not_in(busy))

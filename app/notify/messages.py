@@ -47,5 +47,6 @@ MESSAGES = {
 def render(kind: str, locale: str, params: dict) -> tuple[str, str]:
     """Title and body for a notification kind in the user's language (English as fallback)."""
     texts = MESSAGES[kind].get(locale) or MESSAGES[kind]["en"]
-    safe = {k: ("" if v is None else v) for k, v in params.items()}
-    return texts[0].format(**safe), texts[1].format(**safe)
+    if None in params.values():
+        params = {k: ("" if v is None else v) for k, v in params.items()}
+    return texts[0].format_map(params), texts[1].format_map(params)

@@ -1,8 +1,9 @@
 """Writing notifications: in-app rows plus push outbox rows, in the caller's transaction."""
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
+from app.common.bulk import among_ids, insert_rows
 from app.extensions import db
 from app.notify.messages import render
 from app.notify.models import Notification, PushDelivery, PushSubscription
@@ -37,32 +38,42 @@ def notify_many(requests: list[dict], now: datetime) -> int:
     everyone = {u for _, ids in wanted for u in ids}
     if not everyone:
         return 0
-    locales = dict(db.session.execute(select(User.id, User.locale).where(User.id.in_(everyone), User.active.is_(True))).all())
-    subscriptions: dict[int, list[int]] = {}
-    for sub_id, user_id in db.session.execute(
-        select(PushSubscription.id, PushSubscription.user_id).where(PushSubscription.user_id.in_(everyone))
+    locales: dict[int, str] = {}
+    devices: dict[int, list[int]] = {}
+    for user_id, locale, subscription_id in db.session.execute(
+        select(User.id, User.locale, PushSubscription.id)
+        .outerjoin(PushSubscription, PushSubscription.user_id == User.id)
+        .where(among_ids(User.id, everyone), User.active.is_(True))
     ):
-        subscriptions.setdefault(user_id, []).append(sub_id)
+        locales[user_id] = locale
+        if subscription_id is not None:
+            devices.setdefault(user_id, []).append(subscription_id)
     rows = []
     for r, ids in wanted:
+        texts: dict[str, tuple[str, str]] = {}  # a message reads the same for everyone with the same language
+        urgent = r["priority"] == "P1" or r["kind"] in ALWAYS_URGENT
+        data = r.get("data") or {}
         for user_id in ids:
             if user_id not in locales:
                 continue
-            title, body = render(r["kind"], locales[user_id], r["params"])
-            rows.append({"user_id": user_id, "kind": r["kind"], "title": title[:200], "body": body[:1000], "url": r["url"],
-                         "tag": r["tag"], "priority": r["priority"], "urgent": r["priority"] == "P1" or r["kind"] in ALWAYS_URGENT,
-                         "data": r.get("data") or {}, "created_at": now, "read_at": None})
+            locale = locales[user_id]
+            if locale not in texts:
+                title, body = render(r["kind"], locale, r["params"])
+                texts[locale] = (title[:200], body[:1000])
+            title, body = texts[locale]
+            rows.append({"user_id": user_id, "kind": r["kind"], "title": title, "body": body, "url": r["url"],
+                         "tag": r["tag"], "priority": r["priority"], "urgent": urgent, "data": data})
     if not rows:
         return 0
-    if not any(subscriptions.get(row["user_id"]) for row in rows):
-        db.session.execute(insert(Notification), rows)
+    if not any(row["user_id"] in devices for row in rows):
+        insert_rows(Notification.__table__, rows, created_at=now, read_at=None)
         return len(rows)
-    ids = db.session.scalars(insert(Notification).returning(Notification.id, sort_by_parameter_order=True), rows).all()
+    notes = insert_rows(Notification.__table__, rows, returning=(Notification.id, Notification.user_id), created_at=now, read_at=None)
     db.session.info["baton.push_pending"] = True  # nudges the dispatcher after commit (see nudge.py)
-    db.session.execute(insert(PushDelivery), [
-        {"notification_id": note_id, "subscription_id": sub_id, "next_attempt_at": now, "created_at": now}
-        for note_id, row in zip(ids, rows) for sub_id in subscriptions.get(row["user_id"], [])
-    ])
+    insert_rows(PushDelivery.__table__, [
+        {"notification_id": note_id, "subscription_id": subscription_id}
+        for note_id, user_id in sorted(notes) for subscription_id in devices.get(user_id, [])
+    ], status="pending", attempts=0, next_attempt_at=now, last_error=None, created_at=now, sent_at=None)
     return len(rows)
 
 

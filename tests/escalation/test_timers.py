@@ -10,7 +10,9 @@ from app import create_app
 from app.escalation.models import Timer
 from app.escalation.sweep import fire_due_timers
 from app.extensions import db
+from app.notify.messages import render
 from app.notify.models import Notification
+from app.org.models import User
 from app.workorders.models import Task, TimelineEvent
 from tests.conftest import FAST_HASH, assert_error
 from tests.workorders.conftest import Flow
@@ -203,3 +205,32 @@ def test_sweep_waits_briefly_for_a_work_order_that_is_released(app, flow):
         with other.app_context():
             db.engine.dispose()
     assert result == {"fired": 2, "stale": 0, "busy": 0}
+
+
+def test_sweep_notifications_read_as_the_messages_say_in_each_language(flow):
+    demo = flow.demo
+    lead = db.session.get(User, demo.uid("lead.cs"))
+    lead.locale = "en"
+    db.session.commit()
+    agent = db.session.get(User, demo.uid("cs.agent1"))
+    wo = flow.create("complaint", title="Damaged milk")
+    task_id = wo["tasks"][0]["id"]
+    due = _due(task_id)
+    fire_due_timers(now=due - timedelta(minutes=9))
+    fire_due_timers(now=due + timedelta(seconds=1))
+    number = flow.detail(wo["id"])["number"]
+    reminder = db.session.scalars(select(Notification).where(Notification.kind == "task.reminder",
+                                                             Notification.user_id == agent.id)).one()
+    assert (reminder.title, reminder.body) == render("task.reminder", agent.locale,
+                                                     {"number": number, "step": "客服分诊 CS triage", "due": due.strftime("%H:%M UTC")})
+    assert reminder.url == f"/#/task/{task_id}" and reminder.tag == f"task-{task_id}" and reminder.data == {"task_id": task_id}
+    escalated = db.session.scalars(select(Notification).where(Notification.kind == "task.escalated",
+                                                              Notification.user_id == lead.id)).one()
+    assert escalated.urgent and escalated.priority == "P1"
+    assert (escalated.title, escalated.body) == ("Overdue work escalated to you (level 1)", f"{number} · 客服分诊 CS triage: Damaged milk")
+    assert escalated.data == {"task_id": task_id, "level": 1} and escalated.read_at is None
+    timer = db.session.scalars(select(Timer).where(Timer.task_id == task_id, Timer.level == 1)).one()
+    assert timer.status == "fired" and timer.fired_at == due + timedelta(seconds=1)
+    notified = timer.result["notified"]
+    assert lead.id in notified and timer.result == {"level": 1, "step": "triage", "notified": notified, "reason": "overdue"}
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "task.escalated")) == len(notified)
