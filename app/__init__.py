@@ -1,9 +1,10 @@
 """Baton: a mobile-first, collaborative work-order system."""
 import logging
 import os
+import time
 
 from flask import Flask, jsonify
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Engine
 
 from app import config as config_module
@@ -26,6 +27,29 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ping_idle_connections(engine: Engine, idle_seconds: int) -> None:
+    """`pool_pre_ping` for connections that sat idle only.
+
+    `pool_pre_ping` costs a round trip on every checkout, and a request checks out once or twice. What it guards
+    against, a connection the server or the network dropped, happens to idle connections (a frozen Lambda container,
+    an idle timeout, a failover), so those alone are pinged; a dead one is replaced before anyone uses it.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["baton.idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("baton.idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure means the connection cannot be trusted
+            raise exc.DisconnectionError("idle connection failed its ping") from error  # the pool connects afresh
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -66,6 +90,8 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
+        elif app.config.get("DB_PING_IDLE_SECONDS"):
+            _ping_idle_connections(db.engine, app.config["DB_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     api.init_app(app)
     _register_blueprints(app)

@@ -99,7 +99,9 @@ def from_environment() -> dict:
         "PRODUCTION": production,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        # A pooled PostgreSQL connection idle for longer than this is pinged before use (0: never).
+        "DB_PING_IDLE_SECONDS": _int("BATON_DB_PING_IDLE_SECONDS", 30),
         # A body larger than this is refused with 413 before any view runs.
         "MAX_CONTENT_LENGTH": _int("BATON_MAX_BODY_BYTES", 12 * 1024 * 1024),
         "MAX_JSON_BYTES": _int("BATON_MAX_JSON_BYTES", 8 * 1024 * 1024),

@@ -1,0 +1,41 @@
+"""The connection pool survives connections the server dropped while they sat idle."""
+import time
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db
+from tests.conftest import BACKENDS, FAST_HASH, PG_ADMIN_URL
+
+
+def _pooled_backend_pid(app) -> int:
+    with app.app_context():
+        pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+        db.session.remove()  # back to the pool
+    return pid
+
+
+@pytest.mark.parametrize("ping_after, survives", [(1, True), (0, False)])
+def test_an_idle_connection_the_server_dropped_is_replaced_before_use(request, ping_after, survives):
+    if "postgresql" not in BACKENDS:
+        pytest.skip("PostgreSQL is not among the test databases")
+    pg_url = request.getfixturevalue("pg_url")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": pg_url, "SECRET_KEY": "x" * 48, "DB_PING_IDLE_SECONDS": ping_after,
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0}, **FAST_HASH})
+    try:
+        dropped = _pooled_backend_pid(app)
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:  # a failover or an idle timeout, say
+            admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
+        time.sleep(1.2)
+        with app.app_context():
+            if survives:
+                assert db.session.scalar(text("SELECT pg_backend_pid()")) != dropped
+            else:  # without the ping the dead connection reaches the caller: what the ping exists for
+                with pytest.raises(Exception):
+                    db.session.scalar(text("SELECT 1"))
+            db.session.remove()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
