@@ -4,7 +4,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.orm import joinedload
 
 from app.auth.models import ApiKey, LoginFailure, Scope
 from app.auth.passwords import verify_password
@@ -26,6 +27,15 @@ def issue_token(*, user: User, secret_key: str) -> str:
     return _serializer(secret_key).dumps({"u": user.id, "v": user.session_version})
 
 
+# Every request reads its user: one statement for the person, their roles and their permissions (the relationships'
+# selectin default costs two more), built once, and read afresh even when the session already holds the user.
+_USER_WITH_GRANTS = (
+    select(User).where(User.id == bindparam("user_id"))
+    .options(joinedload(User.role_rows), joinedload(User.permission_rows))
+    .execution_options(populate_existing=True)
+)
+
+
 def user_from_token(*, token: str, secret_key: str, max_age: int) -> User:
     """The active user a token belongs to, or Unauthorized."""
     try:
@@ -36,7 +46,7 @@ def user_from_token(*, token: str, secret_key: str, max_age: int) -> User:
         raise Unauthorized("The token is not valid.", code="invalid_token")
     if not isinstance(claims, dict) or not isinstance(claims.get("u"), int):
         raise Unauthorized("The token is not valid.", code="invalid_token")
-    user = db.session.get(User, claims["u"])
+    user = db.session.scalars(_USER_WITH_GRANTS, {"user_id": claims["u"]}).unique().one_or_none()
     # Checked on every request, so deactivation or a password reset ends access at once.
     if user is None or not user.active or user.session_version != claims.get("v"):
         raise Unauthorized("This session is no longer valid.", code="session_revoked")
