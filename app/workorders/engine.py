@@ -1,8 +1,10 @@
 """The flow engine: resolving handlers, activating steps, and moving a work order forward."""
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
+from app.common.types import UTCDateTime
 from app.escalation.service import arm_task_timers, disarm_task_timers
 from app.extensions import db
 from app.flows.graph import parse_duration
@@ -241,6 +243,37 @@ def close_candidates(task_ids: list[int]) -> None:
             update(TaskCandidate).where(TaskCandidate.task_id.in_(task_ids)).values(is_open=False)
             .execution_options(synchronize_session=False)
         )
+
+
+_CLOSE_OFFER = (
+    update(TaskCandidate.__table__).where(TaskCandidate.__table__.c.task_id == bindparam("closing_task_id")).values(is_open=False)
+    .returning(TaskCandidate.__table__.c.user_id)
+)
+
+
+def close_offer(task_id: int) -> list[int]:
+    """`close_candidates` for one task, answering its candidates (one statement: UPDATE ... RETURNING)."""
+    return sorted(db.session.scalars(_CLOSE_OFFER, {"closing_task_id": task_id}))
+
+
+_START = (
+    update(WorkOrder.__table__).where(WorkOrder.__table__.c.id == bindparam("work_order_id")).values(
+        status=case((WorkOrder.__table__.c.status == WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS.value),
+                    else_=WorkOrder.__table__.c.status),
+        started_at=case((WorkOrder.__table__.c.status == WorkOrderStatus.OPEN, bindparam("now", type_=UTCDateTime())),
+                        else_=WorkOrder.__table__.c.started_at),
+        updated_at=bindparam("now", type_=UTCDateTime()),
+    )
+)
+
+
+def start_locked(work_order: WorkOrder, now: datetime) -> None:
+    """`mark_started` as one UPDATE, for a work order the caller has locked and loaded (no flush, no reload)."""
+    db.session.execute(_START, {"work_order_id": work_order.id, "now": now})
+    if work_order.status == WorkOrderStatus.OPEN:
+        set_committed_value(work_order, "status", WorkOrderStatus.IN_PROGRESS)
+        set_committed_value(work_order, "started_at", now)
+    set_committed_value(work_order, "updated_at", now)
 
 
 def cancel_tasks(tasks: list[Task], now: datetime) -> None:

@@ -1,11 +1,15 @@
 """Acting on tasks: claim, release, complete, return, transfer, add or remove handlers; the inbox."""
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import and_, case, or_, select, union, update
+from sqlalchemy import Boolean, and_, bindparam, case, exists, inspect, or_, select, union, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.common.offline import effective_time
-from app.errors import Conflict, Forbidden, Invalid
+from app.common.types import UTCDateTime
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.escalation.service import arm_task_timers, disarm_task_timers
 from app.extensions import db
 from app.flows.forms import validate_values
@@ -22,7 +26,7 @@ from app.workorders.models import (
     WorkOrder,
     WorkOrderStep,
 )
-from app.workorders.policy import can_act_on_task, is_candidate, require_lead, visible_task
+from app.workorders.policy import can_act_on_task, can_view_work_order, is_candidate, require_lead, visible_task
 
 _STATE_CONFLICTS = {
     TaskStatus.COMPLETED: ("task_completed", "This task is already completed."),
@@ -68,38 +72,123 @@ def _require_actor(user: User, task: Task) -> None:
         raise Forbidden("You are not a handler of this task.", code="not_a_handler")
 
 
-def claim_task(*, user: User, task_id: int, now: datetime, occurred_at: datetime | None = None, max_skew: int) -> Task:
-    """Take a pool task; exactly one claimer wins, the others get 409 task_taken."""
-    task, work_order, step = _lock(user, task_id)
+# The claim's statements are built once: building SQLAlchemy constructs costs more CPU than running them.
+_OFFER = (
+    select(WorkOrder, FlowTemplate, Task.created_at)
+    .join(Task, Task.work_order_id == WorkOrder.id)
+    .join(FlowTemplate, FlowTemplate.id == WorkOrder.template_id)
+    .where(Task.id == bindparam("task_id"), Task.mode == "pool",
+           exists().where(TaskCandidate.task_id == Task.id, TaskCandidate.user_id == bindparam("user_id")))
+    .with_for_update(of=WorkOrder)
+    .execution_options(populate_existing=True)
+)
+# The arbiter: only a row still open, unassigned and offered to the claimer is taken, whatever else runs at once.
+_TAKE = (
+    update(Task)
+    .where(Task.id == bindparam("task_id"), Task.mode == "pool", Task.status == TaskStatus.OPEN, Task.assignee_id.is_(None),
+           exists().where(TaskCandidate.task_id == Task.id, TaskCandidate.user_id == bindparam("user_id")))
+    .values(status=TaskStatus.CLAIMED, assignee_id=bindparam("user_id"), claimed_at=bindparam("now", type_=UTCDateTime()),
+            claimed_effective_at=bindparam("at", type_=UTCDateTime()),
+            device_time_untrusted=Task.device_time_untrusted | bindparam("untrusted", type_=Boolean()), version=Task.version + 1)
+    .returning(Task)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+
+# A lost claim reads the task as it is now, and whether it is offered to the claimer, to say why.
+_TASK_AND_OFFER = (
+    select(Task, exists().where(TaskCandidate.task_id == Task.id, TaskCandidate.user_id == bindparam("user_id")))
+    .where(Task.id == bindparam("task_id"))
+    .execution_options(populate_existing=True)
+)
+
+
+def _lock_offer(user: User, task_id: int) -> tuple[WorkOrder, FlowTemplate, datetime] | None:
+    """Lock the work order of a pool task offered to `user`, in one statement with its template and the task's offer time.
+
+    None when there is no such offer (no such task, not a pool task, or not offered to `user`): the full rules then
+    say why. The task's state is not read here: rows joined to a locked one may be older than the lock.
+    """
+    row = db.session.execute(_OFFER, {"task_id": task_id, "user_id": user.id}).first()
+    return None if row is None else tuple(row)
+
+
+def _take(*, user: User, task_id: int, now: datetime, at: datetime, trusted: bool) -> Task | None:
+    """Claim the task for `user` if it is still open; None when it is not (someone else won)."""
+    params = {"task_id": task_id, "user_id": user.id, "now": now, "at": at, "untrusted": not trusted}
+    return db.session.scalars(_TAKE, params).one_or_none()
+
+
+def _refuse_claim(user: User, task: Task, candidate: bool) -> Task | None:
+    """Raise why `user` may not claim `task`; answer the task when they already hold it, None when it is claimable."""
+    if task.assignee_id != user.id and not candidate and not can_view_work_order(user, task.work_order):
+        raise NotFound("No such task.")
     if task.mode != "pool":
         raise Conflict("Only pool tasks are claimed; complete this one directly.", code="not_claimable")
     if task.assignee_id == user.id and task.status == TaskStatus.CLAIMED:
         return task  # claiming what you already hold is a no-op, so a retried claim never fails
-    if not is_candidate(user, task):
+    if not candidate:
         raise Forbidden("This task is not offered to you.", code="not_a_candidate")
     _check_transition(task, "claim", user)
+    return None
+
+
+def claim_task(*, user: User, task_id: int, now: datetime, occurred_at: datetime | None = None, max_skew: int) -> Task:
+    """Take a pool task; exactly one claimer wins, the others get 409 task_taken."""
+    offer = _lock_offer(user, task_id)
+    if offer is not None:
+        work_order, template, offered_at = offer
+        at, trusted = effective_time(occurred_at=occurred_at, received_at=now, not_before=offered_at, max_skew_seconds=max_skew)
+        task = _take(user=user, task_id=task_id, now=now, at=at, trusted=trusted)
+        if task is not None:
+            return _claimed(user=user, task=task, work_order=work_order, template=template, now=now,
+                            occurred_at=occurred_at, trusted=trusted)
+        # Not taken: read the task as it is now (the work order's lock is held) and say why.
+        task, candidate = db.session.execute(_TASK_AND_OFFER, {"task_id": task_id, "user_id": user.id}).one()
+    else:
+        task, work_order, _ = _lock(user, task_id)
+        template = db.session.get(FlowTemplate, work_order.template_id)
+        candidate = is_candidate(user, task)
+    held = _refuse_claim(user, task, candidate)
+    if held is not None:
+        return held
     at, trusted = _times(task, now, occurred_at, max_skew)
-    # The conditional update is the arbiter: only a row still open and unassigned is taken.
-    result = db.session.execute(
-        update(Task)
-        .where(Task.id == task.id, Task.status == TaskStatus.OPEN, Task.assignee_id.is_(None))
-        .values(status=TaskStatus.CLAIMED, assignee_id=user.id, claimed_at=now, claimed_effective_at=at,
-                device_time_untrusted=Task.device_time_untrusted | (not trusted), version=Task.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    taken = _take(user=user, task_id=task.id, now=now, at=at, trusted=trusted)
+    if taken is None:
         db.session.rollback()
         raise Conflict("Someone else has taken this task.", code="task_taken")
-    engine.close_candidates([task.id])
-    engine.mark_started(work_order, now)
-    timeline.record(work_order_id=work_order.id, task_id=task.id, kind="claimed", actor_id=user.id, now=now,
+    return _claimed(user=user, task=taken, work_order=work_order, template=template, now=now, occurred_at=occurred_at,
+                    trusted=trusted)
+
+
+def _claimed(*, user: User, task: Task, work_order: WorkOrder, template: FlowTemplate, now: datetime,
+             occurred_at: datetime | None, trusted: bool) -> Task:
+    """What follows a won claim: off the others' inboxes, the work order started, the timeline, "taken" for the others."""
+    step = template.step(task.step)
+    candidates = engine.close_offer(task.id)
+    engine.start_locked(work_order, now)
+    timeline.append(work_order_id=work_order.id, task_id=task.id, kind="claimed", actor_id=user.id, now=now,
                     occurred_at=occurred_at, details={"device_time_trusted": trusted})
-    others = [c for c in db.session.scalars(select(TaskCandidate.user_id).where(TaskCandidate.task_id == task.id)) if c != user.id]
-    notify(user_ids=others, kind="task.taken", params={"who": user.name, "number": work_order.number, "step": step["title"]},
+    notify(user_ids=[c for c in candidates if c != user.id], kind="task.taken",
+           params={"who": user.name, "number": work_order.number, "step": step["title"]},
            url=f"/#/task/{task.id}", tag=f"task-{task.id}", priority="P4", now=now, data={"task_id": task.id})
-    db.session.commit()
-    db.session.refresh(task)
+    _commit_keeping_loaded()
+    # The session's identity map holds objects weakly: hold on to what the answer shows, so presenting reads nothing
+    # again (a work order's template version never changes, so neither can go stale).
+    set_committed_value(task, "work_order", work_order)
+    task._baton_template = template
     return task
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: the task and its work order were written under the work order's
+    lock, so their loaded values are the committed ones, and the answer is built from them without reading them again."""
+    session = db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 def release_task(*, user: User, task_id: int, now: datetime, reason: str | None = None) -> Task:
@@ -288,36 +377,69 @@ def change_candidates(*, user: User, task_id: int, add: list[int], remove: list[
 
 def inbox(*, user: User, now: datetime, limit: int = 200) -> dict:
     """The caller's own tasks and the pool tasks they can claim, urgent and overdue first, in one query."""
+    rows = db.session.execute(_INBOX, {"user_id": user.id, "now": now, "limit": limit}).all()
+    templates = load_templates({row.wo_template_id for row in rows})
+    mine, pool = [], []
+    for row in rows:
+        work_order = _WorkOrderSummary(*row[len(_INBOX_TASK_COLUMNS):])
+        view = present_task(row, work_order, templates[work_order.template_id], now)
+        (pool if row.mode == "pool" and row.assignee_id is None else mine).append(view)
+    return {"mine": mine, "pool": pool}
+
+
+def _inbox_query():
+    """The inbox's one query, built once (building it cost more than running it)."""
+    user_id, now = bindparam("user_id"), bindparam("now", type_=UTCDateTime())
     live = [TaskStatus.OPEN, TaskStatus.CLAIMED]
-    offered = select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id, TaskCandidate.is_open.is_(True))
+    offered = select(TaskCandidate.task_id).where(TaskCandidate.user_id == user_id, TaskCandidate.is_open.is_(True))
     # The candidate ids, read from the two indexes (ix_tasks_assignee_status, ix_task_candidates_user_open), so the
     # query costs what the caller's inbox holds: with the OR alone PostgreSQL filters every open task in the table.
-    candidate_ids = union(select(Task.id).where(Task.assignee_id == user.id, Task.status.in_(live)), offered).subquery()
+    candidate_ids = union(select(Task.id).where(Task.assignee_id == user_id, Task.status.in_(live)), offered).subquery()
     overdue_first = case((and_(Task.due_at.is_not(None), Task.due_at < now), 0), else_=1)
     due_nulls_last = case((Task.due_at.is_(None), 1), else_=0)
-    rows = db.session.execute(
-        select(Task, WorkOrder)
+    return (
+        select(*_INBOX_TASK_COLUMNS, *_INBOX_WORK_ORDER_COLUMNS)
         .join(WorkOrder, WorkOrder.id == Task.work_order_id)
         .where(
             Task.id.in_(select(candidate_ids.c.id)),
             Task.status.in_(live),
-            or_(Task.assignee_id == user.id, and_(Task.status == TaskStatus.OPEN, Task.id.in_(offered))),
+            or_(Task.assignee_id == user_id, and_(Task.status == TaskStatus.OPEN, Task.id.in_(offered))),
         )
         .order_by(overdue_first, Task.priority, due_nulls_last, Task.due_at, Task.id)
-        .limit(limit)
-    ).all()
-    templates = load_templates({wo.template_id for _, wo in rows})
-    mine, pool = [], []
-    for task, work_order in rows:
-        view = present_task(task, work_order, templates[work_order.template_id], now)
-        (pool if task.mode == "pool" and task.assignee_id is None else mine).append(view)
-    return {"mine": mine, "pool": pool}
+        .limit(bindparam("limit"))
+    )
+
+
+class _WorkOrderSummary(NamedTuple):
+    """What an inbox item shows of its work order (WorkOrderSummarySchema), without loading the whole row."""
+
+    id: int
+    number: str
+    title: str
+    description: str
+    priority: str
+    status: str
+    template_key: str
+    template_id: int
 
 
 def load_templates(ids: set[int]) -> dict[int, FlowTemplate]:
-    if not ids:
-        return {}
-    return {t.id: t for t in db.session.scalars(select(FlowTemplate).where(FlowTemplate.id.in_(ids)))}
+    return _by_id(FlowTemplate, ids)
+
+
+def _by_id(model, ids: set[int]) -> dict:
+    """Rows by id: those the session already holds, loaded and unexpired, as they are; the others in one query."""
+    found, missing = {}, set()
+    identity_map = db.session.identity_map
+    for id_ in ids:
+        obj = identity_map.get(identity_key(model, id_))
+        if obj is not None and not inspect(obj).expired_attributes:
+            found[id_] = obj
+        else:
+            missing.add(id_)
+    if missing:
+        found.update((row.id, row) for row in db.session.scalars(select(model).where(model.id.in_(missing))))
+    return found
 
 
 def present_task(task: Task, work_order: WorkOrder, template: FlowTemplate, now: datetime, candidates: list | None = None) -> dict:
@@ -349,18 +471,32 @@ def present_one(task: Task, now: datetime) -> dict:
     return present_many([task], now)[0]
 
 
+_CANDIDATE_PEOPLE = (
+    select(TaskCandidate.task_id, User.id, User.name, User.login).join(User, User.id == TaskCandidate.user_id)
+    .where(TaskCandidate.task_id.in_(bindparam("task_ids", expanding=True))).order_by(TaskCandidate.user_id)
+)
+
+
+# The inbox reads plain rows of the columns it shows: loading whole ORM objects (and decoding each work order's
+# JSON) cost more than the query itself.
+_INBOX_TASK_COLUMNS = [getattr(Task, column) for column in TASK_FIELDS]
+_INBOX_WORK_ORDER_COLUMNS = [getattr(WorkOrder, field).label(f"wo_{field}") for field in _WorkOrderSummary._fields]
+_INBOX = _inbox_query()
+
+
 def present_many(tasks: list[Task], now: datetime) -> list[dict]:
     """Tasks with their work orders, steps, candidates and people's names, in a fixed number of queries."""
     if not tasks:
         return []
     ids = [t.id for t in tasks]
-    work_orders = {w.id: w for w in db.session.scalars(select(WorkOrder).where(WorkOrder.id.in_({t.work_order_id for t in tasks})))}
+    work_orders = _by_id(WorkOrder, {t.work_order_id for t in tasks})
     templates = load_templates({w.template_id for w in work_orders.values()})
     candidates: dict[int, list[int]] = {}
-    for task_id, user_id in db.session.execute(
-            select(TaskCandidate.task_id, TaskCandidate.user_id).where(TaskCandidate.task_id.in_(ids)).order_by(TaskCandidate.user_id)):
+    people: dict[int, dict] = {}
+    for task_id, user_id, name, login in db.session.execute(_CANDIDATE_PEOPLE, {"task_ids": ids}):
         candidates.setdefault(task_id, []).append(user_id)
-    people = names_of({u for c in candidates.values() for u in c} | {t.assignee_id for t in tasks if t.assignee_id})
+        people[user_id] = {"id": user_id, "name": name, "login": login}
+    people.update(names_of({t.assignee_id for t in tasks if t.assignee_id and t.assignee_id not in people}))
     views = []
     for task in tasks:
         work_order = work_orders[task.work_order_id]
