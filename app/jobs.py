@@ -24,17 +24,18 @@ def _sales_channel(config):
     return publish
 
 
-def run_all_once(*, now: datetime, config) -> dict:
-    """Run each job once and say how much each did."""
+def run_all_once(*, now: datetime, config, deadline: float | None = None) -> dict:
+    """Run each job once and say how much each did; the timer sweep starts no batch after `deadline` (monotonic)."""
     # Recalls first: the offers they write go out with this pass's pushes.
     recalls = run_pending_recalls(now=now, tz=config["BUSINESS_TIMEZONE"], batch_size=config["RECALL_BATCH_SIZE"])
-    timers = fire_due_timers(now=now)
+    timers = fire_due_timers(now=now, deadline=deadline)
     pushes = dispatch_pending(now=now, provider=providers.from_config(config), max_attempts=config["PUSH_MAX_ATTEMPTS"])
     return {
         "pushes_sent": pushes["sent"],
         "pushes_failed": pushes["failed"],
         "timers_fired": timers["fired"],
         "timers_stale": timers["stale"],
+        "timers_left_for_next_sweep": timers["more"],
         "recall_work_orders_created": recalls["created"],
         "recall_fanouts_failed": recalls["failed"],
         "sales_events_delivered": deliver_sales_events(now=now, publish=_sales_channel(config)),

@@ -1,9 +1,12 @@
 """EventBridge schedule (every minute): fire due timers, deliver pending pushes and sales events, housekeeping."""
 import logging
+import time
 
 from functions.runtime import app_context
 
 log = logging.getLogger("baton.jobs")
+# Share of the invocation's remaining time the timer sweep may use: the pushes and housekeeping run after it.
+SWEEP_SHARE = 0.6
 
 
 def handler(event, context):
@@ -11,6 +14,9 @@ def handler(event, context):
         from app.common.clock import utcnow
         from app.jobs import run_all_once
 
-        summary = run_all_once(now=utcnow(), config=app.config)
+        deadline = None
+        if context is not None:  # a due-timer backlog is worked off across invocations, never cut off mid-batch
+            deadline = time.monotonic() + SWEEP_SHARE * context.get_remaining_time_in_millis() / 1000
+        summary = run_all_once(now=utcnow(), config=app.config, deadline=deadline)
     log.info("sweep done", extra={"job": "sweep", "summary": summary})
     return summary

@@ -306,15 +306,18 @@ def _write_levels(tasks: dict[int, dict], raised: dict[int, tuple[int, int]], wo
         db.session.execute(update(_WORK_ORDER).where(_WORK_ORDER.c.id == new.c.id).values(escalation_level=new.c.level))
 
 
-def fire_due_timers(*, now: datetime, batch_size: int = 5000, max_batches: int = 100, busy_retries: int = 5) -> dict:
+def fire_due_timers(*, now: datetime, batch_size: int = 5000, max_batches: int = 100, busy_retries: int = 5,
+                    deadline: float | None = None) -> dict:
     """Fire every due timer once: claim a batch (SKIP LOCKED on PostgreSQL), fire, mark, commit, repeat.
 
     A timer whose work order another transaction holds (a handler, or a concurrent sweep firing that work
     order's other timer) is left pending as "busy"; the sweep goes on with the rest, then takes the busy ones
     again after a short backoff. `busy` in the answer counts those still left for the next sweep.
+    With a `deadline` (a `time.monotonic()` value), no batch starts after it: a Lambda stops in time and the
+    next scheduled sweep goes on where it stopped (`more` in the answer says whether due timers were left).
     """
     with _long_lived_objects_left_alone():
-        return _sweep(now=now, batch_size=batch_size, max_batches=max_batches, busy_retries=busy_retries)
+        return _sweep(now=now, batch_size=batch_size, max_batches=max_batches, busy_retries=busy_retries, deadline=deadline)
 
 
 @contextlib.contextmanager
@@ -332,11 +335,14 @@ def _long_lived_objects_left_alone():
         gc.unfreeze()
 
 
-def _sweep(*, now: datetime, batch_size: int, max_batches: int, busy_retries: int) -> dict:
-    counts = {"fired": 0, "stale": 0, "busy": 0}
+def _sweep(*, now: datetime, batch_size: int, max_batches: int, busy_retries: int, deadline: float | None) -> dict:
+    counts = {"fired": 0, "stale": 0, "busy": 0, "more": False}
     busy: set[int] = set()
     waits = 0
-    for _ in range(max_batches):
+    for batch in range(max_batches):
+        if batch and deadline is not None and time.monotonic() >= deadline:
+            counts["more"] = True
+            break
         stmt = (
             select(_TIMER.c.id, _TIMER.c.task_id, _TIMER.c.kind, _TIMER.c.level,
                    _TASK.c.status.label("task_status"), _TASK.c.work_order_id)
@@ -364,6 +370,8 @@ def _sweep(*, now: datetime, batch_size: int, max_batches: int, busy_retries: in
         time.sleep(0.01 * 2 ** waits)
         waits += 1
         busy.clear()
+    else:
+        counts["more"] = True  # max_batches reached with due timers left
     counts["busy"] = len(busy)
     return counts
 

@@ -1,5 +1,6 @@
 """Durable timers with an injected clock: reminders, escalation levels up the line, reassignment, staleness."""
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -180,11 +181,11 @@ def test_sweep_leaves_a_locked_work_orders_timers_pending_and_fires_them_later(a
         connection.close()
         with other.app_context():
             db.engine.dispose()
-    assert result == {"fired": 2, "stale": 0, "busy": 2}
+    assert result == {"fired": 2, "stale": 0, "busy": 2, "more": False}
     pending = select(func.count()).select_from(Timer).join(Task, Task.id == Timer.task_id).where(
         Timer.status == "pending", Timer.fire_at <= now, Task.work_order_id == held["id"])
     assert db.session.scalar(pending) == 2
-    assert fire_due_timers(now=now) == {"fired": 2, "stale": 0, "busy": 0}
+    assert fire_due_timers(now=now) == {"fired": 2, "stale": 0, "busy": 0, "more": False}
     assert db.session.scalar(pending) == 0
 
 
@@ -204,7 +205,7 @@ def test_sweep_waits_briefly_for_a_work_order_that_is_released(app, flow):
         connection.close()
         with other.app_context():
             db.engine.dispose()
-    assert result == {"fired": 2, "stale": 0, "busy": 0}
+    assert result == {"fired": 2, "stale": 0, "busy": 0, "more": False}
 
 
 def test_sweep_notifications_read_as_the_messages_say_in_each_language(flow):
@@ -234,3 +235,14 @@ def test_sweep_notifications_read_as_the_messages_say_in_each_language(flow):
     notified = timer.result["notified"]
     assert lead.id in notified and timer.result == {"level": 1, "step": "triage", "notified": notified, "reason": "overdue"}
     assert db.session.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "task.escalated")) == len(notified)
+
+
+def test_a_sweep_starts_no_batch_after_its_deadline_and_the_next_one_goes_on(flow):
+    orders = [flow.create("complaint", title=f"deadline {i}") for i in range(3)]
+    now = max(_due(o["tasks"][0]["id"]) for o in orders) + timedelta(minutes=1)
+    db.session.rollback()
+    past = time.monotonic() - 1
+    assert fire_due_timers(now=now, batch_size=2, deadline=past) == {"fired": 2, "stale": 0, "busy": 0, "more": True}
+    assert fire_due_timers(now=now, batch_size=2, max_batches=1) == {"fired": 2, "stale": 0, "busy": 0, "more": True}
+    assert fire_due_timers(now=now, batch_size=2, deadline=time.monotonic() + 60) == {"fired": 2, "stale": 0, "busy": 0, "more": False}
+    assert db.session.scalar(select(func.count()).select_from(Timer).where(Timer.status == "fired")) == 6

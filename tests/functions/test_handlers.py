@@ -15,14 +15,25 @@ from tests.functions.conftest import SCHEDULED_EVENT, sqs_event
 from tests.workorders.conftest import Flow
 
 
+class _LambdaContext:
+    """The part of the Lambda context object the handlers read."""
+
+    def __init__(self, remaining_ms: int):
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
 def test_sweep_handler_fires_due_timers_from_a_scheduled_event(handler_app, client, auth, demo, monkeypatch):
     flow = Flow(client, auth, demo)
     wo = flow.create("complaint")
     task_id = wo["tasks"][0]["id"]
     later = utcnow() + timedelta(hours=2)
     monkeypatch.setattr("app.common.clock.utcnow", lambda: later)
-    summary = sweep.handler(SCHEDULED_EVENT, None)
+    summary = sweep.handler(SCHEDULED_EVENT, _LambdaContext(remaining_ms=30_000))
     assert summary["timers_fired"] == 4  # the reminder and levels 1-3 (due 30 min, interval 30 min)
+    assert summary["timers_left_for_next_sweep"] is False
     assert sweep.handler(SCHEDULED_EVENT, None)["timers_fired"] == 0  # delivered twice: no second escalation
     assert db.session.scalar(select(func.count()).select_from(Timer).where(Timer.task_id == task_id, Timer.status == "fired")) == 4
 
