@@ -91,16 +91,33 @@ def upsert_batches(*, items: list[dict], now: datetime) -> dict:
 def _order_references(items: list[dict]) -> tuple[dict, dict, dict, dict]:
     lines = [line for item in items for line in item["lines"]]
     products = lookup(Product.sku, Product.id, (line["sku"] for line in lines))
-    batches = {no: (bid, pid) for no, bid, pid in _batch_rows(line.get("batch_no") for line in lines)}
+    batches = batches_by_number(line.get("batch_no") for line in lines)
     warehouses = departments_by_code(line.get("warehouse") for line in lines)
     drivers = lookup_ci(User.login, User.id, (line.get("driver") for line in lines))
     return products, batches, warehouses, drivers
 
 
-def _batch_rows(batch_nos):
-    wanted = sorted({b for b in batch_nos if b})
-    for part in chunks(wanted):
-        yield from db.session.execute(select(Batch.batch_no, Batch.id, Batch.product_id).where(in_list(Batch.batch_no, part))).all()
+def batches_by_number(batch_nos) -> dict[str, tuple[int, int]]:
+    """{batch number: (batch id, product id)} of the known ones among `batch_nos` (empty ones skipped)."""
+    found = {}
+    for part in chunks(sorted({b for b in batch_nos if b})):
+        found.update({no: (bid, pid) for no, bid, pid in db.session.execute(
+            select(Batch.batch_no, Batch.id, Batch.product_id).where(in_list(Batch.batch_no, part)))})
+    return found
+
+
+def check_product_and_batch(errors: ErrorList, path: str, item: dict, products: dict, batches: dict) -> int | None:
+    """Report an unknown `sku`, an unknown `batch_no` or a batch of another product at `path`; answer the product id."""
+    product_id = products.get(item["sku"])
+    if product_id is None:
+        errors.add(f"{path}.sku", f"unknown product {item['sku']!r}")
+    if item.get("batch_no"):
+        batch = batches.get(item["batch_no"])
+        if batch is None:
+            errors.add(f"{path}.batch_no", f"unknown batch {item['batch_no']!r}")
+        elif product_id is not None and batch[1] != product_id:
+            errors.add(f"{path}.batch_no", f"batch {item['batch_no']!r} is not a batch of {item['sku']!r}")
+    return product_id
 
 
 def upsert_orders(*, items: list[dict], now: datetime) -> dict:
@@ -110,15 +127,7 @@ def upsert_orders(*, items: list[dict], now: datetime) -> dict:
     for index, item in enumerate(items):
         for n, line in enumerate(item["lines"]):
             path = f"orders.{index}.lines.{n}"
-            product_id = products.get(line["sku"])
-            if product_id is None:
-                errors.add(f"{path}.sku", f"unknown product {line['sku']!r}")
-            if line.get("batch_no"):
-                batch = batches.get(line["batch_no"])
-                if batch is None:
-                    errors.add(f"{path}.batch_no", f"unknown batch {line['batch_no']!r}")
-                elif product_id is not None and batch[1] != product_id:
-                    errors.add(f"{path}.batch_no", f"batch {line['batch_no']!r} is not a batch of {line['sku']!r}")
+            check_product_and_batch(errors, path, line, products, batches)
             if line.get("warehouse") and line["warehouse"] not in warehouses:
                 errors.add(f"{path}.warehouse", f"unknown warehouse {line['warehouse']!r}")
             if line.get("driver") and line["driver"].lower() not in drivers:

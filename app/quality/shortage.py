@@ -16,8 +16,8 @@ from app.flows.service import get_template
 from app.errors import NotFound
 from app.org.models import Department
 from app.quality import holds
-from app.quality.catalogue import departments_by_code
-from app.quality.models import Batch, HoldSource, Product, SaleHold, SaleStatus, StockEvent, StockLevel
+from app.quality.catalogue import batches_by_number, check_product_and_batch, departments_by_code
+from app.quality.models import HoldSource, Product, SaleHold, SaleStatus, StockEvent, StockLevel
 from app.quality.sql import ErrorList, chunks, insert, lookup
 from app.workorders.models import WorkOrder, WorkOrderStatus
 from app.workorders.service import create_work_order
@@ -29,22 +29,11 @@ DEFAULT_MARGIN = 0.2
 def record_inventory_events(*, items: list[dict], now: datetime, tz: str, margin: float = DEFAULT_MARGIN) -> dict:
     """Store inventory events, bring stock levels up to date, and pause or resume the products they show short or recovered."""
     products = lookup(Product.sku, Product.id, (i["sku"] for i in items))
-    batches = {}
-    for part in chunks(sorted({i["batch_no"] for i in items if i.get("batch_no")})):
-        batches.update({no: (bid, pid) for no, bid, pid in db.session.execute(
-            select(Batch.batch_no, Batch.id, Batch.product_id).where(Batch.batch_no.in_(part)))})
+    batches = batches_by_number(i.get("batch_no") for i in items)
     warehouses = departments_by_code(i["warehouse"] for i in items)
     errors = ErrorList()
     for index, item in enumerate(items):
-        product_id = products.get(item["sku"])
-        if product_id is None:
-            errors.add(f"events.{index}.sku", f"unknown product {item['sku']!r}")
-        if item.get("batch_no"):
-            batch = batches.get(item["batch_no"])
-            if batch is None:
-                errors.add(f"events.{index}.batch_no", f"unknown batch {item['batch_no']!r}")
-            elif product_id is not None and batch[1] != product_id:
-                errors.add(f"events.{index}.batch_no", f"batch {item['batch_no']!r} is not a batch of {item['sku']!r}")
+        check_product_and_batch(errors, f"events.{index}", item, products, batches)
         if item["warehouse"] not in warehouses:
             errors.add(f"events.{index}.warehouse", f"unknown warehouse {item['warehouse']!r}")
     errors.raise_if_any("inventory events")

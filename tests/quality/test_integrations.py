@@ -57,6 +57,12 @@ def test_reposted_order_replaces_its_lines(catalogue):
                                       {"sku": "SKU-A", "warehouse": "WH-XX", "on_hand": 1, "available": 1, "at": iso(T0)}]},
      "events.1.warehouse"),
     ("/inventory/events", {"events": [{"sku": "SKU-A", "warehouse": "WH-SH-01", "on_hand": 1, "available": 1}]}, "events.0.at"),
+    ("/inventory/events", {"events": [{"sku": "SKU-NOPE", "warehouse": "WH-SH-01", "on_hand": 1, "available": 1, "at": iso(T0)}]},
+     "events.0.sku"),
+    ("/inventory/events", {"events": [{"sku": "SKU-A", "batch_no": "BA-NOPE", "warehouse": "WH-SH-01", "on_hand": 1, "available": 1,
+                                       "at": iso(T0)}]}, "events.0.batch_no"),
+    ("/inventory/events", {"events": [{"sku": "SKU-B", "batch_no": "BA-1", "warehouse": "WH-SH-01", "on_hand": 1, "available": 1,
+                                       "at": iso(T0)}]}, "events.0.batch_no"),
 ])
 def test_one_bad_item_rejects_the_request_naming_its_index_and_nothing_is_written(catalogue, path, body, where):
     counts = [count(m) for m in (Product, Batch, Order, OrderLine, StockEvent, StockLevel)]
