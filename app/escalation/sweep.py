@@ -16,7 +16,6 @@ from app.extensions import db
 from app.flows.models import FlowTemplate
 from app.notify.service import notify, notify_many
 from app.org.models import User
-from app.org.service import manager_chain, stand_in_for
 from app.workorders import timeline
 from app.workorders.engine import close_candidates
 from app.workorders.models import Task, TaskCandidate, TaskStatus, TimelineEvent, WorkOrder
@@ -34,42 +33,15 @@ def _base_people(task: Task) -> list[int]:
     return list(db.session.scalars(select(TaskCandidate.user_id).where(TaskCandidate.task_id == task.id)))
 
 
-def managers_at_level(user_ids: list[int], level: int) -> list[User]:
-    """For each person, the manager `level` steps up (or the top of the chain), skipping people who are away."""
-    reached: dict[int, User] = {}
-    for user_id in user_ids:
-        chain = manager_chain(user_id=user_id, levels=level + 10)
-        if not chain:
-            continue
-        candidates = chain[level - 1:] if len(chain) >= level else chain[-1:]
-        target = None
-        for manager in candidates:
-            target = stand_in_for(user=manager)
-            if target is not None:
-                break
-        if target is not None:
-            reached[target.id] = target
-    return list(reached.values())
-
-
-def _escalate_task(task: Task, work_order: WorkOrder, step: dict, level: int, now: datetime, actor_id: int | None,
-                   reason: str, reassign: bool) -> dict:
-    managers = managers_at_level(_base_people(task), level)
+def _escalate_task(task: Task, work_order: WorkOrder, step: dict, level: int, now: datetime, actor_id: int, reason: str) -> dict:
+    """A lead's escalation of one running task: its level up, the managers reached told (no reassignment)."""
+    base = _base_people(task)
+    managers = _People(base).managers_at_level(base, level)
     task.escalation_level = max(task.escalation_level, level)
     work_order.escalation_level = max(work_order.escalation_level, level)
-    details = {"level": level, "step": task.step, "notified": [m.id for m in managers], "reason": reason}
-    if reassign and managers:
-        target = managers[0]
-        details["reassigned_from"] = task.assignee_id
-        details["reassigned_to"] = target.id
-        task.assignee_id = target.id
-        task.status = TaskStatus.CLAIMED
-        task.claimed_at = now
-        if not db.session.get(TaskCandidate, (task.id, target.id)):
-            db.session.add(TaskCandidate(task_id=task.id, user_id=target.id, is_open=False, added_at=now))
-        close_candidates([task.id])
+    details = {"level": level, "step": task.step, "notified": managers, "reason": reason}
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="escalated", actor_id=actor_id, now=now, details=details)
-    notify(user_ids=[m.id for m in managers], kind="task.escalated",
+    notify(user_ids=managers, kind="task.escalated",
            params={"level": level, "number": work_order.number, "step": step["title"], "title": work_order.title},
            url=f"/#/task/{task.id}", tag=f"esc-{task.id}", priority="P1", now=now, data={"task_id": task.id, "level": level})
     return details
@@ -78,7 +50,8 @@ def _escalate_task(task: Task, work_order: WorkOrder, step: dict, level: int, no
 class _People:
     """The reporting lines and delegates a batch of timers needs, read in a few set-based queries.
 
-    Answers exactly what `manager_chain` and `stand_in_for` answer, without a query per person and level.
+    Answers exactly what `org.service.manager_chain` and `stand_in_for` answer, without a query per person and
+    level; the sweep and a lead's manual escalation both reach managers through it.
     """
 
     def __init__(self, user_ids):
@@ -395,7 +368,7 @@ def escalate_work_order(*, user: User, work_order_id: int, reason: str, now: dat
     timeline.record(work_order_id=work_order.id, kind="escalated", actor_id=user.id, now=now,
                     details={"manual": True, "reason": reason, "priority_from": old_priority, "priority_to": work_order.priority})
     for task in tasks:
-        _escalate_task(task, work_order, template.step(task.step), task.escalation_level + 1, now, user.id, reason, reassign=False)
+        _escalate_task(task, work_order, template.step(task.step), task.escalation_level + 1, now, user.id, reason)
     notify(user_ids=[work_order.created_by_id] if work_order.created_by_id != user.id else [], kind="work_order.escalated",
            params={"number": work_order.number, "title": work_order.title, "reason": reason}, url=f"/#/wo/{work_order.id}",
            tag=f"wo-{work_order.id}", priority="P1", now=now)
