@@ -12,6 +12,7 @@ import { timeline } from '../ui/timeline.js';
 import { openDialog, promptDialog } from '../ui/dialog.js';
 import { toast } from '../ui/toast.js';
 import { errorText, fieldErrors } from '../ui/errors.js';
+import { workOrderRefRows } from './tasklib.js';
 
 const WO_STATUSES = ['open', 'in_progress', 'resolved', 'cancelled'];
 const PRIORITIES = ['P1', 'P2', 'P3', 'P4'];
@@ -300,12 +301,7 @@ export function detailView(el, params) {
         [t('wo.source'), sourceLabel(wo.source)],
         [t('wo.created_at'), wo.created_at ? fmtWhen(wo.created_at) : null],
         [t('wo.due_at'), wo.due_at ? fmtWhen(wo.due_at) : null],
-        [t('wo.order_no'), wo.order_no],
-        [t('wo.customer_ref'), wo.customer_ref],
-        [t('wo.batch_no'), wo.batch_no],
-        [t('wo.product_sku'), wo.product_sku],
-        [t('wo.business'), wo.business],
-        [t('wo.problem'), wo.problem],
+        ...workOrderRefRows(wo),
         [t('wo.tags'), Array.isArray(wo.tags) ? wo.tags.join(', ') : wo.tags],
         ...data.map(([k, v]) => [fieldLabel(k), fmtVal(v)]),
       ])),

@@ -12,7 +12,7 @@ import { errorText, fieldErrors } from '../ui/errors.js';
 import { openDialog, promptDialog } from '../ui/dialog.js';
 import { downscalePhoto, MAX_UPLOAD } from '../ui/photo.js';
 import { perform, pendingFor, onOutboxChange, discard } from '../outbox-client.js';
-import { taskAbilities, taskLabel, claimTask, pendingChip } from './tasklib.js';
+import { taskAbilities, taskLabel, claimTask, pendingChip, workOrderRefRows } from './tasklib.js';
 
 function fmtBytes(n) {
   return n > 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} KB`;
@@ -161,24 +161,17 @@ export default function taskView(el, params) {
       });
       submitting = false;
       setBusy(false);
-      if (res.state === 'done') {
-        toast(t('complete.done'), 'ok');
-        navigate('/inbox');
-      } else if (res.state === 'queued') {
-        toast(t('outbox.queued'), 'warn');
-        navigate('/inbox');
-      } else {
-        await discard(res.entry.id);
-        const fe = fieldErrors(res.error);
-        const dataErrs = {};
-        for (const [k, v] of Object.entries(fe)) dataErrs[k.replace(/^data\./, '')] = v;
-        fields.setErrors(dataErrs);
-        const photoErr = photoDef && (fe[photoDef.name] || fe[`data.${photoDef.name}`]);
-        if (photoErr) picker.setError(photoErr);
-        formErr.textContent = errorText(res.error);
-        formErr.hidden = false;
-        if (['task_taken', 'task_completed', 'invalid_transition', 'forbidden'].includes(res.error && res.error.code)) load();
-      }
+      if (leaveIfSent(res, 'complete.done')) return;
+      await discard(res.entry.id);
+      const fe = fieldErrors(res.error);
+      const dataErrs = {};
+      for (const [k, v] of Object.entries(fe)) dataErrs[k.replace(/^data\./, '')] = v;
+      fields.setErrors(dataErrs);
+      const photoErr = photoDef && (fe[photoDef.name] || fe[`data.${photoDef.name}`]);
+      if (photoErr) picker.setError(photoErr);
+      formErr.textContent = errorText(res.error);
+      formErr.hidden = false;
+      if (['task_taken', 'task_completed', 'invalid_transition', 'forbidden'].includes(res.error && res.error.code)) load();
     });
     form = f;
     return f;
@@ -196,17 +189,19 @@ export default function taskView(el, params) {
     const reason = await promptDialog(t('return.title'), t('return.reason'), { multiline: true, confirmLabel: t('return.confirm') });
     if (!reason) return;
     const res = await perform({ kind: 'return', task_id: task.id, work_order_id: task.work_order_id, label: taskLabel(task), body: { reason } });
-    if (res.state === 'done') {
-      toast(t('return.done'), 'ok');
-      navigate('/inbox');
-    } else if (res.state === 'queued') {
-      toast(t('outbox.queued'), 'warn');
-      navigate('/inbox');
-    } else {
-      await discard(res.entry.id);
-      toast(errorText(res.error), 'error');
-      load();
-    }
+    if (leaveIfSent(res, 'return.done')) return;
+    await discard(res.entry.id);
+    toast(errorText(res.error), 'error');
+    load();
+  }
+
+  // A completion or return that went through (or waits in the outbox) leaves for the inbox; false when refused.
+  function leaveIfSent(res, doneKey) {
+    if (res.state === 'done') toast(t(doneKey), 'ok');
+    else if (res.state === 'queued') toast(t('outbox.queued'), 'warn');
+    else return false;
+    navigate('/inbox');
+    return true;
   }
 
   async function doRelease() {
@@ -311,14 +306,7 @@ export default function taskView(el, params) {
     if (ab.closed) notices.push(h('p.notice.notice-info', t(`task.closed.${task.status}`)));
 
     const refs = wo
-      ? dl([
-        [t('wo.order_no'), wo.order_no],
-        [t('wo.customer_ref'), wo.customer_ref],
-        [t('wo.batch_no'), wo.batch_no],
-        [t('wo.product_sku'), wo.product_sku],
-        [t('wo.business'), wo.business],
-        [t('wo.problem'), wo.problem],
-      ])
+      ? dl(workOrderRefRows(wo))
       : null;
 
     const sections = [];

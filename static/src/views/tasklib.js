@@ -6,6 +6,18 @@ import { toast } from '../ui/toast.js';
 import { errorText } from '../ui/errors.js';
 import { user } from '../session.js';
 
+// A work order's references and classification, as rows of a definition list (empty values are left out by dl).
+export function workOrderRefRows(wo) {
+  return [
+    [t('wo.order_no'), wo.order_no],
+    [t('wo.customer_ref'), wo.customer_ref],
+    [t('wo.batch_no'), wo.batch_no],
+    [t('wo.product_sku'), wo.product_sku],
+    [t('wo.business'), wo.business],
+    [t('wo.problem'), wo.problem],
+  ];
+}
+
 export function taskLabel(task) {
   const wo = task.work_order || {};
   return { number: wo.number || '', title: wo.title || '', step_title: task.step_title || task.step || '' };
