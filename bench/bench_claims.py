@@ -416,11 +416,7 @@ def main() -> int:
             failures = asyncio.run(main_async(args, app_srv.base, base_srv.base, tokens, people, meter))
         failures |= check_database(app, args)
         statement_counts(app, tokens, people)
-        with app.app_context():
-            from app.extensions import db
-
-            db.session.remove()
-            db.engine.dispose()
+        benchlib.close_app(app)
     return failures
 
 

@@ -210,11 +210,7 @@ def main() -> int:
                     srv.wait_ready("/healthz")
                     note(f"gunicorn -k gthread -w {args.workers} --threads {args.threads}")
                     asyncio.run(over_http(srv.base, tokens, args.http_clients, args.http_seconds))
-        with app.app_context():
-            from app.extensions import db
-
-            db.session.remove()
-            db.engine.dispose()
+        benchlib.close_app(app)
     return 0
 
 

@@ -219,11 +219,7 @@ def main() -> int:
         figure("target_timers_per_s", TARGET_RATE)
         figure("target_ratio", TARGET_RATIO)
         figure("target_met", "yes" if args.due / large >= TARGET_RATE and large / small < TARGET_RATIO else "no")
-        with app.app_context():
-            from app.extensions import db
-
-            db.session.remove()
-            db.engine.dispose()
+        benchlib.close_app(app)
     return failures
 
 

@@ -120,6 +120,15 @@ def make_app(url: str, secret_key: str):
     return app
 
 
+def close_app(app) -> None:
+    """Give the app's database connections back, so that the bench database can be dropped."""
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def create_schema(app) -> None:
     from app.extensions import db
 
