@@ -22,7 +22,7 @@ class Base(DeclarativeBase):
 
 
 class BatonApi(Api):
-    """flask-smorest Api whose HTTP errors use Baton's error format (DESIGN §9), and document it."""
+    """flask-smorest Api whose HTTP errors use Baton's error format (docs/design.md §9), and document it."""
 
     ERROR_SCHEMA = ErrorSchema
 

@@ -1,4 +1,4 @@
-"""Offline truth (DESIGN §4): which time an action taken on a phone counts at."""
+"""Offline truth (docs/design.md §4): which time an action taken on a phone counts at."""
 from datetime import datetime, timedelta
 
 from app.common.clock import as_utc

@@ -1,4 +1,4 @@
-"""Lists answer {"items", "total", "page", "per_page"} (DESIGN §9)."""
+"""Lists answer {"items", "total", "page", "per_page"} (docs/design.md §9)."""
 from functools import lru_cache
 
 import marshmallow as ma

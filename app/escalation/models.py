@@ -1,4 +1,4 @@
-"""Durable timers: the source of truth for reminders and escalations (DESIGN §6)."""
+"""Durable timers: the source of truth for reminders and escalations (docs/design.md §6)."""
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String

@@ -1,4 +1,4 @@
-"""Flow templates: versioned, immutable once a work order uses them (DESIGN §3)."""
+"""Flow templates: versioned, immutable once a work order uses them (docs/design.md §3)."""
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint

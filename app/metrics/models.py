@@ -1,4 +1,4 @@
-"""Evaluations, daily service volumes and metric settings (DESIGN §8)."""
+"""Evaluations, daily service volumes and metric settings (docs/design.md §8)."""
 from datetime import date, datetime
 from enum import StrEnum
 

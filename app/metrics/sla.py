@@ -1,6 +1,6 @@
 """Task-level figures: on-time rate, time to claim and to complete (median, p90), escalations per level.
 
-All by offline-truth time (DESIGN §4): `claimed_effective_at` / `completed_effective_at`.
+All by offline-truth time (docs/design.md §4): `claimed_effective_at` / `completed_effective_at`.
 
 - A task counts when it was not cancelled (a returned task is cancelled and replaced by the re-opened one).
 - On time: completed with `completed_effective_at <= due_at`. Late: completed after `due_at`, or still

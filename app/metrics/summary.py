@@ -1,4 +1,4 @@
-"""The metrics summary of a period (DESIGN §8): rates, resolution, effort, SLA, backlog, where work comes from.
+"""The metrics summary of a period (docs/design.md §8): rates, resolution, effort, SLA, backlog, where work comes from.
 
 Definitions (the team's notes repeat them):
 
@@ -245,7 +245,7 @@ SECTION_PARTS = {
 
 def summarise(*, user: User, period: Period, group_by: str | None, now: datetime, pareto_level: int = 3,
               parts: frozenset = PARTS) -> dict:
-    """Every figure of DESIGN §8 for the period, as the user may see it, overall and per group.
+    """Every figure of docs/design.md §8 for the period, as the user may see it, overall and per group.
 
     `parts` limits the work to some of it (see SECTION_PARTS); what is left out is absent or empty in the
     answer, and what is in it is the same as in a whole summary.

@@ -1,4 +1,4 @@
-"""In-app notifications, push subscriptions and the push outbox (DESIGN §9, CONVENTIONS 4)."""
+"""In-app notifications, push subscriptions and the push outbox (docs/design.md §9, CONVENTIONS 4)."""
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text

@@ -1,4 +1,4 @@
-"""Departments, people, groups and their roles (DESIGN §2)."""
+"""Departments, people, groups and their roles (docs/design.md §2)."""
 from datetime import datetime
 from enum import StrEnum
 

@@ -1,4 +1,4 @@
-"""Work orders, their steps and tasks, candidates, the timeline and attachments (DESIGN §4)."""
+"""Work orders, their steps and tasks, candidates, the timeline and attachments (docs/design.md §4)."""
 from datetime import datetime
 from enum import StrEnum
 
@@ -171,7 +171,7 @@ class Task(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Device time of completion when it was plausible (DESIGN §4 "offline truth"), else receipt time.
+    # Device time of completion when it was plausible (docs/design.md §4 "offline truth"), else receipt time.
     completed_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     device_time_untrusted: Mapped[bool] = mapped_column(Boolean, default=False)

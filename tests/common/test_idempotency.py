@@ -1,4 +1,4 @@
-"""Every POST honours Idempotency-Key: a replay returns the first response and changes nothing (DESIGN §9)."""
+"""Every POST honours Idempotency-Key: a replay returns the first response and changes nothing (docs/design.md §9)."""
 import threading
 from datetime import timedelta
 

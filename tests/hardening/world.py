@@ -13,7 +13,7 @@ from app.extensions import db
 V1 = "/api/v1"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SCOPES = ("orders:write", "inventory:write", "volumes:write", "catalog:write")
-# The people every hardening test acts as (DESIGN §5 roles).
+# The people every hardening test acts as (docs/design.md §5 roles).
 PEOPLE = ("admin", "lead.cs", "staff.wh1", "driver.li", "quality.qa")
 
 
