@@ -3,11 +3,12 @@ import logging
 import os
 import time
 
-from flask import Flask, jsonify
-from sqlalchemy import event, exc, text
+from flask import Flask
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from app import config as config_module
+from app.common import body, database, ids
 from app.extensions import api, db, migrate
 
 
@@ -86,13 +87,16 @@ def create_app(config: dict | None = None) -> Flask:
 
         passwords.configure(time_cost=app.config["PASSWORD_HASH_TIME_COST"], memory_cost=app.config.get("PASSWORD_HASH_MEMORY_COST"))
 
+    database.connect_timeout_options(app)
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
         elif app.config.get("DB_PING_IDLE_SECONDS"):
             _ping_idle_connections(db.engine, app.config["DB_PING_IDLE_SECONDS"])
+        database.track_commits(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+    ids.init_app(app)  # before any rule: `int` in URLs is a 32-bit id
     api.init_app(app)
     _register_blueprints(app)
 
@@ -103,8 +107,9 @@ def create_app(config: dict | None = None) -> Flask:
     @app.teardown_request
     def _end_transaction(_exc):
         # End any read transaction at once: on SQLite an open transaction holds the write lock.
-        db.session.rollback()
+        database.rollback_quietly(db.session)
 
+    body.init_app(app)  # before any hook that reads the body
     idempotency.init_app(app)
     from app.notify import nudge
 
@@ -115,16 +120,5 @@ def create_app(config: dict | None = None) -> Flask:
     from app.cli import register_cli
 
     register_cli(app)
-
-    @app.get("/healthz")
-    def healthz():
-        """Report whether the database answers."""
-        try:
-            db.session.execute(text("SELECT 1"))
-            return jsonify({"status": "ok", "database": "ok"})
-        except Exception as exc:  # the point of a health check is to report, not to raise
-            db.session.rollback()
-            logging.getLogger(__name__).warning("health check failed: %s", exc)
-            return jsonify({"status": "error", "database": "unavailable"}), 503
 
     return app

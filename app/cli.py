@@ -1,4 +1,4 @@
-"""The fixed CLI of DESIGN §10, run as plain `flask …` from the repository root."""
+"""The fixed CLI of docs/design.md §10, run as plain `flask …` from the repository root."""
 import json
 import logging
 import time
@@ -87,12 +87,11 @@ def create_admin_command(login, password, name):
     from app.errors import DomainError
     from app.org.service import set_password_or_create_admin
 
-    if len(password) < 8:
-        raise click.BadParameter("at least 8 characters", param_hint="--password")
     try:
         user, created = set_password_or_create_admin(login=login, password=password, name=name)
     except DomainError as exc:
-        raise click.ClickException(exc.message)
+        problems = [message for messages in exc.details.values() for message in messages]
+        raise click.ClickException(" ".join([exc.message, *problems]))
     click.echo(f"{'Created' if created else 'Reset'} admin {user.login} (id {user.id})")
 
 
@@ -104,24 +103,38 @@ def worker_command(once, interval):
     _worker_loop(interval=interval, once=once)
 
 
-def _worker_loop(*, interval: float, once: bool):
+def _worker_loop(*, interval: float, once: bool, sleep=time.sleep):
+    """Run every job each `interval` seconds; while the database is away, wait longer and longer between passes."""
+    from app.common import database
     from app.extensions import db
     from app.jobs import run_all_once
 
+    max_backoff = max(current_app.config.get("WORKER_MAX_BACKOFF_SECONDS", 60), interval)
+    wait = interval
     while True:
         try:
             summary = run_all_once(now=utcnow(), config=current_app.config)
             if once or any(summary.values()):
                 click.echo(json.dumps({"worker": summary}))
-        except Exception:  # one bad pass must not stop the worker loop
-            db.session.rollback()
-            log.exception("worker pass failed")
-            if once:
-                raise
+            wait = interval
+        except Exception as error:  # one bad pass must not stop the worker loop
+            database.rollback_quietly(db.session)
+            kind = database.failure_kind(error)
+            if kind is None:
+                log.exception("worker pass failed")
+                if once:
+                    raise
+            else:
+                # An outage, not a bug: one line per pass, no traceback, and each wait twice the last, up to the
+                # maximum. Every job is idempotent, so the next pass picks up whatever this one left.
+                wait = min(wait * 2, max_backoff)
+                log.warning("worker pass stopped: database %s (%s); next try in %.0f s", kind, database.describe(error), wait)
+                if once:
+                    raise click.ClickException(f"database {kind}: the pass stopped ({database.describe(error)})") from error
         if once:
             return
         db.session.remove()
-        time.sleep(interval)
+        sleep(wait)
 
 
 def register_cli(app: Flask) -> None:

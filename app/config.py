@@ -84,6 +84,8 @@ def from_environment() -> dict:
             raise ConfigError("SECRET_KEY must be set to a random value of at least 32 characters in production")
     elif not secret_key:
         secret_key = _dev_secret_key()
+    if production and os.environ.get("BATON_PUSH_ALLOW_PRIVATE_ENDPOINTS") == "true":
+        raise ConfigError("BATON_PUSH_ALLOW_PRIVATE_ENDPOINTS is for tests and development; it is refused in production")
 
     vapid = _vapid_keys(production)
 
@@ -95,6 +97,8 @@ def from_environment() -> dict:
         "PUSH_PROVIDER": os.environ.get("BATON_PUSH_PROVIDER", "webpush"),
         "PUSH_MAX_WORKERS": _int("BATON_PUSH_MAX_WORKERS", 64),
         "PUSH_MAX_ATTEMPTS": _int("BATON_PUSH_MAX_ATTEMPTS", 8),
+        "PUSH_ALLOWED_HOSTS": os.environ.get("BATON_PUSH_ALLOWED_HOSTS"),  # unset: known push services in production, any public host otherwise
+        "PUSH_ALLOW_PRIVATE_ENDPOINTS": os.environ.get("BATON_PUSH_ALLOW_PRIVATE_ENDPOINTS") == "true",  # tests/dev only; refused in production
         "ENV_NAME": env,
         "PRODUCTION": production,
         "SECRET_KEY": secret_key,
@@ -102,13 +106,23 @@ def from_environment() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         # A pooled PostgreSQL connection idle for longer than this is pinged before use (0: never).
         "DB_PING_IDLE_SECONDS": _int("BATON_DB_PING_IDLE_SECONDS", 30),
+        # Database outages: give up connecting after this long; a 503 tells clients to retry after this long;
+        # the local worker waits up to this long between passes while the database is away.
+        "DB_CONNECT_TIMEOUT_SECONDS": _int("BATON_DB_CONNECT_TIMEOUT_SECONDS", 5),
+        "DB_RETRY_AFTER_SECONDS": _int("BATON_DB_RETRY_AFTER_SECONDS", 5),
+        "WORKER_MAX_BACKOFF_SECONDS": _int("BATON_WORKER_MAX_BACKOFF_SECONDS", 60),
         # A body larger than this is refused with 413 before any view runs.
         "MAX_CONTENT_LENGTH": _int("BATON_MAX_BODY_BYTES", 12 * 1024 * 1024),
         "MAX_JSON_BYTES": _int("BATON_MAX_JSON_BYTES", 8 * 1024 * 1024),
+        # JSON deeper than this many nested arrays/objects is refused with 400 before it is parsed.
+        "MAX_JSON_DEPTH": _int("BATON_MAX_JSON_DEPTH", 64),
         "TOKEN_TTL_SECONDS": _int("BATON_TOKEN_TTL_SECONDS", 12 * 3600),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int("BATON_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60),
-        "LOGIN_MAX_FAILURES_PER_LOGIN": _int("BATON_LOGIN_MAX_FAILURES_PER_LOGIN", 5),
-        "LOGIN_MAX_FAILURES_PER_ADDRESS": _int("BATON_LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+        "LOGIN_FREE_ATTEMPTS": _int("BATON_LOGIN_FREE_ATTEMPTS", 5),
+        "LOGIN_MAX_DELAY_SECONDS": _int("BATON_LOGIN_MAX_DELAY_SECONDS", 15 * 60),
+        "LOGIN_MAX_FAILURES_PER_LOGIN": _int("BATON_LOGIN_MAX_FAILURES_PER_LOGIN", 100),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": _int("BATON_LOGIN_MAX_FAILURES_PER_ADDRESS", 200),
+        "DEVICE_COOKIE_MAX_AGE_SECONDS": _int("BATON_DEVICE_COOKIE_DAYS", 180) * 86400,
         "IDEMPOTENCY_TTL_SECONDS": _int("BATON_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         "OCCURRED_AT_MAX_SKEW_SECONDS": _int("BATON_OCCURRED_AT_MAX_SKEW_SECONDS", 7 * 24 * 3600),
         "ATTACHMENT_MAX_BYTES": _int("BATON_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
@@ -126,6 +140,8 @@ def from_environment() -> dict:
         "EVENT_SOURCE": os.environ.get("BATON_EVENT_SOURCE", "baton.quality"),
         # Stock shortage: a paused product resumes above threshold × (1 + margin) (hysteresis).
         "SHORTAGE_RESUME_MARGIN": float(os.environ.get("BATON_SHORTAGE_RESUME_MARGIN", "0.2")),
+        # Integration event times (inventory `at`, order times) may run at most this far ahead of the server clock.
+        "INVENTORY_MAX_FUTURE_SKEW_SECONDS": _int("BATON_INVENTORY_MAX_FUTURE_SKEW_SECONDS", 300),
         # Recall fan-out: parallel lanes (PostgreSQL) and work orders per transaction.
         "RECALL_LANES": _int("BATON_RECALL_LANES", 2),
         "RECALL_BATCH_SIZE": _int("BATON_RECALL_BATCH_SIZE", 5000),

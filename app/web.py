@@ -1,8 +1,16 @@
-"""Non-API routes: the PWA from static/dist, the API docs page, and security headers on every response."""
+"""Non-API routes: health, the PWA from static/dist, the API docs page, and security headers on every response."""
+import logging
+import os
 from pathlib import Path
 
-from flask import Flask, abort, current_app, request, send_from_directory
+from flask import Flask, abort, current_app, jsonify, request, send_from_directory
+from sqlalchemy import text
 from werkzeug.routing import PathConverter
+
+from app.common import database
+from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 STATIC_DIST = Path(__file__).resolve().parent.parent / "static" / "dist"
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
@@ -28,8 +36,44 @@ def _swagger_assets() -> Path:
     return Path(swagger_ui_bundle.swagger_ui_path)
 
 
+def _database_answers() -> bool:
+    # Twice: the first try may meet a pooled connection the server dropped; the pool reconnects for the second.
+    for attempt in (1, 2):
+        try:
+            db.session.execute(text("SELECT 1"))
+            return True
+        except Exception as error:  # the point of a health check is to report, not to raise
+            database.rollback_quietly(db.session)
+            db.session.remove()
+            if attempt == 2:
+                log.warning("health check: database unavailable: %s", database.describe(error))
+    return False
+
+
+def _attachments_writable() -> bool | None:
+    """Local attachment storage: the folder (or the nearest folder that exists above it) is writable. S3: not probed."""
+    if current_app.config.get("ATTACHMENT_STORAGE", "local") != "local":
+        return None
+    folder = Path(current_app.config["ATTACHMENT_DIR"])
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+def healthz():
+    """Report what answers and what is down: 200 when everything checked is ok, else 503 naming what is down."""
+    checks = {"database": _database_answers(), "attachments": _attachments_writable()}
+    report = {name: "ok" if ok else "unavailable" for name, ok in checks.items() if ok is not None}
+    down = sorted(name for name, state in report.items() if state != "ok")
+    if not down:
+        return jsonify({"status": "ok", **report})
+    retry_after = str(current_app.config.get("DB_RETRY_AFTER_SECONDS", 5))
+    return jsonify({"status": "unavailable", **report, "down": down}), 503, {"Retry-After": retry_after}
+
+
 def init_app(app: Flask) -> None:
     app.url_map.converters["pwa_path"] = _PwaPathConverter
+    app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
 
     @app.get("/api/docs")
     def api_docs():

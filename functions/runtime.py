@@ -56,18 +56,32 @@ log = logging.getLogger("baton.jobs")
 
 
 def sqs_batch(event: dict, handle, job: str) -> dict:
-    """Handle each SQS record; failed ones are reported in batchItemFailures so only they are retried."""
+    """Handle each SQS record; failed ones are reported in batchItemFailures so only they are retried.
+
+    When the database is unavailable (or busy, or rolled the transaction back) the batch stops at once: that record and every one not yet handled are
+    reported, SQS hands them back after the queue's visibility timeout (the back-off), and the records already
+    handled are not redelivered. Trying the rest would only wait out one connect timeout per record.
+    """
+    from app.common import database
+
+    records = event.get("Records", [])
     failures = []
     with app_context():
         from app.extensions import db
 
-        for record in event.get("Records", []):
+        for position, record in enumerate(records):
             try:
                 body = json.loads(record["body"])
                 handle(body)
             except Exception as exc:  # one bad message must not fail (and redeliver) the whole batch
-                db.session.rollback()
+                database.rollback_quietly(db.session)
+                kind = database.failure_kind(exc)
+                if kind is not None:
+                    failures.extend({"itemIdentifier": r["messageId"]} for r in records[position:])
+                    log.warning(f"job batch stopped: database {kind}", extra={
+                        "job": job, "message_id": record.get("messageId"), "error": f"{kind}: {database.describe(exc)}"})
+                    break
                 failures.append({"itemIdentifier": record["messageId"]})
                 log.exception("job message failed", extra={"job": job, "message_id": record.get("messageId"), "error": str(exc)})
-    log.info("job batch done", extra={"job": job, "summary": {"records": len(event.get("Records", [])), "failed": len(failures)}})
+    log.info("job batch done", extra={"job": job, "summary": {"records": len(records), "failed": len(failures)}})
     return {"batchItemFailures": failures}

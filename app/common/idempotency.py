@@ -1,4 +1,4 @@
-"""Every POST honours `Idempotency-Key` (DESIGN §9).
+"""Every POST honours `Idempotency-Key` (docs/design.md §9).
 
 The record is inserted, uncommitted, before the view runs, so the service's own commit
 stores it atomically with the change; a concurrent request with the same key blocks on
@@ -7,6 +7,7 @@ scoped to the caller, and expire after IDEMPOTENCY_TTL_SECONDS (default 24 hours
 """
 import hashlib
 import json
+import logging
 import time
 from datetime import datetime, timedelta
 
@@ -15,10 +16,13 @@ from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, delete, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.common import database
 from app.common.clock import utcnow
 from app.common.types import UTCDateTime
 from app.errors import Conflict, Invalid
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
@@ -108,7 +112,7 @@ def before_request():
                 return _replay(existing, request_hash)
             if existing.request_hash != request_hash:
                 return _replay(existing, request_hash)  # raises idempotency_key_reused
-            if existing.created_at <= now - timedelta(seconds=STALE_PENDING_SECONDS):
+            if existing.state == "lost" or existing.created_at <= now - timedelta(seconds=STALE_PENDING_SECONDS):
                 # A pending record is only ever committed together with the change it guards: the first request
                 # applied its change and died before storing the answer. Say so rather than wait forever.
                 raise Conflict("This request was already applied, but its answer was lost; reload to see the result.",
@@ -141,15 +145,39 @@ def after_request(response):
     if marker is None:
         return response
     caller, key = marker
+    for attempt in (1, 2):
+        try:
+            return _settle(response, caller, key)
+        except Exception as error:
+            if database.failure_kind(error) is None:
+                raise
+            # The connection died after the view: try once more on a fresh one (settling is idempotent). If the
+            # database stays away the answer is not stored, but the caller still gets it; a change it committed
+            # keeps its pending record, so a retry is never executed twice (see `before_request`).
+            database.rollback_quietly(db.session)
+            if attempt == 2:
+                log.warning("idempotency: answer of %s %s not stored, the database is unavailable", request.method, request.path)
+    return response
+
+
+def _settle(response, caller: str, key: str):
+    """Store the answer for replays, or forget the key when the request changed nothing."""
     if response.status_code >= 300:
         # The change (if any) was rolled back with the pending record, unless it was committed before the failure.
         db.session.rollback()
+    if request.environ.get(database.ANSWERED_503) and not request.environ.get(database.COMMITTED):
+        # The database is away and this request committed nothing: its pending record died with its connection.
+        return response
     record = _find(caller, key)
     if record is None:
         return response
     if response.status_code >= 500:
-        # A server fault must not be replayed forever: forget the key so a retry can succeed.
-        db.session.delete(record)
+        # Still there after the rollback: the record was committed with the change, and only the answer is lost
+        # (a fault, or the database went away, after the commit). Never store a server fault or a 503 as the
+        # answer, and never forget the key (a retry would run the change again): a retry is told at once that
+        # the change was applied. If the database is still away, the record stays pending, which says the same
+        # after STALE_PENDING_SECONDS.
+        record.state = "lost"
         db.session.commit()
         return response
     body = response.get_data(as_text=True)

@@ -242,7 +242,8 @@ def main() -> int:
                "BATON_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000"}
         (work / "instance").mkdir()
         server_log = open(work / "gunicorn.log", "w")
-        server = subprocess.Popen([str(BIN / "gunicorn"), "--workers", str(args.workers), "--threads", str(args.threads),
+        server = subprocess.Popen([str(BIN / "gunicorn"), "-c", str(ROOT / "app/gunicorn_conf.py"),
+                                   "--workers", str(args.workers), "--threads", str(args.threads),
                                    "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--access-logfile", "-",
                                    "--access-logformat", '%(s)s %(m)s %(U)s %(M)sms', "app.wsgi:app"],
                                   cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -1,4 +1,4 @@
-"""The HTTP contract around the endpoints (DESIGN §9): one error format, health, OpenAPI, headers."""
+"""The HTTP contract around the endpoints (docs/design.md §9): one error format, health, OpenAPI, headers."""
 import threading
 
 import pytest
@@ -190,7 +190,7 @@ def test_unexpected_exception_is_500_in_the_error_format_without_a_trace(demo, a
 def test_healthz_reports_the_database(client):
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.json == {"status": "ok", "database": "ok"}
+    assert r.json == {"status": "ok", "database": "ok", "attachments": "ok"}
 
 
 @http_only

@@ -14,7 +14,14 @@ export class ApiError extends Error {
 
   /** A failure worth retrying later with the same idempotency key. */
   get transient() {
-    return this.status === 0 || this.status === 408 || this.status === 425 || this.status === 429 || this.status >= 500;
+    // `idempotency_in_progress`: the first send with this key is still running (or died with the database): wait.
+    return this.status === 0 || this.status === 408 || this.status === 425 || this.status === 429 || this.status >= 500
+      || this.code === 'idempotency_in_progress';
+  }
+
+  /** The server applied this action but lost its answer (the database went away after the commit): it is done. */
+  get appliedButAnswerLost() {
+    return this.code === 'idempotency_answer_lost';
   }
 }
 

@@ -127,7 +127,15 @@ export function flushOutbox({ token, userId, onChange } = {}) {
         summary.sent++;
       } catch (err) {
         const e = err instanceof ApiError ? err : new ApiError(0, 'network', String(err));
-        if (e.transient || e.status === 401) {
+        if (e.appliedButAnswerLost) {
+          // Applied once on the server; only its answer is gone. Screens reload their data from the server.
+          entry.status = 'done';
+          entry.done_at = new Date().toISOString();
+          entry.result = null;
+          entry.photo = null;
+          entry.last_error = null;
+          summary.sent++;
+        } else if (e.transient || e.status === 401) {
           entry.last_error = { code: e.code, message: e.message, status: e.status };
           summary.stopped = e.status === 401 ? 'unauthorized' : 'transient';
           summary.pending++;
