@@ -13,6 +13,7 @@ def handler(event, context):
         payload = InventoryEventsBodySchema().load(body)  # a malformed message fails alone (batchItemFailures)
         config = current_app.config
         shortage.record_inventory_events(items=payload["events"], now=utcnow(), tz=config["BUSINESS_TIMEZONE"],
-                                         margin=config["SHORTAGE_RESUME_MARGIN"])
+                                         margin=config["SHORTAGE_RESUME_MARGIN"],
+                                         max_future_skew=config["INVENTORY_MAX_FUTURE_SKEW_SECONDS"])
 
     return sqs_batch(event, handle, job="inventory")

@@ -1,4 +1,4 @@
-"""Pulling the andon, following it and resolving it (DESIGN §7).
+"""Pulling the andon, following it and resolving it (docs/design.md §7).
 
 A pull does its effects in one transaction and in this order, each on the andon's timeline:
 (1) sales stop — a sale hold on the product or batch and a `product.paused` / `batch.held`
@@ -6,19 +6,31 @@ event in the sales outbox; (2) containment — a quarantine work order with one 
 warehouse holding stock, through the engine; (3) with `recall`, a pending recall job that
 `recall.run_recall_fanout` works through after the answer. The request does a fixed number of
 statements whatever the number of affected orders.
+
+One target, one active andon. A target is a batch, or a whole product; a product-wide andon covers its
+batches, and an unfiltered recall covers a filtered one. A pull that an active andon already covers —
+a pause under any active andon on the same or a wider target, a recall under an active recall whose
+filters reach every line the new one would — creates nothing and answers 409 `andon_active` naming that
+andon. A recall pulled on a target whose own active andon does not cover it (a pause, or a recall with
+narrower filters) upgrades that andon in place: same id, action recall, the new filters and reason, its
+holds become recall holds (the batch reads `recalled`), the recall job is queued (or re-opened) once, and
+an `upgraded` event joins its timeline. A recall pulled on a batch under a product-wide pause opens its
+own batch andon, since the pause recalls nothing. The product row lock serialises all of this, and the
+partial unique indexes on active andons per target make a second one impossible even without it.
 """
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.notify.nudge import queue_after_commit
 from app.quality.sql import dialect
 from app.flows.models import FlowTemplate
 from app.org.models import Department, User, UserRole
 from app.notify.service import notify
-from app.quality import holds
+from app.quality import holds, policy
 from app.quality.models import (
     Andon,
     AndonEvent,
@@ -42,7 +54,8 @@ from app.quality.recall import (
 from app.workorders.service import create_work_order
 
 QUARANTINE_TEMPLATE = "quarantine"
-READER_ROLES = ("quality", "admin", "lead")
+# The filter columns of an andon, resolved to ids and times (what the recall queries read).
+FILTER_COLUMNS = ("warehouse_id", "driver_id", "shipped_from", "shipped_to")
 
 
 def require_resolver(user: User, andon: Andon) -> None:
@@ -129,8 +142,45 @@ def _recipients(product: Product) -> list[int]:
     return sorted(ids)
 
 
-def pull_andon(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: int = 1) -> Andon:
-    """Stop sales of a product or batch, open its containment and, for a recall, queue the fan-out."""
+def _filters_of(andon: Andon) -> dict:
+    return {column: getattr(andon, column) for column in FILTER_COLUMNS}
+
+
+def filters_cover(wide: dict, narrow: dict) -> bool:
+    """Every order line the `narrow` filters reach, the `wide` ones reach too (no filter reaches everything)."""
+    for key in ("warehouse_id", "driver_id"):
+        if wide.get(key) is not None and wide.get(key) != narrow.get(key):
+            return False
+    if wide.get("shipped_from") is not None and (narrow.get("shipped_from") is None or narrow["shipped_from"] < wide["shipped_from"]):
+        return False
+    if wide.get("shipped_to") is not None and (narrow.get("shipped_to") is None or narrow["shipped_to"] > wide["shipped_to"]):
+        return False
+    return True
+
+
+def _active_andons_on(product: Product, batch: Batch | None) -> list[Andon]:
+    """Active andons on the target itself and, for a batch, the product-wide one: the same target first."""
+    on_target = Andon.batch_id == batch.id if batch else Andon.batch_id.is_(None)
+    stmt = select(Andon).where(Andon.status == AndonStatus.ACTIVE, Andon.product_id == product.id,
+                               or_(on_target, Andon.batch_id.is_(None)) if batch else on_target)
+    found = list(db.session.scalars(stmt.execution_options(populate_existing=True)))
+    return sorted(found, key=lambda a: (a.batch_id is None) if batch else 0)
+
+
+def _covers(andon: Andon, action: str, resolved: dict) -> bool:
+    """An active andon on the same or a wider target covers a pause always, and a recall when it recalls as widely."""
+    return action == "pause" or (andon.action == "recall" and filters_cover(_filters_of(andon), resolved))
+
+
+def _already_active(andon: Andon, message: str) -> Conflict:
+    return Conflict(message, code="andon_active", details={"andon_id": andon.id})
+
+
+def pull_andon(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: int = 1) -> tuple[Andon, bool]:
+    """Stop sales of a product or batch, open its containment and, for a recall, queue the fan-out; answers (andon, created).
+
+    `created` is False when the pull upgraded the target's active andon to a recall instead of opening a new one.
+    """
     product, batch = _target(body)
     shown, resolved = _filters(body.get("filters"))
     needed = {QUARANTINE_TEMPLATE, RECALL_TEMPLATE} if body["action"] == "recall" else {QUARANTINE_TEMPLATE}
@@ -139,8 +189,62 @@ def pull_andon(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: 
     if needed - installed:
         raise Conflict(f"Flow templates {sorted(needed - installed)} are not installed (flask seed demo installs them).",
                        code="template_missing")
-    # Locking the product serialises pulls, resolves and shortage checks of one product.
+    # Locking the product serialises pulls, resolves and shortage checks of one product: the andons read next are current.
     db.session.get(Product, product.id, with_for_update=True, populate_existing=True)
+    wanted = {column: resolved.get(column) for column in FILTER_COLUMNS}
+    active = _active_andons_on(product, batch)
+    covering = next((a for a in active if _covers(a, body["action"], wanted)), None)
+    if covering is not None:
+        raise _already_active(covering, f"Andon {covering.id} is already active on this {covering.scope} and covers this pull.")
+    same = next((a for a in active if a.batch_id == (batch.id if batch else None)), None)
+    if same is not None:
+        # Only a recall gets here: the target's own andon is a pause, or a recall with other filters.
+        if same.action == "recall" and not filters_cover(wanted, _filters_of(same)):
+            raise _already_active(same, f"Andon {same.id} already recalls this {same.scope} with other filters; "
+                                        "pull with filters that cover both, or resolve it first.")
+        return _upgrade(same, user=user, product=product, batch=batch, body=body, shown=shown, wanted=wanted, now=now,
+                        recall_lanes=recall_lanes), False
+    try:
+        return _open(user=user, product=product, batch=batch, body=body, shown=shown, resolved=resolved, now=now, tz=tz,
+                     recall_lanes=recall_lanes), True
+    except IntegrityError:
+        # The unique index on active andons per target: another pull got there first (only possible without the lock).
+        db.session.rollback()
+        winner = next((a for a in _active_andons_on(product, batch) if a.batch_id == (batch.id if batch else None)), None)
+        if winner is None:
+            raise
+        raise _already_active(winner, f"Andon {winner.id} is already active on this {winner.scope}.") from None
+
+
+def _queue_recall(andon: Andon, *, user: User, now: datetime, recall_lanes: int) -> RecallJob:
+    """Queue the andon's recall fan-out: a new job, or its job re-opened (pending) when it has one."""
+    job = db.session.scalar(select(RecallJob).where(RecallJob.andon_id == andon.id).with_for_update())
+    if job is None:
+        job = RecallJob(andon_id=andon.id, status=RecallJobStatus.PENDING, lanes=max(1, recall_lanes), created_at=now, updated_at=now)
+        db.session.add(job)
+    else:
+        job.status, job.finished_at, job.updated_at = RecallJobStatus.PENDING, None, now
+    db.session.flush()
+    record_event(andon_id=andon.id, kind="recall_queued", actor_id=user.id, now=now,
+                 details={"job_id": job.id, "affected_orders": andon.affected_orders})
+    # In AWS the fan-out starts on the jobs queue once this commits; locally (and as a safety net) the sweep runs it.
+    for lane in range(job.lanes if dialect() == "postgresql" else 1):
+        queue_after_commit(db.session, "JOBS_QUEUE_URL", {"kind": "recall", "andon_id": andon.id, "lane": lane})
+    return job
+
+
+def _notify_pulled(andon: Andon, *, user: User, product: Product, batch: Batch | None, now: datetime) -> None:
+    target = batch.batch_no if batch else product.sku
+    recipients = _recipients(product)
+    notify(user_ids=recipients, kind="andon.pulled", params={"scope": "批次 Batch" if batch else "产品 Product", "target": target,
+                                                              "reason": andon.reason},
+           url=f"/#/andon/{andon.id}", tag=f"andon-{andon.id}", priority="P1", now=now, data={"andon_id": andon.id})
+    record_event(andon_id=andon.id, kind="notified", actor_id=user.id, now=now, details={"users": recipients})
+
+
+def _open(*, user: User, product: Product, batch: Batch | None, body: dict, shown: dict, resolved: dict, now: datetime, tz: str,
+          recall_lanes: int) -> Andon:
+    """A new andon on a target with none active: its effects in order, one transaction."""
     andon = Andon(scope=body["scope"], product_id=product.id, batch_id=batch.id if batch else None, action=body["action"],
                   reason=body["reason"], filters=shown, status=AndonStatus.ACTIVE, created_by_id=user.id, created_at=now,
                   **resolved)
@@ -155,18 +259,7 @@ def pull_andon(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: 
                     andon_id=andon.id, recall=andon.action == "recall", active=True, created_at=now)
     db.session.add(hold)
     db.session.flush()
-    if batch:
-        holds.refresh_batch(batch, now=now, emit=False)
-        event = holds.queue_sales_event(kind="batch.held", now=now, payload={
-            "batch_no": batch.batch_no, "sku": product.sku, "status": batch.status, "andon_id": andon.id, "action": andon.action,
-            "reason": andon.reason})
-        stopped = {"batch_no": batch.batch_no, "batch_status": batch.status}
-    else:
-        holds.refresh_product(product, now=now, emit=False)
-        event = holds.queue_sales_event(kind="product.paused", now=now, payload={
-            "sku": product.sku, "name": product.name, "sale_status": product.sale_status, "andon_id": andon.id,
-            "action": andon.action, "reason": andon.reason})
-        stopped = {"sku": product.sku, "sale_status": product.sale_status}
+    stopped, event = _stop_sales(andon, product=product, batch=batch, now=now)
     record_event(andon_id=andon.id, kind="sales_stopped", actor_id=user.id, now=now,
                  details={**stopped, "sales_event": event.kind, "sales_event_id": event.id})
 
@@ -185,29 +278,54 @@ def pull_andon(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: 
     # (3) Recall: counted now, fanned out by the job.
     andon.affected_orders = count_affected_orders(andon)
     if andon.action == "recall":
-        job = RecallJob(andon_id=andon.id, status=RecallJobStatus.PENDING, lanes=max(1, recall_lanes), created_at=now, updated_at=now)
-        db.session.add(job)
-        db.session.flush()
-        record_event(andon_id=andon.id, kind="recall_queued", actor_id=user.id, now=now,
-                     details={"job_id": job.id, "affected_orders": andon.affected_orders})
-        # In AWS the fan-out starts on the jobs queue once this commits; locally (and as a safety net) the sweep runs it.
-        for lane in range(job.lanes if dialect() == "postgresql" else 1):
-            queue_after_commit(db.session, "JOBS_QUEUE_URL", {"kind": "recall", "andon_id": andon.id, "lane": lane})
+        _queue_recall(andon, user=user, now=now, recall_lanes=recall_lanes)
 
-    recipients = _recipients(product)
-    notify(user_ids=recipients, kind="andon.pulled", params={"scope": "批次 Batch" if batch else "产品 Product", "target": target,
-                                                              "reason": andon.reason},
-           url=f"/#/andon/{andon.id}", tag=f"andon-{andon.id}", priority="P1", now=now, data={"andon_id": andon.id})
-    record_event(andon_id=andon.id, kind="notified", actor_id=user.id, now=now, details={"users": recipients})
+    _notify_pulled(andon, user=user, product=product, batch=batch, now=now)
+    db.session.commit()
+    return andon
+
+
+def _stop_sales(andon: Andon, *, product: Product, batch: Batch | None, now: datetime):
+    """Derive the target's status from its holds and tell the sales channel; answers (what it reads now, the event)."""
+    if batch:
+        holds.refresh_batch(batch, now=now, emit=False)
+        event = holds.queue_sales_event(kind="batch.held", now=now, payload={
+            "batch_no": batch.batch_no, "sku": product.sku, "status": batch.status, "andon_id": andon.id, "action": andon.action,
+            "reason": andon.reason})
+        return {"batch_no": batch.batch_no, "batch_status": batch.status}, event
+    holds.refresh_product(product, now=now, emit=False)
+    event = holds.queue_sales_event(kind="product.paused", now=now, payload={
+        "sku": product.sku, "name": product.name, "sale_status": product.sale_status, "andon_id": andon.id,
+        "action": andon.action, "reason": andon.reason})
+    return {"sku": product.sku, "sale_status": product.sale_status}, event
+
+
+def _upgrade(andon: Andon, *, user: User, product: Product, batch: Batch | None, body: dict, shown: dict, wanted: dict,
+             now: datetime, recall_lanes: int) -> Andon:
+    """A recall pulled on a target whose active andon does not recall as widely: that andon becomes this recall."""
+    before = {"action": andon.action, "reason": andon.reason, "filters": andon.filters or {}}
+    andon.action = "recall"
+    andon.reason = body["reason"]
+    andon.filters = shown
+    for column, value in wanted.items():
+        setattr(andon, column, value)
+    for hold in db.session.scalars(select(SaleHold).where(SaleHold.andon_id == andon.id, SaleHold.active.is_(True))):
+        hold.recall = True
+    db.session.flush()
+    stopped, event = _stop_sales(andon, product=product, batch=batch, now=now)
+    andon.affected_orders = count_affected_orders(andon)
+    record_event(andon_id=andon.id, kind="upgraded", actor_id=user.id, now=now, details={
+        "from": before, "action": "recall", "reason": andon.reason, "filters": shown, **stopped,
+        "sales_event": event.kind, "sales_event_id": event.id})
+    _queue_recall(andon, user=user, now=now, recall_lanes=recall_lanes)
+    _notify_pulled(andon, user=user, product=product, batch=batch, now=now)
     db.session.commit()
     return andon
 
 
 def resolve_andon(*, user: User, andon_id: int, note: str, now: datetime) -> Andon:
     """Close an andon: its holds are released, and sales resume where no other andon or shortage holds them."""
-    andon = db.session.get(Andon, andon_id)
-    if andon is None:
-        raise NotFound("No such andon.")
+    andon = policy.readable_andon(user, andon_id)  # 404 for whoever may not even read it
     require_resolver(user, andon)
     product = db.session.get(Product, andon.product_id, with_for_update=True, populate_existing=True)
     andon = db.session.get(Andon, andon_id, with_for_update=True, populate_existing=True)
@@ -240,16 +358,12 @@ def resolve_andon(*, user: User, andon_id: int, note: str, now: datetime) -> And
     return andon
 
 
-def get_andon(*, andon_id: int) -> Andon:
-    andon = db.session.get(Andon, andon_id)
-    if andon is None:
-        raise NotFound("No such andon.")
-    return andon
-
-
-def list_andons(*, filters: dict):
-    """Andons newest first, as a select for pagination."""
+def list_andons(*, user: User, filters: dict):
+    """The andons `user` may read, newest first, as a select for pagination."""
     stmt = select(Andon).order_by(Andon.created_at.desc(), Andon.id.desc())
+    visible = policy.andon_filter(user)
+    if visible is not None:
+        stmt = stmt.where(visible)
     if filters.get("status"):
         stmt = stmt.where(Andon.status == filters["status"])
     if filters.get("scope"):
@@ -291,28 +405,25 @@ def present_andons(andons: list[Andon]) -> list[dict]:
     return views
 
 
-def andon_detail(*, andon_id: int, recalls_page: int = 1, recalls_per_page: int = 50, just_pulled: bool = False) -> dict:
-    """An andon with its live recall progress, the recall work orders created so far and its timeline."""
-    andon = get_andon(andon_id=andon_id)
+def andon_detail(*, user: User, andon_id: int, recalls_page: int = 1, recalls_per_page: int = 50, just_pulled: bool = False) -> dict:
+    """An andon with its live recall progress, the recall work orders created so far and its timeline, as `user` may see them."""
+    andon = policy.readable_andon(user, andon_id)
     view = present_andons([andon])[0]
     if just_pulled:
         # The fan-out has not started: nothing to aggregate, and the pull answers without reading the recall tables.
         items, total = [], 0
         progress = {"affected": andon.affected_orders, "created": 0, "contacted": 0, "picked_up": 0, "received": 0, "closed": 0}
     else:
-        items, total = recall_work_orders(andon, page=recalls_page, per_page=recalls_per_page)
+        items, total = recall_work_orders(andon, page=recalls_page, per_page=recalls_per_page,
+                                          visible=policy.recall_work_order_filter(user))
         progress = recall_progress(andon)
     product = db.session.get(Product, andon.product_id)
     batch = db.session.get(Batch, andon.batch_id) if andon.batch_id else None
+    events = list(db.session.scalars(select(AndonEvent).where(AndonEvent.andon_id == andon.id).order_by(AndonEvent.id)))
     view.update(
         recall_work_orders=items, recall_work_orders_total=total, progress=progress,
         sale_status=product.sale_status, batch_status=batch.status if batch else None,
-        timeline=list(db.session.scalars(select(AndonEvent).where(AndonEvent.andon_id == andon.id).order_by(AndonEvent.id))),
+        timeline=policy.timeline_for(user, andon, events, every_recall_visible=total == progress["created"]),
     )
     return view
-
-
-def can_read(user: User) -> bool:
-    """Quality, admins, leads and anyone granted andon.pull read andons, batches and traceability."""
-    return user.has_role(*READER_ROLES) or user.can("andon.pull")
 

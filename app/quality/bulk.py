@@ -26,11 +26,11 @@ from sqlalchemy import JSON, Integer, false, insert as insert_plain, literal, nu
 
 from app.common.models import JSONType, UTCDateTime
 from app.errors import Invalid
-from app.escalation.models import Timer, TimerKind
-from app.escalation.service import escalation_settings
+from app.escalation.models import Timer
+from app.escalation.service import timer_plan
 from app.extensions import db
 from app.flows.forms import validate_values
-from app.flows.graph import parse_duration
+from app.flows.graph import later, parse_duration
 from app.flows.models import FlowTemplate
 from app.notify.service import notify_many
 from app.org.models import User
@@ -201,7 +201,7 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
         plans.append((item, data, step_tasks))
 
     numbers = reserve_numbers(now=now, tz=tz, count=len(items))
-    due = {s["key"]: (now + parse_duration(s["sla"]) if s.get("sla") else None) for s in roots}
+    due = {s["key"]: (later(now, parse_duration(s["sla"])) if s.get("sla") else None) for s in roots}
     wo_due = max((d for d in due.values() if d), default=None)
     wo_rows = []
     open_status = WorkOrderStatus.OPEN.value
@@ -293,7 +293,7 @@ def _uniform_tasks(step: dict, planned: dict, ours, wo_ids: list[int], due_at: d
     for user_id in planned["members"]:
         _insert_select(TaskCandidate, select(new_tasks.c.id, literal(user_id, Integer), true(), literal(now, UTCDateTime))
                        .order_by(new_tasks.c.id), "task_id", "user_id", "is_open", "added_at")
-    for kind, level, fire_at in _timers(step, due_at, now):
+    for kind, level, fire_at in timer_plan(step=step, due_at=due_at, now=now):
         _insert_select(Timer, select(new_tasks.c.id, literal(kind), literal(level), literal(fire_at, UTCDateTime), literal("pending"),
                                      literal(now, UTCDateTime), null(), null()).order_by(new_tasks.c.id),
                        "task_id", "kind", "level", "fire_at", "status", "created_at", "fired_at", "result")
@@ -323,7 +323,7 @@ def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: li
             })
             task_meta.append(planned)
     task_ids = _insert_returning_ids(Task.__table__, task_rows)
-    timers = _timers(step, due_at, now)
+    timers = timer_plan(step=step, due_at=due_at, now=now)
     candidate_rows, timer_rows, event_rows, details = [], [], [], {}
     for task_id, row, planned in zip(task_ids, task_rows, task_meta):
         members = planned["members"]
@@ -341,21 +341,6 @@ def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: li
     insert_rows(TaskCandidate.__table__, candidate_rows)
     insert_rows(Timer.__table__, timer_rows)
     insert_rows(TimelineEvent.__table__, event_rows)
-
-
-def _timers(step: dict, due_at: datetime | None, now: datetime) -> list[tuple[str, int, datetime]]:
-    """(kind, level, fire_at) of the timers `arm_task_timers` stores for a task of this step due at `due_at`."""
-    if not due_at:
-        return []
-    settings = escalation_settings(step)
-    timers = []
-    if step.get("remind_before"):
-        remind_at = due_at - parse_duration(step["remind_before"])
-        if remind_at > now:
-            timers.append((TimerKind.REMIND, 0, remind_at))
-    for level in range(1, settings["max_level"] + 1):
-        timers.append((TimerKind.ESCALATE, level, due_at + settings["interval"] * (level - 1)))
-    return timers
 
 
 def _departments_of(user_ids: set[int]) -> dict[int, int | None]:

@@ -1,5 +1,5 @@
 """Integrations post the catalogue and the orders: bulk, validated first, upserted by natural key, all or nothing."""
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 
@@ -16,6 +16,17 @@ from app.quality.models import (
     RecallJobStatus,
 )
 from app.quality.sql import ErrorList, chunks, in_list, insert, lookup, lookup_ci
+
+
+# Event times posted by integrations may run this many seconds ahead of the server's clock (BATON_INVENTORY_MAX_FUTURE_SKEW_SECONDS).
+DEFAULT_MAX_FUTURE_SKEW = 300
+
+
+def check_not_future(errors: ErrorList, path: str, value: datetime | None, latest_allowed: datetime) -> None:
+    """Report at `path` an event time later than `latest_allowed` (now plus the allowed clock skew)."""
+    if value is not None and value > latest_allowed:
+        errors.add(path, f"is in the future: {value.isoformat()} is later than now plus the allowed clock skew "
+                         f"({latest_allowed.isoformat()})")
 
 
 def _last_by(items: list[dict], key: str) -> dict[str, dict]:
@@ -120,14 +131,22 @@ def check_product_and_batch(errors: ErrorList, path: str, item: dict, products: 
     return product_id
 
 
-def upsert_orders(*, items: list[dict], now: datetime) -> dict:
-    """Create or update orders by order number; a re-posted order's lines replace the ones stored."""
+def upsert_orders(*, items: list[dict], now: datetime, max_future_skew: int = DEFAULT_MAX_FUTURE_SKEW) -> dict:
+    """Create or update orders by order number; a re-posted order's lines replace the ones stored.
+
+    Times more than `max_future_skew` seconds ahead of `now` are refused: a line "delivered" in the future would
+    be recalled before it reached the customer, and a future `placed_at` would count in a day not yet begun.
+    """
     products, batches, warehouses, drivers = _order_references(items)
+    latest_allowed = now + timedelta(seconds=max_future_skew)
     errors = ErrorList()
     for index, item in enumerate(items):
+        check_not_future(errors, f"orders.{index}.placed_at", item.get("placed_at"), latest_allowed)
         for n, line in enumerate(item["lines"]):
             path = f"orders.{index}.lines.{n}"
             check_product_and_batch(errors, path, line, products, batches)
+            for field in ("shipped_at", "delivered_at"):
+                check_not_future(errors, f"{path}.{field}", line.get(field), latest_allowed)
             if line.get("warehouse") and line["warehouse"] not in warehouses:
                 errors.add(f"{path}.warehouse", f"unknown warehouse {line['warehouse']!r}")
             if line.get("driver") and line["driver"].lower() not in drivers:

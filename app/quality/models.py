@@ -1,4 +1,4 @@
-"""Catalogue, stock, orders, sale holds, andons and recalls (DESIGN §7)."""
+"""Catalogue, stock, orders, sale holds, andons and recalls (docs/design.md §7)."""
 from datetime import datetime
 from enum import StrEnum
 
@@ -131,7 +131,7 @@ class OrderLine(db.Model):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
     qty: Mapped[int] = mapped_column(Integer, default=1)
-    # The order's customer, kept on each line (DESIGN §7) so tracing a batch never reads the orders to count customers.
+    # The order's customer, kept on each line (docs/design.md §7) so tracing a batch never reads the orders to count customers.
     customer_ref: Mapped[str | None] = mapped_column(String(64))
     warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -177,6 +177,16 @@ class Andon(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolution_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # At most one active andon per target, whatever the concurrency: one per batch, one product-wide per product.
+        Index("uq_andons_active_batch", "batch_id", unique=True,
+              sqlite_where=text("status = 'active' AND batch_id IS NOT NULL"),
+              postgresql_where=text("status = 'active' AND batch_id IS NOT NULL")),
+        Index("uq_andons_active_product", "product_id", unique=True,
+              sqlite_where=text("status = 'active' AND batch_id IS NULL"),
+              postgresql_where=text("status = 'active' AND batch_id IS NULL")),
+    )
 
 
 class AndonEvent(db.Model):
@@ -248,6 +258,24 @@ class AndonRecall(db.Model):
     andon_id: Mapped[int] = mapped_column(ForeignKey("andons.id"), primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderRecall(db.Model):
+    """What of an order has been recalled, whichever andon recalled it: one row per order, product and batch.
+
+    The primary key makes a second recall of the same goods impossible: a later or overlapping andon (another
+    batch andon, a product-wide one, one pulled again after the first was resolved) recalls only what is left.
+    """
+
+    __tablename__ = "order_recalls"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    # batch_id or 0 for lines without a batch (a key cannot hold NULL usefully), as in stock_levels.
+    batch_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    andon_id: Mapped[int] = mapped_column(ForeignKey("andons.id"))
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -7,6 +7,15 @@ transaction: the work orders, their first tasks and the `andon_recalls` rows tha
 recall work order for the same andon and order impossible — a re-run, a crash halfway or two
 runners at once never duplicate one; a re-run simply picks up the orders that have none yet.
 
+Across andons, `order_recalls` holds what of each order has been recalled (per order, product and batch,
+whichever andon did it), with its primary key as the guarantee: an andon recalls only the delivered lines
+no other andon — active, overlapping or resolved long ago — has recalled yet, so one customer never gets two
+recall work orders for the same goods. A batch that loses a race for the same goods to another andon's
+fan-out rolls back whole and is planned again without them.
+
+Once a fan-out has written many rows, the tables it filled are ANALYZEd (PostgreSQL), so the planner does
+not plan the next inbox over statistics that still describe the tables before the recall.
+
 On PostgreSQL a job is split into `lanes` (a hash of the order id), each taken by one runner at a
 time through a transaction-scoped advisory lock, so several runners (worker threads, or one Lambda
 invocation per lane) fan out one big recall in parallel. The last lane to find nothing left marks
@@ -17,9 +26,11 @@ import threading
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import BigInteger, Integer, case, exists, func, literal, select, update
+from sqlalchemy import BigInteger, Integer, case, exists, func, literal, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.errors import Conflict, Invalid, NotFound
+from app.escalation.models import Timer
 from app.extensions import db
 from app.flows.models import FlowTemplate
 from app.flows.service import get_template
@@ -32,12 +43,22 @@ from app.quality.models import (
     Batch,
     Order,
     OrderLine,
+    OrderRecall,
     Product,
     RecallJob,
     RecallJobStatus,
 )
-from app.quality.sql import dialect, in_list
-from app.workorders.models import StepStatus, WorkOrder, WorkOrderStatus, WorkOrderStep
+from app.quality.sql import chunks, dialect, in_list
+from app.workorders.models import (
+    StepStatus,
+    Task,
+    TaskCandidate,
+    TimelineEvent,
+    WorkOrder,
+    WorkOrderDepartment,
+    WorkOrderStatus,
+    WorkOrderStep,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +70,13 @@ LANE_HASH = 2_654_435_761  # Knuth's multiplicative constant
 # Recall template step -> progress counter it feeds once completed.
 PROGRESS_STEPS = {"contact": "contacted", "pickup": "picked_up", "receive": "received"}
 CLOSED = (WorkOrderStatus.RESOLVED, WorkOrderStatus.CANCELLED)
+# A batch that lost a race for the same goods to another andon's fan-out is planned again, this many times at most.
+MAX_CONFLICT_RETRIES = 5
+# What a fan-out fills, row for row with its work orders: ANALYZEd when a job finishes having created at least
+# ANALYZE_MIN_WORK_ORDERS since it last finished, and by a runner every ANALYZE_EVERY work orders on the way.
+FANOUT_TABLES = (WorkOrder, WorkOrderDepartment, WorkOrderStep, TimelineEvent, Task, TaskCandidate, Timer, AndonRecall, OrderRecall)
+ANALYZE_MIN_WORK_ORDERS = 1_000
+ANALYZE_EVERY = 100_000
 
 
 def record_event(*, andon_id: int, kind: str, actor_id: int | None, now: datetime, details: dict | None = None) -> AndonEvent:
@@ -73,7 +101,19 @@ def affected_lines_filter(andon: Andon) -> list:
         clauses.append(OrderLine.shipped_at >= andon.shipped_from)
     if andon.shipped_to:
         clauses.append(OrderLine.shipped_at <= andon.shipped_to)
+    clauses.append(~_already_recalled(andon))
     return clauses
+
+
+def _batch_key(andon: Andon):
+    """The `order_recalls.batch_key` of a line the andon reaches (a literal for a batch andon: keeps the index-only scan)."""
+    return literal(andon.batch_id, Integer) if andon.scope == "batch" else func.coalesce(OrderLine.batch_id, 0)
+
+
+def _already_recalled(andon: Andon):
+    """The line's goods were recalled already, by this andon or any other (active or resolved)."""
+    return exists().where(OrderRecall.order_id == OrderLine.order_id, OrderRecall.product_id == andon.product_id,
+                          OrderRecall.batch_key == _batch_key(andon))
 
 
 def count_affected_orders(andon: Andon) -> int:
@@ -97,8 +137,13 @@ def _any_left(andon: Andon) -> bool:
     return db.session.scalar(select(OrderLine.order_id).where(*affected_lines_filter(andon), ~done).limit(1)) is not None
 
 
-def _recall_items(andon: Andon, order_ids: list[int], product: Product, batch: Batch | None, qa_department_id: int | None) -> list[dict]:
-    """What each recall work order carries: the order, its customer, the drivers and warehouses of its affected lines."""
+def _recall_items(andon: Andon, order_ids: list[int], product: Product, batch: Batch | None,
+                  qa_department_id: int | None) -> tuple[list[int], list[dict], dict[int, set[int]]]:
+    """What each recall work order carries: the order, its customer, the drivers and warehouses of its affected lines.
+
+    Answers the orders that still have lines to recall (another andon may have recalled some since they were picked),
+    their items in the same order, and per order the batch keys of the goods recalled.
+    """
     rows = db.session.execute(
         select(OrderLine.order_id, Order.order_no, Order.customer_ref, OrderLine.warehouse_id, Department.code, Department.name,
                OrderLine.driver_id, User.login, OrderLine.batch_id, OrderLine.qty, OrderLine.delivered_at)
@@ -112,7 +157,9 @@ def _recall_items(andon: Andon, order_ids: list[int], product: Product, batch: B
     batch_nos = dict(db.session.execute(select(Batch.id, Batch.batch_no).where(in_list(Batch.id, batch_ids))).all()) \
         if andon.scope == "product" and batch_ids else {}
     orders: dict[int, dict] = {}
+    goods: dict[int, set[int]] = {}
     for order_id, order_no, customer_ref, warehouse_id, code, name, driver_id, login, batch_id, qty, delivered_at in rows:
+        goods.setdefault(order_id, set()).add(batch_id or 0)
         entry = orders.get(order_id)
         if entry is None:
             entry = orders[order_id] = {"order_no": order_no, "customer_ref": customer_ref, "qty": 0, "drivers": {},
@@ -127,10 +174,11 @@ def _recall_items(andon: Andon, order_ids: list[int], product: Product, batch: B
             entry["batches"].append(number)
         if delivered_at > entry["delivered_at"]:
             entry["delivered_at"] = delivered_at
+    order_ids = [order_id for order_id in order_ids if order_id in orders]
     items = []
     target = product.sku + (f" / {batch.batch_no}" if batch else "")
     for order_id in order_ids:
-        o = orders[order_id]
+        o = orders[order_id]  # the caller keeps only orders that still have lines to recall
         receive_at = [{"code": code, "name": name, "label": f"{name} ({code})", "assignees": {"departments": [wid]}}
                       for wid, (code, name) in o["warehouses"].items()]
         if not receive_at and qa_department_id:
@@ -145,7 +193,20 @@ def _recall_items(andon: Andon, order_ids: list[int], product: Product, batch: B
                      "driver_ids": sorted(o["drivers"]), "drivers": [o["drivers"][d] for d in sorted(o["drivers"])],
                      "receive_at": receive_at, "delivered_at": o["delivered_at"].isoformat()},
         })
-    return items
+    return order_ids, items, goods
+
+
+def _record_recalled_goods(andon: Andon, goods: dict[int, set[int]], opened: dict[int, int], now: datetime) -> None:
+    """Write the goods this batch recalls — exactly those it planned — to `order_recalls`, in key order.
+
+    Another andon's fan-out that recalled some of them since they were planned makes this fail with IntegrityError
+    (the primary key), and the caller's batch rolls back whole.
+    """
+    rows = [{"order_id": order_id, "product_id": andon.product_id, "batch_key": key, "andon_id": andon.id,
+             "work_order_id": opened[order_id], "created_at": now}
+            for order_id in sorted(goods) for key in sorted(goods[order_id])]
+    for part in chunks(rows, 2_000):
+        db.session.execute(OrderRecall.__table__.insert(), part)
 
 
 def _take_lane(andon_id: int, lane: int) -> bool:
@@ -175,7 +236,7 @@ def run_recall_fanout(*, andon_id: int, now: datetime, tz: str, batch_size: int 
         return {"andon_id": andon_id, "created": sum(r["created"] for r in results), "batches": sum(r["batches"] for r in results)}
     if not 0 <= lane < lanes:
         raise Invalid("No such lane.", details={"lane": [f"must be 0 to {lanes - 1}"]})
-    created = batches = 0
+    created = batches = conflicts = since_analyze = 0
     after = 0
     while max_batches is None or batches < max_batches:
         if not _take_lane(andon_id, lane):
@@ -193,7 +254,12 @@ def run_recall_fanout(*, andon_id: int, now: datetime, tz: str, batch_size: int 
         template = _recall_template()
         product = db.session.get(Product, andon.product_id)
         batch = db.session.get(Batch, andon.batch_id) if andon.batch_id else None
-        items = _recall_items(andon, order_ids, product, batch, template.owner_department_id)
+        last_picked = order_ids[-1]
+        order_ids, items, goods = _recall_items(andon, order_ids, product, batch, template.owner_department_id)
+        if not order_ids:  # every one of them was recalled by another andon meanwhile
+            db.session.rollback()
+            after = last_picked
+            continue
         opened = bulk.create_work_orders(template=template, items=items, now=now, tz=tz, created_by_id=andon.created_by_id,
                                          department_id=template.owner_department_id, source="recall")
         # The primary key (andon, order) is the guarantee: a second runner's batch for the same orders fails whole.
@@ -201,6 +267,15 @@ def run_recall_fanout(*, andon_id: int, now: datetime, tz: str, batch_size: int 
             {"andon_id": andon.id, "order_id": order_id, "work_order_id": wo_id, "created_at": now}
             for order_id, (wo_id, _) in zip(order_ids, opened)
         ])
+        try:
+            _record_recalled_goods(andon, goods, {order_id: wo_id for order_id, (wo_id, _) in zip(order_ids, opened)}, now)
+        except IntegrityError:
+            # Another andon recalled some of these goods first: plan this batch again without them.
+            db.session.rollback()
+            conflicts += 1
+            if conflicts > MAX_CONFLICT_RETRIES:
+                raise
+            continue
         # Counters move with one atomic update at the end, so parallel lanes hold the job row only for a moment.
         total = db.session.execute(
             update(RecallJob).where(RecallJob.id == job.id, RecallJob.status == RecallJobStatus.PENDING)
@@ -213,10 +288,37 @@ def run_recall_fanout(*, andon_id: int, now: datetime, tz: str, batch_size: int 
         record_event(andon_id=andon.id, kind="recall_batch", actor_id=None, now=now,
                      details={"work_orders": len(opened), "first": opened[0][1], "last": opened[-1][1], "total": total, "lane": lane})
         db.session.commit()
-        after = order_ids[-1]
+        after = last_picked
         created += len(opened)
         batches += 1
+        since_analyze += len(opened)
+        if since_analyze >= ANALYZE_EVERY:  # a long fan-out: keep the planner's picture current on the way
+            analyze_fanout_tables()
+            since_analyze = 0
     return {"andon_id": andon_id, "created": created, "batches": batches}
+
+
+def analyze_fanout_tables() -> bool:
+    """ANALYZE the tables a fan-out fills, in its own short transaction; answers whether it ran.
+
+    PostgreSQL only: autovacuum may be off or far behind after a bulk load, and an inbox planned over the
+    old row counts can take seconds instead of milliseconds. SQLite is skipped: it plans without statistics
+    until ANALYZE is first run, and it serves development and tests, never a big fan-out.
+    A failure is logged, never fails the fan-out. (A database user who does not own the tables gets only a warning
+    from PostgreSQL and no new statistics; the answer is then True all the same.)
+    """
+    if dialect() != "postgresql":
+        return False
+    tables = ", ".join(f'"{model.__table__.name}"' for model in FANOUT_TABLES)
+    try:
+        db.session.commit()
+        db.session.execute(text(f"ANALYZE {tables}"))
+        db.session.commit()
+    except DBAPIError:
+        db.session.rollback()
+        log.warning("ANALYZE after the recall fan-out failed; the planner keeps its old statistics", exc_info=True)
+        return False
+    return True
 
 
 def _finish(andon_id: int, now: datetime) -> None:
@@ -235,9 +337,15 @@ def _finish(andon_id: int, now: datetime) -> None:
     job.updated_at = now
     if job.created > andon.affected_orders:
         andon.affected_orders = job.created
+    # A job re-opened by late deliveries finishes again: only what it created since it last finished counts here.
+    before = db.session.scalar(select(AndonEvent.details).where(AndonEvent.andon_id == andon_id, AndonEvent.kind == "recall_completed")
+                               .order_by(AndonEvent.id.desc()).limit(1))
+    created_now = job.created - ((before or {}).get("work_orders") or 0)
     record_event(andon_id=andon.id, kind="recall_completed", actor_id=None, now=now,
                  details={"work_orders": job.created, "batches": job.batches})
     db.session.commit()
+    if created_now >= ANALYZE_MIN_WORK_ORDERS:
+        analyze_fanout_tables()
 
 
 def run_recall_lanes(*, app, andon_id: int, now: datetime, tz: str, batch_size: int = DEFAULT_BATCH_SIZE) -> dict:
@@ -330,10 +438,14 @@ def recall_progress(andon: Andon) -> dict:
     return {"affected": max(andon.affected_orders, created), "created": created, **progress, "closed": int(closed)}
 
 
-def recall_work_orders(andon: Andon, *, page: int, per_page: int) -> tuple[list[dict], int]:
-    """A page of the recall work orders created so far, oldest first."""
+def recall_work_orders(andon: Andon, *, page: int, per_page: int, visible=None) -> tuple[list[dict], int]:
+    """A page of the recall work orders created so far, oldest first; with `visible` (a WHERE clause), only those."""
     base = select(WorkOrder.id, WorkOrder.number, WorkOrder.order_no, WorkOrder.status).join(
         AndonRecall, AndonRecall.work_order_id == WorkOrder.id).where(AndonRecall.andon_id == andon.id)
-    total = db.session.scalar(select(func.count()).select_from(AndonRecall).where(AndonRecall.andon_id == andon.id)) or 0
+    if visible is None:
+        total = db.session.scalar(select(func.count()).select_from(AndonRecall).where(AndonRecall.andon_id == andon.id)) or 0
+    else:
+        base = base.where(visible)
+        total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = db.session.execute(base.order_by(WorkOrder.id).limit(per_page).offset((page - 1) * per_page)).all()
     return [dict(r._mapping) for r in rows], total

@@ -7,7 +7,7 @@ episode. It resumes only once available stock is back above threshold × (1 + ma
 unfulfillable orders: between the two levels nothing changes, so a level hovering around the
 threshold never makes the product flap.
 """
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -16,7 +16,13 @@ from app.flows.service import get_template
 from app.errors import NotFound
 from app.org.models import Department
 from app.quality import holds
-from app.quality.catalogue import batches_by_number, check_product_and_batch, departments_by_code
+from app.quality.catalogue import (
+    DEFAULT_MAX_FUTURE_SKEW,
+    batches_by_number,
+    check_not_future,
+    check_product_and_batch,
+    departments_by_code,
+)
 from app.quality.models import HoldSource, Product, SaleHold, SaleStatus, StockEvent, StockLevel
 from app.quality.sql import ErrorList, chunks, insert, lookup
 from app.workorders.models import WorkOrder, WorkOrderStatus
@@ -26,16 +32,23 @@ RESTOCK_TEMPLATE = "restock"
 DEFAULT_MARGIN = 0.2
 
 
-def record_inventory_events(*, items: list[dict], now: datetime, tz: str, margin: float = DEFAULT_MARGIN) -> dict:
-    """Store inventory events, bring stock levels up to date, and pause or resume the products they show short or recovered."""
+def record_inventory_events(*, items: list[dict], now: datetime, tz: str, margin: float = DEFAULT_MARGIN,
+                            max_future_skew: int = DEFAULT_MAX_FUTURE_SKEW) -> dict:
+    """Store inventory events, bring stock levels up to date, and pause or resume the products they show short or recovered.
+
+    An event dated more than `max_future_skew` seconds ahead of `now` is refused: the newest event sets the level,
+    so one dated next year would win over every real event until then and freeze the stock.
+    """
     products = lookup(Product.sku, Product.id, (i["sku"] for i in items))
     batches = batches_by_number(i.get("batch_no") for i in items)
     warehouses = departments_by_code(i["warehouse"] for i in items)
+    latest_allowed = now + timedelta(seconds=max_future_skew)
     errors = ErrorList()
     for index, item in enumerate(items):
         check_product_and_batch(errors, f"events.{index}", item, products, batches)
         if item["warehouse"] not in warehouses:
             errors.add(f"events.{index}.warehouse", f"unknown warehouse {item['warehouse']!r}")
+        check_not_future(errors, f"events.{index}.at", item["at"], latest_allowed)
     errors.raise_if_any("inventory events")
 
     history, latest = {}, {}

@@ -8,6 +8,7 @@ from app.extensions import db
 from app.org.models import Department, User
 from app.quality.holds import active_holds, reason_of
 from app.quality.models import Andon, Batch, Order, OrderLine, Product, StockEvent, StockLevel
+from app.quality.policy import can_read_product
 from app.quality.shortage import product_totals
 
 MAX_BATCHES_SHOWN = 100
@@ -23,10 +24,10 @@ def _holds_view(held) -> list[dict]:
             for h in held]
 
 
-def product_view(*, sku: str) -> dict:
-    """A product's sale status with the holds behind it, its batches and its stock."""
+def product_view(*, sku: str, viewer: User | None) -> dict:
+    """A product's sale status with the holds behind it, its batches and its stock (`viewer` None: an integration's key)."""
     product = db.session.scalar(select(Product).where(Product.sku == sku))
-    if product is None:
+    if product is None or not can_read_product(viewer, product):
         raise NotFound("No such product.")
     product_holds = [h for h in active_holds(product_id=product.id) if h.batch_id is None]
     batches = list(db.session.scalars(select(Batch).where(Batch.product_id == product.id)
@@ -98,12 +99,12 @@ def _warehouses(batch: Batch, now: datetime) -> list[dict]:
     return sorted(result, key=lambda w: (w["first_seen"] is None, w["first_seen"] or now, w["code"]))
 
 
-def trace_batch(*, batch_no: str, page: int, per_page: int, now: datetime) -> dict:
+def trace_batch(*, batch_no: str, page: int, per_page: int, now: datetime, viewer: User) -> dict:
     """Where a batch was held and for how long, and a page of the order lines that carried it, with counts."""
     batch = db.session.scalar(select(Batch).where(Batch.batch_no == batch_no))
-    if batch is None:
+    product = db.session.get(Product, batch.product_id) if batch else None
+    if product is None or not can_read_product(viewer, product):
         raise NotFound("No such batch.")
-    product = db.session.get(Product, batch.product_id)
     in_batch = OrderLine.batch_id == batch.id
     # Per order first (streams in index order), then the totals: no distinct-sort over all lines.
     per_order = (select(OrderLine.order_id, func.count().label("lines"), func.max(OrderLine.delivered_at).label("delivered"))

@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from app.common.clock import utcnow
+from app.errors import Invalid
 from app.quality.models import Batch, Order, OrderLine, Product, StockEvent, StockLevel
 from tests.conftest import assert_error
 from tests.quality.conftest import T0, count, iso, line, order
@@ -140,3 +142,59 @@ def test_replayed_post_with_idempotency_key_changes_nothing(q):
     assert first.status_code == again.status_code == 200
     assert again.headers.get("Idempotent-Replayed") == "true" and again.json == first.json == {
         "received": 1, "created": 1, "updated": 0}
+
+
+def _future(seconds: int) -> str:
+    return iso(utcnow() + timedelta(seconds=seconds))
+
+
+def test_an_inventory_event_dated_in_the_future_is_refused_naming_its_index(q):
+    q.products({"sku": "SKU-1", "name": "Milk"})
+    q.events({"sku": "SKU-1", "warehouse": "WH-SH-01", "on_hand": 10, "available": 10, "at": iso(T0)})
+    ok = {"sku": "SKU-1", "warehouse": "WH-SH-01", "on_hand": 5, "available": 5}
+    year_3026 = "3026-11-01T08:00:00+00:00"
+    response = q.post("/inventory/events", {"events": [{**ok, "at": iso(T0 + timedelta(hours=1))}] * 3 + [{**ok, "at": year_3026}]},
+                      expect=None)
+    error = assert_error(response, 422, "validation_error")
+    assert list(error["details"]) == ["events.3.at"] and "future" in error["details"]["events.3.at"][0]
+    assert count(StockEvent) == 1 and q.product("SKU-1")["stock"]["available"] == 10, "nothing written"
+    # A later real event still moves the level: nothing froze it.
+    q.events({**ok, "at": _future(-60)})
+    assert q.product("SKU-1")["stock"]["available"] == 5
+    # A clock a little ahead of the server's is fine (default skew 300 s).
+    assert q.events({**ok, "available": 4, "at": _future(120)}).status_code == 200
+
+
+def test_the_future_skew_is_configurable(q, app, monkeypatch):
+    q.products({"sku": "SKU-1", "name": "Milk"})
+    monkeypatch.setitem(app.config, "INVENTORY_MAX_FUTURE_SKEW_SECONDS", 3600)
+    event = {"sku": "SKU-1", "warehouse": "WH-SH-01", "on_hand": 1, "available": 1, "at": _future(1800)}
+    assert q.events(event).status_code == 200
+    monkeypatch.setitem(app.config, "INVENTORY_MAX_FUTURE_SKEW_SECONDS", 0)
+    assert_error(q.post("/inventory/events", {"events": [{**event, "at": _future(60)}]}, expect=None), 422)
+
+
+@pytest.mark.parametrize("field", ["placed_at", "shipped_at", "delivered_at"])
+def test_orders_with_times_in_the_future_are_refused(catalogue, field):
+    counts = [count(m) for m in (Order, OrderLine)]
+    bad = order(902, line())
+    if field == "placed_at":
+        bad["placed_at"], where = _future(86400), "orders.1.placed_at"
+    else:
+        bad["lines"][0][field], where = _future(86400), f"orders.1.lines.0.{field}"
+        if field == "shipped_at":
+            bad["lines"][0]["delivered_at"] = None
+    error = assert_error(catalogue.post("/orders", {"orders": [order(901, line()), bad]}, expect=None), 422)
+    assert list(error["details"]) == [where]
+    assert [count(m) for m in (Order, OrderLine)] == counts
+
+
+def test_the_inventory_lambda_refuses_a_future_event_too(q):
+    from app.quality import shortage
+
+    q.products({"sku": "SKU-1", "name": "Milk"})
+    item = {"sku": "SKU-1", "warehouse": "WH-SH-01", "on_hand": 1, "available": 1, "unfulfillable_orders": 0, "threshold": None,
+            "batch_no": None, "at": utcnow() + timedelta(days=365)}
+    with pytest.raises(Invalid) as raised:
+        shortage.record_inventory_events(items=[item], now=utcnow(), tz="Asia/Shanghai")  # the default skew, as the Lambda calls it
+    assert list(raised.value.details) == ["events.0.at"]

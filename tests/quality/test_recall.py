@@ -11,7 +11,7 @@ from app.extensions import db
 from app.jobs import run_all_once
 from app.org.models import User
 from app.quality import bulk
-from app.quality.models import AndonRecall, RecallJob
+from app.quality.models import Andon, AndonRecall, Order, OrderRecall, RecallJob
 from app.quality.recall import run_recall_fanout
 from app.workorders.models import Task, TaskCandidate, TimelineEvent, WorkOrder, WorkOrderDepartment, WorkOrderStep
 from app.workorders.service import create_work_order
@@ -278,3 +278,130 @@ def test_candidates_get_one_offer_per_batch_not_one_per_recall(catalogue):
                                                                Notification.kind == "task.offered")).all()
         assert len(offers) == batches < 11
         assert sum(o.data["work_orders"] for o in offers) == 11
+
+
+# ---------------------------------------------------------------- one recall per order and batch, across andons
+
+
+def recall_work_orders_by_order():
+    rows = db.session.execute(select(WorkOrder.order_no, WorkOrder.data).where(WorkOrder.source == "recall")
+                              .order_by(WorkOrder.id)).all()
+    found: dict[str, list] = {}
+    for order_no, data in rows:
+        found.setdefault(order_no, []).append(sorted(data["batch_nos"]))
+    return found
+
+
+def test_overlapping_recalls_recall_each_order_and_batch_once(catalogue):
+    q = catalogue
+    # A product recall narrowed to Beijing (orders 7-10, all BA-1), then a recall of the whole batch BA-1.
+    narrow = q.pull(scope="product", sku="SKU-A", action="recall", reason="Beijing complaints", filters={"warehouse": "WH-BJ-01"})
+    assert fan_out(narrow["id"])["created"] == 4
+    batch = q.pull(**PULL_BA1)
+    assert batch["affected_orders"] == 7, "orders 7-10 are recalled already"
+    assert fan_out(batch["id"])["created"] == 7
+    # The product recall widened to every warehouse: only BA-2 goods are left (orders 12, 13 and 15's second line).
+    widened = q.pull(scope="product", sku="SKU-A", action="recall", reason="Everywhere", expect=200)
+    assert widened["id"] == narrow["id"]
+    assert fan_out(narrow["id"])["created"] == 3
+    recalled = recall_work_orders_by_order()
+    assert recalled == {**{f"SO-{n:05d}": [["BA-1"]] for n in range(1, 11)}, "SO-00012": [["BA-2"]], "SO-00013": [["BA-2"]],
+                        "SO-00015": [["BA-1"], ["BA-2"]]}
+    keys = db.session.execute(select(OrderRecall.order_id, OrderRecall.product_id, OrderRecall.batch_key)).all()
+    assert len(keys) == len(set(keys)) == 14
+    assert run_all_once(now=utcnow(), config=q.client.application.config)["recall_work_orders_created"] == 0
+
+
+def test_an_order_recalled_by_a_resolved_andon_is_not_recalled_again(catalogue):
+    first = catalogue.pull(scope="batch", batch_no="BA-2", action="recall", reason="first")
+    assert fan_out(first["id"])["created"] == 3
+    catalogue.post(f"/andon/{first['id']}/resolve", {"note": "done"})
+    again = catalogue.pull(scope="batch", batch_no="BA-2", action="recall", reason="again")
+    assert again["id"] != first["id"] and again["affected_orders"] == 0
+    assert fan_out(again["id"])["created"] == 0
+    assert count(WorkOrder, WorkOrder.source == "recall") == 3
+    # A delivery posted late still joins the andon that is active now.
+    catalogue.orders(order(31, line(batch_no="BA-2", shipped=T0 + timedelta(days=8))))
+    assert fan_out(again["id"])["created"] == 1
+
+
+def test_the_database_refuses_a_second_recall_of_the_same_goods(catalogue):
+    from sqlalchemy.exc import IntegrityError
+
+    pulled = catalogue.pull(**PULL_BA1)
+    fan_out(pulled["id"])
+    row = db.session.execute(select(OrderRecall.__table__)).mappings().first()
+    with pytest.raises(IntegrityError):
+        db.session.execute(OrderRecall.__table__.insert().values(**row))
+    db.session.rollback()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite has one writer: two fan-outs never interleave there
+def test_a_batch_that_loses_the_race_for_the_same_goods_is_planned_again_without_them(catalogue, monkeypatch):
+    from app.quality import recall
+
+    pulled = catalogue.pull(scope="product", sku="SKU-A", action="recall", reason="whole product")
+    other = catalogue.pull(scope="batch", batch_no="BB-1", action="pause", reason="another andon")
+    containment = db.session.get(Andon, other["id"]).containment_work_order_id
+    real = recall._record_recalled_goods
+    raced = []
+
+    def another_fan_out_commits_first(andon, goods, opened, now):
+        if not raced:
+            # Between this batch's plan and its write, another andon's fan-out commits a recall of its first order's goods.
+            first = min(goods)
+            with db.engine.begin() as connection:
+                connection.execute(OrderRecall.__table__.insert(), [
+                    {"order_id": first, "product_id": andon.product_id, "batch_key": key, "andon_id": other["id"],
+                     "work_order_id": containment, "created_at": now} for key in goods[first]])
+                raced.append(connection.execute(select(Order.order_no).where(Order.id == first)).scalar())
+        return real(andon, goods, opened, now)
+
+    monkeypatch.setattr(recall, "_record_recalled_goods", another_fan_out_commits_first)
+    result = fan_out(pulled["id"], batch_size=50)
+    assert raced and result["created"] == 12, "the order taken by the other andon had nothing left to recall"
+    assert count(WorkOrder, WorkOrder.source == "recall") == 12, "the losing batch left nothing behind"
+    assert raced[0] not in recall_work_orders_by_order()
+    keys = db.session.execute(select(OrderRecall.order_id, OrderRecall.product_id, OrderRecall.batch_key)).all()
+    assert len(keys) == len(set(keys))
+
+
+# ---------------------------------------------------------------- statistics after a fan-out
+
+
+def _analyze_count(table: str) -> int:
+    from sqlalchemy import text
+
+    db.session.rollback()
+    db.session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    return db.session.scalar(text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = :t"), {"t": table})
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_large_fan_out_analyzes_the_tables_it_filled(catalogue, monkeypatch):
+    from app.quality import recall
+
+    small = catalogue.pull(scope="batch", batch_no="BA-2", action="recall", reason="small")
+    before = _analyze_count("tasks")
+    fan_out(small["id"])
+    assert _analyze_count("tasks") == before, "a small fan-out leaves it to autovacuum"
+
+    monkeypatch.setattr(recall, "ANALYZE_MIN_WORK_ORDERS", 5)
+    pulled = catalogue.pull(**PULL_BA1)
+    fan_out(pulled["id"], batch_size=4)
+    counts = {t: _analyze_count(t) for t in ("tasks", "task_candidates", "work_orders", "timers", "order_recalls")}
+    assert counts["tasks"] == before + 1, "once, when the job finished, not per batch"
+    assert all(n >= 1 for n in counts.values()), counts
+    # A job re-opened by one late delivery finishes again without another ANALYZE.
+    catalogue.orders(order(32, line(shipped=T0 + timedelta(days=8))))
+    assert fan_out(pulled["id"])["created"] == 1
+    assert _analyze_count("tasks") == before + 1
+
+
+def test_analyze_is_skipped_on_sqlite_and_never_fails_a_fan_out(catalogue, monkeypatch):
+    from app.quality import recall
+
+    monkeypatch.setattr(recall, "ANALYZE_MIN_WORK_ORDERS", 1)
+    pulled = catalogue.pull(**PULL_BA1)
+    assert fan_out(pulled["id"])["created"] == 11
+    assert recall.analyze_fanout_tables() is (db.engine.dialect.name == "postgresql")

@@ -55,17 +55,31 @@ def test_a_warehouse_known_only_from_shipments_is_traced_too(catalogue):
 
 
 @pytest.mark.parametrize("login,status", [
-    ("quality.qa", 200), ("admin", 200), ("lead.cs", 200), ("mgr.wh1", 200), ("cs.agent1", 200),
+    # gm.zhang leads HQ, above MER (SKU-A's owner); lead.cs (CS) and mgr.wh1 (a warehouse) lead other departments.
+    ("quality.qa", 200), ("admin", 200), ("gm.zhang", 200), ("cs.agent1", 200),
+    ("lead.cs", 404), ("mgr.wh1", 404),
     ("staff.wh1", 403), ("driver.li", 403), ("cs.agent2", 403), ("merchant.xu", 403),
 ])
 def test_who_may_read_traceability(catalogue, login, status):
     response = catalogue.client.get("/api/v1/batches/BA-1/trace", headers=catalogue.h(login))
+    product = catalogue.client.get("/api/v1/products/SKU-A", headers=catalogue.h(login))
     if status == 200:
-        assert response.status_code == 200, response.json
+        assert response.status_code == product.status_code == 200, response.json
     else:
-        assert_error(response, 403)
+        assert_error(response, status)
+        assert_error(product, status)
+        # A lead of another department cannot tell a batch of someone else's product from one that does not exist.
+        assert response.json == catalogue.client.get("/api/v1/batches/NOPE/trace", headers=catalogue.h(login)).json
     andons = catalogue.client.get("/api/v1/andon", headers=catalogue.h(login))
-    assert andons.status_code == status
+    assert andons.status_code == (403 if status == 403 else 200)
+
+
+def test_a_lead_traces_the_batches_of_products_their_departments_own(catalogue):
+    # SKU-B is owned by OPS: its lead reads it; a warehouse below OPS owns nothing, so its lead does not.
+    assert catalogue.get("/batches/BB-1/trace", login="mgr.ops")["counts"]["orders"] == 1
+    assert catalogue.get("/products/SKU-B", login="mgr.ops")["sku"] == "SKU-B"
+    assert_error(catalogue.client.get("/api/v1/batches/BA-1/trace", headers=catalogue.h("mgr.ops")), 404)
+    assert_error(catalogue.client.get("/api/v1/batches/BB-1/trace", headers=catalogue.h("mgr.wh1")), 404, "not_found")
 
 
 def test_unknown_batch_and_product_are_404(catalogue):

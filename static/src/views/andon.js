@@ -205,6 +205,13 @@ export function pullView(el) {
       toast(t('andon.pulled'), 'ok');
       navigate(`/andon/${created.id}`);
     } catch (err) {
+      if (err.code === 'andon_active' && err.details && err.details.andon_id) {
+        // Someone already pulled it (or a wider andon covers it): show that andon instead of a second one.
+        idemKey = uuid();
+        toast(t('err.andon_active'), 'warn');
+        navigate(`/andon/${err.details.andon_id}`);
+        return;
+      }
       const fe = fieldErrors(err);
       formErr.textContent = [errorText(err), ...Object.values(fe)].join(' ');
       formErr.hidden = false;
