@@ -6,8 +6,9 @@ from flask_smorest import Blueprint
 from app.auth.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, paginate
-from app.errors import Invalid, NotFound
+from app.errors import NotFound
 from app.notify import service
+from app.notify.endpoints import policy_from_config
 from app.notify.schemas import (
     MarkReadResultSchema,
     MarkReadSchema,
@@ -39,10 +40,9 @@ class Subscriptions(MethodView):
     @blp.response(201, SubscriptionOutSchema)
     def post(self, body):
         """Register this device for Web Push (several devices per person)."""
-        if current_app.config.get("PRODUCTION") and not body["endpoint"].startswith("https://"):
-            raise Invalid("Push endpoints must use https.", details={"endpoint": ["must be https"]})
         return service.save_subscription(user=current_user(), endpoint=body["endpoint"], p256dh=body["keys"]["p256dh"],
-                                         auth=body["keys"]["auth"], user_agent=request.headers.get("User-Agent"), now=utcnow())
+                                         auth=body["keys"]["auth"], user_agent=request.headers.get("User-Agent"), now=utcnow(),
+                                         endpoint_policy=policy_from_config(current_app.config))
 
     @auth_required()
     @blp.arguments(UnsubscribeSchema)

@@ -73,6 +73,19 @@ def _claim_batch(now: datetime, batch_size: int) -> list[int]:
     return ids
 
 
+def _forget_subscriptions(ids: set, *, status: str, reason: str, handled) -> None:
+    """Delete subscriptions and close what is still queued for them (except the deliveries just handled)."""
+    if not ids:
+        return
+    db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id.in_(ids),
+                                                  PushDelivery.status.in_(["pending", "sending"]),
+                                                  PushDelivery.id.not_in(list(handled)))
+                       .values(status=status, last_error=reason).execution_options(synchronize_session=False))
+    db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id.in_(ids))
+                       .values(subscription_id=None).execution_options(synchronize_session=False))
+    db.session.execute(delete(PushSubscription).where(PushSubscription.id.in_(ids)))
+
+
 def dispatch_pending(*, now: datetime, provider, max_attempts: int = 8, batch_size: int = 500, max_batches: int = 20,
                      rng: random.Random | None = None) -> dict:
     """Deliver due outbox rows; every outcome is recorded so nothing is lost and nothing acknowledged is resent."""
@@ -111,7 +124,7 @@ def dispatch_pending(*, now: datetime, provider, max_attempts: int = 8, batch_si
             ))
         db.session.commit()  # nothing is held locked while the network is slow
         results = provider.send_many(messages) if messages else []
-        gone_subscriptions = set()
+        gone_subscriptions, refused_subscriptions = set(), set()
         for result in results:
             delivery = db.session.get(PushDelivery, result.ref)
             if result.outcome == "sent":
@@ -121,6 +134,11 @@ def dispatch_pending(*, now: datetime, provider, max_attempts: int = 8, batch_si
             elif result.outcome == "gone":
                 delivery.status, delivery.last_error = "gone", f"HTTP {result.http_status}"
                 gone_subscriptions.add(delivery.subscription_id)
+            elif result.outcome == "refused":
+                # An endpoint we may not send to (SSRF rules): no retry, and the device is forgotten.
+                delivery.status, delivery.last_error = "failed", result.error or "endpoint refused"
+                refused_subscriptions.add(delivery.subscription_id)
+                log.warning("push delivery %s refused: %s", delivery.id, delivery.last_error)
             elif result.outcome == "retry" and delivery.attempts < max_attempts:
                 wait = result.retry_after if result.retry_after is not None else backoff(delivery.attempts, rng)
                 delivery.status, delivery.next_attempt_at = "pending", now + timedelta(seconds=wait)
@@ -130,15 +148,9 @@ def dispatch_pending(*, now: datetime, provider, max_attempts: int = 8, batch_si
                 delivery.last_error = result.error or f"HTTP {result.http_status}"
                 log.warning("push delivery %s failed for good: %s", delivery.id, delivery.last_error)
             counts[delivery.status if delivery.status in counts else "retry"] += 1
-        if gone_subscriptions:
-            # The push service says this device is gone: forget it, and what was queued for it.
-            db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id.in_(gone_subscriptions),
-                                                          PushDelivery.status.in_(["pending", "sending"]),
-                                                          PushDelivery.id.not_in(list(by_ref)))
-                               .values(status="gone", last_error="subscription gone").execution_options(synchronize_session=False))
-            db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id.in_(gone_subscriptions))
-                               .values(subscription_id=None).execution_options(synchronize_session=False))
-            db.session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone_subscriptions)))
+        # Devices the push service says are gone, and endpoints we may not send to, are forgotten for good.
+        _forget_subscriptions(gone_subscriptions, status="gone", reason="subscription gone", handled=by_ref)
+        _forget_subscriptions(refused_subscriptions, status="failed", reason="endpoint refused", handled=by_ref)
         db.session.commit()
         if len(ids) < batch_size:
             break

@@ -3,6 +3,7 @@ import json
 import logging
 from typing import Protocol
 
+from app.notify.endpoints import EndpointPolicy, policy_from_config
 from app.notify.webpush import PushMessage, PushResult, WebPushSender
 
 log = logging.getLogger("baton.push")
@@ -15,8 +16,8 @@ class PushProvider(Protocol):
 class WebPushProvider:
     """Real Web Push through the browsers' push services (VAPID + aes128gcm), connections reused."""
 
-    def __init__(self, *, private_key: str, subject: str, max_workers: int):
-        self.sender = WebPushSender(private_key, subject, max_workers=max_workers)
+    def __init__(self, *, private_key: str, subject: str, max_workers: int, endpoint_policy: EndpointPolicy | None = None):
+        self.sender = WebPushSender(private_key, subject, max_workers=max_workers, endpoint_policy=endpoint_policy)
 
     def send_many(self, messages):
         return self.sender.send_many(messages)
@@ -57,7 +58,7 @@ def from_config(config) -> PushProvider | None:
         return config["PUSH_PROVIDER_INSTANCE"]
     if not config.get("VAPID_PRIVATE_KEY"):
         return None
-    key = (config["VAPID_PRIVATE_KEY"], config["VAPID_SUBJECT"], config["PUSH_MAX_WORKERS"])
+    key = (config["VAPID_PRIVATE_KEY"], config["VAPID_SUBJECT"], config["PUSH_MAX_WORKERS"], policy_from_config(config))
     if key not in _cache:  # one sender (and its connection pool) per process
-        _cache[key] = WebPushProvider(private_key=key[0], subject=key[1], max_workers=key[2])
+        _cache[key] = WebPushProvider(private_key=key[0], subject=key[1], max_workers=key[2], endpoint_policy=key[3])
     return _cache[key]

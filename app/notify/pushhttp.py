@@ -16,6 +16,8 @@ from requests.sessions import merge_hooks
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
 
+from app.notify.endpoints import EndpointPolicy, EndpointRefused
+
 __all__ = ["PushAdapter", "PushSession"]
 
 
@@ -108,21 +110,44 @@ class PushSession(requests.Session):
 
 
 class PushAdapter(HTTPAdapter):
-    """HTTPAdapter that memoises the connection-pool key per origin.
+    """HTTPAdapter that checks every endpoint and pins its connection to the checked address.
 
-    requests recomputes it for every request (``urlparse`` plus an
-    ``os.path.isdir`` on the CA bundle); for a handful of push services
-    the answer never changes.
+    Before each request the endpoint goes through :class:`EndpointPolicy` (https, allowed host, every
+    resolved address public; resolutions cached briefly) and the connection pool is keyed by the
+    checked IP address instead of the host name, so urllib3 connects to exactly the address that was
+    checked and never resolves the name again (no DNS-rebinding window). The name is kept where it
+    belongs: the ``Host`` header, TLS SNI (``server_hostname``) and certificate verification
+    (``assert_hostname``). This is the approach of Saleor's requests-hardened ``IPFilterAdapter``.
+    Through a proxy, an https CONNECT tunnel is opened to the checked address as well.
+
+    The pool-key attributes requests computes per request (``urlparse`` plus an ``os.path.isdir`` on
+    the CA bundle) are memoised per origin; for a handful of push services they never change.
     """
 
     _MAX_CACHED = 1024
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, endpoint_policy: EndpointPolicy, **kwargs: Any) -> None:
+        self._policy = endpoint_policy
         super().__init__(*args, **kwargs)
         self._pool_key_cache: dict[tuple, tuple[dict, dict]] = {}
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        # Raises EndpointRefused / EndpointUnresolvable, which requests and pywebpush pass through.
+        destination = self._policy.destination(request.url)
+        host_params, pool_kwargs = self._pool_key_attributes(request, verify, cert)
+        if (host_params["host"] or "").rstrip(".") != destination.host:
+            raise EndpointRefused("not a valid URL")  # both parse with urllib.parse; never expected
+        host_params["host"] = f"[{destination.address}]" if ":" in destination.address else destination.address
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = destination.host
+            pool_kwargs["assert_hostname"] = destination.host
+        request.headers["Host"] = destination.host_header
+        return host_params, pool_kwargs
+
+    def _pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         parts = urlsplit(request.url)
         key = (parts.scheme, parts.netloc, verify, cert)

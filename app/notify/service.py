@@ -4,7 +4,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from app.common.bulk import among_ids, insert_rows
+from app.errors import Invalid, NotFound
 from app.extensions import db
+from app.notify.endpoints import EndpointPolicy, EndpointRefused, EndpointUnresolvable
 from app.notify.messages import render
 from app.notify.models import Notification, PushDelivery, PushSubscription
 from app.org.models import User
@@ -77,8 +79,15 @@ def notify_many(requests: list[dict], now: datetime) -> int:
     return len(rows)
 
 
-def save_subscription(*, user: User, endpoint: str, p256dh: str, auth: str, user_agent: str | None, now: datetime) -> PushSubscription:
+def save_subscription(*, user: User, endpoint: str, p256dh: str, auth: str, user_agent: str | None, now: datetime,
+                      endpoint_policy: EndpointPolicy) -> PushSubscription:
     """Register a browser's push subscription (one per device; an endpoint that changes hands moves with it)."""
+    try:
+        endpoint_policy.destination(endpoint)
+    except EndpointRefused as exc:
+        raise Invalid("This push endpoint is not allowed.", code="push_endpoint_not_allowed", details={"endpoint": [exc.reason]})
+    except EndpointUnresolvable:
+        pass  # nothing can be reached there now; checked again, with a fresh resolution, before every send
     subscription = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if subscription is None:
         subscription = PushSubscription(endpoint=endpoint, created_at=now)
@@ -93,8 +102,6 @@ def save_subscription(*, user: User, endpoint: str, p256dh: str, auth: str, user
 
 def delete_subscription(*, user: User, endpoint: str) -> None:
     """Forget a device (the browser unsubscribed or the user turned pushes off)."""
-    from app.errors import NotFound
-
     subscription = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint,
                                                                     PushSubscription.user_id == user.id))
     if subscription is None:

@@ -10,6 +10,11 @@ worker) turns rows into :class:`PushMessage` objects, calls
   not before ``retry_after`` seconds when the service said so.
 * ``"failed"`` -- permanent failure (400, 401/403 VAPID rejected, 413,
   invalid subscription, payload too large, ...). Do not retry unchanged.
+* ``"refused"`` -- the endpoint's URL breaks the endpoint rules (not https,
+  credentials, a host that is not allowed, a non-public address literal; see
+  :mod:`app.notify.endpoints`); nothing was sent. Never retry; drop the
+  subscription. A host *name* that resolves to a non-public address is
+  ``"retry"`` instead: nothing is sent, but DNS may be faulty for a while.
 
 Payloads are JSON-encoded and encrypted with ``aes128gcm`` (RFC 8188) by
 pywebpush; requests carry a VAPID ``Authorization: vapid t=..., k=...``
@@ -42,6 +47,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from pywebpush import WebPusher, WebPushException
 
+from app.notify.endpoints import EndpointPolicy, EndpointRefused, EndpointUnresolvable
 from app.notify.pushhttp import PushAdapter, PushSession
 from app.notify.vapid import (
     VAPID_CACHE_SECONDS,
@@ -83,7 +89,7 @@ URGENCIES = frozenset({"very-low", "low", "normal", "high"})
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _MAX_ERROR_BODY = 200
 
-Outcome = Literal["sent", "gone", "retry", "failed"]
+Outcome = Literal["sent", "gone", "retry", "failed", "refused"]
 
 
 # --------------------------------------------------------------------------
@@ -235,6 +241,9 @@ class WebPushSender:
     :param timeout: seconds for connect and for each read.
     :param vapid_cache_seconds: reuse a signed VAPID header per push-service
         origin for this long (0 disables caching).
+    :param endpoint_policy: which endpoints may be sent to; every request is
+        checked and its connection pinned to the checked address. Default:
+        https on any host resolving only to public addresses.
     """
 
     def __init__(
@@ -245,6 +254,7 @@ class WebPushSender:
         timeout: float = 10.0,
         *,
         vapid_cache_seconds: float = VAPID_CACHE_SECONDS,
+        endpoint_policy: EndpointPolicy | None = None,
     ) -> None:
         if not isinstance(max_workers, int) or max_workers < 1:
             raise ValueError("max_workers must be a positive integer")
@@ -264,8 +274,10 @@ class WebPushSender:
             )
         )
 
+        self.endpoint_policy = endpoint_policy or EndpointPolicy()
         self._session = PushSession()
         adapter = PushAdapter(
+            endpoint_policy=self.endpoint_policy,
             pool_connections=64,  # per-host pools kept (WNS alone has many hosts)
             pool_maxsize=max_workers,
             max_retries=0,  # never silently re-POST; the caller retries
@@ -408,6 +420,16 @@ class WebPushSender:
                 content_encoding="aes128gcm",
                 timeout=self.timeout,
             )
+        except EndpointRefused as exc:
+            logger.warning("webpush: ref=%r refused: %s", ref, exc.reason)
+            if exc.by_address:
+                # Nothing was sent. The name may resolve to a public address again (a passing DNS fault): retry later,
+                # within the delivery's attempts, and keep the device.
+                return PushResult(ref, "retry", error=f"endpoint_refused: {exc.reason}")
+            return PushResult(ref, "refused", error=f"endpoint_refused: {exc.reason}")
+        except EndpointUnresolvable:
+            logger.info("webpush: %s does not resolve ref=%r", audience, ref)
+            return PushResult(ref, "retry", error="network: host does not resolve")
         except (requests.Timeout, requests.ConnectionError) as exc:
             logger.info("webpush: %s to %s ref=%r", type(exc).__name__, audience, ref)
             return PushResult(ref, "retry", error=f"network: {type(exc).__name__}")

@@ -41,6 +41,13 @@ The server runs ``http.server.ThreadingHTTPServer`` (HTTP/1.1 keep-alive,
 every response has a Content-Length) in a daemon thread on 127.0.0.1 and a
 free port. Only the standard library, ``cryptography`` and ``http_ece`` are
 used.
+
+``tls=True`` serves https with a throw-away self-signed certificate for
+``hostname`` (trust it through ``server.ca_file``) and records the SNI names
+clients sent in ``server.sni_names``; ``hostname`` (default: the listening
+address) is the name put in endpoints and expected in the VAPID ``aud``, so a
+test can hand out ``https://push.test:PORT/...`` endpoints and resolve
+``push.test`` to 127.0.0.1 itself.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ import re
 import secrets
 import socket
 import socketserver
+import ssl
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -62,8 +71,10 @@ from typing import Any, Union
 from urllib.parse import urlsplit
 
 import http_ece
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
@@ -234,6 +245,15 @@ class _HTTPServer(ThreadingHTTPServer):
         self.server_name = host
         self.server_port = port
 
+    def get_request(self):
+        sock, address = super().get_request()
+        if self.push._tls is not None:  # the handshake runs in the handler thread (see _Handler.setup)
+            sock = self.push._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that gives up (or refuses our certificate) is not a test failure
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -245,6 +265,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+            self.request.settimeout(None)
         super().setup()
         self.connection_id = self.server.push._on_connect(self.connection)
 
@@ -360,6 +384,8 @@ class FakePushServer:
         host: str = "127.0.0.1",
         port: int = 0,
         max_body: int = 4096,
+        hostname: str | None = None,
+        tls: bool = False,
     ) -> None:
         raw = _b64url_decode(vapid_public_key)
         self._vapid_raw = raw
@@ -369,6 +395,10 @@ class FakePushServer:
         self.max_body = max_body
         self._host = host
         self._port = port
+        self.hostname = hostname or host
+        self.sni_names: list[str | None] = []
+        self.ca_file: str | None = None
+        self._tls: ssl.SSLContext | None = self._tls_context() if tls else None
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -433,7 +463,46 @@ class FakePushServer:
 
     @property
     def origin(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{self.hostname}:{self.port}"
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """A self-signed certificate for ``hostname`` (and localhost/127.0.0.1), kept in a temp file."""
+        import datetime as _dt
+        import ipaddress as _ip
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.hostname)])
+        alt: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(_ip.ip_address("127.0.0.1"))]
+        try:
+            alt.append(x509.IPAddress(_ip.ip_address(self.hostname)))
+        except ValueError:
+            alt.append(x509.DNSName(self.hostname))
+        now = _dt.datetime.now(_dt.timezone.utc)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _dt.timedelta(minutes=5)).not_valid_after(now + _dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        folder = tempfile.mkdtemp(prefix="fake-push-tls-")
+        self.ca_file = os.path.join(folder, "cert.pem")
+        key_file = os.path.join(folder, "key.pem")
+        with open(self.ca_file, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(key_file, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.ca_file, key_file)
+
+        def record_sni(_sock, server_name, _context):
+            with self._lock:
+                self.sni_names.append(server_name)
+
+        context.sni_callback = record_sni
+        return context
 
     # -- subscriptions -----------------------------------------------------
 
@@ -514,6 +583,7 @@ class FakePushServer:
             self._rejected.clear()
             self._request_count = 0
             self._connection_count = 0
+            self.sni_names.clear()
             self._peak_open = len(self._open_sockets)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> bool:

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from app.common.clock import utcnow
 from app.extensions import db
 from app.notify.dispatch import LEASE, dispatch_pending, in_quiet_hours
+from app.notify.endpoints import EndpointPolicy
 from app.notify.models import Notification, PushDelivery, PushSubscription
 from app.notify.providers import WebPushProvider
 from app.notify.webpush import generate_vapid_keypair
@@ -29,9 +30,16 @@ def push(push_service):
     return push_service
 
 
+@pytest.fixture(autouse=True)
+def local_push_service(app, monkeypatch):
+    """The fake push service listens on 127.0.0.1 over http: let subscriptions point there (tests only)."""
+    monkeypatch.setitem(app.config, "PUSH_ALLOW_PRIVATE_ENDPOINTS", True)
+
+
 @pytest.fixture
 def provider():
-    return WebPushProvider(private_key=PRIVATE, subject="mailto:ops@baton.example", max_workers=8)
+    return WebPushProvider(private_key=PRIVATE, subject="mailto:ops@baton.example", max_workers=8,
+                           endpoint_policy=EndpointPolicy(allow_private=True))
 
 
 @pytest.fixture

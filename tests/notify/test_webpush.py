@@ -22,6 +22,7 @@ from py_vapid import Vapid
 from pywebpush import WebPusher
 
 from app.notify import webpush
+from app.notify.endpoints import EndpointPolicy
 from app.notify.vapid import VapidHeaderCache
 from app.notify.webpush import (
     MAX_PAYLOAD_BYTES,
@@ -35,6 +36,8 @@ from app.notify.webpush import (
 from tests.notify.push_server import FakePushServer, Respond
 
 SUBJECT = "mailto:ops@baton.example"
+# The fake push service listens on 127.0.0.1 over http: allowed here only (BATON_PUSH_ALLOW_PRIVATE_ENDPOINTS).
+LOCAL = EndpointPolicy(allow_private=True)
 
 
 def b64d(value: str) -> bytes:
@@ -59,7 +62,7 @@ def push_server(vapid_keys):
 
 @pytest.fixture
 def sender(vapid_keys):
-    with WebPushSender(vapid_keys[0], SUBJECT, max_workers=8, timeout=5.0) as s:
+    with WebPushSender(vapid_keys[0], SUBJECT, max_workers=8, timeout=5.0, endpoint_policy=LOCAL) as s:
         yield s
 
 
@@ -110,7 +113,7 @@ def test_generate_vapid_keypair_formats():
 
 
 def test_sender_exposes_matching_public_key(vapid_keys):
-    with WebPushSender(vapid_keys[0], SUBJECT) as s:
+    with WebPushSender(vapid_keys[0], SUBJECT, endpoint_policy=LOCAL) as s:
         assert s.public_key == vapid_keys[1]
 
 
@@ -121,7 +124,7 @@ def test_sender_accepts_pem_key(vapid_keys, push_server):
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    with WebPushSender(pem, SUBJECT) as s:
+    with WebPushSender(pem, SUBJECT, endpoint_policy=LOCAL) as s:
         assert s.public_key == vapid_keys[1]
         assert s.send(message(push_server.new_subscription())).outcome == "sent"
 
@@ -140,7 +143,7 @@ def test_sender_rejects_bad_subject(vapid_keys, subject):
 
 
 def test_sender_accepts_https_subject_with_path(vapid_keys, push_server):
-    with WebPushSender(vapid_keys[0], "https://baton.example/contact") as s:
+    with WebPushSender(vapid_keys[0], "https://baton.example/contact", endpoint_policy=LOCAL) as s:
         assert s.send(message(push_server.new_subscription())).outcome == "sent"
     assert push_server.received[0].claims["sub"] == "https://baton.example/contact"
 
@@ -191,7 +194,7 @@ def test_vapid_jwt_claims_and_key(push_server, sender, vapid_keys):
 
 def test_wrong_vapid_key_is_rejected_and_maps_to_failed(push_server):
     other_private, _ = generate_vapid_keypair()
-    with WebPushSender(other_private, SUBJECT) as wrong:
+    with WebPushSender(other_private, SUBJECT, endpoint_policy=LOCAL) as wrong:
         result = wrong.send(message(push_server.new_subscription()))
     assert result.outcome == "failed"
     assert result.http_status == 403
@@ -371,7 +374,7 @@ def test_connection_refused_is_retry(push_server, sender):
 
 def test_timeout_is_retry(vapid_keys, push_server):
     sub = push_server.new_subscription(behaviour=Respond(201, delay=1.0))
-    with WebPushSender(vapid_keys[0], SUBJECT, timeout=0.2) as quick:
+    with WebPushSender(vapid_keys[0], SUBJECT, timeout=0.2, endpoint_policy=LOCAL) as quick:
         start = time.monotonic()
         result = quick.send(message(sub))
     assert result.outcome == "retry"
@@ -437,7 +440,7 @@ def test_send_many_empty(sender):
 
 
 def test_closed_sender_refuses_to_send(vapid_keys, push_server):
-    s = WebPushSender(vapid_keys[0], SUBJECT)
+    s = WebPushSender(vapid_keys[0], SUBJECT, endpoint_policy=LOCAL)
     s.close()
     with pytest.raises(RuntimeError):
         s.send_many([message(push_server.new_subscription(), ref=i) for i in range(2)])
@@ -488,14 +491,14 @@ def test_vapid_header_is_signed_once_per_audience(vapid_keys, push_server, monke
 
     monkeypatch.setattr(Vapid, "sign", counting_sign)
     with FakePushServer(vapid_public_key=vapid_keys[1]) as other:
-        with WebPushSender(vapid_keys[0], SUBJECT, max_workers=8) as s:
+        with WebPushSender(vapid_keys[0], SUBJECT, max_workers=8, endpoint_policy=LOCAL) as s:
             subs = [push_server.new_subscription() for _ in range(3)] + [other.new_subscription()]
             results = s.send_many([message(subs[i % 4], ref=i) for i in range(40)])
         assert all(r.outcome == "sent" for r in results)
         assert sorted(c["aud"] for c in calls) == sorted([push_server.origin, other.origin])
 
     calls.clear()
-    with WebPushSender(vapid_keys[0], SUBJECT, vapid_cache_seconds=0) as s:
+    with WebPushSender(vapid_keys[0], SUBJECT, vapid_cache_seconds=0, endpoint_policy=LOCAL) as s:
         for i in range(3):
             assert s.send(message(push_server.new_subscription(), ref=i)).outcome == "sent"
     assert len(calls) == 3
@@ -540,7 +543,7 @@ def test_vapid_cache_is_thread_safe(vapid_keys):
 def test_connection_reuse(vapid_keys):
     with FakePushServer(vapid_public_key=vapid_keys[1], delay=0.005) as server:
         subs = [server.new_subscription() for _ in range(20)]
-        with WebPushSender(vapid_keys[0], SUBJECT, max_workers=8) as s:
+        with WebPushSender(vapid_keys[0], SUBJECT, max_workers=8, endpoint_policy=LOCAL) as s:
             results = s.send_many([message(subs[i % 20], ref=i) for i in range(200)])
             assert all(r.outcome == "sent" for r in results)
             assert server.request_count == 200
@@ -568,7 +571,7 @@ def test_results_come_back_in_input_order(push_server, sender):
 def test_send_many_is_concurrent(vapid_keys):
     with FakePushServer(vapid_public_key=vapid_keys[1], delay=0.1) as server:
         subs = [server.new_subscription() for _ in range(16)]
-        with WebPushSender(vapid_keys[0], SUBJECT, max_workers=16) as s:
+        with WebPushSender(vapid_keys[0], SUBJECT, max_workers=16, endpoint_policy=LOCAL) as s:
             start = time.monotonic()
             results = s.send_many([message(sub, ref=i) for i, sub in enumerate(subs)])
             elapsed = time.monotonic() - start
@@ -594,9 +597,9 @@ def test_no_secrets_in_logs(vapid_keys, push_server, caplog):
     caplog.set_level("DEBUG", logger="app.notify.webpush")
     other_private, _ = generate_vapid_keypair()
     sub = push_server.new_subscription(behaviour=413)
-    with WebPushSender(other_private, SUBJECT) as wrong:
+    with WebPushSender(other_private, SUBJECT, endpoint_policy=LOCAL) as wrong:
         wrong.send(message(push_server.new_subscription()))
-    with WebPushSender(vapid_keys[0], SUBJECT) as s:
+    with WebPushSender(vapid_keys[0], SUBJECT, endpoint_policy=LOCAL) as s:
         s.send(message(sub, payload={"secret": "payload-text"}))
     text = caplog.text
     assert caplog.records  # failures are logged...
@@ -611,11 +614,11 @@ def test_proxy_environment_is_honoured(vapid_keys, push_server, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
     monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{_closed_port()}")
-    with WebPushSender(vapid_keys[0], SUBJECT) as s:
+    with WebPushSender(vapid_keys[0], SUBJECT, endpoint_policy=LOCAL) as s:
         result = s.send(message(sub))
     assert result.outcome == "retry" and "Proxy" in result.error  # went to the (dead) proxy
     assert push_server.request_count == 0
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
-    with WebPushSender(vapid_keys[0], SUBJECT) as s:
+    with WebPushSender(vapid_keys[0], SUBJECT, endpoint_policy=LOCAL) as s:
         assert s.send(message(sub)).outcome == "sent"
