@@ -5,36 +5,47 @@ from sqlalchemy import update
 
 from app.escalation.models import Timer, TimerKind
 from app.extensions import db
-from app.flows.graph import parse_duration
+from app.flows.graph import later, parse_duration
 
 DEFAULT_MAX_LEVEL = 3
+MAX_LEVEL = 10  # what a template may name (flows.schemas.EscalationSchema)
 
 
 def escalation_settings(step: dict) -> dict:
-    """The step's escalation with defaults: interval = the SLA (at least 5 minutes), 3 levels, no reassignment."""
+    """The step's escalation with defaults: interval = the SLA (at least 5 minutes), 3 levels, no reassignment.
+
+    Durations come through `parse_duration`, so a stored template with an overlong one still arms timers at most
+    a year apart, and a level count beyond the schema's maximum arms MAX_LEVEL levels.
+    """
     esc = step.get("escalation") or {}
     sla = parse_duration(step["sla"]) if step.get("sla") else None
     interval = parse_duration(esc["interval"]) if esc.get("interval") else max(sla or timedelta(hours=1), timedelta(minutes=5))
     return {
         "interval": interval,
-        "max_level": esc.get("max_level") or DEFAULT_MAX_LEVEL,
+        "max_level": min(esc.get("max_level") or DEFAULT_MAX_LEVEL, MAX_LEVEL),
         "reassign_at_level": esc.get("reassign_at_level"),
     }
 
 
-def arm_task_timers(*, task, step: dict, now: datetime) -> list[Timer]:
-    """Store the reminder and every escalation level of a task with an SLA (same transaction as the task)."""
-    if not task.due_at:
+def timer_plan(*, step: dict, due_at: datetime | None, now: datetime) -> list[tuple[str, int, datetime]]:
+    """(kind, level, fire_at) of the timers a task of `step` due at `due_at` gets: a reminder, then each escalation level."""
+    if not due_at:
         return []
     settings = escalation_settings(step)
-    timers = []
+    plan = []
     if step.get("remind_before"):
-        remind_at = task.due_at - parse_duration(step["remind_before"])
+        remind_at = due_at - min(parse_duration(step["remind_before"]), due_at - now)
         if remind_at > now:
-            timers.append(Timer(task_id=task.id, kind=TimerKind.REMIND, level=0, fire_at=remind_at, created_at=now))
+            plan.append((TimerKind.REMIND, 0, remind_at))
     for level in range(1, settings["max_level"] + 1):
-        fire_at = task.due_at + settings["interval"] * (level - 1)
-        timers.append(Timer(task_id=task.id, kind=TimerKind.ESCALATE, level=level, fire_at=fire_at, created_at=now))
+        plan.append((TimerKind.ESCALATE, level, later(due_at, settings["interval"] * (level - 1))))
+    return plan
+
+
+def arm_task_timers(*, task, step: dict, now: datetime) -> list[Timer]:
+    """Store the reminder and every escalation level of a task with an SLA (same transaction as the task)."""
+    timers = [Timer(task_id=task.id, kind=kind, level=level, fire_at=fire_at, created_at=now)
+              for kind, level, fire_at in timer_plan(step=step, due_at=task.due_at, now=now)]
     db.session.add_all(timers)
     return timers
 

@@ -4,6 +4,11 @@ from marshmallow import validate
 
 from app.common.fields import StrictBoolean
 
+# A list value, declared by the form or not, holds at most this many items.
+MAX_LIST_ITEMS = 10_000
+# A `for_each` step opens one task per item: its list holds at most this many, wherever the list comes from.
+MAX_FOR_EACH_ITEMS = 1_000
+
 FIELD_TYPES = ("text", "textarea", "number", "integer", "boolean", "date", "datetime", "select", "multiselect", "user", "list", "attachment")
 
 
@@ -51,7 +56,7 @@ def _field_for(spec: dict) -> ma.fields.Field:
     if kind in ("user", "attachment"):
         return ma.fields.Integer(strict=True, validate=validate.Range(min=1), **kwargs)
     if kind == "list":
-        return ma.fields.List(ma.fields.Raw(), validate=validate.Length(min=1 if required else 0, max=10_000), **kwargs)
+        return ma.fields.List(ma.fields.Raw(), validate=validate.Length(min=1 if required else 0, max=MAX_LIST_ITEMS), **kwargs)
     raise ValueError(kind)
 
 
@@ -64,6 +69,28 @@ def validate_values(fields: list[dict], values: dict | None, *, prefix: str = "d
     # Keys not declared by the form are kept as given: integrations attach context the form does not show.
     schema = schema_cls(unknown=ma.INCLUDE)
     errors = schema.validate(values)
+    declared = {f["name"] for f in fields}
+    for key, value in values.items():
+        if key not in declared and isinstance(value, list) and len(value) > MAX_LIST_ITEMS:
+            errors[key] = [f"Longer than maximum length {MAX_LIST_ITEMS}."]
     if errors:
         return {}, {f"{prefix}.{k}": v for k, v in errors.items()}
     return dict(values), {}
+
+
+def for_each_errors(steps: list[dict], values: dict, *, prefix: str = "data") -> dict:
+    """Lists that `for_each` steps would open a task per item of, beyond MAX_FOR_EACH_ITEMS, by field path."""
+    errors: dict[str, list[str]] = {}
+    for step in steps:
+        key = step.get("for_each")
+        items = values.get(key) if key else None
+        if isinstance(items, list) and len(items) > MAX_FOR_EACH_ITEMS:
+            errors.setdefault(f"{prefix}.{key}", []).append(
+                f"at most {MAX_FOR_EACH_ITEMS} items: step {step['key']!r} opens one task per item ({len(items)} given)")
+    return errors
+
+
+def attachment_values(fields: list[dict], values: dict) -> dict[str, int]:
+    """The attachment ids that the form's `attachment` fields hold in `values` (already validated), by field name."""
+    return {f["name"]: values[f["name"]] for f in fields
+            if f["type"] == "attachment" and isinstance(values.get(f["name"]), int)}

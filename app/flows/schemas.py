@@ -4,7 +4,7 @@ from marshmallow import validate
 
 from app.common.fields import StrictBoolean
 from app.flows.forms import FormFieldSchema
-from app.flows.graph import parse_duration
+from app.flows.graph import measure_duration
 
 MODES = ("pool", "joint", "each")
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -12,12 +12,15 @@ KEY = [validate.Length(1, 64), validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$", error=
 
 
 class Duration(ma.fields.String):
-    """An ISO 8601 duration string, checked on load and kept as given."""
+    """An ISO 8601 duration string, checked on load and kept as given (its maximum is checked with the template)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(max=40), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            parse_duration(text)
+            measure_duration(text)
         except ValueError as exc:
             raise ma.ValidationError(str(exc))
         return text.strip().upper()
@@ -66,7 +69,7 @@ class StepSchema(ma.Schema):
             raise ma.ValidationError("name at least one of users, groups, departments, roles or from_data", "assignees")
         if data.get("remind_before") and not data.get("sla"):
             raise ma.ValidationError("a reminder needs an sla", "remind_before")
-        if data.get("remind_before") and data.get("sla") and parse_duration(data["remind_before"]) >= parse_duration(data["sla"]):
+        if data.get("remind_before") and data.get("sla") and measure_duration(data["remind_before"]) >= measure_duration(data["sla"]):
             raise ma.ValidationError("must be shorter than the sla", "remind_before")
         if len(set(data["outcomes"])) != len(data["outcomes"]):
             raise ma.ValidationError("outcomes must be distinct", "outcomes")

@@ -5,7 +5,7 @@ from sqlalchemy import select, update
 
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
-from app.flows.graph import graph_errors
+from app.flows.graph import duration_errors, graph_errors
 from app.flows.models import FlowTemplate
 from app.org.models import Department, Group, User
 
@@ -42,10 +42,16 @@ def _reference_errors(body: dict) -> dict[str, list[str]]:
 
 def _check(body: dict) -> None:
     errors = graph_errors(body["steps"])
+    errors.update(duration_errors(body["steps"]))
     errors.update(_reference_errors(body))
     form_names = [f["name"] for f in body.get("form") or []]
     if len(set(form_names)) != len(form_names):
         errors.setdefault("form", []).append("field names must be distinct")
+    for i, field in enumerate(body.get("form") or []):
+        if field.get("type") == "attachment" and field.get("required"):
+            # A work order's attachments are added after it is opened: its opening form can never hold one.
+            errors.setdefault(f"form.{i}.required", []).append(
+                "an attachment cannot be required when the work order is opened; ask for it in a step's form")
     for i, step in enumerate(body["steps"]):
         names = [f["name"] for f in step.get("form") or []]
         if len(set(names)) != len(names):

@@ -61,7 +61,9 @@ class WorkOrders(MethodView):
         now = utcnow()
         work_order = service.create_work_order(body=body, created_by=user, department_id=user.department_id, now=now,
                                                tz=current_app.config["BUSINESS_TIMEZONE"])
-        work_order.task_views = tasks.present_many(service.work_order_detail(work_order=work_order)["tasks"], now)
+        detail = service.work_order_detail(user=user, work_order=work_order, with_timeline=False)
+        work_order.task_views = tasks.present_many(detail["tasks"], now)
+        work_order.tasks_total = detail["tasks_total"]
         return work_order
 
 
@@ -69,17 +71,31 @@ class WorkOrders(MethodView):
 @auth_required()
 @blp.response(200, WorkOrderDetailSchema)
 def get_work_order(work_order_id):
-    """A work order with its tasks and timeline."""
+    """A work order with its first tasks (the ones you may see) and its timeline."""
     now = utcnow()
-    work_order = service.get_work_order(user=current_user(), work_order_id=work_order_id)
-    detail = service.work_order_detail(work_order=work_order)
+    user = current_user()
+    work_order = service.get_work_order(user=user, work_order_id=work_order_id)
+    detail = service.work_order_detail(user=user, work_order=work_order)
     work_order.task_views = tasks.present_many(detail["tasks"], now)
+    work_order.tasks_total = detail["tasks_total"]
     people = tasks.names_of({e.actor_id for e in detail["timeline"]})
     for event in detail["timeline"]:
         event.actor = people.get(event.actor_id)
     work_order.timeline_events = detail["timeline"]
     work_order.evaluation = evaluation_of(work_order_id=work_order.id)
     return work_order
+
+
+@blp.route("/work-orders/<int:work_order_id>/tasks")
+@auth_required()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(TaskSchema))
+def list_work_order_tasks(page, work_order_id):
+    """All the tasks of a work order that you may see, a page at a time, in the order they were opened."""
+    user = current_user()
+    work_order = service.get_work_order(user=user, work_order_id=work_order_id)
+    found = paginate(service.list_tasks(user=user, work_order=work_order), **page)
+    return {**found, "items": tasks.present_many(found["items"], utcnow())}
 
 
 @blp.route("/work-orders/<int:work_order_id>/cancel", methods=["POST"])

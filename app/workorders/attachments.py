@@ -2,8 +2,11 @@
 import re
 from datetime import datetime
 
+from sqlalchemy import select
+
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
+from app.flows.forms import attachment_values
 from app.org.models import User
 from app.workorders import timeline
 from app.workorders.models import Attachment, Task
@@ -21,6 +24,23 @@ def _check_task(work_order_id: int, task_id: int | None) -> None:
         task = db.session.get(Task, task_id)
         if task is None or task.work_order_id != work_order_id:
             raise Invalid("That task is not part of this work order.", details={"task_id": ["not in this work order"]})
+
+
+def attachment_errors(*, work_order_id: int | None, fields: list[dict], values: dict, prefix: str = "data") -> dict:
+    """Form values of `attachment` fields must name a stored attachment of this work order, by field path.
+
+    An id of another work order's attachment, of one not uploaded (yet), or of none at all reads the same:
+    which attachments exist elsewhere is not the form's business. A work order being created has none yet.
+    """
+    wanted = attachment_values(fields, values)
+    if not wanted:
+        return {}
+    found = set()
+    if work_order_id is not None:
+        found = set(db.session.scalars(select(Attachment.id).where(
+            Attachment.id.in_(set(wanted.values())), Attachment.work_order_id == work_order_id, Attachment.status == "stored")))
+    return {f"{prefix}.{name}": ["must be an attachment uploaded to this work order"]
+            for name, attachment_id in wanted.items() if attachment_id not in found}
 
 
 def _recorded(user: User, work_order_id: int, attachment: Attachment, now: datetime) -> Attachment:

@@ -1,23 +1,36 @@
 """The flow engine: resolving handlers, activating steps, and moving a work order forward."""
+import json
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import Integer, String, bindparam, case, func, insert, literal, select, true, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.common.bulk import among_ids, insert_rows
 from app.common.types import UTCDateTime
-from app.escalation.service import arm_task_timers, disarm_task_timers
+from app.escalation.models import Timer
+from app.escalation.service import disarm_task_timers, timer_plan
 from app.extensions import db
-from app.flows.graph import parse_duration
+from app.flows.forms import MAX_FOR_EACH_ITEMS
+from app.flows.graph import later, parse_duration
 from app.flows.models import FlowTemplate
-from app.notify.service import notify
-from app.org.models import Department, GroupMember, User, UserRole
-from app.org.service import manager_chain, stand_in_for
+from app.notify.service import notify_many
+from app.org.models import User
 from app.workorders import timeline
+# Who handles a step: engine.resolve_spec and friends stay importable from here (app.quality.bulk plans with them).
+from app.workorders.handlers import (  # noqa: F401
+    _fallback_handlers,
+    available_handlers,
+    available_handlers_many,
+    resolve_spec,
+    resolve_specs,
+)
 from app.workorders.models import (
     StepStatus,
     Task,
     TaskCandidate,
     TaskStatus,
+    TimelineEvent,
     WorkOrder,
     WorkOrderDepartment,
     WorkOrderStatus,
@@ -25,62 +38,17 @@ from app.workorders.models import (
 )
 
 
-def resolve_spec(spec: dict | None, data: dict) -> list[int]:
-    """Active users named by an assignee spec (users, groups, departments, roles, from_data)."""
-    spec = spec or {}
-    ids: set[int] = set(u for u in spec.get("users") or [] if isinstance(u, int))
-    if spec.get("groups"):
-        ids |= set(db.session.scalars(select(GroupMember.user_id).where(GroupMember.group_id.in_(spec["groups"]))))
-    if spec.get("departments"):
-        ids |= set(db.session.scalars(select(User.id).where(User.department_id.in_(spec["departments"]))))
-    for role in spec.get("roles") or []:
-        stmt = select(UserRole.user_id).where(UserRole.role == role["role"])
-        if role.get("department") is not None:
-            stmt = stmt.join(User, User.id == UserRole.user_id).where(User.department_id == role["department"])
-        ids |= set(db.session.scalars(stmt))
-    if spec.get("from_data"):
-        value = data.get(spec["from_data"])
-        values = value if isinstance(value, list) else [value]
-        ids |= {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
-    if not ids:
-        return []
-    return sorted(db.session.scalars(select(User.id).where(User.id.in_(ids), User.active.is_(True))))
-
-
-def available_handlers(user_ids: list[int]) -> tuple[list[int], dict[int, int]]:
-    """Replace people who are away by their stand-in (delegate, else the first available manager)."""
-    if not user_ids:
-        return [], {}
-    users = db.session.scalars(select(User).where(User.id.in_(user_ids))).all()
-    result, substitutions = [], {}
-    for user in users:
-        stand_in = stand_in_for(user=user)
-        if stand_in is None:
-            stand_in = next((m for m in manager_chain(user_id=user.id, levels=10) if m.active and m.on_duty), None)
-        if stand_in is None:
-            continue
-        if stand_in.id != user.id:
-            substitutions[user.id] = stand_in.id
-        result.append(stand_in.id)
-    return sorted(set(result)), substitutions
-
-
-def _fallback_handlers(work_order: WorkOrder) -> list[int]:
-    """Nobody's work waits on nobody: the owning department's head, else the creator."""
-    if work_order.department_id:
-        head = db.session.scalar(select(Department.head_id).where(Department.id == work_order.department_id))
-        if head:
-            return [head]
-    return [work_order.created_by_id] if work_order.created_by_id else []
-
-
 def _instances(step: dict, work_order: WorkOrder) -> list[tuple[int | None, str | None, dict | None]]:
-    """(index, label, own assignee spec) for each instance of a step; one instance unless `for_each`."""
+    """(index, label, own assignee spec) for each instance of a step; one instance unless `for_each`.
+
+    At most MAX_FOR_EACH_ITEMS: creation and completion refuse longer lists, so only a list stored before that
+    rule is cut short (and the activation says so on the timeline).
+    """
     if not step.get("for_each"):
         return [(None, None, None)]
     items = work_order.data.get(step["for_each"]) or []
     instances = []
-    for i, item in enumerate(items if isinstance(items, list) else []):
+    for i, item in enumerate(items[:MAX_FOR_EACH_ITEMS] if isinstance(items, list) else []):
         if isinstance(item, dict):
             label = str(item.get("label") or item.get("name") or item.get("code") or i + 1)
             instances.append((i, label[:200], item.get("assignees")))
@@ -89,71 +57,178 @@ def _instances(step: dict, work_order: WorkOrder) -> list[tuple[int | None, str 
     return instances
 
 
-def _notify_offer(tasks: list[Task], work_order: WorkOrder, step: dict, now: datetime, candidates: dict[int, list[int]]):
+class PlannedTask(NamedTuple):
+    """A task an activation opens, as plain data: its instance, and the handlers it is offered or assigned to."""
+
+    instance: int | None
+    label: str | None
+    members: list[int]
+    substitutions: dict
+
+
+class ActivatedTask(NamedTuple):
+    """A task an activation stored."""
+
+    id: int
+    assignee_id: int | None
+    members: list[int]
+
+
+def plan_activation(*, work_order: WorkOrder, step: dict, only_users: list[int] | None = None) -> list[PlannedTask]:
+    """The tasks activating `step` opens: one per instance (one per handler in `each` mode), with their handlers.
+
+    Each distinct assignee spec is resolved once, all of them together in a few queries, however many items.
+    """
+    instances = _instances(step, work_order)
+    if only_users is not None:
+        keys = ["only"] * len(instances)
+        named_by_key = {"only": sorted(set(only_users))}
+    else:
+        specs = {}
+        keys = []
+        for _, _, own_spec in instances:
+            spec = own_spec if own_spec else step.get("assignees")
+            key = json.dumps(spec, sort_keys=True, default=str)
+            specs.setdefault(key, spec)
+            keys.append(key)
+        named_by_key = dict(zip(specs, resolve_specs(list(specs.values()), work_order.data)))
+    distinct = list({tuple(named): None for named in named_by_key.values()})
+    handlers_by_named = dict(zip(distinct, available_handlers_many([list(n) for n in distinct])))
+    fallback = None
+    planned = []
+    for (index, label, _), key in zip(instances, keys):
+        handlers, substitutions = handlers_by_named[tuple(named_by_key[key])]
+        if not handlers:
+            if fallback is None:
+                fallback = _fallback_handlers(work_order)
+            handlers, substitutions = fallback, {"fallback": fallback}
+        groups = [[h] for h in handlers] if step["mode"] == "each" else [handlers]
+        planned.extend(PlannedTask(index, label, members, substitutions) for members in groups)
+    return planned
+
+
+_TASK = Task.__table__
+
+
+def _store_tasks(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, planned: list[PlannedTask], due_at: datetime | None,
+                 now: datetime, actor_id: int | None) -> list[ActivatedTask]:
+    """Write planned tasks with their candidates, timers and `activated` events: one INSERT per table, however many tasks."""
+    each = step["mode"] == "each"
+    db.session.flush()  # what the unit of work holds goes first, so the timeline keeps the order things happened in
+    result = insert_rows(
+        _TASK, [{"instance": p.instance, "instance_label": p.label, "assignee_id": p.members[0] if each else None} for p in planned],
+        returning=(_TASK.c.id, _TASK.c.instance, _TASK.c.assignee_id),
+        work_order_id=work_order.id, step_id=wstep.id, step=wstep.key, activation=wstep.activation, mode=step["mode"],
+        status=TaskStatus.OPEN.value, priority=work_order.priority, due_at=due_at, escalation_level=0, created_at=now,
+        claimed_at=None, completed_at=None, completed_effective_at=None, claimed_effective_at=None, device_time_untrusted=False,
+        completed_by_id=None, outcome=None, note=None, data={}, version=1,
+    )
+    # An activation's tasks differ by instance, and in `each` mode by assignee: that names each new id.
+    ids = {(instance, assignee): task_id for task_id, instance, assignee in result}
+    stored = [ActivatedTask(ids[(p.instance, p.members[0] if each else None)], p.members[0] if each else None, p.members)
+              for p in planned]
+    candidates = [{"task_id": t.id, "user_id": u} for t in stored for u in t.members]
+    if candidates:  # nobody at all (no handler, no department head, no creator) leaves a task waiting for a lead
+        insert_rows(TaskCandidate.__table__, candidates, is_open=True, added_at=now)
+    plan = timer_plan(step=step, due_at=due_at, now=now)
+    if plan:
+        timers = union_all(*[select(literal(kind, String).label("kind"), literal(level, Integer).label("level"),
+                                    literal(fire_at, UTCDateTime).label("fire_at")) for kind, level, fire_at in plan]).subquery()
+        db.session.execute(insert(Timer.__table__).from_select(
+            ["task_id", "kind", "level", "fire_at", "status", "created_at"],
+            select(_TASK.c.id, timers.c.kind, timers.c.level, timers.c.fire_at, literal("pending", String), literal(now, UTCDateTime))
+            .select_from(_TASK).join(timers, true()).where(among_ids(_TASK.c.id, [t.id for t in stored])),
+        ))
+    due = due_at.isoformat() if due_at else None
+    insert_rows(TimelineEvent.__table__, [
+        {"task_id": t.id, "details": {"step": wstep.key, "mode": step["mode"], "candidates": t.members, "instance": p.label,
+                                      "substituted": {str(k): v for k, v in p.substitutions.items()}, "due_at": due}}
+        for t, p in zip(stored, planned)
+    ], work_order_id=work_order.id, kind="activated", actor_id=actor_id, at=now, occurred_at=None)
+    return stored
+
+
+def _offers(tasks: list[ActivatedTask], work_order: WorkOrder, step: dict) -> list[dict]:
+    """The notifications telling handlers about their new tasks (task.offered for a pool, else task.assigned).
+
+    One per task and handler; a handler given several tasks of one activation (a `for_each` step whose items
+    share handlers) gets one notification that opens the work order, not one per item: a phone is not buzzed a
+    thousand times, and a large activation writes as many notifications as it has handlers.
+    """
     params = {"number": work_order.number, "step": step["title"], "title": work_order.title}
+    kind = "task.offered" if step["mode"] == "pool" else "task.assigned"
+    given: dict[int, list[int]] = {}
     for task in tasks:
-        url = f"/#/task/{task.id}"
-        tag = f"task-{task.id}"
-        if task.mode == "pool":
-            notify(user_ids=candidates[task.id], kind="task.offered", params=params, url=url, tag=tag,
-                   priority=work_order.priority, now=now, data={"task_id": task.id, "actions": ["claim", "open"]})
+        for user_id in task.members:
+            given.setdefault(user_id, []).append(task.id)
+    single: dict[int, list[int]] = {}
+    several: list[int] = []
+    for user_id, task_ids in given.items():
+        if len(task_ids) == 1:
+            single.setdefault(task_ids[0], []).append(user_id)
         else:
-            notify(user_ids=candidates[task.id], kind="task.assigned", params=params, url=url, tag=tag,
-                   priority=work_order.priority, now=now, data={"task_id": task.id})
+            several.append(user_id)
+    requests = [{"user_ids": user_ids, "kind": kind, "params": params, "url": f"/#/task/{task_id}", "tag": f"task-{task_id}",
+                 "priority": work_order.priority,
+                 "data": {"task_id": task_id, "actions": ["claim", "open"]} if step["mode"] == "pool" else {"task_id": task_id}}
+                for task_id, user_ids in single.items()]
+    for user_id in several:
+        requests.append({"user_ids": [user_id], "kind": kind, "params": params, "url": f"/#/wo/{work_order.id}",
+                         "tag": f"wo-{work_order.id}-{step['key']}", "priority": work_order.priority,
+                         "data": {"work_order_id": work_order.id, "tasks": len(given[user_id]),
+                                  "actions": ["open"]}})
+    return requests
+
+
+def _send(requests: list[dict], now: datetime, outbox: list[dict] | None) -> None:
+    """Queue notifications now, or hold them in `outbox` for the caller (a new work order's wait for its number)."""
+    if outbox is None:
+        notify_many(requests, now)
+    else:
+        outbox.extend(requests)
+
+
+def send_held(outbox: list[dict], *, work_order: WorkOrder, now: datetime) -> None:
+    """Queue the notifications held back while the work order had no number yet, quoting its number."""
+    for request in outbox:
+        if "number" in request["params"]:
+            request["params"] = {**request["params"], "number": work_order.number}
+    if outbox:
+        notify_many(outbox, now)
 
 
 def _track_departments(work_order: WorkOrder, user_ids: set[int]) -> None:
     if not user_ids:
         return
-    departments = set(db.session.scalars(select(User.department_id).where(User.id.in_(user_ids), User.department_id.is_not(None))))
+    departments = set(db.session.scalars(select(User.department_id).where(among_ids(User.id, user_ids), User.department_id.is_not(None))))
     known = set(db.session.scalars(select(WorkOrderDepartment.department_id).where(WorkOrderDepartment.work_order_id == work_order.id)))
     for dept in departments - known:
         db.session.add(WorkOrderDepartment(work_order_id=work_order.id, department_id=dept))
 
 
 def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, now: datetime, actor_id: int | None,
-                  only_users: list[int] | None = None) -> list[Task]:
+                  only_users: list[int] | None = None, outbox: list[dict] | None = None) -> list[ActivatedTask]:
     """Open a step: resolve and store its handlers, create its tasks, arm their timers, notify."""
     wstep.status = StepStatus.ACTIVE
     wstep.activation += 1
     wstep.activated_at = now
-    due_at = now + parse_duration(step["sla"]) if step.get("sla") else None
-    tasks, candidates_by_task, everyone = [], {}, set()
-    for index, label, own_spec in _instances(step, work_order):
-        if only_users is not None:
-            named = only_users
-        else:
-            named = resolve_spec(own_spec if own_spec else step.get("assignees"), work_order.data)
-        handlers, substitutions = available_handlers(named)
-        if not handlers:
-            handlers = _fallback_handlers(work_order)
-            substitutions = {"fallback": handlers}
-        groups = [[h] for h in handlers] if step["mode"] == "each" else [handlers]
-        for members in groups:
-            task = Task(
-                work_order_id=work_order.id, step_id=wstep.id, step=wstep.key, activation=wstep.activation,
-                instance=index, instance_label=label, mode=step["mode"], status=TaskStatus.OPEN,
-                priority=work_order.priority, assignee_id=members[0] if step["mode"] == "each" else None,
-                due_at=due_at, created_at=now,
-            )
-            db.session.add(task)
-            db.session.flush()
-            db.session.add_all(TaskCandidate(task_id=task.id, user_id=u, added_at=now) for u in members)
-            arm_task_timers(task=task, step=step, now=now)
-            timeline.record(work_order_id=work_order.id, task_id=task.id, kind="activated", actor_id=actor_id, now=now,
-                            details={"step": wstep.key, "mode": step["mode"], "candidates": members, "instance": label,
-                                     "substituted": {str(k): v for k, v in substitutions.items()}, "due_at": due_at.isoformat() if due_at else None})
-            tasks.append(task)
-            candidates_by_task[task.id] = members
-            everyone |= set(members)
-    if not tasks:
+    due_at = later(now, parse_duration(step["sla"])) if step.get("sla") else None
+    planned = plan_activation(work_order=work_order, step=step, only_users=only_users)
+    items = work_order.data.get(step["for_each"]) if step.get("for_each") else None
+    if isinstance(items, list) and len(items) > MAX_FOR_EACH_ITEMS:
+        timeline.record(work_order_id=work_order.id, kind="items_ignored", actor_id=actor_id, now=now,
+                        details={"step": wstep.key, "items": len(items), "opened": MAX_FOR_EACH_ITEMS})
+    if not planned:
         # A for_each over an empty list has nothing to do: the step is complete at once.
         timeline.record(work_order_id=work_order.id, kind="skipped", actor_id=actor_id, now=now,
                         details={"step": wstep.key, "reason": f"no items in data.{step.get('for_each')}"})
         wstep.status = StepStatus.COMPLETED
         wstep.completed_at = now
-    _track_departments(work_order, everyone)
-    _notify_offer(tasks, work_order, step, now, candidates_by_task)
+        tasks = []
+    else:
+        tasks = _store_tasks(work_order=work_order, wstep=wstep, step=step, planned=planned, due_at=due_at, now=now, actor_id=actor_id)
+        _track_departments(work_order, {u for t in tasks for u in t.members})
+        _send(_offers(tasks, work_order, step), now, outbox)
     if due_at and (work_order.due_at is None or due_at > work_order.due_at):
         work_order.due_at = due_at
     return tasks
@@ -163,7 +238,8 @@ def template_of(work_order: WorkOrder) -> FlowTemplate:
     return db.session.get(FlowTemplate, work_order.template_id)
 
 
-def start(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, actor_id: int | None) -> None:
+def start(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, actor_id: int | None,
+          outbox: list[dict] | None = None) -> None:
     """Create the step rows of a new work order and activate its roots (and whatever completes at once)."""
     wsteps = {}
     for step in template.steps:
@@ -173,15 +249,16 @@ def start(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, actor
     db.session.flush()
     for step in template.steps:
         if not step.get("after"):
-            activate_step(work_order=work_order, wstep=wsteps[step["key"]], step=step, now=now, actor_id=actor_id)
-    advance(work_order=work_order, template=template, now=now, actor_id=actor_id)
+            activate_step(work_order=work_order, wstep=wsteps[step["key"]], step=step, now=now, actor_id=actor_id, outbox=outbox)
+    advance(work_order=work_order, template=template, now=now, actor_id=actor_id, outbox=outbox)
 
 
 def _steps_by_key(work_order: WorkOrder) -> dict[str, WorkOrderStep]:
     return {s.key: s for s in db.session.scalars(select(WorkOrderStep).where(WorkOrderStep.work_order_id == work_order.id))}
 
 
-def advance(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, actor_id: int | None) -> None:
+def advance(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, actor_id: int | None,
+            outbox: list[dict] | None = None) -> None:
     """Complete steps whose tasks are all done, activate steps whose predecessors are all done, resolve at the end.
 
     Callers hold the work order's row lock, so two handlers finishing parallel branches at once
@@ -210,22 +287,22 @@ def advance(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, act
             if wstep.status == StepStatus.PENDING and step.get("after") and all(
                 wsteps[p].status == StepStatus.COMPLETED for p in step["after"]
             ):
-                activate_step(work_order=work_order, wstep=wstep, step=step, now=now, actor_id=actor_id)
+                activate_step(work_order=work_order, wstep=wstep, step=step, now=now, actor_id=actor_id, outbox=outbox)
                 changed = True
     if all(s.status == StepStatus.COMPLETED for s in _steps_by_key(work_order).values()):
-        resolve(work_order=work_order, now=now, actor_id=actor_id)
+        resolve(work_order=work_order, now=now, actor_id=actor_id, outbox=outbox)
 
 
-def resolve(*, work_order: WorkOrder, now: datetime, actor_id: int | None) -> None:
+def resolve(*, work_order: WorkOrder, now: datetime, actor_id: int | None, outbox: list[dict] | None = None) -> None:
     if work_order.status in (WorkOrderStatus.RESOLVED, WorkOrderStatus.CANCELLED):
         return
     work_order.status = WorkOrderStatus.RESOLVED
     work_order.resolved_at = now
     work_order.updated_at = now
     timeline.record(work_order_id=work_order.id, kind="resolved", actor_id=actor_id, now=now)
-    notify(user_ids=[work_order.created_by_id], kind="work_order.resolved",
-           params={"number": work_order.number, "title": work_order.title}, url=f"/#/wo/{work_order.id}",
-           tag=f"wo-{work_order.id}", priority=work_order.priority, now=now)
+    _send([{"user_ids": [work_order.created_by_id], "kind": "work_order.resolved",
+            "params": {"number": work_order.number, "title": work_order.title}, "url": f"/#/wo/{work_order.id}",
+            "tag": f"wo-{work_order.id}", "priority": work_order.priority, "data": None}], now, outbox)
 
 
 def mark_started(work_order: WorkOrder, now: datetime) -> None:

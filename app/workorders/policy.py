@@ -1,5 +1,5 @@
-"""Who may see and act on work orders and tasks (DESIGN §5): one place, used by every view and service."""
-from sqlalchemy import exists, false, or_, select
+"""Who may see and act on work orders and tasks (docs/design.md §5): one place, used by every view and service."""
+from sqlalchemy import exists, or_, select
 
 from app.errors import Forbidden, NotFound
 from app.extensions import db
@@ -17,6 +17,31 @@ def lead_department_ids(user: User) -> set[int]:
     return subtree_ids(user.department_id)
 
 
+def _overseer_clauses(user: User) -> list:
+    """Why `user` sees a whole work order, every task of it: they created it, lead a department taking part,
+    or are quality and it came from an andon or a recall."""
+    clauses = [WorkOrder.created_by_id == user.id]
+    departments = lead_department_ids(user)
+    if departments:
+        clauses.append(
+            exists().where(
+                WorkOrderDepartment.work_order_id == WorkOrder.id,
+                WorkOrderDepartment.department_id.in_(departments),
+            )
+        )
+    if user.has_role("quality"):
+        clauses.append(WorkOrder.source.in_(QUALITY_SOURCES))
+    return clauses
+
+
+def handles_task(user: User):
+    """A WHERE clause selecting the tasks `user` is a candidate or the assignee of."""
+    return or_(
+        Task.assignee_id == user.id,
+        exists().where(TaskCandidate.task_id == Task.id, TaskCandidate.user_id == user.id),
+    )
+
+
 def work_order_filter(user: User):
     """A WHERE clause selecting the work orders `user` may see."""
     if user.has_role("admin"):
@@ -28,18 +53,23 @@ def work_order_filter(user: User):
             Task.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id)),
         ),
     )
-    clauses = [WorkOrder.created_by_id == user.id, involved]
-    departments = lead_department_ids(user)
-    if departments:
-        clauses.append(
-            exists().where(
-                WorkOrderDepartment.work_order_id == WorkOrder.id,
-                WorkOrderDepartment.department_id.in_(departments),
-            )
-        )
-    if user.has_role("quality"):
-        clauses.append(WorkOrder.source.in_(QUALITY_SOURCES))
-    return or_(*clauses) if clauses else false()
+    return or_(*_overseer_clauses(user), involved)
+
+
+def oversees_work_order(user: User, work_order: WorkOrder) -> bool:
+    """Whether `user` sees every task of a work order, not only those they handle (docs/design.md §5)."""
+    if user.has_role("admin"):
+        return True
+    return bool(db.session.scalar(select(WorkOrder.id).where(WorkOrder.id == work_order.id, or_(*_overseer_clauses(user)))))
+
+
+def task_filter(user: User, work_order: WorkOrder):
+    """A WHERE clause selecting the tasks of a visible work order that `user` may see; None for all of them.
+
+    Staff see the tasks they are a candidate or the assignee of, and nothing else: not a colleague's own task of
+    an `each` step, not the tasks of other steps. Those who oversee the work order see every task.
+    """
+    return None if oversees_work_order(user, work_order) else handles_task(user)
 
 
 def can_view_work_order(user: User, work_order: WorkOrder) -> bool:
@@ -94,12 +124,12 @@ def require_lead(user: User, work_order: WorkOrder) -> None:
 
 
 def visible_task(user: User, task_id: int) -> Task:
-    """The task if its work order is visible to `user`; 404 otherwise."""
+    """The task if `user` handles it or oversees its work order; 404 otherwise, since its existence is private."""
     task = db.session.get(Task, task_id)
     if task is None:
         raise NotFound("No such task.")
     if task.assignee_id == user.id or is_candidate(user, task):
         return task
-    if not can_view_work_order(user, task.work_order):
+    if not oversees_work_order(user, task.work_order):
         raise NotFound("No such task.")
     return task

@@ -138,7 +138,10 @@ class WorkOrderSchema(ma.Schema):
 
 
 class WorkOrderCreatedSchema(WorkOrderSchema):
-    task_views = ma.fields.List(ma.fields.Nested(TaskSchema), data_key="tasks")
+    task_views = ma.fields.List(ma.fields.Nested(TaskSchema), data_key="tasks", metadata={
+        "description": "The first 100 tasks you may see, in the order they were opened; "
+                       "GET /work-orders/{id}/tasks pages through all of them."})
+    tasks_total = ma.fields.Integer(metadata={"description": "How many tasks of this work order you may see."})
 
 
 class WorkOrderDetailSchema(WorkOrderCreatedSchema):

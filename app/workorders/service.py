@@ -3,9 +3,11 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
+from app.common.pagination import paginate
+from app.common.text import LIKE_ESCAPE, like_pattern
 from app.errors import Conflict, Invalid
 from app.extensions import db
-from app.flows.forms import validate_values
+from app.flows.forms import for_each_errors, validate_values
 from app.flows.service import get_template
 from app.org.models import User
 from app.workorders import engine, timeline
@@ -19,8 +21,13 @@ from app.workorders.models import (
     WorkOrderTag,
     WORK_ORDER_TRANSITIONS,
 )
-from app.workorders.numbers import next_number
-from app.workorders.policy import require_lead, visible_work_order, work_order_filter
+from app.workorders.attachments import attachment_errors
+from app.workorders.numbers import number_work_order, unnumbered
+from app.workorders.policy import require_lead, task_filter, visible_work_order, work_order_filter
+
+# The answers about one work order (its detail, the 201 of its creation) hold at most this many tasks;
+# GET /work-orders/{id}/tasks pages through all of them.
+TASKS_IN_ANSWER = 100
 
 
 def transition(work_order: WorkOrder, action: str) -> None:
@@ -38,19 +45,24 @@ def create_work_order(*, body: dict, created_by: User | None, department_id: int
     template = get_template(key=body["template"])
     if not template.active:
         raise Invalid("This template is retired.", details={"template": ["inactive"]})
-    data, errors = validate_values(template.form, body.get("data") or {})
+    given = body.get("data") or {}
+    data, errors = validate_values(template.form, given)
     for i, step in enumerate(template.steps):
         if step.get("for_each") and not step.get("after"):
-            items = (body.get("data") or {}).get(step["for_each"])
+            items = given.get(step["for_each"]) if isinstance(given, dict) else None
             if not isinstance(items, list):
                 errors.setdefault(f"data.{step['for_each']}", []).append(f"step {step['key']!r} needs a list here")
+    if isinstance(given, dict):
+        for path, messages in for_each_errors(template.steps, given).items():
+            errors.setdefault(path, []).extend(messages)
+    errors.update(attachment_errors(work_order_id=None, fields=template.form, values=data))
     if errors:
         raise Invalid("The work order is not valid.", details=errors)
     classification = template.classification or {}
     business = body.get("business") or classification.get("business") or []
     problem = body.get("problem") or classification.get("problem") or []
     work_order = WorkOrder(
-        number=next_number(now=now, tz=tz),
+        number=unnumbered(),
         template_id=template.id,
         template_key=template.key,
         template_version=template.version,
@@ -87,7 +99,10 @@ def create_work_order(*, body: dict, created_by: User | None, department_id: int
     db.session.add_all(WorkOrderDepartment(work_order_id=work_order.id, department_id=d) for d in departments)
     timeline.record(work_order_id=work_order.id, kind="created", actor_id=work_order.created_by_id, now=now,
                     details={"template": template.key, "version": template.version, "source": work_order.source})
-    engine.start(work_order=work_order, template=template, now=now, actor_id=work_order.created_by_id)
+    held: list[dict] = []  # the handlers' notifications quote the number, which comes last
+    engine.start(work_order=work_order, template=template, now=now, actor_id=work_order.created_by_id, outbox=held)
+    number_work_order(work_order=work_order, now=now, tz=tz)
+    engine.send_held(held, work_order=work_order, now=now)
     if commit:
         db.session.commit()
     else:
@@ -100,13 +115,32 @@ def get_work_order(*, user: User, work_order_id: int) -> WorkOrder:
     return visible_work_order(user, work_order_id)
 
 
-def work_order_detail(*, work_order: WorkOrder) -> dict:
-    """Tasks and timeline of a work order, loaded in a fixed number of queries."""
-    tasks = db.session.scalars(select(Task).where(Task.work_order_id == work_order.id).order_by(Task.id)).all()
-    events = db.session.scalars(
-        select(TimelineEvent).where(TimelineEvent.work_order_id == work_order.id).order_by(TimelineEvent.id)
-    ).all()
-    return {"tasks": tasks, "timeline": events}
+def list_tasks(*, user: User, work_order: WorkOrder):
+    """The tasks of a visible work order that `user` may see, in the order they were opened, as a select for pagination."""
+    return _tasks_seen(work_order, task_filter(user, work_order))
+
+
+def _tasks_seen(work_order: WorkOrder, clause):
+    stmt = select(Task).where(Task.work_order_id == work_order.id).order_by(Task.id)
+    return stmt if clause is None else stmt.where(clause)
+
+
+def work_order_detail(*, user: User, work_order: WorkOrder, tasks_limit: int = TASKS_IN_ANSWER, with_timeline: bool = True) -> dict:
+    """The first `tasks_limit` tasks `user` may see with their total, and the timeline, in a fixed number of queries.
+
+    Staff who only handle some tasks see the timeline of the work order and of their own tasks, not the events
+    of tasks they may not see (a colleague's own `each` task, with what they filled in).
+    """
+    clause = task_filter(user, work_order)
+    page = paginate(_tasks_seen(work_order, clause), page=1, per_page=tasks_limit)
+    events = []
+    if with_timeline:
+        stmt = select(TimelineEvent).where(TimelineEvent.work_order_id == work_order.id).order_by(TimelineEvent.id)
+        if clause is not None:
+            mine = select(Task.id).where(Task.work_order_id == work_order.id, clause)
+            stmt = stmt.where(or_(TimelineEvent.task_id.is_(None), TimelineEvent.task_id.in_(mine)))
+        events = db.session.scalars(stmt).all()
+    return {"tasks": page["items"], "tasks_total": page["total"], "timeline": events}
 
 
 def list_work_orders(*, user: User, filters: dict):
@@ -135,8 +169,8 @@ def list_work_orders(*, user: User, filters: dict):
     if filters.get("overdue"):
         stmt = stmt.where(WorkOrder.status.in_(["open", "in_progress"]), WorkOrder.due_at < filters["now"])
     if filters.get("q"):
-        pattern = f"%{filters['q']}%"
-        stmt = stmt.where(or_(WorkOrder.number.like(pattern), WorkOrder.title.like(pattern)))
+        pattern = like_pattern(filters["q"])
+        stmt = stmt.where(or_(WorkOrder.number.like(pattern, escape=LIKE_ESCAPE), WorkOrder.title.like(pattern, escape=LIKE_ESCAPE)))
     return stmt
 
 

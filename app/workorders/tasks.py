@@ -12,11 +12,12 @@ from app.common.types import UTCDateTime
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.escalation.service import arm_task_timers, disarm_task_timers
 from app.extensions import db
-from app.flows.forms import validate_values
+from app.flows.forms import for_each_errors, validate_values
 from app.flows.models import FlowTemplate
 from app.notify.service import notify
 from app.org.models import User
 from app.workorders import engine, timeline
+from app.workorders.attachments import attachment_errors
 from app.workorders.models import (
     StepStatus,
     Task,
@@ -26,7 +27,7 @@ from app.workorders.models import (
     WorkOrder,
     WorkOrderStep,
 )
-from app.workorders.policy import can_act_on_task, can_view_work_order, is_candidate, require_lead, visible_task
+from app.workorders.policy import can_act_on_task, is_candidate, oversees_work_order, require_lead, visible_task
 
 _STATE_CONFLICTS = {
     TaskStatus.COMPLETED: ("task_completed", "This task is already completed."),
@@ -120,7 +121,7 @@ def _take(*, user: User, task_id: int, now: datetime, at: datetime, trusted: boo
 
 def _refuse_claim(user: User, task: Task, candidate: bool) -> Task | None:
     """Raise why `user` may not claim `task`; answer the task when they already hold it, None when it is claimable."""
-    if task.assignee_id != user.id and not candidate and not can_view_work_order(user, task.work_order):
+    if task.assignee_id != user.id and not candidate and not oversees_work_order(user, task.work_order):
         raise NotFound("No such task.")
     if task.mode != "pool":
         raise Conflict("Only pool tasks are claimed; complete this one directly.", code="not_claimable")
@@ -222,6 +223,10 @@ def complete_task(*, user: User, task_id: int, outcome: str | None, note: str | 
     if outcome not in step.get("outcomes", ["done"]):
         raise Invalid("That outcome is not allowed here.", details={"outcome": [f"must be one of {step.get('outcomes', ['done'])}"]})
     clean, errors = validate_values(step.get("form") or [], data or {})
+    if not errors:
+        errors = attachment_errors(work_order_id=work_order.id, fields=step.get("form") or [], values=clean)
+        if task.mode != "each":  # these values join the work order's data, which later for_each steps read
+            errors.update(for_each_errors(engine.template_of(work_order).steps, clean))
     if errors:
         raise Invalid("The completion form is not valid.", details=errors)
     at, trusted = _times(task, now, occurred_at, max_skew)

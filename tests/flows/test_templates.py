@@ -101,3 +101,52 @@ def test_flags_and_boolean_form_values_must_be_json_booleans(flow):
                            headers=flow.h("lead.cs"))
     assert "sealed" in str(assert_error(bad, 422)["details"])
     assert flow.create("boolform", data={"sealed": False})["data"] == {"sealed": False}
+
+
+@pytest.mark.parametrize("field,value,path", [
+    ("sla", "P2900000D", "steps.0.sla"),
+    ("sla", "P99999999999999D", "steps.0.sla"),  # beyond what a timedelta holds: still "too long", never a 500
+    ("escalation", {"interval": "P1500000D"}, "steps.0.escalation.interval"),
+    ("escalation", {"interval": "PT" + "9" * 30 + "S"}, "steps.0.escalation.interval"),
+])
+def test_overlong_durations_are_refused_on_create_and_edit_naming_the_maximum(flow, field, value, path):
+    step = _step("a", **({"sla": "PT1H", field: value} if field != "sla" else {field: value}))
+    err = assert_error(_post(flow, [step], key="long"), 422, "invalid_template")
+    assert "366 days" in err["details"][path][0] and "P366D" in err["details"][path][0], err
+    assert _post(flow, [_step("a", sla="PT1H")], key="long").status_code == 201
+    body = {"key": "long", "name": "T", "steps": [step]}
+    err = assert_error(flow.client.put("/api/v1/templates/long", json=body, headers=flow.h("admin")), 422, "invalid_template")
+    assert "366 days" in err["details"][path][0]
+    assert flow.client.get("/api/v1/templates/long", headers=flow.h("admin")).json["steps"][0]["sla"] == "PT1H"
+
+
+def test_the_longest_durations_allowed_are_a_year_and_a_reminder_shorter_than_the_sla(flow):
+    step = _step("a", sla="P366D", remind_before="P365DT23H", escalation={"interval": "P52W", "max_level": 10})
+    assert _post(flow, [step], key="year").status_code == 201
+    err = assert_error(_post(flow, [_step("a", sla="P366D", remind_before="P2900000D")], key="year2"), 422)
+    assert "remind_before" in err["details"]["steps"]["0"]  # a reminder is never longer than its SLA
+
+
+def test_durations_beyond_the_maximum_are_measured_exactly_and_used_clamped():
+    from datetime import timedelta
+
+    from app.flows.graph import MAX_DURATION, measure_duration, parse_duration
+
+    assert MAX_DURATION == timedelta(days=366)
+    assert measure_duration("P2900000D") == timedelta(days=2_900_000)
+    assert measure_duration("P99999999999999D") == timedelta.max
+    assert parse_duration("P2900000D") == parse_duration("P99999999999999D") == MAX_DURATION
+    assert parse_duration("PT30M") == timedelta(minutes=30)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_an_attachment_cannot_be_required_when_a_work_order_is_opened(client, auth, demo):
+    admin = auth.headers("admin")
+    step = {"key": "a", "title": "A", "assignees": {"users": [demo.uid("staff.wh1")]},
+            "form": [{"name": "photo", "label": "Photo", "type": "attachment", "required": True}]}
+    body = {"key": "needs_photo", "name": "Needs a photo", "steps": [step],
+            "form": [{"name": "photo", "label": "Photo", "type": "attachment", "required": True}]}
+    err = assert_error(client.post("/api/v1/templates", json=body, headers=admin), 422, "invalid_template")
+    assert list(err["details"]) == ["form.0.required"], err
+    body["form"][0]["required"] = False  # optional there, and required in a step's form: fine
+    assert client.post("/api/v1/templates", json=body, headers=admin).status_code == 201

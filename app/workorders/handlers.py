@@ -1,0 +1,111 @@
+"""Who handles a step: the people an assignee spec names, and who stands in for those who are away.
+
+Set-based, so that a step opening a thousand tasks, each with its own spec, resolves them all in a few queries.
+"""
+from sqlalchemy import select
+
+from app.common.bulk import among_ids
+from app.common.ids import MAX_ID
+from app.extensions import db
+from app.org.models import Department, GroupMember, User, UserRole
+from app.workorders.models import WorkOrder
+from app.workorders.people import People
+
+def _ids(values) -> set[int]:
+    """The integer ids in a list taken from a spec (specs of for_each items come from data: anything may be there)."""
+    if not isinstance(values, list):
+        return set()
+    return {v for v in values if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID}
+
+
+def resolve_specs(specs: list[dict | None], data: dict) -> list[list[int]]:
+    """Active users named by each assignee spec (users, groups, departments, roles, from_data): a query per kind of reference."""
+    parsed, groups, departments, roles = [], set(), set(), set()
+    for spec in specs:
+        spec = spec if isinstance(spec, dict) else {}
+        users = _ids(spec.get("users"))
+        own_roles = set()
+        for role in spec.get("roles") if isinstance(spec.get("roles"), list) else []:
+            if isinstance(role, dict) and isinstance(role.get("role"), str):
+                department = role.get("department")
+                if department is None or _ids([department]):
+                    own_roles.add((role["role"], department))
+        if isinstance(spec.get("from_data"), str):
+            value = data.get(spec["from_data"])
+            users |= _ids(value if isinstance(value, list) else [value])
+        parsed.append((users, _ids(spec.get("groups")), _ids(spec.get("departments")), own_roles))
+        groups |= parsed[-1][1]
+        departments |= parsed[-1][2]
+        roles |= own_roles
+    in_group: dict[int, set[int]] = {}
+    if groups:
+        for group_id, user_id in db.session.execute(
+                select(GroupMember.group_id, GroupMember.user_id).where(among_ids(GroupMember.group_id, groups))):
+            in_group.setdefault(group_id, set()).add(user_id)
+    in_department: dict[int, set[int]] = {}
+    if departments:
+        for department_id, user_id in db.session.execute(
+                select(User.department_id, User.id).where(among_ids(User.department_id, departments))):
+            in_department.setdefault(department_id, set()).add(user_id)
+    with_role: dict[tuple[str, int | None], set[int]] = {}
+    if roles:
+        for role, department_id, user_id in db.session.execute(
+                select(UserRole.role, User.department_id, UserRole.user_id).join(User, User.id == UserRole.user_id)
+                .where(UserRole.role.in_({r for r, _ in roles}))):
+            with_role.setdefault((role, None), set()).add(user_id)
+            with_role.setdefault((role, department_id), set()).add(user_id)
+    named = []
+    for users, own_groups, own_departments, own_roles in parsed:
+        ids = set(users)
+        for group_id in own_groups:
+            ids |= in_group.get(group_id, set())
+        for department_id in own_departments:
+            ids |= in_department.get(department_id, set())
+        for key in own_roles:
+            ids |= with_role.get(key, set())
+        named.append(ids)
+    everyone = set().union(*named)
+    active = set(db.session.scalars(select(User.id).where(among_ids(User.id, everyone), User.active.is_(True)))) if everyone else set()
+    return [sorted(ids & active) for ids in named]
+
+
+def resolve_spec(spec: dict | None, data: dict) -> list[int]:
+    """Active users named by an assignee spec (users, groups, departments, roles, from_data)."""
+    return resolve_specs([spec], data)[0]
+
+
+def available_handlers_many(named: list[list[int]]) -> list[tuple[list[int], dict[int, int]]]:
+    """`available_handlers` for many lists of people at once, reading everyone's delegates and managers set-based."""
+    people = People({u for ids in named for u in ids})
+    answers = []
+    for user_ids in named:
+        result, substitutions = set(), {}
+        for user_id in dict.fromkeys(user_ids):
+            if not people.exists(user_id):
+                continue
+            stand_in = people.stand_in(user_id)
+            if stand_in is None:
+                stand_in = next((m for m in people.chain(user_id, 10) if people.available(m)), None)
+            if stand_in is None:
+                continue
+            if stand_in != user_id:
+                substitutions[user_id] = stand_in
+            result.add(stand_in)
+        answers.append((sorted(result), substitutions))
+    return answers
+
+
+def available_handlers(user_ids: list[int]) -> tuple[list[int], dict[int, int]]:
+    """Replace people who are away by their stand-in (delegate, else the first available manager)."""
+    if not user_ids:
+        return [], {}
+    return available_handlers_many([user_ids])[0]
+
+
+def _fallback_handlers(work_order: WorkOrder) -> list[int]:
+    """Nobody's work waits on nobody: the owning department's head, else the creator."""
+    if work_order.department_id:
+        head = db.session.scalar(select(Department.head_id).where(Department.id == work_order.department_id))
+        if head:
+            return [head]
+    return [work_order.created_by_id] if work_order.created_by_id else []

@@ -1,0 +1,92 @@
+"""Reporting lines and delegates of many people at once, read in a few set-based queries.
+
+Answers exactly what `org.service.manager_chain` and `stand_in_for` answer, without a query per person and
+level: the engine finds handlers' stand-ins through it, and the sweep and a lead's manual escalation reach
+managers through it.
+"""
+from sqlalchemy import select
+
+from app.common.bulk import among_ids
+from app.extensions import db
+from app.org.models import User
+
+
+class People:
+    """The people a batch needs, with everyone their reporting lines and delegate chains lead to."""
+
+    def __init__(self, user_ids=()):
+        self.rows: dict[int, tuple] = {}
+        # Many tasks share a reporting line: each answer is worked out once per batch.
+        self.lines: dict[int, list[int]] = {}
+        self.stand_ins: dict[int, int | None] = {}
+        self.reached: dict[tuple[int, int], int | None] = {}
+        self.add(user_ids)
+
+    def add(self, user_ids) -> None:
+        frontier = {u for u in user_ids if u and u not in self.rows}
+        while frontier:
+            found = db.session.execute(
+                select(User.id, User.manager_id, User.delegate_id, User.active, User.on_duty).where(among_ids(User.id, frontier))
+            ).all()
+            for row in found:
+                self.rows[row.id] = row
+            frontier = {ref for row in found for ref in (row.manager_id, row.delegate_id) if ref and ref not in self.rows}
+
+    def exists(self, user_id: int) -> bool:
+        return user_id in self.rows
+
+    def available(self, user_id: int) -> bool:
+        row = self.rows.get(user_id)
+        return row is not None and row.active and row.on_duty
+
+    def chain(self, user_id: int, levels: int) -> list[int]:
+        """Like org.service.manager_chain: the reporting line above a user, nearest first."""
+        if user_id not in self.lines:
+            line, seen = [], {user_id}
+            user = self.rows.get(user_id)
+            while user is not None and user.manager_id:
+                if user.manager_id in seen:
+                    break
+                user = self.rows.get(user.manager_id)
+                if user is None:
+                    break
+                seen.add(user.id)
+                line.append(user.id)
+            self.lines[user_id] = line
+        return self.lines[user_id][:levels]
+
+    def stand_in(self, user_id: int) -> int | None:
+        """Like org.service.stand_in_for: the person themselves when on duty, else the first available delegate."""
+        if user_id not in self.stand_ins:
+            seen, found = set(), None
+            node = self.rows.get(user_id)
+            while node is not None and node.id not in seen:
+                if node.active and node.on_duty:
+                    found = node.id
+                    break
+                seen.add(node.id)
+                node = self.rows.get(node.delegate_id) if node.delegate_id else None
+            self.stand_ins[user_id] = found
+        return self.stand_ins[user_id]
+
+    def manager_at_level(self, user_id: int, level: int) -> int | None:
+        """Whom one person's escalation at `level` reaches: the manager that many steps up, or the top of the line."""
+        key = (user_id, level)
+        if key not in self.reached:
+            chain = self.chain(user_id, level + 10)
+            target = None
+            for manager in (chain[level - 1:] if len(chain) >= level else chain[-1:]):
+                target = self.stand_in(manager)
+                if target is not None:
+                    break
+            self.reached[key] = target
+        return self.reached[key]
+
+    def managers_at_level(self, user_ids: list[int], level: int) -> list[int]:
+        """Ids of what `managers_at_level` reaches, in the same order."""
+        reached: dict[int, None] = {}
+        for user_id in user_ids:
+            target = self.manager_at_level(user_id, level)
+            if target is not None:
+                reached[target] = None
+        return list(reached)
