@@ -1,7 +1,7 @@
 """One pass of every background job; `flask worker` and tests call it, Lambda handlers call the parts."""
 from datetime import datetime
 
-from app.auth.service import prune_login_failures
+from app.auth.service import prune_login_throttles
 from app.aws import put_events
 from app.common import idempotency
 from app.escalation.sweep import fire_due_timers
@@ -40,5 +40,5 @@ def run_all_once(*, now: datetime, config, deadline: float | None = None) -> dic
         "recall_fanouts_failed": recalls["failed"],
         "sales_events_delivered": deliver_sales_events(now=now, publish=_sales_channel(config)),
         "idempotency_pruned": idempotency.prune_expired(now=now),
-        "login_failures_pruned": prune_login_failures(now=now, window=config["LOGIN_FAILURE_WINDOW_SECONDS"]),
+        "login_throttles_pruned": prune_login_throttles(now=now, window=config["LOGIN_FAILURE_WINDOW_SECONDS"]),
     }

@@ -1,5 +1,4 @@
 """The migrated schema is exactly what the models describe, on SQLite and on PostgreSQL."""
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -8,22 +7,7 @@ from flask_migrate import downgrade, upgrade
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import BACKENDS, FAST_HASH, _pg_admin
-
-
-@pytest.fixture(params=BACKENDS)
-def fresh_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
-        return
-    request.getfixturevalue("pg_url")  # skips or fails consistently with the rest of the suite
-    name = f"baton_mig_{uuid.uuid4().hex[:8]}"
-    with _pg_admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with _pg_admin() as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+from tests.conftest import FAST_HASH
 
 
 def test_migrations_match_models(fresh_url):

@@ -1,9 +1,9 @@
 """Sign-in and integration keys."""
-from flask import current_app, request
+from flask import current_app, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import service
+from app.auth import service, throttle
 from app.auth.guard import auth_required, current_user
 from app.auth.models import ApiKey
 from app.auth.schemas import ApiKeyCreatedSchema, ApiKeySchema, LoginSchema, TokenSchema
@@ -21,17 +21,22 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and
 def login(body):
     """Sign in with login and password; answers a bearer token."""
     cfg = current_app.config
-    token, user = service.login(
+    signed_in = service.login(
         login=body["login"],
         password=body["password"],
         address=request.remote_addr or "unknown",
+        device_token=request.cookies.get(throttle.DEVICE_COOKIE),
         now=utcnow(),
         secret_key=cfg["SECRET_KEY"],
-        window=cfg["LOGIN_FAILURE_WINDOW_SECONDS"],
-        max_login=cfg["LOGIN_MAX_FAILURES_PER_LOGIN"],
-        max_address=cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+        policy=throttle.ThrottlePolicy.from_config(cfg),
+        device_max_age=cfg["DEVICE_COOKIE_MAX_AGE_SECONDS"],
     )
-    return {"token": token, "expires_in": cfg["TOKEN_TTL_SECONDS"], "user": user}
+    response = make_response(TokenSchema().dump({"token": signed_in.token, "expires_in": cfg["TOKEN_TTL_SECONDS"],
+                                                 "user": signed_in.user}))
+    # The device cookie lets this device sign in to this login even while someone elsewhere guesses its password.
+    response.set_cookie(throttle.DEVICE_COOKIE, signed_in.device_token, max_age=cfg["DEVICE_COOKIE_MAX_AGE_SECONDS"],
+                        path="/api/v1/auth", httponly=True, samesite="Strict", secure=cfg["PRODUCTION"])
+    return response
 
 
 @blp.route("/api-keys")

@@ -1,16 +1,18 @@
 """Sign-in, bearer tokens, API keys and sign-in throttling."""
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
-from app.auth.models import ApiKey, LoginFailure, Scope
+from app.auth import throttle
+from app.auth.models import ApiKey, Scope
 from app.auth.passwords import verify_password
 from app.auth.principal import Principal
-from app.errors import Invalid, NotFound, TooManyRequests, Unauthorized
+from app.errors import Invalid, NotFound, Unauthorized
 from app.extensions import db
 from app.org.models import User
 
@@ -53,53 +55,39 @@ def user_from_token(*, token: str, secret_key: str, max_age: int) -> User:
     return user
 
 
-def _check_throttle(*, login: str, address: str, now: datetime, window: int, max_login: int, max_address: int):
-    since = now - timedelta(seconds=window)
-    by_login = db.session.scalar(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.login == login, LoginFailure.at > since)
-    )
-    by_address = db.session.scalar(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.address == address, LoginFailure.at > since)
-    )
-    if by_login >= max_login or by_address >= max_address:
-        raise TooManyRequests(
-            "Too many failed sign-in attempts; wait a few minutes and try again.",
-            code="too_many_attempts",
-            headers={"Retry-After": str(window)},
-        )
+@dataclass
+class SignIn:
+    """A successful sign-in: the bearer token, the person, and the device cookie to leave on their device."""
+
+    token: str
+    user: User
+    device_token: str
 
 
-def login(
-    *,
-    login: str,
-    password: str,
-    address: str,
-    now: datetime,
-    secret_key: str,
-    window: int,
-    max_login: int,
-    max_address: int,
-) -> tuple[str, User]:
-    """Check credentials, counting only failures toward the throttle; return a token and the user."""
+def login(*, login: str, password: str, address: str, device_token: str | None, now: datetime, secret_key: str,
+          policy: throttle.ThrottlePolicy, device_max_age: int) -> SignIn:
+    """Check credentials under the sign-in throttle; only failures count (see `app.auth.throttle`)."""
     # Logins are unique regardless of case (phone keyboards capitalise), so they are matched and throttled that way.
     login = login.strip().lower()
-    _check_throttle(login=login, address=address, now=now, window=window, max_login=max_login, max_address=max_address)
     user = db.session.scalar(select(User).where(func.lower(User.login) == login))
+    device = throttle.read_device(token=device_token, secret_key=secret_key, max_age=device_max_age)
+    known = throttle.knows(device, login=login, session_version=user.session_version if user else None)
+    counters = throttle.counters_for(login=login, address=address, device=device, known_device=known)
+    throttle.reserve_attempt(counters=counters, now=now, policy=policy)
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or not user.active:
-        db.session.add(LoginFailure(login=login[:64], address=address[:64], at=now))
-        db.session.commit()
+        db.session.rollback()  # the failure was counted when the attempt was reserved
         raise Unauthorized("Wrong login or password.", code="invalid_credentials")
-    db.session.execute(delete(LoginFailure).where(LoginFailure.login == login))
+    throttle.give_back(counters=counters, policy=policy)
     db.session.commit()
-    return issue_token(user=user, secret_key=secret_key), user
+    return SignIn(token=issue_token(user=user, secret_key=secret_key), user=user,
+                  device_token=throttle.remember_device(device=device, login=login, session_version=user.session_version,
+                                                        secret_key=secret_key))
 
 
-def prune_login_failures(*, now: datetime, window: int) -> int:
-    """Drop failures older than the throttle window."""
-    result = db.session.execute(delete(LoginFailure).where(LoginFailure.at <= now - timedelta(seconds=window)))
-    db.session.commit()
-    return result.rowcount or 0
+def prune_login_throttles(*, now: datetime, window: int) -> int:
+    """Drop sign-in counters that have been quiet for a whole window."""
+    return throttle.prune(now=now, window=window)
 
 
 def _hash_key(secret: str) -> str:

@@ -1,11 +1,13 @@
-"""Evaluating a resolved work order: the customer's answer and the QA resolution score (DESIGN §8).
+"""Evaluating a resolved work order: the customer's answer and the QA resolution score (docs/design.md §8).
 
 Who records what:
 - a lead who can lead the work order, or an admin: the customer's answer (`resolved`), the QA
   score (1 perfunctory, 2 messenger only, 3 resolved, 4 delighted) and a note;
 - an integration key with scope `volumes:write` (the contact-centre system that also posts
-  service volumes), on the customer's behalf: the customer's answer and a note, never the QA
-  score, which is a person's judgement.
+  service volumes), on the customer's behalf: the customer's answer only, never the QA score or
+  the note, which are a person's judgement (403 `score_requires_person` / `note_requires_person`).
+  A key learns nothing about work orders it cannot evaluate: a missing one and one that is not
+  resolved answer the same 404.
 
 Only resolved work orders are evaluated (409 `not_resolved` otherwise): a cancelled one solved
 nothing, and an open one is not finished. One evaluation per work order; posting again corrects
@@ -69,7 +71,11 @@ def record_evaluation(*, work_order_id: int, changes: dict, now: datetime, user:
     else:
         if "score" in changes:
             raise Forbidden("The QA resolution score is recorded by a person, not an integration.", code="score_requires_person")
-        work_order = _load_for_update(work_order_id)
+        if "note" in changes:
+            raise Forbidden("The evaluation note is written by a person, not an integration.", code="note_requires_person")
+        work_order = db.session.get(WorkOrder, work_order_id, with_for_update=True, populate_existing=True)
+        if work_order is None or work_order.status != WorkOrderStatus.RESOLVED:
+            raise NotFound("No resolved work order has this id.")
     if work_order.status != WorkOrderStatus.RESOLVED:
         raise Conflict("Only a resolved work order can be evaluated.", code="not_resolved", details={"status": work_order.status})
 

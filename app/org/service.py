@@ -3,7 +3,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from app.auth.passwords import hash_password
+from app.auth.passwords import hash_password, password_problems
+from app.common.text import LIKE_ESCAPE, like_pattern
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.org.models import Department, Group, GroupMember, User, UserPermission, UserRole
@@ -131,6 +132,12 @@ def _check_manager(user_id: int | None, manager_id: int | None) -> None:
         node = db.session.get(User, node.manager_id) if node.manager_id else None
 
 
+def _require_usable_password(password: str, *, login: str, name: str | None) -> None:
+    problems = password_problems(password, user_inputs=(login, name or ""))
+    if problems:
+        raise Invalid("This password cannot be used.", code="weak_password", details={"password": problems})
+
+
 def _set_grants(user: User, roles: list[str] | None, permissions: list[str] | None) -> None:
     if roles is not None:
         user.role_rows = [UserRole(role=r) for r in sorted(set(roles))]
@@ -152,6 +159,7 @@ def create_user(
     """Create a person with a hashed password, roles and grants."""
     if db.session.scalar(select(User.id).where(func.lower(User.login) == login.lower())):
         raise Conflict(f"Login {login} is taken.", code="login_taken", details={"login": ["already in use"]})
+    _require_usable_password(password, login=login, name=name)
     _require_department("department_id", department_id)
     _check_manager(None, manager_id)
     user = User(
@@ -178,6 +186,7 @@ def update_user(*, user_id: int, changes: dict) -> User:
         _check_manager(user.id, changes["manager_id"])
         user.manager_id = changes["manager_id"]
     if "password" in changes:
+        _require_usable_password(changes["password"], login=user.login, name=changes.get("name", user.name))
         user.password_hash = hash_password(changes["password"])
         user.session_version += 1
     if "active" in changes and changes["active"] != user.active:
@@ -210,8 +219,8 @@ def list_users(*, department_id: int | None = None, role: str | None = None, act
     if active is not None:
         stmt = stmt.where(User.active.is_(active))
     if q:
-        pattern = f"%{q.lower()}%"
-        stmt = stmt.where(func.lower(User.login).like(pattern) | func.lower(User.name).like(pattern))
+        pattern = like_pattern(q.lower())
+        stmt = stmt.where(func.lower(User.login).like(pattern, escape=LIKE_ESCAPE) | func.lower(User.name).like(pattern, escape=LIKE_ESCAPE))
     return stmt
 
 

@@ -85,7 +85,7 @@ def test_effort_inputs_are_taken_from_the_offline_truth_times(client, flow, reso
 
 def test_an_integration_records_the_customers_answer_but_not_the_qa_score(client, flow, resolved):
     key = _key(client, flow, ["volumes:write"])
-    response = _evaluate(client, resolved, key, resolved=False, note="customer says it is still broken")
+    response = _evaluate(client, resolved, key, resolved=False)
     assert response.status_code == 201, response.json
     assert (response.json["resolved"], response.json["score"], response.json["updated_by_key_id"]) == (False, None, response.json["updated_by_key_id"])
     assert response.json["updated_by_key_id"] is not None and response.json["updated_by_id"] is None
@@ -99,6 +99,25 @@ def test_an_integration_records_the_customers_answer_but_not_the_qa_score(client
 
     other = _key(client, flow, ["orders:write"])
     assert_error(_evaluate(client, resolved, other, resolved=True), 403, "insufficient_scope")
+
+
+def test_an_integration_cannot_overwrite_the_qa_note(client, flow, resolved):
+    lead = flow.h("lead.cs")
+    assert _evaluate(client, resolved, lead, resolved=True, score=3, note="refund approved by QA").status_code == 201
+    key = _key(client, flow, ["volumes:write"])
+    assert_error(_evaluate(client, resolved, key, resolved=False, note="pwned"), 403, "note_requires_person")
+    shown = client.get(f"/api/v1/work-orders/{resolved}/evaluation", headers=lead).json
+    assert (shown["resolved"], shown["note"]) == (True, "refund approved by QA")
+
+
+def test_an_integration_cannot_tell_which_work_orders_exist(client, flow, one_step):
+    key = _key(client, flow, ["volumes:write"])
+    running = flow.create(one_step)
+    cancelled = flow.create(one_step)
+    client.post(f"/api/v1/work-orders/{cancelled['id']}/cancel", json={"reason": "dup"}, headers=flow.h("lead.cs"))
+    answers = [assert_error(_evaluate(client, wo_id, key, resolved=True), 404, "not_found")
+               for wo_id in (running["id"], cancelled["id"], 999_999)]
+    assert answers[0] == answers[1] == answers[2]
 
 
 def test_only_resolved_work_orders_are_evaluated(client, flow, one_step):

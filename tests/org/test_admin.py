@@ -155,6 +155,46 @@ def test_user_fields_are_validated(client, auth, demo):
     assert_error(client.patch(f"{V1}/users/999999", json={"name": "X"}, headers=admin), 404)
 
 
+@pytest.mark.parametrize("password", [
+    "12345678", "password", "qwerty123", "        ", "11111111", "new.person", "new.person2026", "Abcd1234",
+    "a-long-enough\x00password", "tab\there-and-long", "line\nbreak-and-long",
+])
+@http_only
+def test_common_guessable_or_unprintable_passwords_are_refused(client, auth, demo, password):
+    admin = auth.headers("admin")
+    body = {"login": "new.person", "password": password, "name": "New Person"}
+    err = assert_error(client.post(f"{V1}/users", json=body, headers=admin), 422, "weak_password")
+    assert err["details"]["password"], err
+    assert db.session.scalar(select(User).where(User.login == "new.person")) is None
+    if password.startswith("new.person"):
+        return  # guessable only for that person
+    uid = demo.uid("staff.wh1")
+    before = demo.user("staff.wh1").password_hash
+    assert_error(client.patch(f"{V1}/users/{uid}", json={"password": password}, headers=admin), 422, "weak_password")
+    db.session.expire_all()
+    assert demo.user("staff.wh1").password_hash == before
+
+
+@http_only
+def test_a_password_may_not_be_the_login_and_a_good_one_is_kept(client, auth, demo):
+    admin = auth.headers("admin")
+    uid = demo.uid("staff.wh1")
+    assert_error(client.patch(f"{V1}/users/{uid}", json={"password": "staff.wh1"}, headers=admin), 422, "weak_password")
+    assert client.patch(f"{V1}/users/{uid}", json={"password": "plum ferry lantern"}, headers=admin).status_code == 200
+    r = client.post(f"{V1}/auth/login", json={"login": "staff.wh1", "password": "plum ferry lantern"})
+    assert r.status_code == 200, r.json
+
+
+@http_only
+def test_create_admin_refuses_a_weak_password(app, demo):
+    runner = app.test_cli_runner()
+    weak = runner.invoke(args=["users", "create-admin", "--login", "boss", "--password", "password1"])
+    assert weak.exit_code != 0 and "too common" in weak.output, weak.output
+    assert db.session.scalar(select(User).where(User.login == "boss")) is None
+    good = runner.invoke(args=["users", "create-admin", "--login", "boss", "--password", "violet-harbour-71"])
+    assert good.exit_code == 0, good.output
+
+
 def test_reporting_line_cannot_loop(client, auth, demo):
     admin = auth.headers("admin")
     a = _new_user(client, admin, "line.a")["id"]

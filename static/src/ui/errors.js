@@ -6,6 +6,11 @@ export function errorText(err) {
   const code = err.code || 'unknown';
   if (code === 'network' || err.status === 0) return t('err.network');
   if (code.startsWith('http_5') || (err.status >= 500 && !tMaybe(`err.${code}`, null))) return t('err.server');
+  if (code === 'too_many_attempts' && err.details && Number(err.details.retry_after) > 0) {
+    const seconds = Math.ceil(Number(err.details.retry_after));
+    const wait = seconds < 120 ? t('err.wait_seconds', { n: seconds }) : t('err.wait_minutes', { n: Math.ceil(seconds / 60) });
+    return t('err.too_many_attempts_wait', { wait });
+  }
   const known = tMaybe(`err.${code}`, null);
   if (known) return known;
   if (err.status === 403) return t('err.forbidden');
