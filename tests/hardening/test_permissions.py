@@ -1,4 +1,4 @@
-"""The permission matrix (DESIGN §5): every endpoint under /api/v1, called as every kind of caller.
+"""The permission matrix (docs/design.md §5): every endpoint under /api/v1, called as every kind of caller.
 
 One row per (method, rule) of the app's URL map; a new endpoint without a row fails the test.
 Each cell is the expected answer:
@@ -55,7 +55,7 @@ def every_person(value=SUCCESS, **extra):
 
 
 def readers(value=SUCCESS, **extra):
-    """Andons, batches and traceability: quality, admins and leads (DESIGN §5), and holders of andon.pull."""
+    """Andons, batches and traceability: quality, admins and leads (docs/design.md §5), and holders of andon.pull."""
     return cells(**{"quality": value, "admin": value, "lead": value, **extra})
 
 
@@ -156,7 +156,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/groups"): Row(admin_only(admin=OK), body=lambda w: {"name": "Matrix group"}),
     ("PATCH", "/api/v1/groups/<int:group_id>"): Row(admin_only(), params=lambda w: {"group_id": w.ids["group"]},
                                                     body=lambda w: {"description": "pickers"}),
-    # A key never acts as a person (DESIGN §5).
+    # A key never acts as a person (docs/design.md §5).
     ("GET", "/api/v1/me"): Row(every_person()),
     ("PATCH", "/api/v1/me"): Row(every_person(), body=lambda w: {"locale": "en"}),
     # --- flow templates: everyone signed in reads them, admins write them ---
@@ -174,6 +174,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/work-orders"): Row(cells(lead=SUCCESS, quality=SUCCESS, admin=SUCCESS),
                                          body=lambda w: {"template": "stock_check", "title": "Matrix count"}),
     ("GET", "/api/v1/work-orders/<int:work_order_id>"): Row(cells(**ON_WORK_ORDER), params=lambda w: {"work_order_id": w.ids["work_order"]}),
+    ("GET", "/api/v1/work-orders/<int:work_order_id>/tasks"): Row(cells(**ON_WORK_ORDER), params=lambda w: {"work_order_id": w.ids["work_order"]}),
     ("POST", "/api/v1/work-orders/<int:work_order_id>/cancel"): Row(
         cells(other_staff=404, candidate=403, lead=SUCCESS, quality=404, admin=SUCCESS), fresh=fresh_task,
         body=lambda w: {"reason": "matrix"}),
@@ -223,22 +224,25 @@ TABLE: dict[tuple[str, str], Row] = {
         "events": [{"sku": w.ids["sku"], "warehouse": "WH-SH-01", "on_hand": 50, "available": 50, "unfulfillable_orders": 0,
                     "at": "2026-11-01T08:00:00+00:00"}]}),
     # --- quality: traceability and the andon ---
-    ("GET", "/api/v1/products/<string:sku>"): Row(readers(key__catalog__write=SUCCESS), params=lambda w: {"sku": w.ids["sku"]}),
-    ("GET", "/api/v1/batches/<string:batch_no>/trace"): Row(readers(), params=lambda w: {"batch_no": w.ids["batch_no"]}),
+    # The world's product is owned by MER: the lead (customer service) reads neither it nor its andon (404, as if absent),
+    # and lists andons of its own departments only.
+    ("GET", "/api/v1/products/<string:sku>"): Row(readers(lead=404, key__catalog__write=SUCCESS), params=lambda w: {"sku": w.ids["sku"]}),
+    ("GET", "/api/v1/batches/<string:batch_no>/trace"): Row(readers(lead=404), params=lambda w: {"batch_no": w.ids["batch_no"]}),
+    # A recall: the world's product-wide pause recalls nothing, so quality opens a batch andon; admin's pull is then covered (409).
     ("POST", "/api/v1/andon"): Row(cells(quality=SUCCESS, admin=OK), body=lambda w: {
-        "scope": "batch", "batch_no": w.ids["batch_no"], "action": "pause", "reason": "matrix"}),
+        "scope": "batch", "batch_no": w.ids["batch_no"], "action": "recall", "reason": "matrix"}),
     ("GET", "/api/v1/andon"): Row(readers()),
-    ("GET", "/api/v1/andon/<int:andon_id>"): Row(readers(), params=lambda w: {"andon_id": w.ids["andon"]}),
-    ("POST", "/api/v1/andon/<int:andon_id>/resolve"): Row(cells(quality=SUCCESS, admin=OK), params=lambda w: {"andon_id": w.ids["andon"]},
+    ("GET", "/api/v1/andon/<int:andon_id>"): Row(readers(lead=404), params=lambda w: {"andon_id": w.ids["andon"]}),
+    ("POST", "/api/v1/andon/<int:andon_id>/resolve"): Row(cells(other_staff=404, candidate=404, lead=404, quality=SUCCESS, admin=OK), params=lambda w: {"andon_id": w.ids["andon"]},
                                                           body=lambda w: {"note": "matrix"}),
-    # --- metrics and evaluations (DESIGN §8): leads and admins; service volumes from the contact centre's key ---
+    # --- metrics and evaluations (docs/design.md §8): leads and admins; service volumes from the contact centre's key ---
     ("GET", "/api/v1/work-orders/<int:work_order_id>/evaluation"): Row(
         cells(other_staff=404, candidate=SUCCESS, lead=SUCCESS, quality=404, admin=SUCCESS),
         params=lambda w: {"work_order_id": w.ids["resolved_work_order"]}),
     # The contact-centre system (volumes:write) records the customer's answer, never the QA score.
     ("POST", "/api/v1/work-orders/<int:work_order_id>/evaluation"): Row(
         cells(other_staff=403, candidate=403, lead=SUCCESS, quality=404, admin=SUCCESS, key__volumes__write=SUCCESS),
-        params=lambda w: {"work_order_id": w.ids["resolved_work_order"]}, body=lambda w: {"resolved": True, "note": "matrix"}),
+        params=lambda w: {"work_order_id": w.ids["resolved_work_order"]}, body=lambda w: {"resolved": True}),
     ("POST", "/api/v1/service-volumes"): Row(admin_only(key__volumes__write=SUCCESS), body=lambda w: {
         "volumes": [{"day": "2026-11-01", "channel": "ivr", "count": 120}]}),
     ("GET", "/api/v1/metrics/summary"): Row(admin_and_lead()),
