@@ -37,7 +37,7 @@ worker: venv
 
 # The whole suite, on SQLite and on PostgreSQL.
 test: venv build
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto $(PYTEST_ARGS)
 
 audit: venv
 	$(BIN)/pip install --quiet pip-audit==2.10.1

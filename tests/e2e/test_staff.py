@@ -114,9 +114,10 @@ def test_completed_offline_is_delivered_exactly_once(phone, api):
     page.locator("label.choice", has_text="Count differs").click()
     page.get_by_label("Counted quantity").fill("7")
     page.locator("textarea[name=note]").fill("Three boxes missing.")
-    device_time = time.time()
+    tapped_after = time.time()
     page.locator(".action-bar button[type=submit]").click()
     expect(page.locator(".toast").last).to_contain_text("Saved on this phone")
+    saved_before = time.time()
     expect(page.locator(".sync-chip")).to_contain_text("1 to send")
     page.locator(".sync-chip").click()
     expect(page.locator(".ob-item.ob-pending")).to_have_count(1)
@@ -145,12 +146,13 @@ def test_completed_offline_is_delivered_exactly_once(phone, api):
     assert len(completed) == 1, completed
     done = api.ok("GET", f"/tasks/{task['id']}", login="mgr.wh1")
     assert done["outcome"] == "discrepancy" and done["data"]["counted"] == 7
-    occurred = completed[0].get("occurred_at")
-    if occurred:
-        from datetime import datetime
+    occurred = completed[0]["occurred_at"]
+    assert occurred, completed[0]  # the phone sent its own time with the queued completion
+    from datetime import datetime
 
-        t = datetime.fromisoformat(occurred.replace("Z", "+00:00")).timestamp()
-        assert abs(t - device_time) < 2.5, (occurred, device_time)
+    t = datetime.fromisoformat(occurred.replace("Z", "+00:00")).timestamp()
+    assert tapped_after - 0.5 <= t <= saved_before + 0.5, (occurred, tapped_after, saved_before)  # the tap, not the delivery
+    assert datetime.fromisoformat(completed[0]["at"].replace("Z", "+00:00")).timestamp() - t >= 2  # received later
     assert phone.js_errors() == []
 
 
