@@ -59,9 +59,13 @@ def outbox_entries(page):
 
 
 def reset_outbox_entry_to_pending(page, entry_id):
-    """Simulate a lost answer: put a delivered entry back in the queue with the SAME key."""
+    """Simulate a lost answer: put a delivered entry back in the queue with the SAME key.
+
+    Under the outbox's own Web Lock, as the app's passes take it: a pass still finishing in the page or the service
+    worker would otherwise write its copy of the entry back over the reset.
+    """
     page.evaluate(
-        """(id) => new Promise((resolve, reject) => {
+        """(id) => navigator.locks.request('baton-outbox', () => new Promise((resolve, reject) => {
             const open = indexedDB.open('baton-outbox');
             open.onsuccess = () => {
               const tx = open.result.transaction('entries', 'readwrite');
@@ -71,6 +75,6 @@ def reset_outbox_entry_to_pending(page, entry_id):
               tx.oncomplete = () => resolve(true);
               tx.onerror = () => reject(tx.error);
             };
-        })""",
+        }))""",
         entry_id,
     )

@@ -41,13 +41,19 @@ class TcpProxy:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(256)
-        self.listener = listener
+        with self.lock:
+            self.listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def stop(self) -> None:
         """Refuse new connections and cut every open one."""
-        self.listener.close()
         with self.lock:
+            listener, self.listener = self.listener, None
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept(); close() alone does not
+            except OSError:
+                pass
+            listener.close()
             for sock in self.sockets:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
@@ -69,6 +75,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self.lock:
+                if self.listener is not listener:  # stopped while this one was being connected: cut it too
+                    client.close()
+                    upstream.close()
+                    return
                 self.sockets.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
@@ -154,30 +164,34 @@ def test_a_restart_and_a_failover_under_load_answer_2xx_or_503_and_lose_nothing(
 
         with ThreadPoolExecutor(8) as pool:
             phones = [pool.submit(phone, n) for n in range(6)]
-            # 1. Restarts: the server side of every connection dies, again and again.
-            killing.set()
-            threading.Thread(target=killer, daemon=True).start()
-            time.sleep(4)
-            killing.clear()
-            # 2. A failover: the database cannot be reached at all for a while.
-            phase["now"] = "failover"
-            proxy.stop()
-            with lock:
-                to_complete.extend(tasks[20:])
-            time.sleep(1)
-            health = requests.get(f"{server.base}/healthz", timeout=30)
-            assert health.status_code == 503 and health.headers["Retry-After"] == "2", health.text
-            assert health.json()["database"] == "unavailable" and "database" in health.json()["down"]
-            time.sleep(2)
-            # 3. The database is back: the same workers serve again without a restart.
-            phase["now"] = "back"
-            proxy.start()
-            deadline = time.monotonic() + 20
-            while requests.get(f"{server.base}/healthz", timeout=30).status_code != 200:
-                assert time.monotonic() < deadline, "the app did not recover once the database was back"
-                time.sleep(0.2)
-            time.sleep(2)
-            stop.set()
+            try:
+                # 1. Restarts: the server side of every connection dies, again and again.
+                killing.set()
+                threading.Thread(target=killer, daemon=True).start()
+                time.sleep(4)
+                killing.clear()
+                # 2. A failover: the database cannot be reached at all for a while.
+                phase["now"] = "failover"
+                proxy.stop()
+                with lock:
+                    to_complete.extend(tasks[20:])
+                time.sleep(1)
+                health = requests.get(f"{server.base}/healthz", timeout=30)
+                assert health.status_code == 503 and health.headers["Retry-After"] == "2", health.text
+                assert health.json()["database"] == "unavailable" and "database" in health.json()["down"]
+                time.sleep(2)
+                # 3. The database is back: the same workers serve again without a restart.
+                phase["now"] = "back"
+                proxy.start()
+                deadline = time.monotonic() + 20
+                while requests.get(f"{server.base}/healthz", timeout=30).status_code != 200:
+                    assert time.monotonic() < deadline, "the app did not recover once the database was back"
+                    time.sleep(0.2)
+                time.sleep(2)
+            finally:
+                # Whatever failed above, the phones stop (else leaving this block would wait for them for ever).
+                killing.clear()
+                stop.set()
             for future in phones:
                 future.result()  # a phone that met a dropped connection or a timeout fails the test here
 
