@@ -3,7 +3,7 @@ import logging
 import os
 import time
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
@@ -13,7 +13,7 @@ from app.extensions import api, db, migrate
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so concurrent writers queue instead of failing."""
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for writes so concurrent writers queue instead of failing."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -27,7 +27,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads never write, so a GET's transaction takes no write lock: with WAL, dashboards and inboxes read
+        # while a writer works. Everything else takes the lock at once, so two writers queue instead of one
+        # failing when it tries to upgrade a read lock.
+        reading = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def _ping_idle_connections(engine: Engine, idle_seconds: int) -> None:
@@ -83,7 +87,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=1, x_host=1)
 
     if app.config.get("PASSWORD_HASH_TIME_COST"):
-        from app.auth import passwords
+        from app.org import passwords
 
         passwords.configure(time_cost=app.config["PASSWORD_HASH_TIME_COST"], memory_cost=app.config.get("PASSWORD_HASH_MEMORY_COST"))
 
@@ -102,7 +106,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from app import web
     from app.common import idempotency
-    from app.errors import register_error_handlers
+    from app.error_handlers import register_error_handlers
 
     @app.teardown_request
     def _end_transaction(_exc):
@@ -110,11 +114,27 @@ def create_app(config: dict | None = None) -> Flask:
         database.rollback_quietly(db.session)
 
     body.init_app(app)  # before any hook that reads the body
-    idempotency.init_app(app)
+    from app.auth.service import authenticate
+    from app.common import guard
+    from app.common.clock import utcnow
+
+    def authenticate_request(*, authorization: str | None, api_key: str | None):
+        config = app.config
+        return authenticate(authorization=authorization, api_key=api_key, secret_key=config["SECRET_KEY"],
+                            token_ttl=config["TOKEN_TTL_SECONDS"], now=utcnow())
+
+    guard.init_app(app, authenticate=authenticate_request)
+    current_principal = guard.current_principal
+
+    def identify_caller() -> str | None:
+        principal = current_principal(required=False)
+        return principal.caller_id if principal else None
+
+    idempotency.init_app(app, identify_caller=identify_caller)
     from app.notify import nudge
 
     nudge.init_app()
-    register_error_handlers(app)
+    register_error_handlers(app, session=db.session)
     web.init_app(app)
 
     from app.cli import register_cli

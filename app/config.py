@@ -141,6 +141,7 @@ def from_environment() -> dict:
         # Stock shortage: a paused product resumes above threshold × (1 + margin) (hysteresis).
         "SHORTAGE_RESUME_MARGIN": float(os.environ.get("BATON_SHORTAGE_RESUME_MARGIN", "0.2")),
         # Integration event times (inventory `at`, order times) may run at most this far ahead of the server clock.
+        "METRICS_FACTS_BATCH_SIZE": _int("BATON_METRICS_FACTS_BATCH_SIZE", 2000),
         "INVENTORY_MAX_FUTURE_SKEW_SECONDS": _int("BATON_INVENTORY_MAX_FUTURE_SKEW_SECONDS", 300),
         # Recall fan-out: parallel lanes (PostgreSQL) and work orders per transaction.
         "RECALL_LANES": _int("BATON_RECALL_LANES", 2),

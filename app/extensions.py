@@ -24,12 +24,7 @@ class Base(DeclarativeBase):
 class BatonApi(Api):
     """flask-smorest Api whose HTTP errors use Baton's error format (docs/design.md §9), and document it."""
 
-    ERROR_SCHEMA = ErrorSchema
-
-    def handle_http_exception(self, error):
-        from app.errors import http_error_response
-
-        return http_error_response(error)
+    ERROR_SCHEMA = ErrorSchema  # HTTP errors themselves are answered by app/error_handlers.py, registered after it
 
 
 db = SQLAlchemy(model_class=Base)

@@ -1,10 +1,18 @@
 """Demo data for `flask seed demo`: idempotent, realistic, and small enough to read."""
 from sqlalchemy import select
 
+from app.common.clock import utcnow
 from app.extensions import db
+from app.flows import service as flows
+from app.flows.models import FlowTemplate
+from app.flows.schemas import TemplateSchema
 from app.org import service as org
 from app.org.models import Department, User
 from app.quality.demo import quality_templates, seed_catalogue
+from app.workorders import service as workorders
+from app.workorders.classifications import add_path
+from app.workorders.models import WorkOrder
+from app.workorders.schemas import WorkOrderCreateSchema
 
 DEMO_PASSWORD = "baton-demo"
 
@@ -183,18 +191,11 @@ CLASSIFICATIONS = {
 
 def seed_classifications() -> int:
     """The demo business and problem trees (3 levels each)."""
-    from app.workorders.classifications import add_path
-
     return sum(add_path(tree=tree, path=path) for tree, paths in CLASSIFICATIONS.items() for path in paths)
 
 
 def seed_templates() -> int:
     """Install the built-in templates that are missing."""
-    from app.flows import service as flows
-    from app.flows.models import FlowTemplate
-    from app.flows.schemas import TemplateSchema
-    from app.common.clock import utcnow
-
     created = 0
     for body in demo_templates():
         if db.session.scalar(select(FlowTemplate.id).where(FlowTemplate.key == body["key"])):
@@ -206,10 +207,6 @@ def seed_templates() -> int:
 
 def seed_work_orders() -> int:
     """A few live work orders so every demo inbox has something in it (only when there are none)."""
-    from app.common.clock import utcnow
-    from app.workorders import service as workorders
-    from app.workorders.models import WorkOrder
-
     if db.session.scalar(select(WorkOrder.id).limit(1)):
         return 0
     lead = db.session.scalar(select(User).where(User.login == "lead.cs"))
@@ -228,8 +225,6 @@ def seed_work_orders() -> int:
         (wh_lead, {"template": "safety_briefing", "title": "冷库安全交底 Cold-room safety briefing", "priority": "P3", "source": "app"}),
     ]
     for creator, body in orders:
-        from app.workorders.schemas import WorkOrderCreateSchema
-
         workorders.create_work_order(body=WorkOrderCreateSchema().load(body), created_by=creator, department_id=creator.department_id,
                                      now=now, tz="Asia/Shanghai")
     return len(orders)

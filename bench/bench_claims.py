@@ -45,7 +45,7 @@ PASSWORD = "bench-password-1"
 
 
 def setup(app, clients: int, group_size: int) -> dict:
-    from app.auth.passwords import hash_password
+    from app.org.passwords import hash_password
     from app.common.clock import utcnow
     from app.extensions import db
     from app.flows import service as flows

@@ -36,7 +36,7 @@ STEPS = ["triage", "handle"]
 def build(app, url: str, users: int, tasks: int) -> dict:
     import psycopg
 
-    from app.auth.passwords import hash_password
+    from app.org.passwords import hash_password
     from app.common.clock import utcnow
     from app.extensions import db
     from app.flows import service as flows

@@ -1,6 +1,6 @@
 """Service-metrics benchmark: GET /metrics/summary over a year of work orders on PostgreSQL.
 
-    .venv/bin/python bench/bench_metrics.py [--n 1000000] [--runs 5] [--keep] [--reuse NAME]
+    .venv/bin/python bench/bench_metrics.py [--n 1000000] [--runs 5] [--keep] [--reuse NAME] [--close N]
         [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 Creates its own PostgreSQL database, builds the schema from the models, seeds the demo
@@ -11,6 +11,13 @@ and a year of daily service volumes. About 1 % of the year's work orders are sti
 (0.5 % stuck all year, most of the last three days' work). The metrics read model of the
 closed work orders is then built once (`flask metrics rebuild-facts`), as after an import,
 and timed on its own.
+
+Summaries only read; the background job writes the read model (`catch_up_facts`). Before timing
+reads, the bench runs that job's pass and times it three ways: with nothing new, with its hourly
+check (closed work orders counted against their facts), and after closing --close open work
+orders the way the services do (status, tasks, steps, a `resolved` timeline event; a batch's
+worth by default; 0 to skip: note that this changes the data of a --keep'd database). The reads
+then find the read model caught up.
 
 It then times, through the real HTTP stack and an admin's token, the summary for the whole
 year ungrouped and grouped by week, department and problem category, once for two leads
@@ -248,12 +255,82 @@ def fill(app, n: int) -> dict:
 def build_facts(app) -> float:
     """The one-off build of the metrics read model for existing data (what `flask metrics rebuild-facts` does)."""
     from app.common.clock import utcnow
-    from app.metrics import facts
+    from app.metrics.catch_up import rebuild_facts
 
     with app.app_context():
         started = time.perf_counter()
-        facts.rebuild(now=utcnow(), tz=TZ)
+        rebuild_facts(now=utcnow(), tz=TZ)
         return time.perf_counter() - started
+
+
+CLOSE_SQL = """
+CREATE TEMP TABLE bench_closing AS
+  SELECT id FROM work_orders WHERE status IN ('open', 'in_progress') ORDER BY created_at DESC LIMIT :n;
+UPDATE work_orders SET status = 'resolved', resolved_at = now(), updated_at = now() WHERE id IN (SELECT id FROM bench_closing);
+UPDATE tasks SET status = 'completed', claimed_at = coalesce(claimed_at, now()),
+                 claimed_effective_at = coalesce(claimed_effective_at, now()),
+                 completed_at = now(), completed_effective_at = now(), outcome = 'done'
+  WHERE work_order_id IN (SELECT id FROM bench_closing) AND status IN ('open', 'claimed');
+UPDATE work_order_steps SET status = 'completed', completed_at = now()
+  WHERE work_order_id IN (SELECT id FROM bench_closing) AND status = 'active';
+INSERT INTO timeline_events (work_order_id, kind, at, details) SELECT id, 'resolved', now(), '{}' FROM bench_closing;
+DROP TABLE bench_closing
+"""
+
+
+def close_open_work(app, n: int) -> int:
+    """Close the n youngest open work orders as the services would (the job finds them by their timeline event)."""
+    from app.extensions import db
+
+    with app.app_context():
+        closing = min(n, db.session.scalar(text("SELECT count(*) FROM work_orders WHERE status IN ('open', 'in_progress')")))
+        for statement in CLOSE_SQL.split(";\n"):
+            db.session.execute(text(statement), {"n": closing} if ":n" in statement else {})
+        db.session.commit()
+        return closing
+
+
+def catch_up_pass(app, check_now: bool = False) -> tuple[float, dict]:
+    """One pass of the job that writes the read model (as `flask worker` and the sweep Lambda run it), timed.
+
+    With `check_now`, the pass also makes its hourly check (closed work orders counted against their facts).
+    """
+    from app.common.clock import utcnow
+    from app.metrics import catch_up
+
+    every = catch_up.CHECK_EVERY
+    if check_now:
+        catch_up.CHECK_EVERY = timedelta(0)
+    try:
+        with app.app_context():
+            started = time.perf_counter()
+            result = catch_up.catch_up_facts(now=utcnow(), tz=TZ)
+            return time.perf_counter() - started, result
+    finally:
+        catch_up.CHECK_EVERY = every
+
+
+def time_catch_up(app, close: int) -> None:
+    """Time the job's pass: idle, with its hourly check, and writing `close` newly closed work orders; then catch up."""
+    from app.metrics.catch_up import BATCH_SIZE
+
+    def show(label: str, seconds: float, result: dict) -> None:
+        more = " (more waiting for the next pass)" if result["more"] else ""
+        print(f"  {label:<40} {seconds * 1000:7.0f} ms   wrote {result['built']:,}{more}")
+
+    print(f"\nCatch-up pass of the metrics read model (at most {BATCH_SIZE:,} work orders a pass):")
+    seconds, result = catch_up_pass(app)
+    show("first pass", seconds, result)
+    while result["more"]:  # a reused database may hold a backlog: work it off before timing
+        result = catch_up_pass(app)[1]
+    show("nothing new", *catch_up_pass(app))
+    show("nothing new, with the hourly check", *catch_up_pass(app, check_now=True))
+    if close:
+        closed = close_open_work(app, close)
+        seconds, result = catch_up_pass(app)
+        show(f"after closing {closed:,} work orders", seconds, result)
+        while result["more"]:
+            result = catch_up_pass(app)[1]
 
 
 def _token(client, login: str) -> dict:
@@ -325,6 +402,8 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=1.0, help="seconds a summary may take (median)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", help="time an existing database filled by an earlier --keep run")
+    parser.add_argument("--close", type=int, default=None,
+                        help="open work orders to close before timing a busy catch-up pass (default: one batch; 0: none)")
     parser.add_argument("--admin-url", default=os.environ.get("BATON_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
 
@@ -339,6 +418,9 @@ def main() -> int:
             counts = fill(app, args.n)
             print("filled in {fill_seconds:.1f} s (read model built in {facts_seconds:.1f} s): {work_orders:,} work orders, {tasks:,} tasks, {evaluations:,} evaluations, "
                   "{work_order_departments:,} department links, {work_order_tags:,} tags, {service_volumes:,} volume rows".format(**counts))
+        from app.metrics.catch_up import BATCH_SIZE
+
+        time_catch_up(app, BATCH_SIZE if args.close is None else args.close)  # the reads below then only read
         with app.app_context():
             results = time_summary(app, args.runs)
         print(f"\nGET timings over {args.runs} runs (wall time through the Flask test client, PostgreSQL; "

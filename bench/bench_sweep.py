@@ -44,7 +44,7 @@ USERS = 2000
 def build(app, url: str, due: int) -> int:
     import psycopg
 
-    from app.auth.passwords import hash_password
+    from app.org.passwords import hash_password
     from app.common.clock import utcnow
     from app.extensions import db
     from app.flows import service as flows

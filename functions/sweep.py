@@ -1,4 +1,5 @@
-"""EventBridge schedule (every minute): fire due timers, deliver pending pushes and sales events, housekeeping."""
+"""EventBridge schedule (every minute): fire due timers, deliver pending pushes and sales events, housekeeping,
+then catch up the metrics read model (a bounded batch per invocation)."""
 import logging
 import time
 

@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth import service, throttle
-from app.auth.guard import auth_required, current_user
+from app.common.guard import auth_required, current_user
 from app.auth.models import ApiKey
 from app.auth.schemas import ApiKeyCreatedSchema, ApiKeySchema, LoginSchema, TokenSchema
 from app.common.clock import utcnow

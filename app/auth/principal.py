@@ -23,7 +23,3 @@ class Principal:
 
     def has_scope(self, scope: str) -> bool:
         return bool(self.api_key and scope in (self.api_key.scopes or []))
-
-    @property
-    def is_admin(self) -> bool:
-        return self.has_role("admin")

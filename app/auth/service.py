@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from app.auth import throttle
 from app.auth.models import ApiKey, Scope
-from app.auth.passwords import verify_password
+from app.org.passwords import verify_password
 from app.auth.principal import Principal
 from app.errors import Invalid, NotFound, Unauthorized
 from app.extensions import db

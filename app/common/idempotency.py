@@ -92,12 +92,9 @@ def before_request():
         return None
     if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise Invalid(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.", code="invalid_idempotency_key")
-    from app.auth.guard import current_principal
-
-    principal = current_principal(required=False)
-    if principal is None:
+    caller = current_app.extensions["baton.identify_caller"]()
+    if caller is None:
         return None  # the view answers 401; nothing to remember
-    caller = principal.caller_id
     request_hash = _request_hash()
     now = utcnow()
     deadline = time.monotonic() + WAIT_SECONDS
@@ -203,6 +200,9 @@ def prune_expired(*, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, *, identify_caller) -> None:
+    """Honour Idempotency-Key on every POST; `identify_caller()` names the caller of the request (None: nobody
+    signed in), so that one caller's keys never answer another's requests."""
+    app.extensions["baton.identify_caller"] = identify_caller
     app.before_request(before_request)
     app.after_request(after_request)

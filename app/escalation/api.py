@@ -3,7 +3,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 from marshmallow import validate
 
-from app.auth.guard import auth_required, current_user
+from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.escalation.sweep import escalate_work_order
 from app.flows.schemas import PRIORITIES

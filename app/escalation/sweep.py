@@ -10,15 +10,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.common.models import JSONType
 from app.common.bulk import among_ids, insert_rows, rows_table
-from app.escalation.models import Timer, TimerKind
-from app.escalation.service import escalation_settings
+from app.errors import Conflict
 from app.extensions import db
 from app.flows.models import FlowTemplate
+from app.flows.timing import TimerKind, escalation_settings
 from app.notify.service import notify, notify_many
 from app.org.models import User
 from app.workorders import timeline
 from app.workorders.engine import close_candidates
-from app.workorders.models import Task, TaskCandidate, TaskStatus, TimelineEvent, WorkOrder
+from app.workorders.models import Task, TaskCandidate, TaskStatus, TimelineEvent, Timer, TimerStatus, WorkOrder
 from app.workorders.people import People as _People
 from app.workorders.policy import require_lead, visible_work_order
 
@@ -176,10 +176,10 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
     _write_levels(tasks, raised, wo_levels)
     stale = [t.id for t in timers if outcomes[t.id] == "stale"]
     if stale:
-        db.session.execute(update(_TIMER).where(among_ids(_TIMER.c.id, stale)).values(status="stale"))
+        db.session.execute(update(_TIMER).where(among_ids(_TIMER.c.id, stale)).values(status=TimerStatus.STALE))
     if fired:
         done = rows_table(fired, id=Integer, result=JSONType)
-        db.session.execute(update(_TIMER).where(_TIMER.c.id == done.c.id).values(status="fired", fired_at=now, result=done.c.result))
+        db.session.execute(update(_TIMER).where(_TIMER.c.id == done.c.id).values(status=TimerStatus.FIRED, fired_at=now, result=done.c.result))
         insert_rows(_TIMELINE, events, actor_id=None, at=now, occurred_at=None)
         notify_many(messages, now)
     return [outcomes[t.id] for t in timers]
@@ -243,7 +243,7 @@ def _sweep(*, now: datetime, batch_size: int, max_batches: int, busy_retries: in
             select(_TIMER.c.id, _TIMER.c.task_id, _TIMER.c.kind, _TIMER.c.level,
                    _TASK.c.status.label("task_status"), _TASK.c.work_order_id)
             .outerjoin(_TASK, _TASK.c.id == _TIMER.c.task_id)
-            .where(_TIMER.c.status == "pending", _TIMER.c.fire_at <= now)
+            .where(_TIMER.c.status == TimerStatus.PENDING, _TIMER.c.fire_at <= now)
             .order_by(_TIMER.c.fire_at, _TIMER.c.id)
             .limit(batch_size)
             .with_for_update(of=_TIMER, skip_locked=True)
@@ -278,8 +278,6 @@ def escalate_work_order(*, user: User, work_order_id: int, reason: str, now: dat
     work_order = db.session.get(WorkOrder, work_order_id, with_for_update=True, populate_existing=True)
     require_lead(user, work_order)
     if work_order.status not in ("open", "in_progress"):
-        from app.errors import Conflict
-
         raise Conflict("Only running work orders can be escalated.", code="invalid_transition", details={"status": work_order.status})
     old_priority = work_order.priority
     work_order.priority = priority or PRIORITY_UP[work_order.priority]

@@ -2,7 +2,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.guard import auth_required, current_user
+from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.errors import Invalid
 from app.common.pagination import PageArgs, page_of, paginate

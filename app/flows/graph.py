@@ -97,8 +97,3 @@ def graph_errors(steps: list[dict]) -> dict[str, list[str]]:
 def roots(steps: list[dict]) -> list[str]:
     """Steps with no predecessor: they start with the work order."""
     return [s["key"] for s in steps if not s.get("after")]
-
-
-def successors(steps: list[dict], key: str) -> list[str]:
-    """Steps that name `key` among their predecessors."""
-    return [s["key"] for s in steps if key in (s.get("after") or [])]

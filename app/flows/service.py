@@ -1,4 +1,5 @@
 """Flow templates: create, read, list, and versioned edits."""
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -101,14 +102,21 @@ def _columns(body: dict) -> dict:
     }
 
 
+# Whether something runs on a template version: work orders (app.workorders registers its check), which this
+# package, below them, does not know.
+_usage_checks: list[Callable[[int], bool]] = []
+
+
+def register_usage_check(check: Callable[[int], bool]) -> None:
+    """`check(template_id)` says whether something runs on that template version (it must then be kept as it is)."""
+    _usage_checks.append(check)
+
+
 def replace_template(*, key: str, body: dict, created_by: User | None, now: datetime) -> FlowTemplate:
     """Edit a template: a new version when work orders already run on the current one, else in place."""
-    from app.workorders.models import WorkOrder
-
     current = get_template(key=key)
     _check(body)
-    in_use = db.session.scalar(select(WorkOrder.id).where(WorkOrder.template_id == current.id).limit(1))
-    if not in_use:
+    if not any(check(current.id) for check in _usage_checks):
         for field, value in _columns(body).items():
             setattr(current, field, value)
         db.session.commit()

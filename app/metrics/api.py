@@ -5,10 +5,10 @@ from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.guard import auth_required, current_principal, current_user
+from app.common.guard import auth_required, current_principal, current_user
 from app.common.clock import utcnow
 from app.errors import Invalid
-from app.metrics import effort, evaluation, export, summary, volumes
+from app.metrics import catch_up, effort, evaluation, export, summary, volumes
 from app.metrics.period import Period, local_today
 from app.metrics.schemas import (
     MAX_PERIOD_DAYS,
@@ -26,6 +26,7 @@ from app.metrics.schemas import (
 blp = Blueprint("metrics", __name__, url_prefix="/api/v1", description="Service metrics, evaluations and service volumes")
 
 DEFAULT_PERIOD_DAYS = 30
+FACTS_AS_OF_HEADER = "Facts-As-Of"
 
 
 def _period(args: dict) -> Period:
@@ -79,7 +80,10 @@ def post_service_volumes(body):
 @blp.arguments(SummaryArgs, location="query")
 @blp.response(200, SummarySchema)
 def metrics_summary(args):
-    """Service rate, resolution, effort, SLA, backlog and Pareto for a period, overall and per group."""
+    """Service rate, resolution, effort, SLA, backlog and Pareto for a period, overall and per group (read only).
+
+    Closed work orders are counted as of `facts_as_of`; work closed after it is not yet counted.
+    """
     return summary.summarise(user=current_user(), period=_period(args), group_by=args["group_by"], now=utcnow(),
                              pareto_level=args["pareto_level"])
 
@@ -87,15 +91,23 @@ def metrics_summary(args):
 @blp.route("/metrics/export.csv")
 @auth_required(roles=("lead", "admin"))
 @blp.arguments(ExportArgs, location="query")
-@blp.response(200, content_type="text/csv", description="CSV, UTF-8 with BOM, header row first")
+@blp.response(200, content_type="text/csv", description="CSV, UTF-8 with BOM, header row first", headers={
+    FACTS_AS_OF_HEADER: {"description": "The summary's `facts_as_of`: closed work orders are counted up to this time "
+                                        "(ISO 8601, UTC); absent while the read model is being built.",
+                         "schema": {"type": "string", "format": "date-time"}}})
 def metrics_export(args):
-    """The summary as CSV (one section per file): the period's row and one row per group by default."""
+    """The summary as CSV (one section per file): the period's row and one row per group by default (read only).
+
+    Closed work orders are counted as of the Facts-As-Of header; work closed after it is not yet counted.
+    """
     period = _period(args)
     figures = summary.summarise(user=current_user(), period=period, group_by=args["group_by"], now=utcnow(),
                                 pareto_level=args["pareto_level"], parts=summary.SECTION_PARTS[args["section"]])
     name = f"baton-metrics-{period.start.isoformat()}-{period.end.isoformat()}-{args['section']}.csv"
-    return Response(export.summary_csv(figures, args["section"]), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"}
+    if figures["facts_as_of"] is not None:
+        headers[FACTS_AS_OF_HEADER] = figures["facts_as_of"].isoformat()
+    return Response(export.summary_csv(figures, args["section"]), content_type="text/csv; charset=utf-8", headers=headers)
 
 
 @blp.route("/metrics/effort-weights")
@@ -116,10 +128,8 @@ class EffortWeights(MethodView):
 
 @blp.cli.command("rebuild-facts")
 def rebuild_facts_command():
-    """Rebuild the metrics read model from the work-order tables (after a bulk import or a time-zone change)."""
+    """Rebuild the metrics read model from the work-order tables at once (after a bulk import); the job keeps it up to date."""
     import click
 
-    from app.metrics import facts
-
-    written = facts.rebuild(now=utcnow(), tz=current_app.config["BUSINESS_TIMEZONE"])
+    written = catch_up.rebuild_facts(now=utcnow(), tz=current_app.config["BUSINESS_TIMEZONE"])
     click.echo(f"metrics facts rebuilt for {written} closed work orders")

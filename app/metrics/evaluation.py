@@ -28,6 +28,7 @@ from app.org.models import User
 from app.workorders import timeline
 from app.workorders.models import Task, WorkOrder, WorkOrderStatus
 from app.workorders.policy import require_lead, visible_work_order
+from app.workorders.service import register_detail_part
 
 FIELDS = ("resolved", "score", "note")
 
@@ -129,3 +130,7 @@ def get_evaluation(*, user: User, work_order_id: int) -> Evaluation:
 def evaluation_of(*, work_order_id: int) -> Evaluation | None:
     """The evaluation of a work order, if any (the caller has already checked visibility)."""
     return db.session.scalar(select(Evaluation).where(Evaluation.work_order_id == work_order_id))
+
+
+# A work order's detail shows its evaluation.
+register_detail_part(lambda work_order: {"evaluation": evaluation_of(work_order_id=work_order.id)})

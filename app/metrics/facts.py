@@ -19,19 +19,17 @@ from the work-order tables, under the same column names: additive figures are su
 and added; percentiles read both as one (`task_rows`). The only later change to a closed work
 order is its evaluation, which `evaluation` copies into the fact as it records it.
 
-Facts are brought up to date at the start of every summary (`refresh`): work orders closed
-since the last refresh are found through their `resolved` / `cancelled` timeline events (indexed
-by kind and time, read with a margin so a transaction still committing is not missed), and, as a
-safety net, the number of closed work orders of the period is compared with the number of facts
-and any missing ones are built (at most hourly per period). A change of time zone rebuilds them.
-`rebuild` rebuilds everything (after a bulk import, say: `flask metrics rebuild-facts`). A closed
-work order edited directly in the database, outside the services, keeps its old fact until then.
+Facts are written by a background job, never by a summary (`catch_up`): a summary reads what
+the last pass wrote, and says as of when (`facts_as_of`); a work order closed after that pass is not
+counted until the next one. `catch_up.rebuild_facts` rebuilds everything (after a bulk import, say:
+`flask metrics rebuild-facts`). A closed work order edited directly in the database, outside the
+services, keeps its old fact until then.
 """
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import (
-    Boolean, Column, Date, Float, Integer, MetaData, Table, Text, and_, case, cast, delete, exists, func, literal, null, or_,
+    Boolean, Column, Date, Float, Integer, MetaData, Table, Text, and_, case, cast, exists, func, literal, null, or_,
     select, tablesample, text, true, union_all,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -41,20 +39,13 @@ from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.metrics.grouping import Scope
-from app.metrics.models import DepartmentSet, Evaluation, MetricSetting, StepDay, TagFact, TaskFact, WorkOrderFact
-from app.metrics.period import Period, bucket_expr, is_postgresql, prepare_connection, seconds_between
-from app.workorders.models import Task, TaskStatus, TimelineEvent, WorkOrder, WorkOrderDepartment, WorkOrderStatus, WorkOrderTag
+from app.metrics.models import DepartmentSet, Evaluation, StepDay, TagFact, TaskFact, WorkOrderFact
+from app.metrics.period import Period, bucket_expr, is_postgresql, seconds_between
+from app.workorders.models import Task, TaskStatus, WorkOrder, WorkOrderDepartment, WorkOrderStatus, WorkOrderTag
 
 CLOSED = (WorkOrderStatus.RESOLVED, WorkOrderStatus.CANCELLED)
 OPEN = (WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS)
 RUNNING_TASKS = (TaskStatus.OPEN, TaskStatus.CLAIMED)
-REFRESH_KEY = "facts_refreshed_at"
-# Events older than the last refresh by this much are read again: a transaction that was still
-# committing during that refresh is caught by the next one.
-REFRESH_MARGIN = timedelta(minutes=15)
-# How often a summary also counts the closed work orders of its period against their facts (a safety
-# net for work orders closed without the usual timeline event, such as a bulk import).
-CHECK_EVERY = timedelta(hours=1)
 
 WO_COLUMNS = ("work_order_id", "day", "status", "source", "template_key", "department_id",
               "business_1", "business_2", "business_3", "problem_1", "problem_2", "problem_3", "due_at",
@@ -182,7 +173,7 @@ def department_key():
 def _collect_new(condition) -> bool:
     """Fill `_new_facts` with the closed work orders matching `condition` that have no fact yet, and register their sets.
 
-    Answers False, creating nothing, when there are none (the usual case of a refresh).
+    Answers False, creating nothing, when there are none (the usual case of a catch-up).
     """
     missing = and_(WorkOrder.status.in_(CLOSED), condition, ~exists().where(WorkOrderFact.work_order_id == WorkOrder.id))
     ids = select(WorkOrder.id).where(missing).correlate(None)
@@ -233,7 +224,7 @@ def _add_to_step_days(new, now: datetime, tz: str) -> None:
 def build(condition, now: datetime, tz: str) -> None:
     """Write facts for the closed work orders matching `condition` that have none yet.
 
-    Callers hold the refresh lock, so the set of missing work orders cannot change underneath.
+    Callers hold the catch-up lock (see `catch_up`), so the set of missing work orders cannot change underneath.
     """
     if not _collect_new(condition):
         return
@@ -253,63 +244,6 @@ def build(condition, now: datetime, tz: str) -> None:
     work_orders = _closed_work_orders(new, now, tz).where(true())
     db.session.execute(_insert()(WorkOrderFact).from_select([*WO_COLUMNS, "department_set_id"], work_orders).on_conflict_do_nothing())
     _new_facts.drop(db.session.connection())  # on a failure, the rollback takes it away
-
-
-def _lock() -> None:
-    """One refresher at a time (SQLite already serialises writers)."""
-    if is_postgresql():
-        db.session.execute(select(func.pg_advisory_xact_lock(literal(0x6D6574726963))))  # "metric"
-
-
-def _save_state(state: MetricSetting | None, values: dict, now: datetime) -> None:
-    if state is None:
-        state = MetricSetting(key=REFRESH_KEY, value={})
-        db.session.add(state)
-    state.value = {**(state.value or {}), **values}
-    state.updated_at = now
-
-
-def refresh(*, period: Period, now: datetime) -> None:
-    """Bring the facts up to date for a summary of `period` (see the module notes); commits."""
-    _lock()
-    prepare_connection(period.tz)
-    state = db.session.get(MetricSetting, REFRESH_KEY)
-    value = dict(state.value) if state is not None else {}
-    if value.get("tz") not in (None, period.tz):
-        rebuild(now=now, tz=period.tz)  # the days were worked out in another time zone
-        return
-    if value.get("at"):
-        since = datetime.fromisoformat(value["at"]) - REFRESH_MARGIN
-        recent = select(TimelineEvent.work_order_id).where(
-            TimelineEvent.kind.in_(("resolved", "cancelled")), TimelineEvent.at >= since).correlate(None)
-        build(WorkOrder.id.in_(recent), now, period.tz)
-    checked = value.get("checked", {}).get(_period_key(period))
-    if checked is None or datetime.fromisoformat(checked) < now - CHECK_EVERY:
-        in_period = and_(WorkOrder.created_at >= period.start_utc, WorkOrder.created_at < period.end_utc)
-        closed = db.session.scalar(select(func.count()).select_from(WorkOrder).where(WorkOrder.status.in_(CLOSED), in_period))
-        built = db.session.scalar(select(func.count()).select_from(WorkOrderFact).where(_on_days(WorkOrderFact.day, period)))
-        if closed != built:
-            build(in_period, now, period.tz)
-        recent_checks = {k: v for k, v in value.get("checked", {}).items() if datetime.fromisoformat(v) >= now - CHECK_EVERY}
-        value["checked"] = {**recent_checks, _period_key(period): now.isoformat()}
-    _save_state(state, {"at": now.isoformat(), "tz": period.tz, "checked": value.get("checked", {})}, now)
-    db.session.commit()
-
-
-def _period_key(period: Period) -> str:
-    return f"{period.start.isoformat()}/{period.end.isoformat()}"
-
-
-def rebuild(*, now: datetime, tz: str) -> int:
-    """Drop every fact and build them all again from the work-order tables; commits; answers how many work orders."""
-    _lock()
-    prepare_connection(tz)
-    for model in (StepDay, TaskFact, TagFact, WorkOrderFact, DepartmentSet):
-        db.session.execute(delete(model))
-    build(WorkOrder.id.is_not(None), now, tz)
-    _save_state(db.session.get(MetricSetting, REFRESH_KEY), {"at": now.isoformat(), "tz": tz, "checked": {}}, now)
-    db.session.commit()
-    return db.session.scalar(select(func.count()).select_from(WorkOrderFact))
 
 
 def copy_evaluation(evaluation: Evaluation) -> None:

@@ -294,6 +294,10 @@ class SummarySchema(HeadlineFields):
     group_by = ma.fields.String(allow_none=True)
     scope = ma.fields.Nested(MetricsScopeSchema)
     generated_at = ma.fields.DateTime()
+    facts_as_of = ma.fields.DateTime(allow_none=True, metadata={"description": (
+        "Closed work orders are counted up to this time: a background job writes those closed since its last pass "
+        "(every minute in AWS); work closed after this is not yet counted, neither as open nor as closed. Null while "
+        "the read model is being built (a new install, an upgrade, a change of time zone).")})
     volumes = ma.fields.Nested(PeriodVolumesSchema)
     work_orders = ma.fields.Nested(WorkOrderCountsSchema)
     evaluations = ma.fields.Nested(EvaluationCountsSchema)

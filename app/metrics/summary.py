@@ -16,6 +16,10 @@ Definitions (the team's notes repeat them):
 - on_time_rate, time to claim / complete, escalations: see `sla`.
 - returns: returns made (sum of `return_count`) and work orders returned at least once.
 - backlog: work orders of the period still open or in progress, by age (now − opened) in buckets.
+
+A summary only reads. Closed work orders come from the read model (`facts`), which a background job
+keeps caught up (`catch_up`); `facts_as_of` says up to when. A work order closed after that is not yet
+counted, neither as open nor as closed, until the job's next pass; open work is read live.
 """
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -25,6 +29,7 @@ from sqlalchemy import and_, case, func, select, text
 from app.common.clock import as_utc
 from app.extensions import db
 from app.metrics import breakdowns, facts, sla
+from app.metrics.catch_up import facts_as_of
 from app.metrics.effort import current_weights, effort_figures
 from app.metrics.grouping import INTERNAL_SOURCES, TIME_BUCKETS, Scope, group_columns, group_key, labeller, scope_for
 from app.metrics.period import Period, bucket_key, bucket_keys, is_postgresql, prepare_connection
@@ -211,11 +216,13 @@ def _group_entry(key, label, wo: dict, times: dict, volumes: dict | None, orders
 
 def _tune_session() -> None:
     """PostgreSQL: room to hash and sort in memory, no JIT compile for a one-off report, and index look-ups
-    priced as the cached reads they are (so open work is fetched by index, not by scanning every task)."""
+    priced as the cached reads they are (so open work is fetched by index, not by scanning every task).
+
+    For this transaction only, as SET LOCAL would, but in one SELECT: a summary runs nothing else.
+    """
     if is_postgresql():
-        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
-        db.session.execute(text("SET LOCAL jit = off"))
-        db.session.execute(text("SET LOCAL random_page_cost = 1.1"))
+        db.session.execute(text("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true), "
+                                "set_config('random_page_cost', '1.1', true)"))
 
 
 def _groups(group_by: str, period: Period, days: dict, period_volumes: dict, wo_groups: dict, times: dict, weights: dict) -> list:
@@ -245,13 +252,15 @@ SECTION_PARTS = {
 
 def summarise(*, user: User, period: Period, group_by: str | None, now: datetime, pareto_level: int = 3,
               parts: frozenset = PARTS) -> dict:
-    """Every figure of docs/design.md §8 for the period, as the user may see it, overall and per group.
+    """Every figure of docs/design.md §8 for the period, as the user may see it, overall and per group; only reads.
 
-    `parts` limits the work to some of it (see SECTION_PARTS); what is left out is absent or empty in the
-    answer, and what is in it is the same as in a whole summary.
+    Closed work orders are counted as of `facts_as_of` in the answer (the read model's stamp, see
+    `catch_up`): work closed after it is not yet counted. `parts` limits the work to some of it (see
+    SECTION_PARTS); what is left out is absent or empty in the answer, and what is in it is the same as in
+    a whole summary.
     """
-    facts.refresh(period=period, now=now)
     prepare_connection(period.tz)
+    as_of = facts_as_of(tz=period.tz)
     scope = facts.with_department_sets(scope_for(user))
     _tune_session()
     weights = current_weights()
@@ -281,6 +290,7 @@ def summarise(*, user: User, period: Period, group_by: str | None, now: datetime
         "group_by": group_by,
         "scope": {"all_departments": scope.everything, "department_ids": sorted(scope.department_ids or [])},
         "generated_at": now,
+        "facts_as_of": as_of,
         **headline,
         "volumes": {
             "orders": period_volumes["orders"],

@@ -21,6 +21,7 @@ from app.errors import Invalid
 from app.extensions import db
 from app.metrics.models import Channel, ServiceVolume
 from app.metrics.period import Period, bucket_expr, is_postgresql
+from app.quality.models import Order
 
 CHUNK = 1000
 REQUEST_CHANNELS = (Channel.SELF_SERVICE, Channel.IVR, Channel.MANUAL)
@@ -64,14 +65,10 @@ def post_service_volumes(*, items: list[dict], caller: str, now: datetime, today
 
 
 def _posted_orders_by_day(period: Period, days: list[date]) -> dict[date, int]:
-    """Orders posted through the order integration, by local day of `placed_at` (when that model exists)."""
-    try:
-        from app.quality.models import Order
-    except ImportError:
+    """Orders posted through the order integration, by local day of `placed_at`."""
+    if not days:
         return {}
-    placed_at = getattr(Order, "placed_at", None)
-    if placed_at is None or not days:
-        return {}
+    placed_at = Order.placed_at
     day_key = bucket_expr(placed_at, "day", period.tz)
     rows = db.session.execute(
         select(day_key, func.count()).where(placed_at >= period.start_utc, placed_at < period.end_utc).group_by(day_key)

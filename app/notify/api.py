@@ -3,7 +3,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.guard import auth_required, current_user
+from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, paginate
 from app.errors import NotFound

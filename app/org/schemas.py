@@ -47,7 +47,7 @@ class QuietHoursSchema(ma.Schema):
 class UserSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     login = ma.fields.String(required=True, validate=[validate.Length(1, 64), validate.Regexp(r"^\S+$")])
-    # Length, characters and guessability: one rule, `app.auth.passwords.password_problems`, applied by the service.
+    # Length, characters and guessability: one rule, `app.org.passwords.password_problems`, applied by the service.
     password = ma.fields.String(required=True, load_only=True)
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
     department_id = ma.fields.Integer(allow_none=True, load_default=None)

@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from app.auth.passwords import hash_password, password_problems
+from app.org.passwords import hash_password, password_problems
 from app.common.text import LIKE_ESCAPE, like_pattern
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db

@@ -3,7 +3,7 @@
 from flask import current_app
 from flask_smorest import Blueprint
 
-from app.auth.guard import auth_required, current_principal, current_user
+from app.common.guard import auth_required, current_principal, current_user
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
 from app.quality import andon, catalogue, policy, shortage, trace

@@ -26,21 +26,23 @@ from sqlalchemy import JSON, Integer, false, insert as insert_plain, literal, nu
 
 from app.common.models import JSONType, UTCDateTime
 from app.errors import Invalid
-from app.escalation.models import Timer
-from app.escalation.service import timer_plan
 from app.extensions import db
 from app.flows.forms import validate_values
 from app.flows.graph import later, parse_duration
 from app.flows.models import FlowTemplate
+from app.flows.timing import timer_plan
 from app.notify.service import notify_many
 from app.org.models import User
-from app.workorders import engine
+from app.workorders.engine import step_instances
+from app.workorders.handlers import available_handlers, fallback_handlers, resolve_spec
 from app.workorders.models import (
     StepStatus,
     Task,
     TaskCandidate,
     TaskStatus,
     TimelineEvent,
+    Timer,
+    TimerStatus,
     WorkOrder,
     WorkOrderCounter,
     WorkOrderDepartment,
@@ -139,10 +141,10 @@ class _Handlers:
             self.keep.append(spec)  # ids stay unique while the spec is alive
         key = (spec_key, repr(key_data))
         if key not in self.cache:
-            named = engine.resolve_spec(spec, data)
-            handlers, substitutions = engine.available_handlers(named)
+            named = resolve_spec(spec, data)
+            handlers, substitutions = available_handlers(named)
             if not handlers:
-                handlers = engine._fallback_handlers(self.fallback_owner)
+                handlers = fallback_handlers(self.fallback_owner)
                 substitutions = {"fallback": handlers}
             self.cache[key] = (handlers, substitutions)
         return self.cache[key]
@@ -151,7 +153,7 @@ class _Handlers:
 def _plan_tasks(step: dict, data: dict, handlers: _Handlers) -> list[dict] | None:
     """The tasks `engine.activate_step` would open for a root step; None when it would open none (engine fallback)."""
     tasks = []
-    for index, label, own_spec in engine._instances(step, SimpleNamespace(data=data)):
+    for index, label, own_spec in step_instances(step, SimpleNamespace(data=data)):
         members_all, substitutions = handlers.resolve(own_spec if own_spec else step.get("assignees"), data)
         groups = [[h] for h in members_all] if step["mode"] == "each" else [members_all]
         for members in groups:
@@ -294,7 +296,7 @@ def _uniform_tasks(step: dict, planned: dict, ours, wo_ids: list[int], due_at: d
         _insert_select(TaskCandidate, select(new_tasks.c.id, literal(user_id, Integer), true(), literal(now, UTCDateTime))
                        .order_by(new_tasks.c.id), "task_id", "user_id", "is_open", "added_at")
     for kind, level, fire_at in timer_plan(step=step, due_at=due_at, now=now):
-        _insert_select(Timer, select(new_tasks.c.id, literal(kind), literal(level), literal(fire_at, UTCDateTime), literal("pending"),
+        _insert_select(Timer, select(new_tasks.c.id, literal(kind), literal(level), literal(fire_at, UTCDateTime), literal(TimerStatus.PENDING.value),
                                      literal(now, UTCDateTime), null(), null()).order_by(new_tasks.c.id),
                        "task_id", "kind", "level", "fire_at", "status", "created_at", "fired_at", "result")
     _insert_select(TimelineEvent, select(
@@ -328,7 +330,7 @@ def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: li
     for task_id, row, planned in zip(task_ids, task_rows, task_meta):
         members = planned["members"]
         candidate_rows.extend({"task_id": task_id, "user_id": u, "is_open": True, "added_at": now} for u in members)
-        timer_rows.extend({"task_id": task_id, "kind": kind, "level": level, "fire_at": fire_at, "status": "pending",
+        timer_rows.extend({"task_id": task_id, "kind": kind, "level": level, "fire_at": fire_at, "status": TimerStatus.PENDING.value,
                            "created_at": now, "fired_at": None, "result": None} for kind, level, fire_at in timers)
         key = (planned["label"], id(members), id(planned["substitutions"]))
         if key not in details:

@@ -30,7 +30,7 @@ from sqlalchemy import BigInteger, Integer, case, exists, func, literal, select,
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.errors import Conflict, Invalid, NotFound
-from app.escalation.models import Timer
+from app.workorders.models import Timer
 from app.extensions import db
 from app.flows.models import FlowTemplate
 from app.flows.service import get_template

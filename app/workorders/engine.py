@@ -8,37 +8,32 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.common.bulk import among_ids, insert_rows
 from app.common.types import UTCDateTime
-from app.escalation.models import Timer
-from app.escalation.service import disarm_task_timers, timer_plan
 from app.extensions import db
 from app.flows.forms import MAX_FOR_EACH_ITEMS
 from app.flows.graph import later, parse_duration
 from app.flows.models import FlowTemplate
+from app.flows.timing import timer_plan
 from app.notify.service import notify_many
 from app.org.models import User
 from app.workorders import timeline
-# Who handles a step: engine.resolve_spec and friends stay importable from here (app.quality.bulk plans with them).
-from app.workorders.handlers import (  # noqa: F401
-    _fallback_handlers,
-    available_handlers,
-    available_handlers_many,
-    resolve_spec,
-    resolve_specs,
-)
+from app.workorders.handlers import available_handlers_many, fallback_handlers, resolve_specs
 from app.workorders.models import (
     StepStatus,
     Task,
     TaskCandidate,
     TaskStatus,
     TimelineEvent,
+    Timer,
+    TimerStatus,
     WorkOrder,
     WorkOrderDepartment,
     WorkOrderStatus,
     WorkOrderStep,
 )
+from app.workorders.timers import disarm_task_timers
 
 
-def _instances(step: dict, work_order: WorkOrder) -> list[tuple[int | None, str | None, dict | None]]:
+def step_instances(step: dict, work_order: WorkOrder) -> list[tuple[int | None, str | None, dict | None]]:
     """(index, label, own assignee spec) for each instance of a step; one instance unless `for_each`.
 
     At most MAX_FOR_EACH_ITEMS: creation and completion refuse longer lists, so only a list stored before that
@@ -79,7 +74,7 @@ def plan_activation(*, work_order: WorkOrder, step: dict, only_users: list[int] 
 
     Each distinct assignee spec is resolved once, all of them together in a few queries, however many items.
     """
-    instances = _instances(step, work_order)
+    instances = step_instances(step, work_order)
     if only_users is not None:
         keys = ["only"] * len(instances)
         named_by_key = {"only": sorted(set(only_users))}
@@ -100,7 +95,7 @@ def plan_activation(*, work_order: WorkOrder, step: dict, only_users: list[int] 
         handlers, substitutions = handlers_by_named[tuple(named_by_key[key])]
         if not handlers:
             if fallback is None:
-                fallback = _fallback_handlers(work_order)
+                fallback = fallback_handlers(work_order)
             handlers, substitutions = fallback, {"fallback": fallback}
         groups = [[h] for h in handlers] if step["mode"] == "each" else [handlers]
         planned.extend(PlannedTask(index, label, members, substitutions) for members in groups)
@@ -136,7 +131,7 @@ def _store_tasks(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, pla
                                     literal(fire_at, UTCDateTime).label("fire_at")) for kind, level, fire_at in plan]).subquery()
         db.session.execute(insert(Timer.__table__).from_select(
             ["task_id", "kind", "level", "fire_at", "status", "created_at"],
-            select(_TASK.c.id, timers.c.kind, timers.c.level, timers.c.fire_at, literal("pending", String), literal(now, UTCDateTime))
+            select(_TASK.c.id, timers.c.kind, timers.c.level, timers.c.fire_at, literal(TimerStatus.PENDING.value, String), literal(now, UTCDateTime))
             .select_from(_TASK).join(timers, true()).where(among_ids(_TASK.c.id, [t.id for t in stored])),
         ))
     due = due_at.isoformat() if due_at else None

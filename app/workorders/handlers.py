@@ -102,7 +102,7 @@ def available_handlers(user_ids: list[int]) -> tuple[list[int], dict[int, int]]:
     return available_handlers_many([user_ids])[0]
 
 
-def _fallback_handlers(work_order: WorkOrder) -> list[int]:
+def fallback_handlers(work_order: WorkOrder) -> list[int]:
     """Nobody's work waits on nobody: the owning department's head, else the creator."""
     if work_order.department_id:
         head = db.session.scalar(select(Department.head_id).where(Department.id == work_order.department_id))

@@ -250,3 +250,33 @@ class Classification(db.Model):
     level_3: Mapped[str] = mapped_column(String(100), default="")
 
     __table_args__ = (UniqueConstraint("tree", "level_1", "level_2", "level_3"),)
+
+
+class TimerStatus(StrEnum):
+    PENDING = "pending"
+    FIRED = "fired"
+    STALE = "stale"
+
+
+class Timer(db.Model):
+    """A durable timer of a task: a reminder, or one escalation level (docs/design.md §6); the sweep fires it."""
+
+    __tablename__ = "timers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending -> fired | stale. Completing, cancelling or returning the task makes its pending timers stale;
+    # whom a firing reaches is worked out when it fires, from the task as it is then.
+    status: Mapped[str] = mapped_column(String(8), default=TimerStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[dict | None] = mapped_column(JSONType)
+
+    __table_args__ = (
+        # The sweep reads only what is due: cost follows the due set, not everything pending.
+        Index("ix_timers_status_fire_at", "status", "fire_at"),
+        Index("ix_timers_task", "task_id"),
+    )

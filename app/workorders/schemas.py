@@ -2,9 +2,9 @@
 import marshmallow as ma
 from webargs.fields import DelimitedList
 
-from app.metrics.schemas import EvaluationSchema  # noqa: F401  (nested by name in WorkOrderDetailSchema)
 from marshmallow import validate
 
+from app.common.clock import utcnow
 from app.flows.schemas import PRIORITIES
 from app.workorders.models import SOURCES
 
@@ -126,8 +126,6 @@ class WorkOrderSchema(ma.Schema):
     escalation_level = ma.fields.Integer()
 
     def _overdue(self, obj):
-        from app.common.clock import utcnow
-
         return bool(obj.due_at and obj.status in ("open", "in_progress") and obj.due_at < utcnow())
 
     def _business(self, obj):
@@ -146,6 +144,7 @@ class WorkOrderCreatedSchema(WorkOrderSchema):
 
 class WorkOrderDetailSchema(WorkOrderCreatedSchema):
     timeline_events = ma.fields.List(ma.fields.Nested(TimelineEventSchema), data_key="timeline")
+    # Named, not imported: the evaluation is metrics' (a package above this one), which adds it to the detail.
     evaluation = ma.fields.Nested("EvaluationSchema", allow_none=True,
                                   metadata={"description": "The customer's answer and QA score, once evaluated."})
 

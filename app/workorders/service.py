@@ -1,4 +1,5 @@
 """Work orders: create from a template, read, list, cancel, comment."""
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -8,6 +9,7 @@ from app.common.text import LIKE_ESCAPE, like_pattern
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.flows.forms import for_each_errors, validate_values
+from app.flows import service as flows_service
 from app.flows.service import get_template
 from app.org.models import User
 from app.workorders import engine, timeline
@@ -29,6 +31,14 @@ from app.workorders.policy import require_lead, task_filter, visible_work_order,
 # GET /work-orders/{id}/tasks pages through all of them.
 TASKS_IN_ANSWER = 100
 
+
+
+def _runs_on_template(template_id: int) -> bool:
+    """Whether a work order runs on this template version: editing it then makes a new version."""
+    return db.session.scalar(select(WorkOrder.id).where(WorkOrder.template_id == template_id).limit(1)) is not None
+
+
+flows_service.register_usage_check(_runs_on_template)
 
 def transition(work_order: WorkOrder, action: str) -> None:
     """Apply a work-order transition from the one table, or Conflict."""
@@ -125,6 +135,15 @@ def _tasks_seen(work_order: WorkOrder, clause):
     return stmt if clause is None else stmt.where(clause)
 
 
+# What packages above this one add to a work order's detail (metrics: its evaluation); this one does not know them.
+_detail_parts: list[Callable[[WorkOrder], dict]] = []
+
+
+def register_detail_part(part: Callable[[WorkOrder], dict]) -> None:
+    """`part(work_order)` answers more fields of a work order's detail, such as `{"evaluation": …}`."""
+    _detail_parts.append(part)
+
+
 def work_order_detail(*, user: User, work_order: WorkOrder, tasks_limit: int = TASKS_IN_ANSWER, with_timeline: bool = True) -> dict:
     """The first `tasks_limit` tasks `user` may see with their total, and the timeline, in a fixed number of queries.
 
@@ -140,7 +159,11 @@ def work_order_detail(*, user: User, work_order: WorkOrder, tasks_limit: int = T
             mine = select(Task.id).where(Task.work_order_id == work_order.id, clause)
             stmt = stmt.where(or_(TimelineEvent.task_id.is_(None), TimelineEvent.task_id.in_(mine)))
         events = db.session.scalars(stmt).all()
-    return {"tasks": page["items"], "tasks_total": page["total"], "timeline": events}
+    detail = {"tasks": page["items"], "tasks_total": page["total"], "timeline": events}
+    if with_timeline:
+        for part in _detail_parts:
+            detail.update(part(work_order))
+    return detail
 
 
 def list_work_orders(*, user: User, filters: dict):

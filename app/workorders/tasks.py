@@ -10,7 +10,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.common.offline import effective_time
 from app.common.types import UTCDateTime
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.escalation.service import arm_task_timers, disarm_task_timers
 from app.extensions import db
 from app.flows.forms import for_each_errors, validate_values
 from app.flows.models import FlowTemplate
@@ -27,6 +26,7 @@ from app.workorders.models import (
     WorkOrder,
     WorkOrderStep,
 )
+from app.workorders.timers import arm_task_timers, disarm_task_timers
 from app.workorders.policy import can_act_on_task, is_candidate, oversees_work_order, require_lead, visible_task
 
 _STATE_CONFLICTS = {

@@ -6,7 +6,7 @@ from flask import jsonify
 from sqlalchemy import func, select
 
 from app.auth import service
-from app.auth.guard import auth_required, current_principal
+from app.common.guard import auth_required, current_principal
 from app.auth.models import ApiKey
 from app.common.clock import utcnow
 from app.common.idempotency import IdempotencyRecord

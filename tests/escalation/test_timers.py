@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
-from app.escalation.models import Timer
+from app.workorders.models import Timer
 from app.escalation.sweep import fire_due_timers
 from app.extensions import db
 from app.notify.messages import render

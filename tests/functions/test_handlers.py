@@ -6,7 +6,7 @@ import requests
 from sqlalchemy import func, select
 
 from app.common.clock import utcnow
-from app.escalation.models import Timer
+from app.workorders.models import Timer
 from app.extensions import db
 from app.notify.models import PushDelivery
 from app.workorders.storage import S3Storage

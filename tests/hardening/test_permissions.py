@@ -341,3 +341,29 @@ def test_permission_matrix(app, client, world):
         assert not {t["work_order_id"] for t in inbox["mine"] + inbox["pool"]} & private, principal
     listed = {wo["id"] for wo in client.get(f"{V1}/work-orders?per_page=500", headers=_headers(world, "candidate")).json["items"]}
     assert world.ids["work_order"] in listed and world.ids["private_work_order"] not in listed
+
+
+def test_reads_never_write(app, client, world):
+    """Every GET, as every caller, runs no INSERT, UPDATE or DELETE (and on SQLite takes no write lock for it)."""
+    from sqlalchemy import event
+
+    writes: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many):
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+        if verb in ("INSERT", "UPDATE", "DELETE", "MERGE") or "pg_advisory" in statement:
+            writes.append(statement.split("\n")[0][:120])
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for (method, rule), row in sorted(TABLE.items()):
+            if method != "GET":
+                continue
+            for principal in PRINCIPALS:
+                params = row.fresh(world, principal) if row.fresh else row.params(world)
+                writes.clear()
+                response = client.get(_path(rule, params), headers=_headers(world, principal))
+                assert not writes, (rule, principal, response.status_code, writes)
+                db.session.rollback()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

@@ -27,6 +27,7 @@ def test_the_summary_over_http(client, flow, week):
         assert name in body and all(name in group for group in body["groups"]), name
     assert body["period"] == {"from": "2025-03-03", "to": "2025-03-09", "timezone": "Asia/Shanghai", "days": 7}
     assert body["group_by"] == "department" and body["scope"]["all_departments"] is True
+    assert body["facts_as_of"] == "2025-03-10T00:00:00+00:00"  # the job's last pass (see the week fixture)
     assert body["service_rate"] == pytest.approx(20.8)
     assert body["work_orders"]["total"] == 6 and len(body["groups"]) == 2
     for section in ("volumes", "evaluations", "effort", "sla", "steps", "escalations", "returns", "backlog", "pareto",
@@ -91,6 +92,7 @@ def test_the_csv_export(client, flow, week):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="baton-metrics-2025-03-03-2025-03-09-groups.csv"' in response.headers["Content-Disposition"]
+    assert response.headers["Facts-As-Of"] == "2025-03-10T00:00:00+00:00"
     rows = _csv(response)
     header, period, *days = rows
     assert header[:4] == ["row", "key", "label", "work_orders"]
@@ -162,7 +164,12 @@ def test_bad_weights_are_422(client, auth, demo, body):
 
 @http_only
 def test_the_endpoints_are_in_the_openapi_document(client, demo):
-    paths = client.get("/api/v1/openapi.json").json["paths"]
+    document = client.get("/api/v1/openapi.json").json
+    paths = document["paths"]
     for path in ("/api/v1/metrics/summary", "/api/v1/metrics/export.csv", "/api/v1/metrics/effort-weights",
                  "/api/v1/service-volumes", "/api/v1/work-orders/{work_order_id}/evaluation"):
         assert path in paths, path
+    # The freshness stamp is documented: a field of the summary, a header of the export.
+    stamp = document["components"]["schemas"]["Summary"]["properties"]["facts_as_of"]
+    assert stamp["format"] == "date-time" and "not yet counted" in stamp["description"]
+    assert "Facts-As-Of" in paths["/api/v1/metrics/export.csv"]["get"]["responses"]["200"]["headers"]

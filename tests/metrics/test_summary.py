@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.metrics.conftest import NOW, TEMPLATE, build_week, summary_for
+from tests.metrics.conftest import NOW, TEMPLATE, build_week, catch_up, summary_for
 
 KEY = TEMPLATE["key"]
 DAMAGED = ["售后 After-sales", "质量 Quality", "破损 Damaged"]
@@ -241,6 +241,7 @@ def test_an_empty_period(week, demo):
 
 def test_no_orders_and_no_evaluations(flow, client, demo):
     build_week(flow, client, demo, evaluate=False, volumes=False)
+    catch_up()
     s = summary_for("admin", demo)
     assert (s["service_rate"], s["manual_service_rate"], s["work_order_rate"]) == (None, None, None)
     assert s["volumes"]["orders_source"] == "none"
@@ -273,18 +274,18 @@ def test_orders_come_from_posted_orders_on_days_without_an_order_volume(week, de
     assert days["2025-03-06"]["work_order_rate"] == approx(1 / (1 / 10000))
 
 
-def test_figures_follow_corrections_and_work_closed_after_a_summary(week, flow, client, demo):
+def test_figures_follow_corrections_and_work_closed_after_the_last_catch_up(week, flow, client, demo):
     from sqlalchemy import select, update
 
     from app.extensions import db
     from app.workorders.models import Task
     from tests.metrics.conftest import t
 
-    summary_for("admin", demo)  # closed work orders now have their facts
+    summary_for("admin", demo)  # closed work orders have their facts (the fixture ran the job)
     response = client.post(f"/api/v1/work-orders/{week.ids['wo1']}/evaluation", json={"score": 1, "resolved": False},
                            headers=flow.h("lead.cs"))
     assert response.status_code == 200, response.json
-    # WO6 is finished after that summary: its fact is written by the next one.
+    # WO6 is finished after the job's last pass: its fact is written by the next one.
     wo6 = week.ids["wo6"]
     flow.finish(wo6, "a", "cs.agent1")
     flow.finish(wo6, "b", "staff.wh1")
@@ -294,6 +295,7 @@ def test_figures_follow_corrections_and_work_closed_after_a_summary(week, flow, 
                                                                  completed_effective_at=t(9, 16, 20), due_at=t(9, 18)))
     db.session.commit()
 
+    catch_up()
     s = summary_for("admin", demo)
     assert s["evaluations"]["score_distribution"] == {"1": 1, "2": 1, "3": 0, "4": 0}
     assert (s["resolved_share"], s["resolution_score_mean"], s["effort"]["resolved"]["work_orders"]) == (0.0, 1.5, 0)
@@ -307,10 +309,10 @@ def test_figures_follow_corrections_and_work_closed_after_a_summary(week, flow, 
 
 
 def test_rebuilding_the_facts_changes_nothing(week, demo):
-    from app.metrics import facts
+    from app.metrics.catch_up import rebuild_facts
 
     before = summary_for("admin", demo, group_by="day")
-    facts.rebuild(now=NOW, tz="Asia/Shanghai")
+    rebuild_facts(now=NOW, tz="Asia/Shanghai")
     after = summary_for("admin", demo, group_by="day")
     assert after == before
 
@@ -337,10 +339,15 @@ def test_the_business_time_zone_decides_the_day(week, demo):
     from app.metrics.period import Period
     from app.metrics.summary import summarise
 
-    # In UTC, WO7 (opened 16:10 UTC on Sunday) belongs to the week too; the facts follow the time zone.
-    utc = summarise(user=demo.user("admin"), period=Period(date(2025, 3, 3), date(2025, 3, 9), "UTC"), group_by="day", now=NOW)
+    # In UTC, WO7 (opened 16:10 UTC on Sunday) belongs to the week too; the facts follow the time zone once the
+    # job has rebuilt them in it (until then, a summary in the new zone has no `facts_as_of`).
+    week_in_utc = Period(date(2025, 3, 3), date(2025, 3, 9), "UTC")
+    assert summarise(user=demo.user("admin"), period=week_in_utc, group_by="day", now=NOW)["facts_as_of"] is None
+    catch_up(tz="UTC")
+    utc = summarise(user=demo.user("admin"), period=week_in_utc, group_by="day", now=NOW)
     assert utc["work_orders"]["total"] == 7
     assert {g["key"]: g["work_orders"] for g in utc["groups"]}["2025-03-09"] == 2
+    catch_up()
     assert summary_for("admin", demo)["work_orders"]["total"] == 6
 
 

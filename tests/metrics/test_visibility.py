@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.extensions import db
-from tests.metrics.conftest import TEMPLATE, _set_times, summary_for, t, task_times
+from tests.metrics.conftest import TEMPLATE, _set_times, catch_up, summary_for, t, task_times
 
 BJ_TEMPLATE = {
     "key": "metrics-beijing",
@@ -34,6 +34,7 @@ def beijing(week, flow, demo):
     flow.finish(wo8["id"], "count", "staff.wh2")
     _set_times(wo8["id"], t(5, 3), [task_times(t(5, 3), t(5, 3, 20), t(5, 3, 50), t(5, 4))])
     week.ids["wo8"] = wo8["id"]
+    catch_up()
     return week
 
 
@@ -50,10 +51,11 @@ def test_each_fact_carries_the_set_of_departments_taking_part(beijing, demo):
     summary_for("admin", demo)
     sets = dict(db.session.execute(select(DepartmentSet.id, DepartmentSet.departments)).all())
     cs, wh1, wh2 = demo.dept("CS"), demo.dept("WH-SH-01"), demo.dept("WH-BJ-01")
-    # Closed in the week: WO1, WO2, WO3 (CS + WH-SH-01), WO5 (CS), WO8 (CS + WH-BJ-01); each set is kept once.
+    # Closed: WO1, WO2, WO3 (CS + WH-SH-01), WO5 (CS), WO8 (CS + WH-BJ-01), and WO7 (CS + WH-SH-01): the job writes
+    # every closed work order, not only those of a period someone asked for. Each set is kept once.
     assert sorted(sets.values()) == sorted(",".join(str(i) for i in sorted(s)) for s in ({cs, wh1}, {cs}, {cs, wh2}))
     facts = dict(db.session.execute(select(WorkOrderFact.work_order_id, WorkOrderFact.department_set_id)).all())
-    assert set(facts) == {beijing.ids[name] for name in ("wo1", "wo2", "wo3", "wo5", "wo8")}
+    assert set(facts) == {beijing.ids[name] for name in ("wo1", "wo2", "wo3", "wo5", "wo7", "wo8")}
     for work_order_id, set_id in facts.items():
         assert sets[set_id] == _departments_of(work_order_id)
     # The task and tag facts and the per-day totals carry their work order's set.
@@ -120,15 +122,16 @@ def test_moving_a_department_in_the_tree_needs_no_rebuild(beijing, demo):
     assert db.session.scalars(select(DepartmentSet.departments)).all() == sets
 
 
-def test_work_closed_after_a_summary_joins_the_set_it_shares(beijing, flow, demo):
+def test_work_closed_after_the_last_catch_up_joins_the_set_it_shares(beijing, flow, demo):
     from app.metrics.models import DepartmentSet, WorkOrderFact
 
     before = summary_for("mgr.wh1", demo)
     sets = db.session.scalar(select(db.func.count()).select_from(DepartmentSet))
-    # WO6 (CS + WH-SH-01, like WO1) is finished after that summary.
+    # WO6 (CS + WH-SH-01, like WO1) is finished after the job's last pass; the next pass writes its fact.
     wo6 = beijing.ids["wo6"]
     flow.finish(wo6, "a", "cs.agent1")
     flow.finish(wo6, "b", "staff.wh1")
+    catch_up()
     after = summary_for("mgr.wh1", demo)
     assert db.session.scalar(select(db.func.count()).select_from(DepartmentSet)) == sets
     fact_sets = dict(db.session.execute(select(WorkOrderFact.work_order_id, WorkOrderFact.department_set_id)).all())
@@ -140,17 +143,18 @@ def test_work_closed_after_a_summary_joins_the_set_it_shares(beijing, flow, demo
     assert summary_for("mgr.wh2", demo)["work_orders"]["total"] == 1
 
 
-def test_after_the_upgrade_empties_the_facts_the_next_summary_builds_them_again(beijing, demo):
+def test_after_the_upgrade_empties_the_facts_the_next_catch_up_builds_them_again(beijing, demo):
     from sqlalchemy import delete
 
-    from app.metrics.facts import REFRESH_KEY
+    from app.metrics.catch_up import STATE_KEY
     from app.metrics.models import MetricSetting, StepDay, TagFact, TaskFact, WorkOrderFact
 
     before = {login: summary_for(login, demo, group_by="day") for login in ("admin", "mgr.ops", "mgr.wh2")}
     # What migration c8d41f0a7b25 does: the read model is emptied and the refresh state forgotten.
     for model in (StepDay, TaskFact, TagFact, WorkOrderFact):
         db.session.execute(delete(model))
-    db.session.execute(delete(MetricSetting).where(MetricSetting.key == REFRESH_KEY))
+    db.session.execute(delete(MetricSetting).where(MetricSetting.key == STATE_KEY))
     db.session.commit()
+    catch_up()
     for login, summary in before.items():
         assert summary_for(login, demo, group_by="day") == summary, login

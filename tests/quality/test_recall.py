@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.common.clock import utcnow
-from app.escalation.models import Timer
+from app.workorders.models import Timer
 from app.extensions import db
 from app.jobs import run_all_once
 from app.org.models import User

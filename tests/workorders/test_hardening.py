@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 
 from app import create_app
 from app.auth.service import issue_token
-from app.escalation.models import Timer
+from app.workorders.models import Timer
 from app.extensions import db
 from app.flows.models import FlowTemplate
 from app.notify.models import Notification
@@ -66,7 +66,7 @@ def test_a_stored_template_with_overlong_durations_still_runs_to_resolved(flow, 
 
 
 def test_timer_plan_never_overflows_at_the_end_of_the_calendar():
-    from app.escalation.service import timer_plan
+    from app.flows.timing import timer_plan
 
     end = datetime(9999, 12, 1, tzinfo=timezone.utc)
     plan = timer_plan(step=HUGE, due_at=end, now=end - timedelta(days=400))

@@ -1,11 +1,18 @@
-"""Arming and disarming the durable timers of a task (the sweep that fires them lives in sweep.py)."""
+"""When a step's task is reminded and escalated: the timer plan of a step, a pure rule over its settings.
+
+The engine and the set-based writer both store what `timer_plan` answers (app/workorders/timers.py and the bulk
+writer), and the sweep reads `escalation_settings` when a timer fires: one rule for every writer and reader.
+"""
 from datetime import datetime, timedelta
+from enum import StrEnum
 
-from sqlalchemy import update
-
-from app.escalation.models import Timer, TimerKind
-from app.extensions import db
 from app.flows.graph import later, parse_duration
+
+
+class TimerKind(StrEnum):
+    REMIND = "remind"
+    ESCALATE = "escalate"
+
 
 DEFAULT_MAX_LEVEL = 3
 MAX_LEVEL = 10  # what a template may name (flows.schemas.EscalationSchema)
@@ -40,22 +47,3 @@ def timer_plan(*, step: dict, due_at: datetime | None, now: datetime) -> list[tu
     for level in range(1, settings["max_level"] + 1):
         plan.append((TimerKind.ESCALATE, level, later(due_at, settings["interval"] * (level - 1))))
     return plan
-
-
-def arm_task_timers(*, task, step: dict, now: datetime) -> list[Timer]:
-    """Store the reminder and every escalation level of a task with an SLA (same transaction as the task)."""
-    timers = [Timer(task_id=task.id, kind=kind, level=level, fire_at=fire_at, created_at=now)
-              for kind, level, fire_at in timer_plan(step=step, due_at=task.due_at, now=now)]
-    db.session.add_all(timers)
-    return timers
-
-
-def disarm_task_timers(*, task_ids: list[int]) -> None:
-    """Make the pending timers of finished tasks stale."""
-    if task_ids:
-        db.session.execute(
-            update(Timer)
-            .where(Timer.task_id.in_(task_ids), Timer.status == "pending")
-            .values(status="stale")
-            .execution_options(synchronize_session=False)
-        )

@@ -1,26 +1,30 @@
-"""Request-level authentication for views: who is calling, and may they call this."""
+"""Request-level authentication for views: who is calling, and may they call this.
+
+Who a request's credentials name is the auth package's rule (`app.auth.service.authenticate`), handed to
+`init_app` by the app factory; this module only asks it once per request and checks roles, permissions and
+scopes on the principal it answers (anything with `user`, `api_key`, `has_role`, `can` and `has_scope`).
+"""
 from functools import wraps
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 
-from app.auth.principal import Principal
-from app.auth.service import authenticate
-from app.common.clock import utcnow
 from app.errors import Forbidden, Unauthorized
 
 _UNSET = object()
 
 
-def current_principal(required: bool = True) -> Principal | None:
+def init_app(app: Flask, *, authenticate) -> None:
+    """`authenticate(authorization=, api_key=)` answers the principal the request's credentials name, or None."""
+    app.extensions["baton.authenticate"] = authenticate
+
+
+def current_principal(required: bool = True):
     """The caller of this request, resolved once and cached on the request (not `g`, which can outlive it)."""
     principal = request.environ.get("baton.principal", _UNSET)
     if principal is _UNSET:
-        principal = authenticate(
+        principal = current_app.extensions["baton.authenticate"](
             authorization=request.headers.get("Authorization"),
             api_key=request.headers.get("X-API-Key"),
-            secret_key=current_app.config["SECRET_KEY"],
-            token_ttl=current_app.config["TOKEN_TTL_SECONDS"],
-            now=utcnow(),
         )
         request.environ["baton.principal"] = principal
     if principal is None and required:
