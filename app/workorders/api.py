@@ -7,7 +7,8 @@ from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
 from app.errors import Invalid
-from app.workorders import attachments, classifications, service, tasks
+from app.workorders import attachments, claims, classifications, completion, handoffs, presenters, service
+from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import (
     AttachmentFormSchema,
     AttachmentRequestSchema,
@@ -62,7 +63,7 @@ class WorkOrders(MethodView):
         work_order = service.create_work_order(body=body, created_by=user, department_id=user.department_id, now=now,
                                                tz=current_app.config["BUSINESS_TIMEZONE"])
         detail = service.work_order_detail(user=user, work_order=work_order, with_timeline=False)
-        work_order.task_views = tasks.present_many(detail["tasks"], now)
+        work_order.task_views = presenters.present_many(detail["tasks"], now)
         work_order.tasks_total = detail["tasks_total"]
         return work_order
 
@@ -76,9 +77,9 @@ def get_work_order(work_order_id):
     user = current_user()
     work_order = service.get_work_order(user=user, work_order_id=work_order_id)
     detail = service.work_order_detail(user=user, work_order=work_order)
-    work_order.task_views = tasks.present_many(detail["tasks"], now)
+    work_order.task_views = presenters.present_many(detail["tasks"], now)
     work_order.tasks_total = detail["tasks_total"]
-    people = tasks.names_of({e.actor_id for e in detail["timeline"]})
+    people = presenters.names_of({e.actor_id for e in detail["timeline"]})
     for event in detail["timeline"]:
         event.actor = people.get(event.actor_id)
     work_order.timeline_events = detail["timeline"]
@@ -95,7 +96,7 @@ def list_work_order_tasks(page, work_order_id):
     user = current_user()
     work_order = service.get_work_order(user=user, work_order_id=work_order_id)
     found = paginate(service.list_tasks(user=user, work_order=work_order), **page)
-    return {**found, "items": tasks.present_many(found["items"], utcnow())}
+    return {**found, "items": presenters.present_many(found["items"], utcnow())}
 
 
 @blp.route("/work-orders/<int:work_order_id>/cancel", methods=["POST"])
@@ -184,7 +185,7 @@ def download_attachment(attachment_id):
 @blp.response(200, InboxSchema)
 def inbox():
     """Your tasks and the pool tasks you can claim, urgent and overdue first."""
-    return tasks.inbox(user=current_user(), now=utcnow())
+    return inbox_of(user=current_user(), now=utcnow())
 
 
 @blp.route("/tasks/<int:task_id>")
@@ -192,11 +193,11 @@ def inbox():
 @blp.response(200, TaskSchema)
 def get_task(task_id):
     """One task with its work order and the step's outcomes and form."""
-    return tasks.present_one(visible_task(current_user(), task_id), utcnow())
+    return presenters.present_one(visible_task(current_user(), task_id), utcnow())
 
 
 def _task_view(task):
-    return tasks.present_one(task, utcnow())
+    return presenters.present_one(task, utcnow())
 
 
 @blp.route("/tasks/<int:task_id>/claim", methods=["POST"])
@@ -205,7 +206,7 @@ def _task_view(task):
 @blp.response(200, TaskSchema)
 def claim(body, task_id):
     """Claim a pool task; 409 task_taken when someone else won."""
-    return _task_view(tasks.claim_task(user=current_user(), task_id=task_id, now=utcnow(), occurred_at=body["occurred_at"], max_skew=_skew()))
+    return _task_view(claims.claim_task(user=current_user(), task_id=task_id, now=utcnow(), occurred_at=body["occurred_at"], max_skew=_skew()))
 
 
 @blp.route("/tasks/<int:task_id>/release", methods=["POST"])
@@ -214,7 +215,7 @@ def claim(body, task_id):
 @blp.response(200, TaskSchema)
 def release(body, task_id):
     """Give a claimed pool task back."""
-    return _task_view(tasks.release_task(user=current_user(), task_id=task_id, now=utcnow(), reason=body["reason"]))
+    return _task_view(claims.release_task(user=current_user(), task_id=task_id, now=utcnow(), reason=body["reason"]))
 
 
 @blp.route("/tasks/<int:task_id>/complete", methods=["POST"])
@@ -223,7 +224,7 @@ def release(body, task_id):
 @blp.response(200, TaskSchema)
 def complete(body, task_id):
     """Complete a task with an allowed outcome, a note and the step's form."""
-    return _task_view(tasks.complete_task(
+    return _task_view(completion.complete_task(
         user=current_user(), task_id=task_id, outcome=body["outcome"], note=body["note"], data=body["data"], now=utcnow(),
         occurred_at=body["occurred_at"], expected_version=body["version"], max_skew=_skew()))
 
@@ -234,7 +235,7 @@ def complete(body, task_id):
 @blp.response(200, TaskSchema)
 def return_(body, task_id):
     """Return the work to the previous step with a reason."""
-    return _task_view(tasks.return_task(user=current_user(), task_id=task_id, reason=body["reason"], to_step=body["to_step"],
+    return _task_view(completion.return_task(user=current_user(), task_id=task_id, reason=body["reason"], to_step=body["to_step"],
                                         now=utcnow(), occurred_at=body["occurred_at"]))
 
 
@@ -244,7 +245,7 @@ def return_(body, task_id):
 @blp.response(200, TaskSchema)
 def transfer(body, task_id):
     """Hand a task to someone else."""
-    return _task_view(tasks.transfer_task(user=current_user(), task_id=task_id, to_user_id=body["to_user"], now=utcnow(), reason=body["reason"]))
+    return _task_view(handoffs.transfer_task(user=current_user(), task_id=task_id, to_user_id=body["to_user"], now=utcnow(), reason=body["reason"]))
 
 
 @blp.route("/tasks/<int:task_id>/candidates", methods=["POST"])
@@ -253,7 +254,7 @@ def transfer(body, task_id):
 @blp.response(200, TaskSchema)
 def candidates(body, task_id):
     """Add or remove handlers of a running step (lead)."""
-    return _task_view(tasks.change_candidates(user=current_user(), task_id=task_id, add=body["add"], remove=body["remove"], now=utcnow()))
+    return _task_view(handoffs.change_candidates(user=current_user(), task_id=task_id, add=body["add"], remove=body["remove"], now=utcnow()))
 
 
 @blp.route("/classifications")

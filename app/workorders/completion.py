@@ -1,0 +1,99 @@
+"""Finishing a task (the work order moves on) and returning the work to an earlier step."""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.errors import Conflict, Invalid
+from app.extensions import db
+from app.flows.forms import for_each_errors, validate_values
+from app.notify.service import notify
+from app.org.models import User
+from app.workorders import engine, timeline
+from app.workorders.acting import STATE_CONFLICTS, check_transition, commit_or_conflict, effective_times, lock_task, require_actor
+from app.workorders.attachments import attachment_errors
+from app.workorders.models import StepStatus, Task, TaskStatus, WorkOrderStep
+from app.workorders.timers import disarm_task_timers
+
+def complete_task(*, user: User, task_id: int, outcome: str | None, note: str | None, data: dict | None, now: datetime,
+                  occurred_at: datetime | None = None, expected_version: int | None = None, max_skew: int) -> Task:
+    """Finish a task with an allowed outcome and its form; the work order moves on."""
+    task, work_order, step = lock_task(user, task_id)
+    if expected_version is not None and expected_version != task.version:
+        raise Conflict("The task changed since you loaded it.", code="task_changed", details={"version": task.version})
+    if task.status in STATE_CONFLICTS:
+        check_transition(task, "complete", user)
+    require_actor(user, task)
+    target = check_transition(task, "complete", user)
+    outcome = outcome or step.get("outcomes", ["done"])[0]
+    if outcome not in step.get("outcomes", ["done"]):
+        raise Invalid("That outcome is not allowed here.", details={"outcome": [f"must be one of {step.get('outcomes', ['done'])}"]})
+    clean, errors = validate_values(step.get("form") or [], data or {})
+    if not errors:
+        errors = attachment_errors(work_order_id=work_order.id, fields=step.get("form") or [], values=clean)
+        if task.mode != "each":  # these values join the work order's data, which later for_each steps read
+            errors.update(for_each_errors(engine.template_of(work_order).steps, clean))
+    if errors:
+        raise Invalid("The completion form is not valid.", details=errors)
+    at, trusted = effective_times(task, now, occurred_at, max_skew)
+    if task.mode == "pool" and task.assignee_id is None:
+        task.assignee_id = user.id  # completing an unclaimed pool task claims it in the same step
+        task.claimed_at = now
+        task.claimed_effective_at = at
+    task.status = target
+    task.completed_at = now
+    task.completed_effective_at = at
+    task.device_time_untrusted = task.device_time_untrusted or not trusted
+    task.completed_by_id = user.id
+    task.outcome = outcome
+    task.note = note
+    task.data = clean
+    if task.mode != "each" and clean:
+        work_order.data = {**work_order.data, **clean}
+    wstep = db.session.get(WorkOrderStep, task.step_id)
+    wstep.last_handler_id = user.id
+    engine.close_candidates([task.id])
+    disarm_task_timers(task_ids=[task.id])
+    engine.mark_started(work_order, now)
+    timeline.record(work_order_id=work_order.id, task_id=task.id, kind="completed", actor_id=user.id, now=now,
+                    occurred_at=occurred_at, details={"outcome": outcome, "note": note, "data": clean, "device_time_trusted": trusted})
+    db.session.flush()
+    engine.advance(work_order=work_order, template=engine.template_of(work_order), now=now, actor_id=user.id)
+    commit_or_conflict()
+    return task
+
+
+def return_task(*, user: User, task_id: int, reason: str, now: datetime, to_step: str | None = None,
+                occurred_at: datetime | None = None) -> Task:
+    """Send the work back to the previous step, re-opened with its last handler (counted per work order)."""
+    task, work_order, step = lock_task(user, task_id)
+    if not step.get("allow_return"):
+        raise Conflict("This step does not allow returns.", code="return_not_allowed")
+    check_transition(task, "return", user)
+    require_actor(user, task)
+    predecessors = step.get("after") or []
+    if not predecessors:
+        raise Conflict("This is a first step; there is nothing to return to.", code="nothing_to_return_to")
+    if to_step is not None and to_step not in predecessors:
+        raise Invalid("Not a previous step.", details={"to_step": [f"must be one of {predecessors}"]})
+    targets = [to_step] if to_step else predecessors
+    wstep = db.session.get(WorkOrderStep, task.step_id)
+    siblings = db.session.scalars(select(Task).where(
+        Task.step_id == wstep.id, Task.activation == wstep.activation, Task.status.in_([TaskStatus.OPEN, TaskStatus.CLAIMED]))).all()
+    engine.cancel_tasks(siblings, now)
+    wstep.status = StepStatus.PENDING
+    work_order.return_count += 1
+    work_order.updated_at = now
+    template = engine.template_of(work_order)
+    timeline.record(work_order_id=work_order.id, task_id=task.id, kind="returned", actor_id=user.id, now=now,
+                    occurred_at=occurred_at, details={"reason": reason, "from_step": task.step, "to_steps": targets})
+    for key in targets:
+        target_step = db.session.scalar(select(WorkOrderStep).where(WorkOrderStep.work_order_id == work_order.id, WorkOrderStep.key == key))
+        last = [target_step.last_handler_id] if target_step.last_handler_id else None
+        reopened = engine.activate_step(work_order=work_order, wstep=target_step, step=template.step(key), now=now,
+                                        actor_id=user.id, only_users=last)
+        notify(user_ids=[c for t in reopened for c in ([t.assignee_id] if t.assignee_id else last or [])],
+               kind="work_order.returned", params={"number": work_order.number, "step": template.step(key)["title"], "reason": reason},
+               url=f"/#/task/{reopened[0].id}" if reopened else f"/#/wo/{work_order.id}", tag=f"wo-{work_order.id}",
+               priority=work_order.priority, now=now)
+    commit_or_conflict()
+    return task

@@ -1,0 +1,109 @@
+"""Tasks as the API shows them: with their work order, step, candidates and people's names, in a few queries."""
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm.util import identity_key
+
+from app.extensions import db
+from app.flows.models import FlowTemplate
+from app.org.models import User
+from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
+
+class WorkOrderSummary(NamedTuple):
+    """What an inbox item shows of its work order (WorkOrderSummarySchema), without loading the whole row."""
+
+    id: int
+    number: str
+    title: str
+    description: str
+    priority: str
+    status: str
+    template_key: str
+    template_id: int
+
+
+def load_templates(ids: set[int]) -> dict[int, FlowTemplate]:
+    return _by_id(FlowTemplate, ids)
+
+
+def _by_id(model, ids: set[int]) -> dict:
+    """Rows by id: those the session already holds, loaded and unexpired, as they are; the others in one query."""
+    found, missing = {}, set()
+    identity_map = db.session.identity_map
+    for id_ in ids:
+        obj = identity_map.get(identity_key(model, id_))
+        if obj is not None and not inspect(obj).expired_attributes:
+            found[id_] = obj
+        else:
+            missing.add(id_)
+    if missing:
+        found.update((row.id, row) for row in db.session.scalars(select(model).where(model.id.in_(missing))))
+    return found
+
+
+def present_task(task: Task, work_order: WorkOrder, template: FlowTemplate, now: datetime, candidates: list | None = None) -> dict:
+    """A task as the API shows it, with what a phone needs to act on it."""
+    step = template.step(task.step)
+    view = {column: getattr(task, column) for column in TASK_FIELDS}
+    view.update(
+        step_title=step["title"],
+        outcomes=step.get("outcomes") or ["done"],
+        form=step.get("form") or [],
+        allow_return=bool(step.get("allow_return")) and bool(step.get("after")),
+        overdue=bool(task.due_at and task.due_at < now and task.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)),
+        work_order=work_order,
+    )
+    if candidates is not None:
+        view["candidates"] = candidates
+    return view
+
+
+TASK_FIELDS = (
+    "id", "work_order_id", "step", "mode", "status", "assignee_id", "due_at", "escalation_level", "priority",
+    "instance", "instance_label", "created_at", "claimed_at", "completed_at", "completed_by_id", "outcome", "note",
+    "data", "version", "device_time_untrusted", "claimed_effective_at", "completed_effective_at",
+)
+
+
+def present_one(task: Task, now: datetime) -> dict:
+    """A single task with its work order, template step and candidates."""
+    return present_many([task], now)[0]
+
+
+_CANDIDATE_PEOPLE = (
+    select(TaskCandidate.task_id, User.id, User.name, User.login).join(User, User.id == TaskCandidate.user_id)
+    .where(TaskCandidate.task_id.in_(bindparam("task_ids", expanding=True))).order_by(TaskCandidate.user_id)
+)
+
+
+def present_many(tasks: list[Task], now: datetime) -> list[dict]:
+    """Tasks with their work orders, steps, candidates and people's names, in a fixed number of queries."""
+    if not tasks:
+        return []
+    ids = [t.id for t in tasks]
+    work_orders = _by_id(WorkOrder, {t.work_order_id for t in tasks})
+    templates = load_templates({w.template_id for w in work_orders.values()})
+    candidates: dict[int, list[int]] = {}
+    people: dict[int, dict] = {}
+    for task_id, user_id, name, login in db.session.execute(_CANDIDATE_PEOPLE, {"task_ids": ids}):
+        candidates.setdefault(task_id, []).append(user_id)
+        people[user_id] = {"id": user_id, "name": name, "login": login}
+    people.update(names_of({t.assignee_id for t in tasks if t.assignee_id and t.assignee_id not in people}))
+    views = []
+    for task in tasks:
+        work_order = work_orders[task.work_order_id]
+        view = present_task(task, work_order, templates[work_order.template_id], now, candidates.get(task.id, []))
+        view["assignee"] = people.get(task.assignee_id)
+        view["candidate_people"] = [people[u] for u in candidates.get(task.id, []) if u in people]
+        views.append(view)
+    return views
+
+
+def names_of(user_ids: set[int]) -> dict[int, dict]:
+    """{id: {id, name, login}} for the given users, in one query."""
+    user_ids = {u for u in user_ids if u}
+    if not user_ids:
+        return {}
+    return {u.id: {"id": u.id, "name": u.name, "login": u.login}
+            for u in db.session.execute(select(User.id, User.name, User.login).where(User.id.in_(user_ids)))}
