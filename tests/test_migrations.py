@@ -1,6 +1,4 @@
 """The migrated schema is exactly what the models describe, on SQLite and on PostgreSQL."""
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
