@@ -108,6 +108,7 @@ def test_completed_offline_is_delivered_exactly_once(phone, api):
     phone.open(f"/task/{task['id']}")
     page.locator(".action-bar .btn-primary").click()
     expect(page.locator(".action-bar button[type=submit]")).to_have_text("Complete")
+    page.wait_for_load_state("networkidle")  # the screen's own reload after the claim has landed
 
     phone.context.set_offline(True)
     expect(page.locator(".banner-offline")).to_be_visible()

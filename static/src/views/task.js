@@ -26,12 +26,14 @@ export default function taskView(el, params) {
   let error = null;
   let photo = null; // {blob, url}
   let form = null; // current complete-form state
+  let formDirty = false; // the person has started filling it in: a reload must not wipe what they entered
   let submitting = false;
 
   const root = h('div.page.page-task');
   el.append(root);
 
   async function load() {
+    const before = task;
     try {
       const res = await api('GET', `/tasks/${encodeURIComponent(id)}`);
       task = res.data;
@@ -47,7 +49,10 @@ export default function taskView(el, params) {
         wo = wo || null; // the task alone is enough to act
       }
     }
-    if (el.isConnected && !submitting) draw();
+    // Nothing changed that the screen acts on (a late answer, a refresh): keep what the person is typing.
+    const unchanged = before && task && before.status === task.status && before.assignee_id === task.assignee_id
+      && before.version === task.version;
+    if (el.isConnected && !submitting && !(unchanged && formDirty && form && form.isConnected)) draw();
   }
 
   function photoPicker(required) {
@@ -174,6 +179,10 @@ export default function taskView(el, params) {
       if (['task_taken', 'task_completed', 'invalid_transition', 'forbidden'].includes(res.error && res.error.code)) load();
     });
     form = f;
+    formDirty = false;
+    const markDirty = () => { formDirty = true; };
+    f.addEventListener('input', markDirty);
+    f.addEventListener('change', markDirty);
     return f;
   }
 
