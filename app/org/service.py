@@ -237,33 +237,6 @@ def update_me(*, user: User, changes: dict, now: datetime) -> User:
     return user
 
 
-def manager_chain(*, user_id: int, levels: int) -> list[User]:
-    """The reporting line above a user, nearest first, at most `levels` long."""
-    chain, seen = [], {user_id}
-    user = db.session.get(User, user_id)
-    while user is not None and user.manager_id and len(chain) < levels:
-        if user.manager_id in seen:
-            break
-        user = db.session.get(User, user.manager_id)
-        if user is None:
-            break
-        seen.add(user.id)
-        chain.append(user)
-    return chain
-
-
-def stand_in_for(*, user: User) -> User | None:
-    """Who acts for a person: themselves when on duty, else their delegate chain's first available person."""
-    seen = set()
-    node = user
-    while node is not None and node.id not in seen:
-        if node.active and node.on_duty:
-            return node
-        seen.add(node.id)
-        node = db.session.get(User, node.delegate_id) if node.delegate_id else None
-    return None
-
-
 def _check_members(members: list[int]) -> None:
     if not members:
         return

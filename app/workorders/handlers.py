@@ -9,7 +9,7 @@ from app.common.ids import MAX_ID
 from app.extensions import db
 from app.org.models import Department, GroupMember, User, UserRole
 from app.workorders.models import WorkOrder
-from app.workorders.people import People
+from app.org.lines import People
 
 def _ids(values) -> set[int]:
     """The integer ids in a list taken from a spec (specs of for_each items come from data: anything may be there)."""
@@ -103,9 +103,17 @@ def available_handlers(user_ids: list[int]) -> tuple[list[int], dict[int, int]]:
 
 
 def fallback_handlers(work_order: WorkOrder) -> list[int]:
-    """Nobody's work waits on nobody: the owning department's head, else the creator."""
+    """Nobody's work waits on nobody: the owning department's head, else the creator — each through the same
+    stand-in rule as any handler (their delegate, else the first available manager up their line)."""
+    owners = []
     if work_order.department_id:
         head = db.session.scalar(select(Department.head_id).where(Department.id == work_order.department_id))
         if head:
-            return [head]
-    return [work_order.created_by_id] if work_order.created_by_id else []
+            owners.append(head)
+    if work_order.created_by_id:
+        owners.append(work_order.created_by_id)
+    for owner in owners:
+        handlers, _ = available_handlers([owner])
+        if handlers:
+            return handlers
+    return owners[:1]  # nobody at all is available: the work still has an owner to reach when someone is back

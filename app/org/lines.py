@@ -1,8 +1,9 @@
-"""Reporting lines and delegates of many people at once, read in a few set-based queries.
+"""The reporting line and the stand-ins: who acts for a person who is away, and whom an escalation reaches.
 
-Answers exactly what `org.service.manager_chain` and `stand_in_for` answer, without a query per person and
-level: the engine finds handlers' stand-ins through it, and the sweep and a lead's manual escalation reach
-managers through it.
+One rule, read set-based: the people a batch needs and everyone their reporting lines and delegate chains lead
+to are read in a few queries (one per step up the lines), whatever the batch's size. The engine finds
+handlers' stand-ins through it, the fallback handler of a step nobody was found for too, and the sweep and a
+lead's manual escalation reach managers through it.
 """
 from sqlalchemy import select
 
@@ -12,7 +13,13 @@ from app.org.models import User
 
 
 class People:
-    """The people a batch needs, with everyone their reporting lines and delegate chains lead to."""
+    """The people a batch needs, with everyone their reporting lines and delegate chains lead to.
+
+    - `chain(u, n)`: the reporting line above `u`, nearest first, at most `n` long (a loop in the line ends it).
+    - `stand_in(u)`: `u` when active and on duty, else the first active, on-duty person down `u`'s delegate chain.
+    - `manager_at_level(u, level)`: the stand-in of the manager `level` steps up; when that manager has none, the
+      next one up the line; past the top of the line, the top (then up from there).
+    """
 
     def __init__(self, user_ids=()):
         self.rows: dict[int, tuple] = {}
@@ -40,7 +47,7 @@ class People:
         return row is not None and row.active and row.on_duty
 
     def chain(self, user_id: int, levels: int) -> list[int]:
-        """Like org.service.manager_chain: the reporting line above a user, nearest first."""
+        """The reporting line above a user, nearest first."""
         if user_id not in self.lines:
             line, seen = [], {user_id}
             user = self.rows.get(user_id)
@@ -56,7 +63,7 @@ class People:
         return self.lines[user_id][:levels]
 
     def stand_in(self, user_id: int) -> int | None:
-        """Like org.service.stand_in_for: the person themselves when on duty, else the first available delegate."""
+        """The person themselves when on duty, else the first available delegate down their chain; None if nobody."""
         if user_id not in self.stand_ins:
             seen, found = set(), None
             node = self.rows.get(user_id)
