@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from flask import Flask, current_app, request
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, delete, select
@@ -36,6 +37,15 @@ EXEMPT_PATHS = ("/api/v1/auth/login",)
 REDACTED_FIELDS = {"/api/v1/api-keys": "key"}
 
 
+class KeyState(StrEnum):
+    """pending (the first request runs, committed with its change) -> done (its answer stored for replays), or
+    lost (the change committed but its answer could not be stored: a retry is told so, never run again)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    LOST = "lost"
+
+
 class IdempotencyRecord(db.Model):
     __tablename__ = "idempotency_records"
 
@@ -43,7 +53,7 @@ class IdempotencyRecord(db.Model):
     caller: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     request_hash: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=KeyState.PENDING)
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
     content_type: Mapped[str | None] = mapped_column(String(100))
@@ -105,11 +115,11 @@ def before_request():
             db.session.commit()
             existing = None
         if existing is not None:
-            if existing.state == "done":
+            if existing.state == KeyState.DONE:
                 return _replay(existing, request_hash)
             if existing.request_hash != request_hash:
                 return _replay(existing, request_hash)  # raises idempotency_key_reused
-            if existing.state == "lost" or existing.created_at <= now - timedelta(seconds=STALE_PENDING_SECONDS):
+            if existing.state == KeyState.LOST or existing.created_at <= now - timedelta(seconds=STALE_PENDING_SECONDS):
                 # A pending record is only ever committed together with the change it guards: the first request
                 # applied its change and died before storing the answer. Say so rather than wait forever.
                 raise Conflict("This request was already applied, but its answer was lost; reload to see the result.",
@@ -123,7 +133,7 @@ def before_request():
             caller=caller,
             key=key,
             request_hash=request_hash,
-            state="pending",
+            state=KeyState.PENDING,
             created_at=now,
             expires_at=now + timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"]),
         )
@@ -174,7 +184,7 @@ def _settle(response, caller: str, key: str):
         # answer, and never forget the key (a retry would run the change again): a retry is told at once that
         # the change was applied. If the database is still away, the record stays pending, which says the same
         # after STALE_PENDING_SECONDS.
-        record.state = "lost"
+        record.state = KeyState.LOST
         db.session.commit()
         return response
     body = response.get_data(as_text=True)
@@ -185,7 +195,7 @@ def _settle(response, caller: str, key: str):
             payload[secret_field] = None
             payload[f"{secret_field}_redacted"] = True
             body = json.dumps(payload)
-    record.state = "done"
+    record.state = KeyState.DONE
     record.status_code = response.status_code
     record.response_body = body
     record.content_type = response.content_type

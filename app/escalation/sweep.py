@@ -18,7 +18,17 @@ from app.notify.service import notify, notify_many
 from app.org.models import User
 from app.workorders import timeline
 from app.workorders.engine import close_candidates
-from app.workorders.models import Task, TaskCandidate, TaskStatus, TimelineEvent, Timer, TimerStatus, WorkOrder
+from app.workorders.models import (
+    RUNNING_WORK_ORDER,
+    Task,
+    TaskCandidate,
+    TaskStatus,
+    TimelineEvent,
+    Timer,
+    TimerStatus,
+    WorkOrder,
+    task_transition,
+)
 from app.org.lines import People
 from app.workorders.policy import require_lead, visible_work_order
 
@@ -158,7 +168,7 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
                 # Written now, with the level it reached and the bumps of its earlier changes in this batch;
                 # the reassignment shares one bump with this firing's own level change, as in one ORM flush.
                 earlier = raised.pop(task["id"], (0, 0))[1] - (1 if raises else 0)
-                _write_task(task, {"assignee_id": target, "status": TaskStatus.CLAIMED, "claimed_at": now,
+                _write_task(task, {"assignee_id": target, "status": task_transition(task["status"], "reassign"), "claimed_at": now,
                                    "escalation_level": task["escalation_level"]}, bump=earlier + 1)
                 if not db.session.get(TaskCandidate, (task["id"], target)):
                     db.session.add(TaskCandidate(task_id=task["id"], user_id=target, is_open=False, added_at=now))
@@ -277,7 +287,7 @@ def escalate_work_order(*, user: User, work_order_id: int, reason: str, now: dat
     visible_work_order(user, work_order_id)
     work_order = db.session.get(WorkOrder, work_order_id, with_for_update=True, populate_existing=True)
     require_lead(user, work_order)
-    if work_order.status not in ("open", "in_progress"):
+    if work_order.status not in RUNNING_WORK_ORDER:
         raise Conflict("Only running work orders can be escalated.", code="invalid_transition", details={"status": work_order.status})
     old_priority = work_order.priority
     work_order.priority = priority or PRIORITY_UP[work_order.priority]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 
 from app.extensions import db
-from app.notify.models import Notification, PushDelivery, PushSubscription
+from app.notify.models import DeliveryStatus, Notification, PushDelivery, PushSubscription
 from app.notify.webpush import PushMessage
 from app.org.models import User
 
@@ -58,7 +58,7 @@ def payload_for(note: Notification) -> dict:
 def _claim_batch(now: datetime, batch_size: int) -> list[int]:
     stmt = (
         select(PushDelivery.id)
-        .where(PushDelivery.status.in_(["pending", "sending"]), PushDelivery.next_attempt_at <= now)
+        .where(PushDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]), PushDelivery.next_attempt_at <= now)
         .order_by(PushDelivery.next_attempt_at, PushDelivery.id)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
@@ -67,7 +67,7 @@ def _claim_batch(now: datetime, batch_size: int) -> list[int]:
     if ids:
         # The lease: a dispatcher that dies now leaves these to be picked up again once it runs out.
         db.session.execute(update(PushDelivery).where(PushDelivery.id.in_(ids))
-                           .values(status="sending", next_attempt_at=now + LEASE, attempts=PushDelivery.attempts + 1)
+                           .values(status=DeliveryStatus.SENDING, next_attempt_at=now + LEASE, attempts=PushDelivery.attempts + 1)
                            .execution_options(synchronize_session=False))
     db.session.commit()
     return ids
@@ -78,7 +78,7 @@ def _forget_subscriptions(ids: set, *, status: str, reason: str, handled) -> Non
     if not ids:
         return
     db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id.in_(ids),
-                                                  PushDelivery.status.in_(["pending", "sending"]),
+                                                  PushDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
                                                   PushDelivery.id.not_in(list(handled)))
                        .values(status=status, last_error=reason).execution_options(synchronize_session=False))
     db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id.in_(ids))
@@ -106,11 +106,11 @@ def dispatch_pending(*, now: datetime, provider, max_attempts: int = 8, batch_si
         messages, by_ref = [], {}
         for delivery, note, subscription, user in rows:
             if subscription is None:
-                delivery.status, delivery.last_error = "gone", "subscription removed"
+                delivery.status, delivery.last_error = DeliveryStatus.GONE, "subscription removed"
                 counts["gone"] += 1
                 continue
             if not note.urgent and in_quiet_hours(user.quiet_hours, now):
-                delivery.status = "muted"
+                delivery.status = DeliveryStatus.MUTED
                 counts["muted"] += 1
                 continue
             by_ref[delivery.id] = delivery
@@ -128,29 +128,29 @@ def dispatch_pending(*, now: datetime, provider, max_attempts: int = 8, batch_si
         for result in results:
             delivery = db.session.get(PushDelivery, result.ref)
             if result.outcome == "sent":
-                delivery.status, delivery.sent_at, delivery.last_error = "sent", now, None
+                delivery.status, delivery.sent_at, delivery.last_error = DeliveryStatus.SENT, now, None
                 db.session.execute(update(PushSubscription).where(PushSubscription.id == delivery.subscription_id)
                                    .values(last_success_at=now).execution_options(synchronize_session=False))
             elif result.outcome == "gone":
-                delivery.status, delivery.last_error = "gone", f"HTTP {result.http_status}"
+                delivery.status, delivery.last_error = DeliveryStatus.GONE, f"HTTP {result.http_status}"
                 gone_subscriptions.add(delivery.subscription_id)
             elif result.outcome == "refused":
                 # An endpoint we may not send to (SSRF rules): no retry, and the device is forgotten.
-                delivery.status, delivery.last_error = "failed", result.error or "endpoint refused"
+                delivery.status, delivery.last_error = DeliveryStatus.FAILED, result.error or "endpoint refused"
                 refused_subscriptions.add(delivery.subscription_id)
                 log.warning("push delivery %s refused: %s", delivery.id, delivery.last_error)
             elif result.outcome == "retry" and delivery.attempts < max_attempts:
                 wait = result.retry_after if result.retry_after is not None else backoff(delivery.attempts, rng)
-                delivery.status, delivery.next_attempt_at = "pending", now + timedelta(seconds=wait)
+                delivery.status, delivery.next_attempt_at = DeliveryStatus.PENDING, now + timedelta(seconds=wait)
                 delivery.last_error = result.error or f"HTTP {result.http_status}"
             else:
-                delivery.status = "failed"
+                delivery.status = DeliveryStatus.FAILED
                 delivery.last_error = result.error or f"HTTP {result.http_status}"
                 log.warning("push delivery %s failed for good: %s", delivery.id, delivery.last_error)
             counts[delivery.status if delivery.status in counts else "retry"] += 1
         # Devices the push service says are gone, and endpoints we may not send to, are forgotten for good.
-        _forget_subscriptions(gone_subscriptions, status="gone", reason="subscription gone", handled=by_ref)
-        _forget_subscriptions(refused_subscriptions, status="failed", reason="endpoint refused", handled=by_ref)
+        _forget_subscriptions(gone_subscriptions, status=DeliveryStatus.GONE, reason="subscription gone", handled=by_ref)
+        _forget_subscriptions(refused_subscriptions, status=DeliveryStatus.FAILED, reason="endpoint refused", handled=by_ref)
         db.session.commit()
         if len(ids) < batch_size:
             break

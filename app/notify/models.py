@@ -1,5 +1,6 @@
 """In-app notifications, push subscriptions and the push outbox (docs/design.md §9, CONVENTIONS 4)."""
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,6 +43,17 @@ class PushSubscription(db.Model):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class DeliveryStatus(StrEnum):
+    """pending -> sending -> sent | gone | failed | muted; a `sending` that outlives its lease is picked up again."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    GONE = "gone"
+    FAILED = "failed"
+    MUTED = "muted"
+
+
 class PushDelivery(db.Model):
     """The outbox: one row per notification and device, written with the change that caused it."""
 
@@ -50,8 +62,7 @@ class PushDelivery(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"))
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("push_subscriptions.id", ondelete="SET NULL"))
-    # pending -> sending -> sent | gone | failed | muted ; sending that outlives its lease is picked up again.
-    status: Mapped[str] = mapped_column(String(8), default="pending")
+    status: Mapped[str] = mapped_column(String(8), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -8,7 +8,7 @@ from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.notify.endpoints import EndpointPolicy, EndpointRefused, EndpointUnresolvable
 from app.notify.messages import render
-from app.notify.models import Notification, PushDelivery, PushSubscription
+from app.notify.models import DeliveryStatus, Notification, PushDelivery, PushSubscription
 from app.org.models import User
 
 # Kinds that break through quiet hours whatever the priority.
@@ -75,7 +75,7 @@ def notify_many(requests: list[dict], now: datetime) -> int:
     insert_rows(PushDelivery.__table__, [
         {"notification_id": note_id, "subscription_id": subscription_id}
         for note_id, user_id in sorted(notes) for subscription_id in devices.get(user_id, [])
-    ], status="pending", attempts=0, next_attempt_at=now, last_error=None, created_at=now, sent_at=None)
+    ], status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=now, last_error=None, created_at=now, sent_at=None)
     return len(rows)
 
 
@@ -106,8 +106,8 @@ def delete_subscription(*, user: User, endpoint: str) -> None:
                                                                     PushSubscription.user_id == user.id))
     if subscription is None:
         raise NotFound("No such subscription.")
-    db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id == subscription.id, PushDelivery.status == "pending")
-                       .values(status="gone", last_error="unsubscribed").execution_options(synchronize_session=False))
+    db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id == subscription.id, PushDelivery.status == DeliveryStatus.PENDING)
+                       .values(status=DeliveryStatus.GONE, last_error="unsubscribed").execution_options(synchronize_session=False))
     db.session.execute(update(PushDelivery).where(PushDelivery.subscription_id == subscription.id)
                        .values(subscription_id=None).execution_options(synchronize_session=False))
     db.session.delete(subscription)

@@ -27,8 +27,10 @@ from app.workorders.models import (
     TimerStatus,
     WorkOrder,
     WorkOrderDepartment,
-    WorkOrderStatus,
+    WORK_ORDER_TRANSITIONS,
     WorkOrderStep,
+    task_transition,
+    work_order_transition,
 )
 from app.workorders.timers import disarm_task_timers
 
@@ -289,9 +291,11 @@ def advance(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, act
 
 
 def resolve(*, work_order: WorkOrder, now: datetime, actor_id: int | None, outbox: list[dict] | None = None) -> None:
-    if work_order.status in (WorkOrderStatus.RESOLVED, WorkOrderStatus.CANCELLED):
+    """Every step is done: the work order is resolved (once; a cancelled one stays cancelled), its creator told."""
+    target = work_order_transition(work_order.status, "resolve")
+    if target is None:
         return
-    work_order.status = WorkOrderStatus.RESOLVED
+    work_order.status = target
     work_order.resolved_at = now
     work_order.updated_at = now
     timeline.record(work_order_id=work_order.id, kind="resolved", actor_id=actor_id, now=now)
@@ -302,8 +306,9 @@ def resolve(*, work_order: WorkOrder, now: datetime, actor_id: int | None, outbo
 
 def mark_started(work_order: WorkOrder, now: datetime) -> None:
     """`in_progress` from the first claim or completion."""
-    if work_order.status == WorkOrderStatus.OPEN:
-        work_order.status = WorkOrderStatus.IN_PROGRESS
+    target = work_order_transition(work_order.status, "start")
+    if target is not None:
+        work_order.status = target
         work_order.started_at = now
     work_order.updated_at = now
 
@@ -328,11 +333,12 @@ def close_offer(task_id: int) -> list[int]:
     return sorted(db.session.scalars(_CLOSE_OFFER, {"closing_task_id": task_id}))
 
 
+_STARTS_FROM, _STARTED = WORK_ORDER_TRANSITIONS["start"]
 _START = (
     update(WorkOrder.__table__).where(WorkOrder.__table__.c.id == bindparam("work_order_id")).values(
-        status=case((WorkOrder.__table__.c.status == WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS.value),
+        status=case((WorkOrder.__table__.c.status.in_([s.value for s in _STARTS_FROM]), _STARTED.value),
                     else_=WorkOrder.__table__.c.status),
-        started_at=case((WorkOrder.__table__.c.status == WorkOrderStatus.OPEN, bindparam("now", type_=UTCDateTime())),
+        started_at=case((WorkOrder.__table__.c.status.in_([s.value for s in _STARTS_FROM]), bindparam("now", type_=UTCDateTime())),
                         else_=WorkOrder.__table__.c.started_at),
         updated_at=bindparam("now", type_=UTCDateTime()),
     )
@@ -342,15 +348,18 @@ _START = (
 def start_locked(work_order: WorkOrder, now: datetime) -> None:
     """`mark_started` as one UPDATE, for a work order the caller has locked and loaded (no flush, no reload)."""
     db.session.execute(_START, {"work_order_id": work_order.id, "now": now})
-    if work_order.status == WorkOrderStatus.OPEN:
-        set_committed_value(work_order, "status", WorkOrderStatus.IN_PROGRESS)
+    target = work_order_transition(work_order.status, "start")
+    if target is not None:
+        set_committed_value(work_order, "status", target)
         set_committed_value(work_order, "started_at", now)
     set_committed_value(work_order, "updated_at", now)
 
 
 def cancel_tasks(tasks: list[Task], now: datetime) -> None:
+    """Cancel running tasks (a return, a cancelled work order, a removed handler): out of inboxes, timers stale."""
+    tasks = [t for t in tasks if task_transition(t.status, "cancel") is not None]
     for task in tasks:
-        task.status = TaskStatus.CANCELLED
+        task.status = task_transition(task.status, "cancel")
     ids = [t.id for t in tasks]
     close_candidates(ids)
     disarm_task_timers(task_ids=ids)

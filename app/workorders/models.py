@@ -38,13 +38,31 @@ TASK_TRANSITIONS: dict[str, tuple[frozenset[TaskStatus], TaskStatus]] = {
     "transfer": (frozenset({TaskStatus.OPEN, TaskStatus.CLAIMED}), TaskStatus.CLAIMED),
     "return": (frozenset({TaskStatus.OPEN, TaskStatus.CLAIMED}), TaskStatus.CANCELLED),
     "cancel": (frozenset({TaskStatus.OPEN, TaskStatus.CLAIMED}), TaskStatus.CANCELLED),
+    # An escalation level that hands the task to the manager reached (`reassign_at_level`).
+    "reassign": (frozenset({TaskStatus.OPEN, TaskStatus.CLAIMED}), TaskStatus.CLAIMED),
 }
 
+# The one table of allowed work-order transitions.
 WORK_ORDER_TRANSITIONS: dict[str, tuple[frozenset[WorkOrderStatus], WorkOrderStatus]] = {
     "start": (frozenset({WorkOrderStatus.OPEN}), WorkOrderStatus.IN_PROGRESS),
     "resolve": (frozenset({WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS}), WorkOrderStatus.RESOLVED),
     "cancel": (frozenset({WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS}), WorkOrderStatus.CANCELLED),
 }
+
+def task_transition(status: str, action: str) -> TaskStatus | None:
+    """The state `action` takes a task in `status` to, by the one table; None when it may not."""
+    allowed, target = TASK_TRANSITIONS[action]
+    return target if status in allowed else None
+
+
+def work_order_transition(status: str, action: str) -> WorkOrderStatus | None:
+    """The state `action` takes a work order in `status` to, by the one table; None when it may not."""
+    allowed, target = WORK_ORDER_TRANSITIONS[action]
+    return target if status in allowed else None
+
+
+# Work orders that are still running: every state a transition may leave.
+RUNNING_WORK_ORDER = WORK_ORDER_TRANSITIONS["cancel"][0]
 
 SOURCES = ("cs_desk", "phone", "online", "app", "qr", "andon", "recall", "integration")
 
