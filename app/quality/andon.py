@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from app.common.uow import unit_of_work
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.notify.nudge import queue_after_commit
@@ -180,7 +181,21 @@ def pull_andon(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: 
     """Stop sales of a product or batch, open its containment and, for a recall, queue the fan-out; answers (andon, created).
 
     `created` is False when the pull upgraded the target's active andon to a recall instead of opening a new one.
+    One unit of work: the sales stop, the containment work order and the recall job commit together, or not at all.
     """
+    try:
+        with unit_of_work():
+            return _pull(user=user, body=body, now=now, tz=tz, recall_lanes=recall_lanes)
+    except IntegrityError:
+        # The unique index on active andons per target: another pull got there first (only possible without the lock).
+        product, batch = _target(body)
+        winner = next((a for a in _active_andons_on(product, batch) if a.batch_id == (batch.id if batch else None)), None)
+        if winner is None:
+            raise
+        raise _already_active(winner, f"Andon {winner.id} is already active on this {winner.scope}.") from None
+
+
+def _pull(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: int) -> tuple[Andon, bool]:
     product, batch = _target(body)
     shown, resolved = _filters(body.get("filters"))
     needed = {QUARANTINE_TEMPLATE, RECALL_TEMPLATE} if body["action"] == "recall" else {QUARANTINE_TEMPLATE}
@@ -204,16 +219,8 @@ def pull_andon(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: 
                                         "pull with filters that cover both, or resolve it first.")
         return _upgrade(same, user=user, product=product, batch=batch, body=body, shown=shown, wanted=wanted, now=now,
                         recall_lanes=recall_lanes), False
-    try:
-        return _open(user=user, product=product, batch=batch, body=body, shown=shown, resolved=resolved, now=now, tz=tz,
-                     recall_lanes=recall_lanes), True
-    except IntegrityError:
-        # The unique index on active andons per target: another pull got there first (only possible without the lock).
-        db.session.rollback()
-        winner = next((a for a in _active_andons_on(product, batch) if a.batch_id == (batch.id if batch else None)), None)
-        if winner is None:
-            raise
-        raise _already_active(winner, f"Andon {winner.id} is already active on this {winner.scope}.") from None
+    return _open(user=user, product=product, batch=batch, body=body, shown=shown, resolved=resolved, now=now, tz=tz,
+                 recall_lanes=recall_lanes), True
 
 
 def _queue_recall(andon: Andon, *, user: User, now: datetime, recall_lanes: int) -> RecallJob:
@@ -270,7 +277,7 @@ def _open(*, user: User, product: Product, batch: Batch | None, body: dict, show
         "product_sku": product.sku, "batch_no": batch.batch_no if batch else None,
         "data": {"andon_id": andon.id, "sku": product.sku, "batch_no": batch.batch_no if batch else None, "reason": andon.reason,
                  "warehouses": warehouses},
-    }, created_by=user, department_id=None, now=now, tz=tz, commit=False)
+    }, created_by=user, department_id=None, now=now, tz=tz)
     andon.containment_work_order_id = containment.id
     record_event(andon_id=andon.id, kind="containment_opened", actor_id=user.id, now=now,
                  details={"work_order_id": containment.id, "number": containment.number, "warehouses": [w["code"] for w in warehouses]})
@@ -281,7 +288,6 @@ def _open(*, user: User, product: Product, batch: Batch | None, body: dict, show
         _queue_recall(andon, user=user, now=now, recall_lanes=recall_lanes)
 
     _notify_pulled(andon, user=user, product=product, batch=batch, now=now)
-    db.session.commit()
     return andon
 
 
@@ -319,7 +325,6 @@ def _upgrade(andon: Andon, *, user: User, product: Product, batch: Batch | None,
         "sales_event": event.kind, "sales_event_id": event.id})
     _queue_recall(andon, user=user, now=now, recall_lanes=recall_lanes)
     _notify_pulled(andon, user=user, product=product, batch=batch, now=now)
-    db.session.commit()
     return andon
 
 

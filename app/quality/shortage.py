@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from app.common.uow import unit_of_work
 from app.extensions import db
 from app.flows.service import get_template
 from app.errors import NotFound
@@ -37,8 +38,14 @@ def record_inventory_events(*, items: list[dict], now: datetime, tz: str, margin
     """Store inventory events, bring stock levels up to date, and pause or resume the products they show short or recovered.
 
     An event dated more than `max_future_skew` seconds ahead of `now` is refused: the newest event sets the level,
-    so one dated next year would win over every real event until then and freeze the stock.
+    so one dated next year would win over every real event until then and freeze the stock. One unit of work: the
+    levels, the pauses and the restock work orders they open commit together.
     """
+    with unit_of_work():
+        return _record_inventory_events(items=items, now=now, tz=tz, margin=margin, max_future_skew=max_future_skew)
+
+
+def _record_inventory_events(*, items: list[dict], now: datetime, tz: str, margin: float, max_future_skew: int) -> dict:
     products = lookup(Product.sku, Product.id, (i["sku"] for i in items))
     batches = batches_by_number(i.get("batch_no") for i in items)
     warehouses = departments_by_code(i["warehouse"] for i in items)
@@ -96,7 +103,6 @@ def record_inventory_events(*, items: list[dict], now: datetime, tz: str, margin
         db.session.execute(stmt, part)
     db.session.flush()
     outcome = evaluate_shortages(product_ids=product_ids, now=now, tz=tz, margin=margin)
-    db.session.commit()
     return {"received": len(items), "levels": len(rows), **outcome}
 
 
@@ -203,5 +209,5 @@ def _restock_work_order(product: Product, total: dict, *, now: datetime, tz: str
         "product_sku": product.sku,
         "data": {"sku": product.sku, "available": total["available"], "threshold": total["threshold"],
                  "unfulfillable_orders": total["unfulfillable_orders"], "owner": departments},
-    }, created_by=None, department_id=owner_id, now=now, tz=tz, commit=False)
+    }, created_by=None, department_id=owner_id, now=now, tz=tz)
     return work_order.id

@@ -4,7 +4,7 @@ A number comes from the day's counter row with one atomic upsert. The upsert loc
 transaction ends, and every creation of the day needs it: so a new work order takes its number as the last
 write before commit (`number_work_order`). Creations then wait on each other only for that moment, never for
 the whole of a slow one (a step opening a thousand tasks), and a creation that rolls back gives its number
-back, so the day's numbers have no gaps. Two exceptions: a creation inside a larger use case (`commit=False`, as
+back, so the day's numbers have no gaps. Two exceptions: a creation inside a larger use case (a caller's unit of work, as
 in an andon pull) holds the row until that use case commits, and the recall fan-out reserves its numbers in
 bulk, so a fan-out that fails after reserving leaves a gap.
 """

@@ -6,6 +6,7 @@ from sqlalchemy import or_, select
 
 from app.common.pagination import paginate
 from app.common.text import LIKE_ESCAPE, like_pattern
+from app.common.uow import unit_of_work
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.flows.forms import for_each_errors, validate_values
@@ -50,8 +51,18 @@ def transition(work_order: WorkOrder, action: str) -> None:
 
 
 def create_work_order(*, body: dict, created_by: User | None, department_id: int | None, now: datetime, tz: str,
-                      source_default: str = "app", commit: bool = True) -> WorkOrder:
-    """Open a work order from the current version of a template and activate its first steps."""
+                      source_default: str = "app") -> WorkOrder:
+    """Open a work order from the current version of a template and activate its first steps.
+
+    Its own use case, or part of a caller's (an andon pull, a shortage): in a caller's unit of work it joins it.
+    """
+    with unit_of_work():
+        return _create_work_order(body=body, created_by=created_by, department_id=department_id, now=now, tz=tz,
+                                  source_default=source_default)
+
+
+def _create_work_order(*, body: dict, created_by: User | None, department_id: int | None, now: datetime, tz: str,
+                       source_default: str) -> WorkOrder:
     template = get_template(key=body["template"])
     if not template.active:
         raise Invalid("This template is retired.", details={"template": ["inactive"]})
@@ -113,10 +124,6 @@ def create_work_order(*, body: dict, created_by: User | None, department_id: int
     engine.start(work_order=work_order, template=template, now=now, actor_id=work_order.created_by_id, outbox=held)
     number_work_order(work_order=work_order, now=now, tz=tz)
     engine.send_held(held, work_order=work_order, now=now)
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()  # part of a larger use case (an andon pull) that commits once
     return work_order
 
 

@@ -1,0 +1,37 @@
+"""One use case, one transaction: the unit of work a service opens around its use case.
+
+A service that is a whole use case opens one and its changes commit when the block ends, or roll back when
+it raises. A use case that calls another (an andon pull opens a containment work order; a shortage opens a
+restock work order) opens its own around both: the inner block then joins the outer one, flushing instead of
+committing, so the whole pull commits once, or not at all.
+"""
+from contextlib import contextmanager
+
+from app.extensions import db
+
+_DEPTH = "baton.unit_of_work_depth"
+
+
+@contextmanager
+def unit_of_work():
+    """Commit the session when the outermost block ends; roll back when it raises. Nested blocks join it."""
+    session = db.session()
+    depth = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
+    try:
+        yield session
+        if depth == 0:
+            session.commit()
+        else:
+            session.flush()
+    except BaseException:
+        if depth == 0:
+            session.rollback()
+        raise
+    finally:
+        session.info[_DEPTH] = depth
+
+
+def in_unit_of_work() -> bool:
+    """Whether a caller's unit of work is open (so committing now would commit part of its use case)."""
+    return db.session().info.get(_DEPTH, 0) > 0
