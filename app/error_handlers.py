@@ -9,7 +9,7 @@ from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.common import database
-from app.errors import DomainError, error_body
+from app.errors import DomainError, error_body, field_paths
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +32,15 @@ _HTTP_CODES = {
 }
 
 
-def _flatten_webargs_messages(messages) -> dict:
-    """webargs nests errors by location ({"json": {...}, "query": {...}}); keep field paths."""
+def _webargs_paths(messages) -> dict:
+    """webargs nests errors by location ({"json": {...}, "query": {...}}): the fields keep their dotted paths."""
     if not isinstance(messages, dict):
-        return {"_schema": messages}
+        return {"_schema": messages if isinstance(messages, list) else [messages]}
     details: dict = {}
     for location, errs in messages.items():
         if isinstance(errs, dict):
-            details.update(errs)
+            for name, found in field_paths(errs).items():
+                details.setdefault(name, []).extend(found)
         else:
             details["_" + str(location)] = errs
     return details
@@ -53,7 +54,7 @@ def http_error_response(error: HTTPException):
     if status == 400 and data.get("messages", {}).get("json") == ["Invalid JSON body."]:
         return jsonify(error_body("malformed_json", "The request body is not valid JSON.")), 400, headers
     if "messages" in data:
-        details = _flatten_webargs_messages(data["messages"])
+        details = _webargs_paths(data["messages"])
         return jsonify(error_body("validation_error", "The request is not valid.", details)), 422 if status == 422 else status, headers
     if status >= 500:
         kind = database.failure_kind(getattr(error, "original_exception", None))
@@ -111,7 +112,7 @@ def register_error_handlers(app: Flask, *, session) -> None:
     @app.errorhandler(ValidationError)
     def _validation_error(error: ValidationError):
         rollback()
-        details = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        details = field_paths(error.messages)
         return jsonify(error_body("validation_error", "The request is not valid.", details)), 422
 
     @app.errorhandler(HTTPException)

@@ -59,6 +59,29 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.Nested(ErrorDetailSchema, required=True)
 
 
+def field_paths(messages, prefix: str = "") -> dict[str, list]:
+    """Validation messages as one level of dotted paths, the form every 422 `details` takes (docs/design.md §9).
+
+    marshmallow nests them ({"orders": {3: {"lines": {0: {"sku": [...]}}}}}); the answer names the path
+    ("orders.3.lines.0.sku"), so a bad item in a list or a step of a template is named by its index. A schema-level
+    message of a nested object belongs to that object's path; at the top it stays under "_schema".
+    """
+    if isinstance(messages, dict):
+        flat: dict[str, list] = {}
+        for key, value in messages.items():
+            path = prefix if key == "_schema" and prefix else f"{prefix}.{key}" if prefix else str(key)
+            for name, found in field_paths(value, path).items():
+                flat.setdefault(name, []).extend(found)
+        return flat
+    if isinstance(messages, list) and any(isinstance(m, dict) for m in messages):
+        flat = {}  # a list field's schema-level message beside its items' messages
+        for message in messages:
+            for name, found in field_paths(message, prefix).items():
+                flat.setdefault(name, []).extend(found)
+        return flat
+    return {prefix or "_schema": list(messages) if isinstance(messages, list) else [messages]}
+
+
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
     """The error payload of docs/design.md §9."""
     return {"error": {"code": code, "message": message, "details": details or {}}}

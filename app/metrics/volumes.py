@@ -29,17 +29,18 @@ REQUEST_CHANNELS = (Channel.SELF_SERVICE, Channel.IVR, Channel.MANUAL)
 
 def post_service_volumes(*, items: list[dict], caller: str, now: datetime, today: date) -> dict:
     """Upsert daily counts per (day, channel); one bad item rejects the whole request, naming its index."""
-    errors: dict[str, dict] = {}
+    errors: dict[str, list] = {}
     first_index: dict[tuple, int] = {}
     for index, item in enumerate(items):
         key = (item["day"], item["channel"])
         if key in first_index:
-            errors[str(index)] = {"day": [f"item {first_index[key]} already gives {item['channel']} for {item['day'].isoformat()}"]}
+            errors.setdefault(f"volumes.{index}.day", []).append(
+                f"item {first_index[key]} already gives {item['channel']} for {item['day'].isoformat()}")
         first_index.setdefault(key, index)
         if item["day"] > today + timedelta(days=1):
-            errors.setdefault(str(index), {})["day"] = ["is in the future"]
+            errors.setdefault(f"volumes.{index}.day", []).append("is in the future")
     if errors:
-        raise Invalid("A volume item is not valid; nothing was stored.", details={"volumes": errors})
+        raise Invalid("A volume item is not valid; nothing was stored.", details=errors)
 
     keys = list(first_index)
     existing = set()

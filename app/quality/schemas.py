@@ -11,27 +11,11 @@ CODE = validate.Length(1, 64)
 UTC = timezone.utc
 
 
-def flatten_errors(messages, prefix: str = "") -> dict[str, list]:
-    """{"orders": {3: {"lines": {0: {"sku": [...]}}}}} -> {"orders.3.lines.0.sku": [...]}: the index is named."""
-    if isinstance(messages, dict):
-        flat: dict[str, list] = {}
-        for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key == "_schema" and prefix:
-                path = prefix
-            flat.update(flatten_errors(value, path))
-        return flat
-    return {prefix or "_schema": messages if isinstance(messages, list) else [messages]}
-
-
-class FlatSchema(ma.Schema):
-    """Validation errors come out as dotted paths, so a bad item in a bulk list is named by its index."""
+class BodySchema(ma.Schema):
+    """A request body that refuses unknown fields (every 422 names the path of each problem: app/errors.py)."""
 
     class Meta:
         unknown = ma.RAISE
-
-    def handle_error(self, error: ma.ValidationError, data, *, many: bool, **kwargs):
-        raise ma.ValidationError(flatten_errors(error.messages))
 
 
 def _time(**kwargs):
@@ -47,7 +31,7 @@ class ProductItemSchema(ma.Schema):
     owner_department = ma.fields.String(load_default=None, allow_none=True, validate=CODE)
 
 
-class ProductsBodySchema(FlatSchema):
+class ProductsBodySchema(BodySchema):
     products = ma.fields.List(ma.fields.Nested(ProductItemSchema), required=True, validate=validate.Length(1, MAX_ITEMS))
 
 
@@ -64,7 +48,7 @@ class BatchItemSchema(ma.Schema):
     inbound_qc = ma.fields.Nested(InboundQcSchema, load_default=None, allow_none=True)
 
 
-class BatchesBodySchema(FlatSchema):
+class BatchesBodySchema(BodySchema):
     batches = ma.fields.List(ma.fields.Nested(BatchItemSchema), required=True, validate=validate.Length(1, MAX_ITEMS))
 
 
@@ -90,7 +74,7 @@ class OrderItemSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(OrderLineItemSchema), required=True, validate=validate.Length(1, 1000))
 
 
-class OrdersBodySchema(FlatSchema):
+class OrdersBodySchema(BodySchema):
     orders = ma.fields.List(ma.fields.Nested(OrderItemSchema), required=True, validate=validate.Length(1, MAX_ITEMS))
 
 
@@ -106,7 +90,7 @@ class InventoryEventItemSchema(ma.Schema):
     at = _time(required=True)
 
 
-class InventoryEventsBodySchema(FlatSchema):
+class InventoryEventsBodySchema(BodySchema):
     events = ma.fields.List(ma.fields.Nested(InventoryEventItemSchema), required=True, validate=validate.Length(1, MAX_ITEMS))
 
 
@@ -244,7 +228,7 @@ class AndonFiltersSchema(ma.Schema):
             raise ma.ValidationError("must not be before shipped_from", "shipped_to")
 
 
-class AndonPullSchema(FlatSchema):
+class AndonPullSchema(BodySchema):
     scope = ma.fields.String(required=True, validate=validate.OneOf(["product", "batch"]))
     sku = ma.fields.String(load_default=None, allow_none=True, validate=CODE)
     batch_no = ma.fields.String(load_default=None, allow_none=True, validate=CODE)
@@ -260,7 +244,7 @@ class AndonPullSchema(FlatSchema):
             raise ma.ValidationError("required when scope is batch", "batch_no")
 
 
-class AndonResolveSchema(FlatSchema):
+class AndonResolveSchema(BodySchema):
     note = ma.fields.String(required=True, validate=validate.Length(1, 5000))
 
 

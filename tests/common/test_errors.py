@@ -242,3 +242,17 @@ def test_security_headers(client, auth, demo):
         assert "frame-ancestors" in directives, (name, csp)
     for name in ("api", "api error", "openapi"):
         assert responses[name].headers.get("Cache-Control") == "no-store", name
+
+
+@http_only
+def test_every_422_names_problems_by_dotted_path(client, auth, demo):
+    """One flattener (app/errors.py): nested items and list indexes are named as paths, whoever validated them."""
+    admin = auth.headers("admin")
+    steps = [{"key": "a", "title": "A", "assignees": {"users": ["x"]}, "sla": "soon"}]
+    err = assert_error(client.post(f"{V1}/templates", json={"key": "p", "name": "P", "steps": steps}, headers=admin), 422)
+    assert set(err["details"]) == {"steps.0.assignees.users.0", "steps.0.sla"}, err
+    assert all(isinstance(messages, list) and all(isinstance(m, str) for m in messages) for messages in err["details"].values())
+    body = {"orders": [{"order_no": "O1", "customer_id": "c", "lines": [{"sku": ""}]}]}
+    err = assert_error(client.post(f"{V1}/integrations/orders", json=body, headers=admin), 422)
+    assert any(path.startswith("orders.0.lines.0.") for path in err["details"]), err
+    assert all("." not in path or path.split(".")[0] == "orders" for path in err["details"]), err
