@@ -54,7 +54,7 @@ def _escalate_task(task: Task, work_order: WorkOrder, step: dict, level: int, no
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="escalated", actor_id=actor_id, now=now, details=details)
     notify(user_ids=managers, kind="task.escalated",
            params={"level": level, "number": work_order.number, "step": step["title"], "title": work_order.title},
-           url=f"/#/task/{task.id}", tag=f"esc-{task.id}", priority="P1", now=now, data={"task_id": task.id, "level": level})
+           about={"task_id": task.id, "level": level}, priority="P1", now=now)
     return details
 
 
@@ -145,9 +145,8 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
                            "details": {"notified": base, "due_at": due_at.isoformat() if due_at else None}})
             messages.append({"user_ids": base, "kind": "task.reminder",
                              "params": {"number": work_order["number"], "step": step["title"],
-                                        "due": due_at.strftime("%H:%M UTC") if due_at else ""},
-                             "url": f"/#/task/{task['id']}", "tag": f"task-{task['id']}", "priority": work_order["priority"],
-                             "data": {"task_id": task["id"]}})
+                                        "due": due_at},
+                             "about": {"task_id": task["id"]}, "priority": work_order["priority"]})
             result = {"notified": base}
         else:
             level = timer.level
@@ -178,8 +177,7 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
                            "details": details})
             messages.append({"user_ids": managers, "kind": "task.escalated",
                              "params": {"level": level, "number": work_order["number"], "step": step["title"], "title": work_order["title"]},
-                             "url": f"/#/task/{task['id']}", "tag": f"esc-{task['id']}", "priority": "P1",
-                             "data": {"task_id": task["id"], "level": level}})
+                             "about": {"task_id": task["id"], "level": level}, "priority": "P1"})
             result = details
         fired.append({"id": timer.id, "result": result})
         outcomes[timer.id] = "fired"
@@ -301,7 +299,7 @@ def escalate_work_order(*, user: User, work_order_id: int, reason: str, now: dat
     for task in tasks:
         _escalate_task(task, work_order, template.step(task.step), task.escalation_level + 1, now, user.id, reason)
     notify(user_ids=[work_order.created_by_id] if work_order.created_by_id != user.id else [], kind="work_order.escalated",
-           params={"number": work_order.number, "title": work_order.title, "reason": reason}, url=f"/#/wo/{work_order.id}",
-           tag=f"wo-{work_order.id}", priority="P1", now=now)
+           params={"number": work_order.number, "title": work_order.title, "reason": reason},
+           about={"work_order_id": work_order.id}, priority="P1", now=now)
     db.session.commit()
     return work_order

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 
 from app.extensions import db
+from app.notify.messages import buttons
 from app.notify.models import DeliveryStatus, Notification, PushDelivery, PushSubscription
 from app.notify.webpush import PushMessage
 from app.org.models import User
@@ -41,15 +42,15 @@ def in_quiet_hours(quiet: dict | None, now: datetime) -> bool:
     return start <= local < end if start < end else (local >= start or local < end)
 
 
-def payload_for(note: Notification) -> dict:
+def payload_for(note: Notification, locale: str) -> dict:
     """What the phone gets: small, with a deep link and a tag so updates to one task replace each other."""
     payload = {"title": note.title, "body": note.body, "url": note.url, "tag": note.tag or f"n-{note.id}", "kind": note.kind,
                "notification_id": note.id}
     if note.data.get("task_id"):
         payload["task_id"] = note.data["task_id"]
-    if "claim" in (note.data.get("actions") or []):
-        payload["actions"] = [{"action": "claim", "title": "Claim" if note.title.isascii() else "抢单"},
-                              {"action": "open", "title": "Open" if note.title.isascii() else "查看"}]
+    actions = buttons(note.data, locale)
+    if actions:
+        payload["actions"] = actions
     if note.kind in ("task.taken",):
         payload["renotify"] = False
     return payload
@@ -117,7 +118,7 @@ def dispatch_pending(*, now: datetime, provider, max_attempts: int = 8, batch_si
             messages.append(PushMessage(
                 ref=delivery.id,
                 subscription={"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}},
-                payload=payload_for(note),
+                payload=payload_for(note, user.locale),
                 ttl=TTL.get(note.priority, 12 * 3600),
                 urgency="high" if note.urgent else URGENCY.get(note.priority, "normal"),
                 topic=note.tag,

@@ -1,4 +1,10 @@
-"""Notification texts in each supported language."""
+"""What a notification says and where it leads: its texts per language, its link, its tag and its buttons.
+
+Domain code names a kind, the people, the values the text quotes and what the notification is about
+(`task_id`, `work_order_id`, `andon_id`, …); everything the reader sees is decided here, once. The system's own
+work-order titles (a recall, a quarantine, a restock) are written here too.
+"""
+from datetime import datetime, timezone, tzinfo
 
 MESSAGES = {
     "task.offered": {
@@ -43,10 +49,88 @@ MESSAGES = {
     },
 }
 
+#: Values quoted in a text that are words themselves, said in the reader's language: the parameters of each
+#: kind that hold one, and the words.
+WORDED = {"andon.pulled": {"scope"}}
+WORDS = {
+    "en": {"batch": "Batch", "product": "Product"},
+    "zh-CN": {"batch": "批次", "product": "产品"},
+}
+#: The buttons a push offers on a task the reader may claim.
+BUTTONS = {
+    "en": {"claim": "Claim", "open": "Open"},
+    "zh-CN": {"claim": "抢单", "open": "查看"},
+}
+#: Titles of the work orders the system opens itself. A title is stored once for every reader, so it is
+#: written in both languages.
+TITLES = {
+    "recall": "召回 Recall {order_no} · {target}",
+    "quarantine": "隔离 Quarantine {target}: {reason}",
+    "restock": "补货 Restock {sku} {name}",
+}
+#: What a notification's data may carry besides the ids it is about.
+_DATA_KEYS = ("task_id", "level", "andon_id", "work_order_id", "tasks", "work_orders")
 
-def render(kind: str, locale: str, params: dict) -> tuple[str, str]:
-    """Title and body for a notification kind in the user's language (English as fallback)."""
+
+def system_title(kind: str, **params) -> str:
+    """The title of a work order the system opens (at most 300 characters, the column's width)."""
+    return TITLES[kind].format_map(params)[:300]
+
+
+def addressed(kind: str, about: dict) -> tuple[str, str, dict]:
+    """(url, tag, data) of a notification `about` something: the screen it opens, and the tag that makes a newer
+    notification about the same thing replace the older one on the phone.
+
+    `about` holds ids: `task_id` (a task), else `work_order_id` (a work order; with `step`, several tasks of one
+    step given to one person at once), else `andon_id`, else `template` and `first` (a batch of work orders
+    opened together, announced once and opening the inbox). `level`, `tasks` and `work_orders` ride along in data.
+    """
+    task_id, work_order_id, andon_id = about.get("task_id"), about.get("work_order_id"), about.get("andon_id")
+    if andon_id is not None:
+        url, tag = f"/#/andon/{andon_id}", f"andon-{andon_id}"
+    elif kind.startswith("work_order."):  # one tag per work order, opening the task it concerns when there is one
+        url = f"/#/task/{task_id}" if task_id is not None else f"/#/wo/{work_order_id}"
+        tag = f"wo-{work_order_id}"
+    elif task_id is not None:
+        url, tag = f"/#/task/{task_id}", (f"esc-{task_id}" if kind == "task.escalated" else f"task-{task_id}")
+    elif work_order_id is not None:
+        url, tag = f"/#/wo/{work_order_id}", f"wo-{work_order_id}-{about['step']}"
+    else:
+        url, tag = "/#/inbox", f"bulk-{about['template']}-{about['first']}"
+    if kind.startswith("work_order."):
+        return url, tag, {}
+    data = {key: about[key] for key in _DATA_KEYS if key in about}
+    if task_id is not None:
+        data.pop("work_order_id", None)
+        if kind == "task.offered":  # a task the reader may claim from the notification itself
+            data["actions"] = ["claim", "open"]
+    elif kind.startswith("task."):
+        data["actions"] = ["open"]
+    return url, tag, data
+
+
+def buttons(data: dict, locale: str) -> list[dict]:
+    """The push's buttons in the reader's language: claim and open for a task the reader may claim."""
+    if "claim" not in (data.get("actions") or []):
+        return []
+    words = BUTTONS.get(locale) or BUTTONS["en"]
+    return [{"action": "claim", "title": words["claim"]}, {"action": "open", "title": words["open"]}]
+
+
+def _said(value, locale: str, zone: tzinfo, now: datetime | None, *, word: bool):
+    if word:
+        return (WORDS.get(locale) or WORDS["en"])[value]
+    if isinstance(value, datetime):  # a time, in the reader's zone: "14:30", or "12-06 14:30" on another day
+        local = value.astimezone(zone)
+        same_day = now is None or now.astimezone(zone).date() == local.date()
+        return local.strftime("%H:%M" if same_day else "%m-%d %H:%M")
+    return "" if value is None else value
+
+
+def render(kind: str, locale: str, params: dict, *, zone: tzinfo = timezone.utc, now: datetime | None = None) -> tuple[str, str]:
+    """Title and body for a notification kind in the reader's language (English as fallback); times are given in
+    the reader's `zone`, words in their language."""
     texts = MESSAGES[kind].get(locale) or MESSAGES[kind]["en"]
-    if None in params.values():
-        params = {k: ("" if v is None else v) for k, v in params.items()}
-    return texts[0].format_map(params), texts[1].format_map(params)
+    words = WORDED.get(kind, ())
+    said = {k: _said(v, locale, zone, now, word=k in words) for k, v in params.items()}
+    return texts[0].format_map(said), texts[1].format_map(said)

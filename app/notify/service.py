@@ -1,13 +1,16 @@
 """Writing notifications: in-app rows plus push outbox rows, in the caller's transaction."""
-from datetime import datetime
+import functools
+from datetime import datetime, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from app.common.bulk import among_ids, insert_rows
 from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.notify.endpoints import EndpointPolicy, EndpointRefused, EndpointUnresolvable
-from app.notify.messages import render
+from app.notify.messages import addressed, render
 from app.notify.models import DeliveryStatus, Notification, PushDelivery, PushSubscription
 from app.org.models import User
 
@@ -15,56 +18,50 @@ from app.org.models import User
 ALWAYS_URGENT = {"task.escalated", "work_order.escalated", "andon.pulled"}
 
 
-def notify(
-    *,
-    user_ids,
-    kind: str,
-    params: dict,
-    url: str,
-    tag: str | None,
-    priority: str,
-    now: datetime,
-    data: dict | None = None,
-) -> int:
-    """Queue one notification per user (in-app and push); delivered after commit by the dispatcher."""
-    return notify_many([{"user_ids": user_ids, "kind": kind, "params": params, "url": url, "tag": tag,
-                         "priority": priority, "data": data}], now)
+def notify(*, user_ids, kind: str, params: dict, about: dict, priority: str, now: datetime) -> int:
+    """Queue one notification per user (in-app and push); delivered after commit by the dispatcher.
+
+    `kind` and `params` say what it says and `about` what it concerns (ids: app.notify.messages.addressed);
+    the words, the link and the tag are the catalogue's.
+    """
+    return notify_many([{"user_ids": user_ids, "kind": kind, "params": params, "about": about, "priority": priority}], now)
 
 
 def notify_many(requests: list[dict], now: datetime) -> int:
     """`notify` for many messages at once, in a few set-based statements; answers how many notifications were queued.
 
-    Each request is {user_ids, kind, params, url, tag, priority, data}; inactive people are skipped.
+    Each request is {user_ids, kind, params, about, priority}; inactive people are skipped.
     """
     wanted = [(r, sorted({u for u in r["user_ids"] if u})) for r in requests]
     everyone = {u for _, ids in wanted for u in ids}
     if not everyone:
         return 0
-    locales: dict[int, str] = {}
+    readers: dict[int, tuple[str, str]] = {}  # language and time zone
     devices: dict[int, list[int]] = {}
-    for user_id, locale, subscription_id in db.session.execute(
-        select(User.id, User.locale, PushSubscription.id)
+    business_zone = current_app.config.get("BUSINESS_TIMEZONE", "Asia/Shanghai")
+    for user_id, locale, quiet_hours, subscription_id in db.session.execute(
+        select(User.id, User.locale, User.quiet_hours, PushSubscription.id)
         .outerjoin(PushSubscription, PushSubscription.user_id == User.id)
         .where(among_ids(User.id, everyone), User.active.is_(True))
     ):
-        locales[user_id] = locale
+        readers[user_id] = (locale, (quiet_hours or {}).get("tz") or business_zone)
         if subscription_id is not None:
             devices.setdefault(user_id, []).append(subscription_id)
     rows = []
     for r, ids in wanted:
-        texts: dict[str, tuple[str, str]] = {}  # a message reads the same for everyone with the same language
+        texts: dict[tuple[str, str], tuple[str, str]] = {}  # a message reads the same for everyone alike
         urgent = r["priority"] == "P1" or r["kind"] in ALWAYS_URGENT
-        data = r.get("data") or {}
+        url, tag, data = addressed(r["kind"], r["about"])
         for user_id in ids:
-            if user_id not in locales:
+            reader = readers.get(user_id)
+            if reader is None:
                 continue
-            locale = locales[user_id]
-            if locale not in texts:
-                title, body = render(r["kind"], locale, r["params"])
-                texts[locale] = (title[:200], body[:1000])
-            title, body = texts[locale]
-            rows.append({"user_id": user_id, "kind": r["kind"], "title": title, "body": body, "url": r["url"],
-                         "tag": r["tag"], "priority": r["priority"], "urgent": urgent, "data": data})
+            if reader not in texts:
+                title, body = render(r["kind"], reader[0], r["params"], zone=_zone(reader[1]), now=now)
+                texts[reader] = (title[:200], body[:1000])
+            title, body = texts[reader]
+            rows.append({"user_id": user_id, "kind": r["kind"], "title": title, "body": body, "url": url,
+                         "tag": tag, "priority": r["priority"], "urgent": urgent, "data": data})
     if not rows:
         return 0
     if not any(row["user_id"] in devices for row in rows):
@@ -77,6 +74,14 @@ def notify_many(requests: list[dict], now: datetime) -> int:
         for note_id, user_id in sorted(notes) for subscription_id in devices.get(user_id, [])
     ], status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=now, last_error=None, created_at=now, sent_at=None)
     return len(rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # stored before zones were checked: the time is still given, in UTC
+        return timezone.utc
 
 
 def save_subscription(*, user: User, endpoint: str, p256dh: str, auth: str, user_agent: str | None, now: datetime,

@@ -30,6 +30,7 @@ from app.notify.nudge import queue_after_commit
 from app.quality.sql import dialect
 from app.flows.models import FlowTemplate
 from app.org.models import Department, User, UserRole
+from app.notify.messages import system_title
 from app.notify.service import notify
 from app.quality import holds, policy
 from app.quality.models import (
@@ -243,9 +244,9 @@ def _queue_recall(andon: Andon, *, user: User, now: datetime, recall_lanes: int)
 def _notify_pulled(andon: Andon, *, user: User, product: Product, batch: Batch | None, now: datetime) -> None:
     target = batch.batch_no if batch else product.sku
     recipients = _recipients(product)
-    notify(user_ids=recipients, kind="andon.pulled", params={"scope": "批次 Batch" if batch else "产品 Product", "target": target,
+    notify(user_ids=recipients, kind="andon.pulled", params={"scope": "batch" if batch else "product", "target": target,
                                                               "reason": andon.reason},
-           url=f"/#/andon/{andon.id}", tag=f"andon-{andon.id}", priority="P1", now=now, data={"andon_id": andon.id})
+           about={"andon_id": andon.id}, priority="P1", now=now)
     record_event(andon_id=andon.id, kind="notified", actor_id=user.id, now=now, details={"users": recipients})
 
 
@@ -273,7 +274,7 @@ def _open(*, user: User, product: Product, batch: Batch | None, body: dict, show
     # (2) Containment: one quarantine task per warehouse holding stock, through the engine.
     warehouses = holding_warehouses(product, batch, andon.warehouse_id)
     containment = create_work_order(body={
-        "template": QUARANTINE_TEMPLATE, "title": f"隔离 Quarantine {target}: {andon.reason}"[:300], "source": "andon",
+        "template": QUARANTINE_TEMPLATE, "title": system_title("quarantine", target=target, reason=andon.reason), "source": "andon",
         "product_sku": product.sku, "batch_no": batch.batch_no if batch else None,
         "data": {"andon_id": andon.id, "sku": product.sku, "batch_no": batch.batch_no if batch else None, "reason": andon.reason,
                  "warehouses": warehouses},

@@ -356,8 +356,8 @@ def _announce(offered: dict[int, list[str]], numbers: list[str], template: FlowT
     """One offer per candidate for the whole batch, in the engine's `task.offered` words."""
     span = numbers[0] if len(numbers) == 1 else f"{numbers[0]} … {numbers[-1]}"
     notify_many([
-        {"user_ids": [user_id], "kind": "task.offered", "url": "/#/inbox", "tag": f"bulk-{template.key}-{numbers[0]}",
-         "priority": template.priority, "data": {"work_orders": len(steps), "actions": ["open"]},
+        {"user_ids": [user_id], "kind": "task.offered", "priority": template.priority,
+         "about": {"template": template.key, "first": numbers[0], "work_orders": len(steps)},
          "params": {"number": span, "step": steps[0], "title": items[0]["title"] if len(items) == 1 else f"{template.name} ×{len(steps)}"}}
         for user_id, steps in offered.items()
     ], now=now)

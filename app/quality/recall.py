@@ -34,6 +34,7 @@ from app.workorders.models import Timer
 from app.extensions import db
 from app.flows.models import FlowTemplate
 from app.flows.service import get_template
+from app.notify.messages import system_title
 from app.org.models import Department, User
 from app.quality import bulk
 from app.quality.models import (
@@ -185,7 +186,7 @@ def _recall_items(andon: Andon, order_ids: list[int], product: Product, batch: B
             # No warehouse on the lines: quality receives the returned goods itself.
             receive_at = [{"code": "QA", "label": "Quality", "assignees": {"departments": [qa_department_id]}}]
         items.append({
-            "title": f"召回 Recall {o['order_no']} · {target}",
+            "title": system_title("recall", order_no=o["order_no"], target=target),
             "order_no": o["order_no"], "customer_ref": o["customer_ref"], "product_sku": product.sku,
             "batch_no": o["batches"][0] if o["batches"] else None,
             "data": {"andon_id": andon.id, "order_id": order_id, "order_no": o["order_no"], "customer_ref": o["customer_ref"],

@@ -15,6 +15,7 @@ from app.common.uow import unit_of_work
 from app.extensions import db
 from app.flows.service import get_template
 from app.errors import NotFound
+from app.notify.messages import system_title
 from app.org.models import Department
 from app.quality import holds
 from app.quality.catalogue import (
@@ -205,7 +206,7 @@ def _restock_work_order(product: Product, total: dict, *, now: datetime, tz: str
     owner = db.session.get(Department, owner_id) if owner_id else None
     departments = [{"code": owner.code, "name": owner.name, "label": owner.name, "assignees": {"departments": [owner.id]}}] if owner else []
     work_order = create_work_order(body={
-        "template": RESTOCK_TEMPLATE, "title": f"补货 Restock {product.sku} {product.name}"[:300], "source": "integration",
+        "template": RESTOCK_TEMPLATE, "title": system_title("restock", sku=product.sku, name=product.name), "source": "integration",
         "product_sku": product.sku,
         "data": {"sku": product.sku, "available": total["available"], "threshold": total["threshold"],
                  "unfulfillable_orders": total["unfulfillable_orders"], "owner": departments},

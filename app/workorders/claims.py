@@ -114,7 +114,7 @@ def _claimed(*, user: User, task: Task, work_order: WorkOrder, template: FlowTem
                     occurred_at=occurred_at, details={"device_time_trusted": trusted})
     notify(user_ids=[c for c in candidates if c != user.id], kind="task.taken",
            params={"who": user.name, "number": work_order.number, "step": step["title"]},
-           url=f"/#/task/{task.id}", tag=f"task-{task.id}", priority="P4", now=now, data={"task_id": task.id})
+           about={"task_id": task.id}, priority="P4", now=now)
     _commit_keeping_loaded()
     # The session's identity map holds objects weakly: hold on to what the answer shows, so presenting reads nothing
     # again (a work order's template version never changes, so neither can go stale).

@@ -93,7 +93,7 @@ def return_task(*, user: User, task_id: int, reason: str, now: datetime, to_step
                                         actor_id=user.id, only_users=last)
         notify(user_ids=[c for t in reopened for c in ([t.assignee_id] if t.assignee_id else last or [])],
                kind="work_order.returned", params={"number": work_order.number, "step": template.step(key)["title"], "reason": reason},
-               url=f"/#/task/{reopened[0].id}" if reopened else f"/#/wo/{work_order.id}", tag=f"wo-{work_order.id}",
+               about={"work_order_id": work_order.id, "task_id": reopened[0].id if reopened else None},
                priority=work_order.priority, now=now)
     commit_or_conflict()
     return task

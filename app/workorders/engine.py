@@ -165,15 +165,12 @@ def _offers(tasks: list[ActivatedTask], work_order: WorkOrder, step: dict) -> li
             single.setdefault(task_ids[0], []).append(user_id)
         else:
             several.append(user_id)
-    requests = [{"user_ids": user_ids, "kind": kind, "params": params, "url": f"/#/task/{task_id}", "tag": f"task-{task_id}",
-                 "priority": work_order.priority,
-                 "data": {"task_id": task_id, "actions": ["claim", "open"]} if step["mode"] == "pool" else {"task_id": task_id}}
+    requests = [{"user_ids": user_ids, "kind": kind, "params": params, "about": {"task_id": task_id},
+                 "priority": work_order.priority}
                 for task_id, user_ids in single.items()]
     for user_id in several:
-        requests.append({"user_ids": [user_id], "kind": kind, "params": params, "url": f"/#/wo/{work_order.id}",
-                         "tag": f"wo-{work_order.id}-{step['key']}", "priority": work_order.priority,
-                         "data": {"work_order_id": work_order.id, "tasks": len(given[user_id]),
-                                  "actions": ["open"]}})
+        requests.append({"user_ids": [user_id], "kind": kind, "params": params, "priority": work_order.priority,
+                         "about": {"work_order_id": work_order.id, "step": step["key"], "tasks": len(given[user_id])}})
     return requests
 
 
@@ -300,8 +297,8 @@ def resolve(*, work_order: WorkOrder, now: datetime, actor_id: int | None, outbo
     work_order.updated_at = now
     timeline.record(work_order_id=work_order.id, kind="resolved", actor_id=actor_id, now=now)
     _send([{"user_ids": [work_order.created_by_id], "kind": "work_order.resolved",
-            "params": {"number": work_order.number, "title": work_order.title}, "url": f"/#/wo/{work_order.id}",
-            "tag": f"wo-{work_order.id}", "priority": work_order.priority, "data": None}], now, outbox)
+            "params": {"number": work_order.number, "title": work_order.title}, "about": {"work_order_id": work_order.id},
+            "priority": work_order.priority}], now, outbox)
 
 
 def mark_started(work_order: WorkOrder, now: datetime) -> None:

@@ -38,7 +38,7 @@ def transfer_task(*, user: User, task_id: int, to_user_id: int, now: datetime, r
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="transferred", actor_id=user.id, now=now,
                     details={"from_user": previous, "to_user": target.id, "reason": reason})
     notify(user_ids=[target.id], kind="task.transferred", params={"number": work_order.number, "step": step["title"], "title": work_order.title},
-           url=f"/#/task/{task.id}", tag=f"task-{task.id}", priority=work_order.priority, now=now, data={"task_id": task.id})
+           about={"task_id": task.id}, priority=work_order.priority, now=now)
     commit_or_conflict()
     return task
 
@@ -72,7 +72,7 @@ def change_candidates(*, user: User, task_id: int, add: list[int], remove: list[
             db.session.add(TaskCandidate(task_id=new.id, user_id=uid, added_at=now))
             arm_task_timers(task=new, step=step, now=now)
             notify(user_ids=[uid], kind="task.assigned", params={"number": work_order.number, "step": step["title"], "title": work_order.title},
-                   url=f"/#/task/{new.id}", tag=f"task-{new.id}", priority=work_order.priority, now=now, data={"task_id": new.id})
+                   about={"task_id": new.id}, priority=work_order.priority, now=now)
         engine.cancel_tasks([t for t in siblings if t.assignee_id in remove and t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)], now)
     else:
         current = set(db.session.scalars(select(TaskCandidate.user_id).where(TaskCandidate.task_id == task.id)))
@@ -89,7 +89,7 @@ def change_candidates(*, user: User, task_id: int, add: list[int], remove: list[
         if new_people and open_row:
             kind = "task.offered" if task.mode == "pool" else "task.assigned"
             notify(user_ids=new_people, kind=kind, params={"number": work_order.number, "step": step["title"], "title": work_order.title},
-                   url=f"/#/task/{task.id}", tag=f"task-{task.id}", priority=work_order.priority, now=now, data={"task_id": task.id})
+                   about={"task_id": task.id}, priority=work_order.priority, now=now)
     engine._track_departments(work_order, set(add))
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="handlers_changed", actor_id=user.id, now=now,
                     details={"added": sorted(set(add)), "removed": sorted(set(remove))})

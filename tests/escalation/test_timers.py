@@ -3,6 +3,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -222,8 +223,11 @@ def test_sweep_notifications_read_as_the_messages_say_in_each_language(flow):
     number = flow.detail(wo["id"])["number"]
     reminder = db.session.scalars(select(Notification).where(Notification.kind == "task.reminder",
                                                              Notification.user_id == agent.id)).one()
+    zone = ZoneInfo((agent.quiet_hours or {}).get("tz") or "Asia/Shanghai")  # the reader's zone, never UTC
     assert (reminder.title, reminder.body) == render("task.reminder", agent.locale,
-                                                     {"number": number, "step": "客服分诊 CS triage", "due": due.strftime("%H:%M UTC")})
+                                                     {"number": number, "step": "客服分诊 CS triage", "due": due}, zone=zone,
+                                                     now=due - timedelta(minutes=9))
+    assert due.astimezone(zone).strftime("%H:%M") in reminder.body and "UTC" not in reminder.body
     assert reminder.url == f"/#/task/{task_id}" and reminder.tag == f"task-{task_id}" and reminder.data == {"task_id": task_id}
     escalated = db.session.scalars(select(Notification).where(Notification.kind == "task.escalated",
                                                               Notification.user_id == lead.id)).one()

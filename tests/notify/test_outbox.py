@@ -97,6 +97,18 @@ def test_pool_offer_arrives_encrypted_with_claim_action_and_taken_replaces_it(fl
     assert len(push.received_for(sub1)) == 1  # the winner is not told someone took it
 
 
+def test_push_buttons_speak_the_readers_language(flow, push, provider):
+    """The buttons follow the reader's language setting, not a guess from the text."""
+    flow.client.patch("/api/v1/me", json={"locale": "en"}, headers=flow.h("cs.agent2"))
+    chinese, english = _subscribe(flow, "cs.agent1", push), _subscribe(flow, "cs.agent2", push)
+    flow.create("complaint", title="Broken seal on SKU-MILK-1L")
+    dispatch_pending(now=utcnow(), provider=provider)
+    (zh,), (en,) = push.received_for(chinese), push.received_for(english)
+    assert [a["title"] for a in zh.payload["actions"]] == ["抢单", "查看"]
+    assert [a["title"] for a in en.payload["actions"]] == ["Claim", "Open"]
+    assert en.payload["title"] == "New task you can claim" and zh.payload["title"] == "有新任务可以抢单"
+
+
 def test_gone_subscriptions_are_deleted_and_their_queue_dropped(flow, push, provider):
     sub = _subscribe(flow, "cs.agent1", push, behaviour=410)
     flow.create("complaint")

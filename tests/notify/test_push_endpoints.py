@@ -98,7 +98,7 @@ def _legacy_subscription(user, subscription) -> PushSubscription:
 def _queue(user, count=1):
     for i in range(count):
         notify(user_ids=[user.id], kind="work_order.resolved", params={"number": f"WO-{i}", "title": "valve"},
-               url="/", tag=None, priority="P2", now=utcnow())
+               about={"work_order_id": i}, priority="P2", now=utcnow())
     db.session.commit()
 
 
