@@ -13,7 +13,7 @@ from app.auth.models import LoginThrottle
 from app.common.clock import utcnow
 from app.errors import TooManyRequests, Unauthorized
 from app.extensions import db
-from tests.conftest import FAST_HASH, assert_error
+from tests.conftest import FAST_HASH, assert_error, names
 
 # Pure HTTP-layer behaviour: storage does not matter, so one backend is enough (CONVENTIONS, Tests).
 http_only = pytest.mark.parametrize("backend", ["sqlite"])
@@ -477,7 +477,7 @@ def test_patch_me_validates(client, auth, demo):
     ]
     for body, field in cases:
         err = assert_error(client.patch("/api/v1/me", json=body, headers=headers), 422, "validation_error")
-        assert field in err["details"], (body, err)
+        assert names(err["details"], field), (body, err)
     db.session.expire_all()
     user = demo.user("staff.wh1")
     assert (user.locale, user.on_duty, user.quiet_hours, user.roles, user.permissions, user.active) == (

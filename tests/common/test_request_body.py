@@ -156,7 +156,7 @@ def test_ids_beyond_32_bits_in_a_body_or_query_are_422_naming_the_field(client, 
     staff = demo.uid("staff.wh1")
     for big in (MAX_ID + 1, 99_999_999_999, -(2**31) - 1):
         err = assert_error(client.post(f"{V1}/groups", json={"name": "g", "members": [staff, big]}, headers=admin), 422)
-        assert err["details"] == {"members": {"1": [err["details"]["members"]["1"][0]]}}
+        assert list(err["details"]) == ["members.1"] and err["details"]["members.1"]
         body = {"code": "X1", "name": "x", "parent_id": big}
         err = assert_error(client.post(f"{V1}/departments", json=body, headers=admin), 422)
         assert list(err["details"]) == ["parent_id"]
