@@ -6,6 +6,7 @@ from marshmallow import validate
 from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.escalation.sweep import escalate_work_order
+from app.workorders.policy import STEERING_ROLES
 from app.flows.schemas import PRIORITIES
 from app.workorders.schemas import WorkOrderSchema
 
@@ -18,7 +19,7 @@ class EscalateSchema(ma.Schema):
 
 
 @blp.route("/work-orders/<int:work_order_id>/escalate", methods=["POST"])
-@auth_required(roles=("lead", "admin", "quality"))
+@auth_required(roles=STEERING_ROLES)
 @blp.arguments(EscalateSchema)
 @blp.response(200, WorkOrderSchema)
 def escalate(body, work_order_id):

@@ -8,8 +8,9 @@ from flask_smorest import Blueprint
 from app.common.guard import auth_required, current_principal, current_user
 from app.common.clock import utcnow
 from app.errors import Invalid
-from app.metrics import catch_up, effort, evaluation, export, summary, volumes
+from app.metrics import catch_up, effort, evaluation, export, policy, summary, volumes
 from app.metrics.period import Period, local_today
+from app.workorders.policy import STEERING_ROLES
 from app.metrics.schemas import (
     MAX_PERIOD_DAYS,
     EffortWeightsSchema,
@@ -52,7 +53,7 @@ class WorkOrderEvaluation(MethodView):
         """The evaluation of a work order you may see (404 until it is evaluated)."""
         return evaluation.get_evaluation(user=current_user(), work_order_id=work_order_id)
 
-    @auth_required(roles=("lead", "admin", "quality"), scope="volumes:write")
+    @auth_required(roles=STEERING_ROLES, scope="volumes:write")
     @blp.arguments(EvaluationInSchema)
     @blp.response(201, EvaluationSchema)
     @blp.alt_response(200, schema=EvaluationSchema, description="An existing evaluation was corrected")
@@ -76,7 +77,7 @@ def post_service_volumes(body):
 
 
 @blp.route("/metrics/summary")
-@auth_required(roles=("lead", "admin"))
+@auth_required(roles=policy.READER_ROLES)
 @blp.arguments(SummaryArgs, location="query")
 @blp.response(200, SummarySchema)
 def metrics_summary(args):
@@ -89,7 +90,7 @@ def metrics_summary(args):
 
 
 @blp.route("/metrics/export.csv")
-@auth_required(roles=("lead", "admin"))
+@auth_required(roles=policy.READER_ROLES)
 @blp.arguments(ExportArgs, location="query")
 @blp.response(200, content_type="text/csv", description="CSV, UTF-8 with BOM, header row first", headers={
     FACTS_AS_OF_HEADER: {"description": "The summary's `facts_as_of`: closed work orders are counted up to this time "
@@ -112,7 +113,7 @@ def metrics_export(args):
 
 @blp.route("/metrics/effort-weights")
 class EffortWeights(MethodView):
-    @auth_required(roles=("lead", "admin"))
+    @auth_required(roles=policy.READER_ROLES)
     @blp.response(200, EffortWeightsViewSchema)
     def get(self):
         """The effort-score weights in force, the defaults and the formula."""

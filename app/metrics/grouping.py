@@ -18,8 +18,7 @@ from sqlalchemy import Date, DateTime, Integer, cast, func, literal, select
 
 from app.extensions import db
 from app.metrics.period import TIME_BUCKETS, Period, bucket_key, bucket_label, is_postgresql
-from app.org.models import Department, User
-from app.workorders.policy import lead_department_ids
+from app.org.models import Department
 
 TREE_LEVELS = tuple(f"{tree}_{level}" for tree in ("business", "problem") for level in (1, 2, 3))
 GROUP_BY = TIME_BUCKETS + ("department", "template", "source") + TREE_LEVELS + ("category",)
@@ -43,12 +42,6 @@ class Scope:
     @property
     def everything(self) -> bool:
         return self.department_ids is None
-
-
-def scope_for(user: User) -> Scope:
-    if user.has_role("admin"):
-        return Scope(None)
-    return Scope(frozenset(lead_department_ids(user)))
 
 
 def _tree_columns(group_by: str, rows) -> list:

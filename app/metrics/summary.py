@@ -31,7 +31,8 @@ from app.extensions import db
 from app.metrics import breakdowns, facts, sla
 from app.metrics.catch_up import facts_as_of
 from app.metrics.effort import current_weights, effort_figures
-from app.metrics.grouping import INTERNAL_SOURCES, TIME_BUCKETS, Scope, group_columns, group_key, labeller, scope_for
+from app.metrics.grouping import INTERNAL_SOURCES, TIME_BUCKETS, Scope, group_columns, group_key, labeller
+from app.metrics.policy import scope_for
 from app.metrics.period import Period, bucket_key, bucket_keys, is_postgresql, prepare_connection
 from app.metrics.volumes import daily_counts, per_ten_thousand_orders, sum_days
 from app.org.models import User

@@ -11,6 +11,14 @@ ROLE_VALUES = [r.value for r in Role]
 PERMISSION_VALUES = [p.value for p in Permission]
 
 
+class PersonRefSchema(ma.Schema):
+    """A person wherever an answer names one (an assignee, a candidate, an actor, who pulled an andon)."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    login = ma.fields.String()
+
+
 class DepartmentSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     code = ma.fields.String(required=True, validate=[validate.Length(1, 64), validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")])

@@ -28,6 +28,15 @@ def get_user(*, user_id: int) -> User:
     return user
 
 
+def people_named(user_ids) -> dict[int, dict]:
+    """{id: {id, name, login}}, the person reference of every answer (PersonRefSchema), in one query."""
+    user_ids = {u for u in user_ids if u}
+    if not user_ids:
+        return {}
+    return {u.id: {"id": u.id, "name": u.name, "login": u.login}
+            for u in db.session.execute(select(User.id, User.name, User.login).where(User.id.in_(user_ids)))}
+
+
 def _require_department(field: str, department_id: int | None) -> None:
     if department_id is None:
         return

@@ -24,13 +24,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.common.uow import unit_of_work
-from app.errors import Conflict, Forbidden, Invalid
+from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.notify.nudge import queue_after_commit
 from app.quality.sql import dialect
 from app.flows.models import FlowTemplate
 from app.org.models import Department, User, UserRole
 from app.notify.messages import system_title
+from app.org.service import people_named
 from app.notify.service import notify
 from app.quality import holds, policy
 from app.quality.models import (
@@ -58,12 +59,6 @@ from app.workorders.service import create_work_order
 QUARANTINE_TEMPLATE = "quarantine"
 # The filter columns of an andon, resolved to ids and times (what the recall queries read).
 FILTER_COLUMNS = ("warehouse_id", "driver_id", "shipped_from", "shipped_to")
-
-
-def require_resolver(user: User, andon: Andon) -> None:
-    """Quality, admins and the person who pulled it may resolve an andon."""
-    if not (user.has_role("quality", "admin") or andon.created_by_id == user.id):
-        raise Forbidden("Only quality, an admin or the person who pulled it can resolve this andon.", code="not_allowed")
 
 
 def _target(body: dict) -> tuple[Product, Batch | None]:
@@ -332,7 +327,7 @@ def _upgrade(andon: Andon, *, user: User, product: Product, batch: Batch | None,
 def resolve_andon(*, user: User, andon_id: int, note: str, now: datetime) -> Andon:
     """Close an andon: its holds are released, and sales resume where no other andon or shortage holds them."""
     andon = policy.readable_andon(user, andon_id)  # 404 for whoever may not even read it
-    require_resolver(user, andon)
+    policy.require_resolver(user, andon)
     product = db.session.get(Product, andon.product_id, with_for_update=True, populate_existing=True)
     andon = db.session.get(Andon, andon_id, with_for_update=True, populate_existing=True)
     if andon.status != AndonStatus.ACTIVE:
@@ -388,13 +383,8 @@ def present_andons(andons: list[Andon]) -> list[dict]:
     products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_({a.product_id for a in andons})))}
     batch_ids = {a.batch_id for a in andons if a.batch_id}
     batches = {b.id: b for b in db.session.scalars(select(Batch).where(Batch.id.in_(batch_ids)))} if batch_ids else {}
-    user_ids = {u for a in andons for u in (a.created_by_id, a.resolved_by_id) if u}
-    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    people = people_named({u for a in andons for u in (a.created_by_id, a.resolved_by_id)})
     jobs = {j.andon_id: j for j in db.session.scalars(select(RecallJob).where(RecallJob.andon_id.in_([a.id for a in andons])))}
-
-    def person(user_id):
-        user = users.get(user_id)
-        return {"id": user.id, "login": user.login, "name": user.name} if user else None
 
     views = []
     for a in andons:
@@ -405,8 +395,8 @@ def present_andons(andons: list[Andon]) -> list[dict]:
             "reason": a.reason, "filters": a.filters or {}, "affected_orders": max(a.affected_orders, job.created if job else 0),
             "containment_work_order_id": a.containment_work_order_id,
             "recall": {"status": job.status, "created": job.created, "batches": job.batches, "finished_at": job.finished_at} if job else None,
-            "created_by": person(a.created_by_id), "created_at": a.created_at, "resolved_at": a.resolved_at,
-            "resolved_by": person(a.resolved_by_id), "resolution_note": a.resolution_note,
+            "created_by": people.get(a.created_by_id), "created_at": a.created_at, "resolved_at": a.resolved_at,
+            "resolved_by": people.get(a.resolved_by_id), "resolution_note": a.resolution_note,
         })
     return views
 

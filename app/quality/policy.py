@@ -1,4 +1,5 @@
-"""Who may read andons, products, batches and their traceability (docs/design.md §5): one place, used by every quality service.
+"""Who may read andons, products, batches and their traceability, and who resolves an andon (docs/design.md
+§5): one place, used by every quality view and service.
 
 Quality, admins and anyone granted `andon.pull` read all of them. A lead reads only what concerns their
 departments (their own and every one below it):
@@ -14,7 +15,7 @@ the caller could not open.
 """
 from sqlalchemy import exists, false, or_, select
 
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.org.models import User
 from app.quality.models import Andon, AndonEvent, AndonRecall, Product
@@ -92,3 +93,9 @@ def timeline_for(user: User, andon: Andon, events: list[AndonEvent], *, every_re
         details = {k: v for k, v in (event.details or {}).items() if k not in hidden}
         timeline.append({"id": event.id, "kind": event.kind, "actor_id": event.actor_id, "at": event.at, "details": details})
     return timeline
+
+
+def require_resolver(user: User, andon: Andon) -> None:
+    """Quality, admins and the person who pulled it may resolve an andon (after `readable_andon`: 404 first)."""
+    if not (user.has_role("quality", "admin") or andon.created_by_id == user.id):
+        raise Forbidden("Only quality, an admin or the person who pulled it can resolve this andon.", code="not_allowed")

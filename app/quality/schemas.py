@@ -5,6 +5,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.common.pagination import PageArgs
+from app.org.schemas import PersonRefSchema
 
 MAX_ITEMS = 10_000
 CODE = validate.Length(1, 64)
@@ -255,12 +256,6 @@ class AndonListArgs(ma.Schema):
     batch_no = ma.fields.String(validate=CODE)
 
 
-class UserRefSchema(ma.Schema):
-    id = ma.fields.Integer()
-    login = ma.fields.String()
-    name = ma.fields.String()
-
-
 class AndonEventSchema(ma.Schema):
     id = ma.fields.Integer()
     kind = ma.fields.String()
@@ -289,10 +284,10 @@ class AndonSchema(ma.Schema):
     affected_orders = ma.fields.Integer()
     containment_work_order_id = ma.fields.Integer(allow_none=True)
     recall = ma.fields.Nested(RecallSummarySchema, allow_none=True)
-    created_by = ma.fields.Nested(UserRefSchema, allow_none=True)
+    created_by = ma.fields.Nested(PersonRefSchema, allow_none=True)
     created_at = ma.fields.DateTime()
     resolved_at = ma.fields.DateTime(allow_none=True)
-    resolved_by = ma.fields.Nested(UserRefSchema, allow_none=True)
+    resolved_by = ma.fields.Nested(PersonRefSchema, allow_none=True)
     resolution_note = ma.fields.String(allow_none=True)
 
 

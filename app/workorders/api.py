@@ -32,6 +32,7 @@ from app.workorders.schemas import (
     WorkOrderListArgs,
     WorkOrderSchema,
 )
+from app.workorders import policy
 from app.workorders.policy import visible_task
 from app.workorders.storage import ALLOWED_TYPES
 from app.workorders.storage import from_config as storage_from_config
@@ -53,7 +54,7 @@ class WorkOrders(MethodView):
         """List the work orders you may see, newest first, with filters."""
         return paginate(service.list_work_orders(user=current_user(), filters={**filters, "now": utcnow()}), **page)
 
-    @auth_required(roles=("lead", "admin", "quality"))
+    @auth_required(roles=policy.STEERING_ROLES)
     @blp.arguments(WorkOrderCreateSchema)
     @blp.response(201, WorkOrderCreatedSchema)
     def post(self, body):
@@ -62,10 +63,7 @@ class WorkOrders(MethodView):
         now = utcnow()
         work_order = service.create_work_order(body=body, created_by=user, department_id=user.department_id, now=now,
                                                tz=current_app.config["BUSINESS_TIMEZONE"])
-        detail = service.work_order_detail(user=user, work_order=work_order, with_timeline=False)
-        work_order.task_views = presenters.present_many(detail["tasks"], now)
-        work_order.tasks_total = detail["tasks_total"]
-        return work_order
+        return presenters.work_order_view(user=user, work_order=work_order, now=now, with_timeline=False)
 
 
 @blp.route("/work-orders/<int:work_order_id>")
@@ -73,18 +71,9 @@ class WorkOrders(MethodView):
 @blp.response(200, WorkOrderDetailSchema)
 def get_work_order(work_order_id):
     """A work order with its first tasks (the ones you may see) and its timeline."""
-    now = utcnow()
     user = current_user()
     work_order = service.get_work_order(user=user, work_order_id=work_order_id)
-    detail = service.work_order_detail(user=user, work_order=work_order)
-    work_order.task_views = presenters.present_many(detail["tasks"], now)
-    work_order.tasks_total = detail["tasks_total"]
-    people = presenters.names_of({e.actor_id for e in detail["timeline"]})
-    for event in detail["timeline"]:
-        event.actor = people.get(event.actor_id)
-    work_order.timeline_events = detail["timeline"]
-    work_order.evaluation = detail.get("evaluation")
-    return work_order
+    return presenters.work_order_view(user=user, work_order=work_order, now=utcnow())
 
 
 @blp.route("/work-orders/<int:work_order_id>/tasks")
@@ -249,7 +238,7 @@ def transfer(body, task_id):
 
 
 @blp.route("/tasks/<int:task_id>/candidates", methods=["POST"])
-@auth_required(roles=("lead", "admin", "quality"))
+@auth_required(roles=policy.STEERING_ROLES)
 @blp.arguments(CandidatesSchema)
 @blp.response(200, TaskSchema)
 def candidates(body, task_id):

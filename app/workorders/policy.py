@@ -8,6 +8,9 @@ from app.org.service import subtree_ids
 from app.workorders.models import Task, TaskCandidate, WorkOrder, WorkOrderDepartment
 
 QUALITY_SOURCES = ("andon", "recall")
+#: Who may open work orders and steer them (add or remove handlers, escalate, evaluate): the gate at the
+#: door. Which work orders each of them steers is `can_lead_work_order`.
+STEERING_ROLES = ("lead", "admin", "quality")
 
 
 def lead_department_ids(user: User) -> set[int]:
@@ -104,7 +107,7 @@ def can_lead_work_order(user: User, work_order: WorkOrder) -> bool:
     """Leads of a taking-part department, the creator (if a lead) and admins steer a work order."""
     if user.has_role("admin"):
         return True
-    if not user.has_role("lead", "quality"):
+    if not user.has_role(*STEERING_ROLES):
         return False
     if work_order.created_by_id == user.id:
         return True

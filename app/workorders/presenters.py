@@ -8,6 +8,8 @@ from sqlalchemy.orm.util import identity_key
 from app.extensions import db
 from app.flows.models import FlowTemplate
 from app.org.models import User
+from app.org.service import people_named
+from app.workorders import service
 from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
 
 class WorkOrderSummary(NamedTuple):
@@ -89,7 +91,7 @@ def present_many(tasks: list[Task], now: datetime) -> list[dict]:
     for task_id, user_id, name, login in db.session.execute(_CANDIDATE_PEOPLE, {"task_ids": ids}):
         candidates.setdefault(task_id, []).append(user_id)
         people[user_id] = {"id": user_id, "name": name, "login": login}
-    people.update(names_of({t.assignee_id for t in tasks if t.assignee_id and t.assignee_id not in people}))
+    people.update(people_named({t.assignee_id for t in tasks if t.assignee_id and t.assignee_id not in people}))
     views = []
     for task in tasks:
         work_order = work_orders[task.work_order_id]
@@ -100,10 +102,31 @@ def present_many(tasks: list[Task], now: datetime) -> list[dict]:
     return views
 
 
-def names_of(user_ids: set[int]) -> dict[int, dict]:
-    """{id: {id, name, login}} for the given users, in one query."""
-    user_ids = {u for u in user_ids if u}
-    if not user_ids:
-        return {}
-    return {u.id: {"id": u.id, "name": u.name, "login": u.login}
-            for u in db.session.execute(select(User.id, User.name, User.login).where(User.id.in_(user_ids)))}
+class WorkOrderView:
+    """A work order as its reader sees it (WorkOrderDetailSchema): its columns, the first tasks they may see with
+    their total and, on the detail, the timeline with people named and whatever higher packages add (the
+    evaluation). A read model: the ORM row is read, never decorated."""
+
+    def __init__(self, work_order: WorkOrder, *, tasks: list[dict], tasks_total: int, timeline: list[dict] | None = None,
+                 parts: dict | None = None):
+        self.work_order = work_order
+        self.tasks = tasks
+        self.tasks_total = tasks_total
+        self.timeline = timeline or []
+        self.parts = parts or {}
+
+    def __getattr__(self, name):
+        if name in self.parts:
+            return self.parts[name]
+        return getattr(self.work_order, name)
+
+
+def work_order_view(*, user: User, work_order: WorkOrder, now: datetime, with_timeline: bool = True) -> WorkOrderView:
+    """The work order `user` opened or asked for, as they may see it, in a fixed number of queries."""
+    detail = service.work_order_detail(user=user, work_order=work_order, with_timeline=with_timeline)
+    events = detail.pop("timeline")
+    people = people_named({e.actor_id for e in events})
+    timeline = [{"id": e.id, "kind": e.kind, "task_id": e.task_id, "actor_id": e.actor_id, "actor": people.get(e.actor_id),
+                 "at": e.at, "occurred_at": e.occurred_at, "details": e.details} for e in events]
+    tasks, total = present_many(detail.pop("tasks"), now), detail.pop("tasks_total")
+    return WorkOrderView(work_order, tasks=tasks, tasks_total=total, timeline=timeline, parts=detail)

@@ -6,6 +6,7 @@ from marshmallow import validate
 
 from app.common.clock import utcnow
 from app.flows.schemas import PRIORITIES
+from app.org.schemas import PersonRefSchema
 from app.workorders.models import SOURCES
 
 LEVELS = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list, validate=validate.Length(max=3))
@@ -39,12 +40,6 @@ class WorkOrderSummarySchema(ma.Schema):
     template = ma.fields.String(attribute="template_key")
 
 
-class PersonSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    login = ma.fields.String()
-
-
 class TaskSchema(ma.Schema):
     id = ma.fields.Integer()
     work_order_id = ma.fields.Integer()
@@ -55,8 +50,8 @@ class TaskSchema(ma.Schema):
     priority = ma.fields.String()
     assignee_id = ma.fields.Integer(allow_none=True)
     candidates = ma.fields.List(ma.fields.Integer())
-    assignee = ma.fields.Nested(PersonSchema, allow_none=True)
-    candidate_people = ma.fields.List(ma.fields.Nested(PersonSchema))
+    assignee = ma.fields.Nested(PersonRefSchema, allow_none=True)
+    candidate_people = ma.fields.List(ma.fields.Nested(PersonRefSchema))
     due_at = ma.fields.DateTime(allow_none=True)
     overdue = ma.fields.Boolean()
     escalation_level = ma.fields.Integer()
@@ -87,7 +82,7 @@ class TimelineEventSchema(ma.Schema):
     kind = ma.fields.String()
     task_id = ma.fields.Integer(allow_none=True)
     actor_id = ma.fields.Integer(allow_none=True)
-    actor = ma.fields.Nested(PersonSchema, allow_none=True)
+    actor = ma.fields.Nested(PersonRefSchema, allow_none=True)
     at = ma.fields.DateTime()
     occurred_at = ma.fields.DateTime(allow_none=True)
     details = ma.fields.Dict()
@@ -136,14 +131,14 @@ class WorkOrderSchema(ma.Schema):
 
 
 class WorkOrderCreatedSchema(WorkOrderSchema):
-    task_views = ma.fields.List(ma.fields.Nested(TaskSchema), data_key="tasks", metadata={
+    tasks = ma.fields.List(ma.fields.Nested(TaskSchema), metadata={
         "description": "The first 100 tasks you may see, in the order they were opened; "
                        "GET /work-orders/{id}/tasks pages through all of them."})
     tasks_total = ma.fields.Integer(metadata={"description": "How many tasks of this work order you may see."})
 
 
 class WorkOrderDetailSchema(WorkOrderCreatedSchema):
-    timeline_events = ma.fields.List(ma.fields.Nested(TimelineEventSchema), data_key="timeline")
+    timeline = ma.fields.List(ma.fields.Nested(TimelineEventSchema))
     # Named, not imported: the evaluation is metrics' (a package above this one), which adds it to the detail.
     evaluation = ma.fields.Nested("EvaluationSchema", allow_none=True,
                                   metadata={"description": "The customer's answer and QA score, once evaluated."})

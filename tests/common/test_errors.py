@@ -209,6 +209,10 @@ def test_openapi_document_is_valid_and_documents_bearer_auth(client):
         assert V1 + path in spec["paths"], path
     assert spec["paths"][f"{V1}/auth/login"]["post"].get("security") == []  # signing in needs no credentials
     assert spec["paths"][f"{V1}/me"]["get"]["summary"]  # docstrings become summaries
+    # One person reference everywhere an answer names someone (assignees, candidates, actors, andons).
+    people = [name for name, schema in spec["components"]["schemas"].items()
+              if set(schema.get("properties", {})) == {"id", "name", "login"}]
+    assert people == ["PersonRef"], people
 
 
 @http_only
