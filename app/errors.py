@@ -59,6 +59,26 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.Nested(ErrorDetailSchema, required=True)
 
 
+# A bulk request reports at most this many bad items (the first ones).
+MAX_REPORTED_ERRORS = 100
+
+
+class ErrorList:
+    """Collects per-item errors by dotted path; raises one 422 naming them, before anything is written."""
+
+    def __init__(self):
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, path: str, message: str) -> None:
+        if len(self.errors) < MAX_REPORTED_ERRORS or path in self.errors:
+            self.errors.setdefault(path, []).append(message)
+
+    def raise_if_any(self, what: str) -> None:
+        if self.errors:
+            raise Invalid(f"The {what} were not accepted: fix the items named and post them again; nothing was written.",
+                          details=self.errors)
+
+
 def field_paths(messages, prefix: str = "") -> dict[str, list]:
     """Validation messages as one level of dotted paths, the form every 422 `details` takes (docs/design.md §9).
 

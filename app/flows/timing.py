@@ -1,6 +1,6 @@
-"""When a step's task is reminded and escalated: the timer plan of a step, a pure rule over its settings.
+"""When a step's task is due, reminded and escalated: pure rules over the step's settings.
 
-The engine and the set-based writer both store what `timer_plan` answers (app/workorders/timers.py and the bulk
+The engine and the set-based writer both store what `due_at` and `timer_plan` answer (app/workorders/timers.py and the bulk
 writer), and the sweep reads `escalation_settings` when a timer fires: one rule for every writer and reader.
 """
 from datetime import datetime, timedelta
@@ -16,6 +16,11 @@ class TimerKind(StrEnum):
 
 DEFAULT_MAX_LEVEL = 3
 MAX_LEVEL = 10  # what a template may name (flows.schemas.EscalationSchema)
+
+
+def due_at(step: dict, now: datetime) -> datetime | None:
+    """When a task of `step` opened at `now` is due: its SLA later (None without an SLA)."""
+    return later(now, parse_duration(step["sla"])) if step.get("sla") else None
 
 
 def escalation_settings(step: dict) -> dict:

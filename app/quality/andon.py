@@ -23,11 +23,11 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from app.common.bulk import dialect
 from app.common.uow import unit_of_work
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.notify.nudge import queue_after_commit
-from app.quality.sql import dialect
 from app.flows.models import FlowTemplate
 from app.org.models import Department, User, UserRole
 from app.notify.messages import system_title

@@ -3,6 +3,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 
+from app.common.bulk import chunks, in_list, lookup, lookup_ci, upsert
+from app.errors import ErrorList
 from app.extensions import db
 from app.org.models import Department, User
 from app.quality.models import (
@@ -15,7 +17,6 @@ from app.quality.models import (
     RecallJob,
     RecallJobStatus,
 )
-from app.quality.sql import ErrorList, chunks, in_list, insert, lookup, lookup_ci
 
 
 # Event times posted by integrations may run this many seconds ahead of the server's clock (BATON_INVENTORY_MAX_FUTURE_SKEW_SECONDS).
@@ -59,7 +60,7 @@ def upsert_products(*, items: list[dict], now: datetime) -> dict:
     rows = [{"sku": sku, "name": item["name"], "owner_department_id": departments.get(item.get("owner_department")),
              "sale_status": "on_sale", "created_at": now, "updated_at": now} for sku, item in by_sku.items()]
     table = Product.__table__
-    stmt = insert(table)
+    stmt = upsert(table)
     stmt = stmt.on_conflict_do_update(index_elements=["sku"], set_={
         "name": stmt.excluded.name,
         # Re-posting without an owner keeps the one already known.
@@ -88,7 +89,7 @@ def upsert_batches(*, items: list[dict], now: datetime) -> dict:
         rows.append({"batch_no": batch_no, "product_id": products[item["sku"]], "supplier": item.get("supplier"),
                      "produced_at": item.get("produced_at"), "qc_result": qc.get("result"), "qc_at": qc.get("at"),
                      "status": "ok", "created_at": now, "updated_at": now})
-    stmt = insert(Batch.__table__)
+    stmt = upsert(Batch.__table__)
     stmt = stmt.on_conflict_do_update(index_elements=["batch_no"], set_={
         column: getattr(stmt.excluded, column)
         for column in ("product_id", "supplier", "produced_at", "qc_result", "qc_at", "updated_at")
@@ -155,7 +156,7 @@ def upsert_orders(*, items: list[dict], now: datetime, max_future_skew: int = DE
 
     by_no = _last_by(items, "order_no")
     existing = _count_existing(Order.order_no, list(by_no))
-    stmt = insert(Order.__table__)
+    stmt = upsert(Order.__table__)
     stmt = stmt.on_conflict_do_update(index_elements=["order_no"], set_={
         "customer_ref": stmt.excluded.customer_ref, "placed_at": stmt.excluded.placed_at, "updated_at": stmt.excluded.updated_at,
     })

@@ -29,14 +29,15 @@ from flask import current_app
 from sqlalchemy import BigInteger, Integer, case, exists, func, literal, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from app.common.bulk import chunks, dialect, in_list, load_rows
 from app.errors import Conflict, Invalid, NotFound
+from app.workorders import bulk
 from app.workorders.models import Timer
 from app.extensions import db
 from app.flows.models import FlowTemplate
 from app.flows.service import get_template
 from app.notify.messages import system_title
 from app.org.models import Department, User
-from app.quality import bulk
 from app.quality.models import (
     Andon,
     AndonEvent,
@@ -49,7 +50,6 @@ from app.quality.models import (
     RecallJob,
     RecallJobStatus,
 )
-from app.quality.sql import chunks, dialect, in_list
 from app.workorders.models import (
     StepStatus,
     Task,
@@ -264,7 +264,7 @@ def run_recall_fanout(*, andon_id: int, now: datetime, tz: str, batch_size: int 
         opened = bulk.create_work_orders(template=template, items=items, now=now, tz=tz, created_by_id=andon.created_by_id,
                                          department_id=template.owner_department_id, source="recall")
         # The primary key (andon, order) is the guarantee: a second runner's batch for the same orders fails whole.
-        bulk.insert_rows(AndonRecall.__table__, [
+        load_rows(AndonRecall.__table__, [
             {"andon_id": andon.id, "order_id": order_id, "work_order_id": wo_id, "created_at": now}
             for order_id, (wo_id, _) in zip(order_ids, opened)
         ])

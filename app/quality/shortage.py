@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from app.common.bulk import chunks, lookup, upsert
 from app.common.uow import unit_of_work
 from app.extensions import db
 from app.flows.service import get_template
-from app.errors import NotFound
+from app.errors import ErrorList, NotFound
 from app.notify.messages import system_title
 from app.org.models import Department
 from app.quality import holds
@@ -26,7 +27,6 @@ from app.quality.catalogue import (
     departments_by_code,
 )
 from app.quality.models import HoldSource, Product, SaleHold, SaleStatus, StockEvent, StockLevel
-from app.quality.sql import ErrorList, chunks, insert, lookup
 from app.workorders.models import WorkOrder, WorkOrderStatus
 from app.workorders.service import create_work_order
 
@@ -76,7 +76,7 @@ def _record_inventory_events(*, items: list[dict], now: datetime, tz: str, margi
         elif row["threshold"] is not None and previous.get("threshold") is None:
             previous["threshold"] = row["threshold"]
     events = StockEvent.__table__
-    stmt = insert(events)
+    stmt = upsert(events)
     stmt = stmt.on_conflict_do_update(
         index_elements=["product_id", "batch_key", "warehouse_id", "at"],
         set_={c: getattr(stmt.excluded, c) for c in ("on_hand", "available", "unfulfillable_orders", "threshold", "received_at")})
@@ -93,7 +93,7 @@ def _record_inventory_events(*, items: list[dict], now: datetime, tz: str, margi
                      "on_hand": row["on_hand"], "available": row["available"], "unfulfillable_orders": row["unfulfillable_orders"],
                      "threshold": threshold, "as_of": row["at"], "updated_at": now})
     table = StockLevel.__table__
-    stmt = insert(table)
+    stmt = upsert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["product_id", "batch_key", "warehouse_id"],
         set_={c: getattr(stmt.excluded, c) for c in ("on_hand", "available", "unfulfillable_orders", "threshold", "as_of", "updated_at")},

@@ -1,7 +1,5 @@
 """The flow engine: resolving handlers, activating steps, and moving a work order forward."""
-import json
 from datetime import datetime
-from typing import NamedTuple
 
 from sqlalchemy import Integer, String, bindparam, case, func, insert, literal, select, true, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -10,13 +8,12 @@ from app.common.bulk import among_ids, insert_rows
 from app.common.types import UTCDateTime
 from app.extensions import db
 from app.flows.forms import MAX_FOR_EACH_ITEMS
-from app.flows.graph import later, parse_duration
 from app.flows.models import FlowTemplate
+from app.flows.timing import due_at as step_due_at
 from app.flows.timing import timer_plan
 from app.notify.service import notify_many
 from app.org.models import User
 from app.workorders import timeline
-from app.workorders.handlers import available_handlers_many, fallback_handlers, resolve_specs
 from app.workorders.models import (
     StepStatus,
     Task,
@@ -32,76 +29,8 @@ from app.workorders.models import (
     task_transition,
     work_order_transition,
 )
+from app.workorders.planner import ActivatedTask, ActivationPlanner, PlannedTask
 from app.workorders.timers import disarm_task_timers
-
-
-def step_instances(step: dict, work_order: WorkOrder) -> list[tuple[int | None, str | None, dict | None]]:
-    """(index, label, own assignee spec) for each instance of a step; one instance unless `for_each`.
-
-    At most MAX_FOR_EACH_ITEMS: creation and completion refuse longer lists, so only a list stored before that
-    rule is cut short (and the activation says so on the timeline).
-    """
-    if not step.get("for_each"):
-        return [(None, None, None)]
-    items = work_order.data.get(step["for_each"]) or []
-    instances = []
-    for i, item in enumerate(items[:MAX_FOR_EACH_ITEMS] if isinstance(items, list) else []):
-        if isinstance(item, dict):
-            label = str(item.get("label") or item.get("name") or item.get("code") or i + 1)
-            instances.append((i, label[:200], item.get("assignees")))
-        else:
-            instances.append((i, str(item)[:200], None))
-    return instances
-
-
-class PlannedTask(NamedTuple):
-    """A task an activation opens, as plain data: its instance, and the handlers it is offered or assigned to."""
-
-    instance: int | None
-    label: str | None
-    members: list[int]
-    substitutions: dict
-
-
-class ActivatedTask(NamedTuple):
-    """A task an activation stored."""
-
-    id: int
-    assignee_id: int | None
-    members: list[int]
-
-
-def plan_activation(*, work_order: WorkOrder, step: dict, only_users: list[int] | None = None) -> list[PlannedTask]:
-    """The tasks activating `step` opens: one per instance (one per handler in `each` mode), with their handlers.
-
-    Each distinct assignee spec is resolved once, all of them together in a few queries, however many items.
-    """
-    instances = step_instances(step, work_order)
-    if only_users is not None:
-        keys = ["only"] * len(instances)
-        named_by_key = {"only": sorted(set(only_users))}
-    else:
-        specs = {}
-        keys = []
-        for _, _, own_spec in instances:
-            spec = own_spec if own_spec else step.get("assignees")
-            key = json.dumps(spec, sort_keys=True, default=str)
-            specs.setdefault(key, spec)
-            keys.append(key)
-        named_by_key = dict(zip(specs, resolve_specs(list(specs.values()), work_order.data)))
-    distinct = list({tuple(named): None for named in named_by_key.values()})
-    handlers_by_named = dict(zip(distinct, available_handlers_many([list(n) for n in distinct])))
-    fallback = None
-    planned = []
-    for (index, label, _), key in zip(instances, keys):
-        handlers, substitutions = handlers_by_named[tuple(named_by_key[key])]
-        if not handlers:
-            if fallback is None:
-                fallback = fallback_handlers(work_order)
-            handlers, substitutions = fallback, {"fallback": fallback}
-        groups = [[h] for h in handlers] if step["mode"] == "each" else [handlers]
-        planned.extend(PlannedTask(index, label, members, substitutions) for members in groups)
-    return planned
 
 
 _TASK = Task.__table__
@@ -206,8 +135,8 @@ def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, no
     wstep.status = StepStatus.ACTIVE
     wstep.activation += 1
     wstep.activated_at = now
-    due_at = later(now, parse_duration(step["sla"])) if step.get("sla") else None
-    planned = plan_activation(work_order=work_order, step=step, only_users=only_users)
+    due_at = step_due_at(step, now)
+    planned = ActivationPlanner().plan(work_order=work_order, step=step, only_users=only_users)
     items = work_order.data.get(step["for_each"]) if step.get("for_each") else None
     if isinstance(items, list) and len(items) > MAX_FOR_EACH_ITEMS:
         timeline.record(work_order_id=work_order.id, kind="items_ignored", actor_id=actor_id, now=now,

@@ -13,22 +13,48 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.common.bulk import dialect, upsert
 from app.extensions import db
 from app.workorders.models import WorkOrder, WorkOrderCounter
 
 
+def _bump(day: str, count: int):
+    """The one atomic upsert that takes `count` numbers of a day: `last = last + count`, answering the new last."""
+    stmt = upsert(WorkOrderCounter).values(day=day, last=count)
+    return stmt.on_conflict_do_update(index_elements=["day"], set_={"last": WorkOrderCounter.last + count}).returning(WorkOrderCounter.last)
+
+
+def _day(now: datetime, tz: str) -> str:
+    return now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d")
+
+
+def _numbers(day: str, last: int, count: int) -> list[str]:
+    return [f"WO-{day}-{value:04d}" for value in range(last - count + 1, last + 1)]
+
+
 def next_number(*, now: datetime, tz: str) -> str:
-    """Bump the day's counter with one atomic upsert and format the number (local business day)."""
-    day = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d")
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(WorkOrderCounter).values(day=day, last=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["day"], set_={"last": WorkOrderCounter.last + 1}).returning(WorkOrderCounter.last)
-    value = db.session.execute(stmt).scalar_one()
-    return f"WO-{day}-{value:04d}"
+    """Bump the day's counter in the caller's transaction and format the number (local business day)."""
+    day = _day(now, tz)
+    return _numbers(day, db.session.execute(_bump(day, 1)).scalar_one(), 1)[0]
+
+
+def reserve_numbers(*, now: datetime, tz: str, count: int) -> list[str]:
+    """`count` consecutive numbers of the business day from one atomic upsert, for the bulk writer.
+
+    On PostgreSQL the range is reserved in its own short transaction, like a sequence: the day's counter row is
+    locked for a moment, not for the whole batch, so parallel recall lanes (and people opening work orders) never
+    wait on each other. A batch that fails afterwards leaves a gap in the numbers, never a repeat. SQLite has a
+    single writer, so there it is part of the caller's transaction.
+    """
+    day = _day(now, tz)
+    if dialect() == "postgresql":
+        with db.engine.begin() as connection:
+            last = connection.execute(_bump(day, count)).scalar_one()
+    else:
+        last = db.session.execute(_bump(day, count)).scalar_one()
+    return _numbers(day, last, count)
 
 
 def unnumbered() -> str:

@@ -20,12 +20,12 @@ from app.workorders.models import (
     TimelineEvent,
     WorkOrder,
     WorkOrderDepartment,
-    WorkOrderStatus,
     WorkOrderTag,
     WORK_ORDER_TRANSITIONS,
 )
 from app.workorders.attachments import attachment_errors
 from app.workorders.numbers import number_work_order, unnumbered
+from app.workorders.planner import opened_details, work_order_values
 from app.workorders.policy import require_lead, task_filter, visible_work_order, work_order_filter
 
 # The answers about one work order (its detail, the 201 of its creation) hold at most this many tasks;
@@ -79,38 +79,10 @@ def _create_work_order(*, body: dict, created_by: User | None, department_id: in
     errors.update(attachment_errors(work_order_id=None, fields=template.form, values=data))
     if errors:
         raise Invalid("The work order is not valid.", details=errors)
-    classification = template.classification or {}
-    business = body.get("business") or classification.get("business") or []
-    problem = body.get("problem") or classification.get("problem") or []
-    work_order = WorkOrder(
-        number=unnumbered(),
-        template_id=template.id,
-        template_key=template.key,
-        template_version=template.version,
-        title=body["title"],
-        description=body.get("description") or "",
-        priority=body.get("priority") or template.priority,
-        status=WorkOrderStatus.OPEN,
-        source=body.get("source") or source_default,
-        business_1=business[0] if len(business) > 0 else None,
-        business_2=business[1] if len(business) > 1 else None,
-        business_3=business[2] if len(business) > 2 else None,
-        problem_1=problem[0] if len(problem) > 0 else None,
-        problem_2=problem[1] if len(problem) > 1 else None,
-        problem_3=problem[2] if len(problem) > 2 else None,
-        product_sku=body.get("product_sku"),
-        tags=sorted(set(body.get("tags") or [])),
-        emotion=body.get("emotion"),
-        order_no=body.get("order_no"),
-        customer_ref=body.get("customer_ref"),
-        batch_no=body.get("batch_no"),
-        data=data,
-        department_id=department_id or template.owner_department_id,
-        created_by_id=created_by.id if created_by else None,
-        created_at=now,
-        updated_at=now,
-        contact_count=body.get("contact_count") or 1,
-    )
+    source = body.get("source") or source_default
+    work_order = WorkOrder(number=unnumbered(), **work_order_values(
+        template=template, body={**body, "data": data}, source=source, department_id=department_id,
+        created_by_id=created_by.id if created_by else None, now=now))
     db.session.add(work_order)
     db.session.flush()
     departments = {d for d in (work_order.department_id, template.owner_department_id) if d}
@@ -119,7 +91,7 @@ def _create_work_order(*, body: dict, created_by: User | None, department_id: in
         departments |= set(db.session.scalars(select(Tag.department_id).where(Tag.name.in_(work_order.tags), Tag.department_id.is_not(None))))
     db.session.add_all(WorkOrderDepartment(work_order_id=work_order.id, department_id=d) for d in departments)
     timeline.record(work_order_id=work_order.id, kind="created", actor_id=work_order.created_by_id, now=now,
-                    details={"template": template.key, "version": template.version, "source": work_order.source})
+                    details=opened_details(template, work_order.source))
     held: list[dict] = []  # the handlers' notifications quote the number, which comes last
     engine.start(work_order=work_order, template=template, now=now, actor_id=work_order.created_by_id, outbox=held)
     number_work_order(work_order=work_order, now=now, tz=tz)

@@ -10,7 +10,8 @@ from app.workorders.models import Timer
 from app.extensions import db
 from app.jobs import run_all_once
 from app.org.models import User
-from app.quality import bulk
+from app.quality import recall
+from app.workorders import bulk
 from app.quality.models import Andon, AndonRecall, Order, OrderRecall, RecallJob
 from app.quality.recall import run_recall_fanout
 from app.workorders.models import Task, TaskCandidate, TimelineEvent, WorkOrder, WorkOrderDepartment, WorkOrderStep
@@ -76,19 +77,19 @@ def test_a_crash_halfway_leaves_whole_batches_and_a_rerun_finishes_without_dupli
 
 def test_a_crash_after_the_work_orders_but_before_their_links_rolls_the_batch_back(catalogue, monkeypatch):
     pulled = catalogue.pull(**PULL_BA1)
-    real = bulk.insert_rows
+    real = recall.load_rows
 
     def fail_links(table, rows):
         if table.name == "andon_recalls":
             raise ConnectionError("connection lost")
         return real(table, rows)
 
-    monkeypatch.setattr(bulk, "insert_rows", fail_links)
+    monkeypatch.setattr(recall, "load_rows", fail_links)
     with pytest.raises(ConnectionError):
         fan_out(pulled["id"], batch_size=5)
     db.session.rollback()
     assert count(WorkOrder, WorkOrder.source == "recall") == 0 and count(Task, Task.step == "contact") == 0
-    monkeypatch.setattr(bulk, "insert_rows", real)
+    monkeypatch.setattr(recall, "load_rows", real)
     fan_out(pulled["id"], batch_size=5)
     assert_one_recall_per_order(pulled["id"], BA1_DELIVERED)
 

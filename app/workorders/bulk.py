@@ -3,11 +3,14 @@
 `create_work_order` costs a couple of dozen statements per work order; a recall of 100,000
 delivered orders needs the same rows written set-based. For each work order this writes what
 `app.workorders.service.create_work_order` + `engine.start` would: a number from the day's
-counter (one upsert reserves the whole range), the work order, its departments, a `created`
-event, one step row per template step (roots active with activation 1, the others pending),
-the root steps' tasks with their stored candidates (`is_open`), an `activated` event per task,
-the candidates' departments, and the durable timers `arm_task_timers` would arm. From then on
-the engine drives these work orders like any other (claim, complete, the next step activates).
+counter (`numbers.reserve_numbers`: one upsert reserves the whole range), the work order, its
+departments, a `created` event, one step row per template step (roots active with activation 1,
+the others pending), the root steps' tasks with their stored candidates (`is_open`), an
+`activated` event per task, the candidates' departments, and the durable timers. Which tasks,
+for whom, due when and with which timers is decided by the engine's own rules — the activation
+planner (`planner.ActivationPlanner`), `flows.timing.due_at` and `flows.timing.timer_plan` — so
+this module only writes their plan. From then on the engine drives these work orders like any
+other (claim, complete, the next step activates).
 
 How: the work orders go in with one COPY (PostgreSQL, ids drawn from their sequence) or batched
 inserts (SQLite); a root step whose handlers are the same for every work order (no `for_each`, not
@@ -17,24 +20,22 @@ work orders, whatever their number; other root steps are planned per work order 
 Offers are announced with one notification per candidate and batch instead of one per task:
 a person offered 5,000 recall tasks at once gets one message, not 5,000.
 """
-import json
 from datetime import datetime
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Integer, false, insert as insert_plain, literal, null, select, text, true
+from sqlalchemy import Integer, false, insert as insert_plain, literal, null, select, true
 
+from app.common.bulk import chunks, in_list, load_rows, load_rows_returning_ids
 from app.common.models import JSONType, UTCDateTime
 from app.errors import Invalid
 from app.extensions import db
 from app.flows.forms import validate_values
-from app.flows.graph import later, parse_duration
 from app.flows.models import FlowTemplate
-from app.flows.timing import timer_plan
+from app.flows.timing import due_at, timer_plan
 from app.notify.service import notify_many
 from app.org.models import User
-from app.workorders.engine import step_instances
-from app.workorders.handlers import available_handlers, fallback_handlers, resolve_spec
+from app.workorders.numbers import reserve_numbers
+from app.workorders.planner import ActivationPlanner, PlannedTask, opened_details, work_order_values
 from app.workorders.models import (
     StepStatus,
     Task,
@@ -44,121 +45,16 @@ from app.workorders.models import (
     Timer,
     TimerStatus,
     WorkOrder,
-    WorkOrderCounter,
     WorkOrderDepartment,
-    WorkOrderStatus,
     WorkOrderStep,
 )
-from app.quality.sql import chunks, dialect, in_list, insert
 
 PAGE = 2_000
 
 
-def reserve_numbers(*, now: datetime, tz: str, count: int) -> list[str]:
-    """`count` consecutive work-order numbers of the business day from one atomic upsert (`last = last + n`).
-
-    On PostgreSQL the range is reserved in its own short transaction, like a sequence: the day's counter row is
-    locked for a moment, not for the whole batch, so parallel recall lanes (and people opening work orders) never
-    wait on each other. A batch that fails afterwards leaves a gap in the numbers, never a repeat. SQLite has a
-    single writer, so there it is part of the caller's transaction.
-    """
-    day = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d")
-    stmt = insert(WorkOrderCounter).values(day=day, last=count)
-    stmt = stmt.on_conflict_do_update(index_elements=["day"], set_={"last": WorkOrderCounter.last + count}).returning(WorkOrderCounter.last)
-    if dialect() == "postgresql":
-        with db.engine.begin() as connection:
-            last = connection.execute(stmt).scalar_one()
-    else:
-        last = db.session.execute(stmt).scalar_one()
-    return [f"WO-{day}-{value:04d}" for value in range(last - count + 1, last + 1)]
-
-
-def _insert_returning_ids(table, rows: list[dict]) -> list[int]:
-    """Insert rows and answer their ids in row order."""
-    if dialect() == "postgresql":
-        # Ids drawn from the table's own sequence in one statement, then the rows COPY in: no RETURNING, no per-row SQL.
-        ids = list(db.session.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-                                      {"table": table.name, "n": len(rows)}).scalars())
-        for row, row_id in zip(rows, ids):
-            row["id"] = row_id
-        copy_rows(table, rows)
-        return ids
-    ids: list[int] = []
-    stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-    for part in chunks(rows, PAGE):
-        ids.extend(db.session.execute(stmt, part).scalars())
-    return ids
-
-
-def insert_rows(table, rows: list[dict]) -> None:
-    """Insert many rows: COPY on PostgreSQL, batched executemany elsewhere."""
-    if not rows:
-        return
-    if dialect() == "postgresql":
-        copy_rows(table, rows)
-        return
-    for part in chunks(rows, PAGE):
-        db.session.execute(table.insert(), part)
-
-
-def copy_rows(table, rows: list[dict]) -> None:
-    """COPY rows into a table on the session's own connection, so they commit or roll back with its transaction."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
-    dumped: dict[int, str] = {}
-
-    def dumps(value):
-        # Rows of a batch share their identical details objects: each is serialised once.
-        text_value = dumped.get(id(value))
-        if text_value is None:
-            text_value = dumped[id(value)] = json.dumps(value, default=str)
-        return text_value
-
-    raw = db.session.connection().connection.driver_connection
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([dumps(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns])
-
-
-class _Handlers:
-    """Resolves a step's handlers once per distinct input, exactly as the engine does for one work order."""
-
-    def __init__(self, department_id: int | None, created_by_id: int | None):
-        self.fallback_owner = SimpleNamespace(department_id=department_id, created_by_id=created_by_id)
-        self.cache: dict[tuple, tuple[list[int], dict]] = {}
-        self.spec_keys: dict[int, str] = {}
-        self.keep: list = []
-
-    def resolve(self, spec: dict | None, data: dict) -> tuple[list[int], dict]:
-        key_data = data.get(spec["from_data"]) if spec and spec.get("from_data") else None
-        spec_key = self.spec_keys.get(id(spec))
-        if spec_key is None:
-            spec_key = self.spec_keys[id(spec)] = json.dumps(spec, sort_keys=True, default=str)
-            self.keep.append(spec)  # ids stay unique while the spec is alive
-        key = (spec_key, repr(key_data))
-        if key not in self.cache:
-            named = resolve_spec(spec, data)
-            handlers, substitutions = available_handlers(named)
-            if not handlers:
-                handlers = fallback_handlers(self.fallback_owner)
-                substitutions = {"fallback": handlers}
-            self.cache[key] = (handlers, substitutions)
-        return self.cache[key]
-
-
-def _plan_tasks(step: dict, data: dict, handlers: _Handlers) -> list[dict] | None:
-    """The tasks `engine.activate_step` would open for a root step; None when it would open none (engine fallback)."""
-    tasks = []
-    for index, label, own_spec in step_instances(step, SimpleNamespace(data=data)):
-        members_all, substitutions = handlers.resolve(own_spec if own_spec else step.get("assignees"), data)
-        groups = [[h] for h in members_all] if step["mode"] == "each" else [members_all]
-        for members in groups:
-            tasks.append({"instance": index, "label": label, "members": members, "substitutions": substitutions})
-    return tasks or None
+def _plan_tasks(planner: ActivationPlanner, step: dict, work_order) -> list[PlannedTask] | None:
+    """The tasks the engine would open for a root step; None when it would open none (the engine skips the step)."""
+    return planner.plan(work_order=work_order, step=step) or None
 
 
 def _is_uniform(step: dict) -> bool:
@@ -174,15 +70,13 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
     """
     if not items:
         return []
-    classification = template.classification or {}
-    business = classification.get("business") or []
-    problem = classification.get("problem") or []
     owner = department_id or template.owner_department_id
     roots = [s for s in template.steps if not s.get("after")]
-    handlers = _Handlers(owner, created_by_id)
+    planner = ActivationPlanner()  # the engine's planner: it remembers what it resolved across the batch
+    blank = SimpleNamespace(data={}, department_id=owner, created_by_id=created_by_id)
     # A root step whose handlers do not depend on the work order is resolved once and written INSERT … SELECT;
     # the others (for_each, each, from_data) are planned per work order.
-    uniform = {s["key"]: _plan_tasks(s, {}, handlers)[0] for s in roots if _is_uniform(s)}
+    uniform = {s["key"]: _plan_tasks(planner, s, blank)[0] for s in roots if _is_uniform(s)}
 
     plans = []
     for item in items:
@@ -195,7 +89,7 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
         for step in roots:
             if step["key"] in uniform:
                 continue
-            planned = _plan_tasks(step, data, handlers)
+            planned = _plan_tasks(planner, step, SimpleNamespace(data=data, department_id=owner, created_by_id=created_by_id))
             if planned is None:
                 raise Invalid(f"Step {step['key']!r} would open no task; open this work order through the engine.",
                               code="bulk_not_supported")
@@ -203,30 +97,19 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
         plans.append((item, data, step_tasks))
 
     numbers = reserve_numbers(now=now, tz=tz, count=len(items))
-    due = {s["key"]: (later(now, parse_duration(s["sla"])) if s.get("sla") else None) for s in roots}
+    due = {s["key"]: due_at(s, now) for s in roots}
     wo_due = max((d for d in due.values() if d), default=None)
-    wo_rows = []
-    open_status = WorkOrderStatus.OPEN.value
-    no_tags: list = []  # shared by every row of the batch (never mutated): serialised once
-    for number, (item, data, _) in zip(numbers, plans):
-        wo_rows.append({
-            "number": number, "template_id": template.id, "template_key": template.key, "template_version": template.version,
-            "title": item["title"][:300], "description": item.get("description") or "", "priority": item.get("priority") or template.priority,
-            "status": open_status, "source": source,
-            "business_1": business[0] if len(business) > 0 else None, "business_2": business[1] if len(business) > 1 else None,
-            "business_3": business[2] if len(business) > 2 else None, "problem_1": problem[0] if len(problem) > 0 else None,
-            "problem_2": problem[1] if len(problem) > 1 else None, "problem_3": problem[2] if len(problem) > 2 else None,
-            "product_sku": item.get("product_sku"), "tags": no_tags, "emotion": None, "order_no": item.get("order_no"),
-            "customer_ref": item.get("customer_ref"), "batch_no": item.get("batch_no"), "data": data, "department_id": owner,
-            "due_at": wo_due, "created_by_id": created_by_id, "created_at": now, "updated_at": now, "started_at": None,
-            "resolved_at": None, "cancelled_at": None, "contact_count": 1, "return_count": 0, "escalation_level": 0,
-        })
-    wo_ids = _insert_returning_ids(WorkOrder.__table__, wo_rows)
+    wo_rows = [
+        {**work_order_values(template=template, body={**item, "data": data}, source=source, department_id=owner,
+                             created_by_id=created_by_id, now=now), "number": number, "due_at": wo_due}
+        for number, (item, data, _) in zip(numbers, plans)
+    ]
+    wo_ids = load_rows_returning_ids(WorkOrder.__table__, wo_rows)
     ours = in_list(WorkOrder.id, wo_ids)
 
     _insert_select(TimelineEvent, select(
         WorkOrder.id, null(), literal("created"), literal(created_by_id, Integer), literal(now, UTCDateTime), null(),
-        literal({"template": template.key, "version": template.version, "source": source}, JSONType),
+        literal(opened_details(template, source), JSONType),
     ).where(ours).order_by(WorkOrder.id), "work_order_id", "task_id", "kind", "actor_id", "at", "occurred_at", "details")
 
     root_keys = {s["key"] for s in roots}
@@ -245,8 +128,8 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
         if step["key"] in uniform:
             planned = uniform[step["key"]]
             _uniform_tasks(step, planned, ours, wo_ids, due[step["key"]], created_by_id, now)
-            everyone_uniform.update(planned["members"])
-            for user_id in planned["members"]:
+            everyone_uniform.update(planned.members)
+            for user_id in planned.members:
                 offered.setdefault(user_id, []).extend([step["title"]] * len(wo_ids))
         else:
             _planned_tasks(step, wo_ids, wo_rows, plans, due[step["key"]], created_by_id, now, offered, everyone_by_wo)
@@ -259,7 +142,7 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
         for wo_id in wo_ids:
             departments = base_departments | {user_departments[u] for u in everyone_by_wo.get(wo_id, ()) if user_departments.get(u)}
             department_rows.extend({"work_order_id": wo_id, "department_id": d} for d in sorted(departments))
-        insert_rows(WorkOrderDepartment.__table__, department_rows)
+        load_rows(WorkOrderDepartment.__table__, department_rows)
     else:
         for department in sorted(base_departments):
             _insert_select(WorkOrderDepartment, select(WorkOrder.id, literal(department, Integer)).where(ours).order_by(WorkOrder.id),
@@ -274,8 +157,8 @@ def _insert_select(model, stmt, *columns: str) -> None:
 
 
 def _activated_details(step: dict, planned: dict, due_at: datetime | None) -> dict:
-    return {"step": step["key"], "mode": step["mode"], "candidates": planned["members"], "instance": planned["label"],
-            "substituted": {str(k): v for k, v in planned["substitutions"].items()},
+    return {"step": step["key"], "mode": step["mode"], "candidates": planned.members, "instance": planned.label,
+            "substituted": {str(k): v for k, v in planned.substitutions.items()},
             "due_at": due_at.isoformat() if due_at else None}
 
 
@@ -292,7 +175,7 @@ def _uniform_tasks(step: dict, planned: dict, ours, wo_ids: list[int], due_at: d
         "due_at", "escalation_level", "created_at", "claimed_at", "completed_at", "completed_effective_at", "claimed_effective_at",
         "device_time_untrusted", "completed_by_id", "outcome", "note", "data", "version")
     new_tasks = select(Task.id, Task.work_order_id).where(in_list(Task.work_order_id, wo_ids), Task.step == step["key"]).subquery()
-    for user_id in planned["members"]:
+    for user_id in planned.members:
         _insert_select(TaskCandidate, select(new_tasks.c.id, literal(user_id, Integer), true(), literal(now, UTCDateTime))
                        .order_by(new_tasks.c.id), "task_id", "user_id", "is_open", "added_at")
     for kind, level, fire_at in timer_plan(step=step, due_at=due_at, now=now):
@@ -316,23 +199,23 @@ def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: li
         for planned in step_tasks[step["key"]]:
             task_rows.append({
                 "work_order_id": wo_id, "step_id": step_id[wo_id], "step": step["key"], "activation": 1,
-                "instance": planned["instance"], "instance_label": planned["label"], "mode": step["mode"],
+                "instance": planned.instance, "instance_label": planned.label, "mode": step["mode"],
                 "status": TaskStatus.OPEN.value, "priority": wo_row["priority"],
-                "assignee_id": planned["members"][0] if step["mode"] == "each" and planned["members"] else None,
+                "assignee_id": planned.members[0] if step["mode"] == "each" and planned.members else None,
                 "due_at": due_at, "escalation_level": 0, "created_at": now, "claimed_at": None,
                 "completed_at": None, "completed_effective_at": None, "claimed_effective_at": None,
                 "device_time_untrusted": False, "completed_by_id": None, "outcome": None, "note": None, "data": no_data, "version": 1,
             })
             task_meta.append(planned)
-    task_ids = _insert_returning_ids(Task.__table__, task_rows)
+    task_ids = load_rows_returning_ids(Task.__table__, task_rows)
     timers = timer_plan(step=step, due_at=due_at, now=now)
     candidate_rows, timer_rows, event_rows, details = [], [], [], {}
     for task_id, row, planned in zip(task_ids, task_rows, task_meta):
-        members = planned["members"]
+        members = planned.members
         candidate_rows.extend({"task_id": task_id, "user_id": u, "is_open": True, "added_at": now} for u in members)
         timer_rows.extend({"task_id": task_id, "kind": kind, "level": level, "fire_at": fire_at, "status": TimerStatus.PENDING.value,
                            "created_at": now, "fired_at": None, "result": None} for kind, level, fire_at in timers)
-        key = (planned["label"], id(members), id(planned["substitutions"]))
+        key = (planned.label, id(members), id(planned.substitutions))
         if key not in details:
             details[key] = _activated_details(step, planned, due_at)
         event_rows.append({"work_order_id": row["work_order_id"], "task_id": task_id, "kind": "activated", "actor_id": created_by_id,
@@ -340,9 +223,9 @@ def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: li
         everyone_by_wo.setdefault(row["work_order_id"], set()).update(members)
         for user_id in members:
             offered.setdefault(user_id, []).append(step["title"])
-    insert_rows(TaskCandidate.__table__, candidate_rows)
-    insert_rows(Timer.__table__, timer_rows)
-    insert_rows(TimelineEvent.__table__, event_rows)
+    load_rows(TaskCandidate.__table__, candidate_rows)
+    load_rows(Timer.__table__, timer_rows)
+    load_rows(TimelineEvent.__table__, event_rows)
 
 
 def _departments_of(user_ids: set[int]) -> dict[int, int | None]:
