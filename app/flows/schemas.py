@@ -62,6 +62,11 @@ class StepSchema(ma.Schema):
     form = ma.fields.List(ma.fields.Nested(FormFieldSchema), load_default=list, validate=validate.Length(max=100))
     allow_return = StrictBoolean(load_default=False)
     for_each = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+    when = ma.fields.Dict(load_default=None, allow_none=True, metadata={
+        "description": "A condition over earlier outcomes and data (outcome, field, all, any, not); checked with the "
+                       "template, by exact path. The step is skipped when it does not hold."})
+    default = StrictBoolean(load_default=False, metadata={
+        "description": "Start this step when none of its siblings' conditions hold (the other cases)."})
 
     @ma.validates_schema
     def _checks(self, data, **kwargs):

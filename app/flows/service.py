@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.flows.graph import duration_errors, graph_errors
+from app.flows.routing import routing_errors
 from app.flows.models import FlowTemplate
 from app.org.models import Department, Group, User
 
@@ -45,6 +46,9 @@ def _check(body: dict) -> None:
     errors = graph_errors(body["steps"])
     errors.update(duration_errors(body["steps"]))
     errors.update(_reference_errors(body))
+    if not any(path.endswith((".key", ".after")) or path == "steps" for path in errors):  # routes need a sound graph
+        for path, messages in routing_errors(body["steps"], body.get("form") or []).items():
+            errors.setdefault(path, []).extend(messages)
     form_names = [f["name"] for f in body.get("form") or []]
     if len(set(form_names)) != len(form_names):
         errors.setdefault("form", []).append("field names must be distinct")

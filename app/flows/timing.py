@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from app.flows.graph import later, parse_duration
+from app.notify.messages import due_explanation
 
 
 class TimerKind(StrEnum):
@@ -52,3 +53,12 @@ def timer_plan(*, step: dict, due_at: datetime | None, now: datetime) -> list[tu
     for level in range(1, settings["max_level"] + 1):
         plan.append((TimerKind.ESCALATE, level, later(due_at, settings["interval"] * (level - 1))))
     return plan
+
+
+
+def explain_due(step: dict, started_at: datetime, locale: str, zone) -> str:
+    """Why a task of `step` opened at `started_at` is due when it is, in the reader's language and zone."""
+    if not step.get("sla"):
+        return due_explanation(None, "", "", locale)
+    start = started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return due_explanation(parse_duration(step["sla"]), start, str(zone), locale)

@@ -4,7 +4,7 @@ Domain code names a kind, the people, the values the text quotes and what the no
 (`task_id`, `work_order_id`, `andon_id`, …); everything the reader sees is decided here, once. The system's own
 work-order titles (a recall, a quarantine, a restock) are written here too.
 """
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 
 MESSAGES = {
     "task.offered": {
@@ -134,3 +134,31 @@ def render(kind: str, locale: str, params: dict, *, zone: tzinfo = timezone.utc,
     words = WORDED.get(kind, ())
     said = {k: _said(v, locale, zone, now, word=k in words) for k, v in params.items()}
     return texts[0].format_map(said), texts[1].format_map(said)
+
+
+#: How a due time is explained (the dry run, and the task screen once calendars exist).
+DUE = {
+    "en": {"none": "No SLA: not due at any time.",
+           "wall": "{sla} after {start} ({zone}), counted on the wall clock.",
+           "units": ("{} d", "{} h", "{} min", "{} s"), "join": " "},
+    "zh-CN": {"none": "无时限要求。",
+              "wall": "自 {start}（{zone}）起 {sla}，按自然时间计算。",
+              "units": ("{}天", "{}小时", "{}分钟", "{}秒"), "join": ""},
+}
+
+
+def say_duration(duration: timedelta, locale: str) -> str:
+    """A duration as people say it: "1 d 4 h" / "1天4小时"."""
+    words = DUE.get(locale) or DUE["en"]
+    seconds = int(duration.total_seconds())
+    parts = [(seconds // 86400, 0), (seconds % 86400 // 3600, 1), (seconds % 3600 // 60, 2), (seconds % 60, 3)]
+    said = [words["units"][unit].format(count) for count, unit in parts if count]
+    return words["join"].join(said) or words["units"][3].format(0)
+
+
+def due_explanation(sla: timedelta | None, start: str, zone: str, locale: str) -> str:
+    """Why something is due when it is: `sla` after `start` (local time text) in `zone`, or never without an SLA."""
+    words = DUE.get(locale) or DUE["en"]
+    if sla is None:
+        return words["none"]
+    return words["wall"].format(sla=say_duration(sla, locale), start=start, zone=zone)

@@ -7,9 +7,12 @@ from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
 from app.errors import Invalid
-from app.workorders import attachments, claims, classifications, completion, handoffs, presenters, service
+from app.flows.service import get_template
+from app.workorders import attachments, claims, classifications, completion, dryrun, handoffs, presenters, service
 from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import (
+    DryRunResultSchema,
+    DryRunSchema,
     AttachmentFormSchema,
     AttachmentRequestSchema,
     AttachmentSchema,
@@ -244,6 +247,18 @@ def transfer(body, task_id):
 def candidates(body, task_id):
     """Add or remove handlers of a running step (lead)."""
     return _task_view(handoffs.change_candidates(user=current_user(), task_id=task_id, add=body["add"], remove=body["remove"], now=utcnow()))
+
+
+@blp.route("/templates/<string:key>/dry-run", methods=["POST"])
+@auth_required(roles=("admin", "lead"))
+@blp.arguments(DryRunSchema)
+@blp.response(200, DryRunResultSchema)
+def template_dry_run(body, key):
+    """Which steps a work order would start or skip with this sample, who would get each, when each would be due;
+    nothing is written."""
+    return dryrun.dry_run(template=get_template(key=key, version=body["version"]), user=current_user(), data=body["data"],
+                          outcomes=body["outcomes"], step_data=body["step_data"], start_at=body["start_at"] or utcnow(),
+                          department_id=body["department_id"], zone=current_app.config["BUSINESS_TIMEZONE"])
 
 
 @blp.route("/classifications")

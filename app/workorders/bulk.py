@@ -20,6 +20,7 @@ work orders, whatever their number; other root steps are planned per work order 
 Offers are announced with one notification per candidate and batch instead of one per task:
 a person offered 5,000 recall tasks at once gets one message, not 5,000.
 """
+import json
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -31,10 +32,13 @@ from app.errors import Invalid
 from app.extensions import db
 from app.flows.forms import validate_values
 from app.flows.models import FlowTemplate
+from app.flows.conditions import Facts
+from app.flows.routing import PENDING, Decision, route
 from app.flows.timing import due_at, timer_plan
 from app.notify.service import notify_many
 from app.org.models import User
 from app.workorders.numbers import reserve_numbers
+from app.workorders.engine import activated_details
 from app.workorders.planner import ActivationPlanner, PlannedTask, opened_details, work_order_values
 from app.workorders.models import (
     StepStatus,
@@ -66,13 +70,43 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
                        department_id: int | None, source: str) -> list[tuple[int, str]]:
     """Open one work order per item (title, data, refs) in a few set-based statements; answers [(id, number)] in item order.
 
-    Runs in the caller's transaction; the caller commits.
+    The router (flows.routing) decides each work order's first steps from its data, as the engine would; work orders
+    that take the same route are written together. Runs in the caller's transaction; the caller commits.
     """
     if not items:
         return []
+    routes: dict[str, tuple[list[Decision], list[int]]] = {}
+    checked = []
+    pending = {s["key"]: PENDING for s in template.steps}
+    for index, item in enumerate(items):
+        data = item.get("data") or {}
+        if template.form:
+            data, errors = validate_values(template.form, data)
+            if errors:
+                raise Invalid("A bulk work order is not valid.", details=errors)
+        checked.append({**item, "data": data})
+        decisions = route(template.steps, pending, Facts(data=data))
+        if not any(d.start for d in decisions):
+            raise Invalid("Every step of this work order would be skipped; open it through the engine.", code="bulk_not_supported")
+        signature = json.dumps(decisions, sort_keys=True, default=str)
+        routes.setdefault(signature, (decisions, []))[1].append(index)
+    opened: list[tuple[int, str] | None] = [None] * len(items)
+    planner = ActivationPlanner()  # the engine's planner: it remembers what it resolved across the batch and routes
+    for decisions, indexes in routes.values():
+        group = _create_group(template=template, items=[checked[i] for i in indexes], decisions=decisions, now=now, tz=tz,
+                              created_by_id=created_by_id, department_id=department_id, source=source, planner=planner)
+        for index, pair in zip(indexes, group):
+            opened[index] = pair
+    return opened
+
+
+def _create_group(*, template: FlowTemplate, items: list[dict], decisions: list[Decision], now: datetime, tz: str,
+                  created_by_id: int | None, department_id: int | None, source: str, planner: ActivationPlanner) -> list[tuple[int, str]]:
+    """Open work orders that take the same route: the steps `decisions` start, the ones they skip, the rest pending."""
     owner = department_id or template.owner_department_id
-    roots = [s for s in template.steps if not s.get("after")]
-    planner = ActivationPlanner()  # the engine's planner: it remembers what it resolved across the batch
+    started = {d.key: d.reason for d in decisions if d.start}
+    skipped = {d.key: d.reason for d in decisions if not d.start}
+    roots = [s for s in template.steps if s["key"] in started]
     blank = SimpleNamespace(data={}, department_id=owner, created_by_id=created_by_id)
     # A root step whose handlers do not depend on the work order is resolved once and written INSERT … SELECT;
     # the others (for_each, each, from_data) are planned per work order.
@@ -80,11 +114,7 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
 
     plans = []
     for item in items:
-        data = item.get("data") or {}
-        if template.form:
-            data, errors = validate_values(template.form, data)
-            if errors:
-                raise Invalid("A bulk work order is not valid.", details=errors)
+        data = item["data"]
         step_tasks = {}
         for step in roots:
             if step["key"] in uniform:
@@ -112,27 +142,35 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
         literal(opened_details(template, source), JSONType),
     ).where(ours).order_by(WorkOrder.id), "work_order_id", "task_id", "kind", "actor_id", "at", "occurred_at", "details")
 
-    root_keys = {s["key"] for s in roots}
     for step in template.steps:
-        root = step["key"] in root_keys
+        key = step["key"]
+        status = StepStatus.ACTIVE if key in started else StepStatus.SKIPPED if key in skipped else StepStatus.PENDING
+        reason = started.get(key) if key in started else skipped.get(key)
         _insert_select(WorkOrderStep, select(
-            WorkOrder.id, literal(step["key"]), literal((StepStatus.ACTIVE if root else StepStatus.PENDING).value),
-            literal(1 if root else 0), literal(now if root else None, UTCDateTime), null(), null(),
+            WorkOrder.id, literal(key), literal(status.value), literal(1 if key in started else 0),
+            literal(now if key in started else None, UTCDateTime), null(), null(),
+            literal(reason, JSONType) if reason is not None else null(),
         ).where(ours).order_by(WorkOrder.id), "work_order_id", "key", "status", "activation", "activated_at", "completed_at",
-            "last_handler_id")
-
+            "last_handler_id", "route")
     offered: dict[int, list[str]] = {}
     everyone_by_wo: dict[int, set[int]] = {}
     everyone_uniform: set[int] = set()
-    for step in roots:
+    for decision in decisions:  # in the order the router decided, as the engine writes them
+        if not decision.start:  # the engine's `step_skipped` event
+            _insert_select(TimelineEvent, select(
+                WorkOrder.id, null(), literal("step_skipped"), literal(created_by_id, Integer), literal(now, UTCDateTime), null(),
+                literal({"step": decision.key, "reason": decision.reason}, JSONType),
+            ).where(ours).order_by(WorkOrder.id), "work_order_id", "task_id", "kind", "actor_id", "at", "occurred_at", "details")
+            continue
+        step = template.step(decision.key)
         if step["key"] in uniform:
             planned = uniform[step["key"]]
-            _uniform_tasks(step, planned, ours, wo_ids, due[step["key"]], created_by_id, now)
+            _uniform_tasks(step, planned, ours, wo_ids, due[step["key"]], created_by_id, now, decision.reason)
             everyone_uniform.update(planned.members)
             for user_id in planned.members:
                 offered.setdefault(user_id, []).extend([step["title"]] * len(wo_ids))
         else:
-            _planned_tasks(step, wo_ids, wo_rows, plans, due[step["key"]], created_by_id, now, offered, everyone_by_wo)
+            _planned_tasks(step, wo_ids, wo_rows, plans, due[step["key"]], created_by_id, now, offered, everyone_by_wo, decision.reason)
 
     user_departments = _departments_of(everyone_uniform | {u for users in everyone_by_wo.values() for u in users})
     base_departments = {d for d in (owner, template.owner_department_id) if d}
@@ -152,18 +190,16 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
     return list(zip(wo_ids, numbers))
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def _insert_select(model, stmt, *columns: str) -> None:
     db.session.execute(insert_plain(model.__table__).from_select(list(columns), stmt))
 
 
-def _activated_details(step: dict, planned: dict, due_at: datetime | None) -> dict:
-    return {"step": step["key"], "mode": step["mode"], "candidates": planned.members, "instance": planned.label,
-            "substituted": {str(k): v for k, v in planned.substitutions.items()},
-            "due_at": due_at.isoformat() if due_at else None}
-
-
-def _uniform_tasks(step: dict, planned: dict, ours, wo_ids: list[int], due_at: datetime | None, created_by_id: int | None,
-                   now: datetime) -> None:
+def _uniform_tasks(step: dict, planned: PlannedTask, ours, wo_ids: list[int], due_at: datetime | None, created_by_id: int | None,
+                   now: datetime, route_reason: dict | None) -> None:
     """One task per work order for a root step with the same handlers everywhere, all written set-based."""
     _insert_select(Task, select(
         WorkOrderStep.work_order_id, WorkOrderStep.id, WorkOrderStep.key, literal(1), null(), null(), literal(step["mode"]),
@@ -184,12 +220,12 @@ def _uniform_tasks(step: dict, planned: dict, ours, wo_ids: list[int], due_at: d
                        "task_id", "kind", "level", "fire_at", "status", "created_at", "fired_at", "result")
     _insert_select(TimelineEvent, select(
         new_tasks.c.work_order_id, new_tasks.c.id, literal("activated"), literal(created_by_id, Integer), literal(now, UTCDateTime),
-        null(), literal(_activated_details(step, planned, due_at), JSONType),
+        null(), literal(activated_details(step, planned, _iso(due_at), route_reason), JSONType),
     ).order_by(new_tasks.c.id), "work_order_id", "task_id", "kind", "actor_id", "at", "occurred_at", "details")
 
 
 def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: list, due_at: datetime | None,
-                   created_by_id: int | None, now: datetime, offered: dict, everyone_by_wo: dict) -> None:
+                   created_by_id: int | None, now: datetime, offered: dict, everyone_by_wo: dict, route_reason: dict | None) -> None:
     """The tasks of a root step whose instances or handlers differ per work order (for_each, each, from_data), row by row."""
     step_id = dict(db.session.execute(select(WorkOrderStep.work_order_id, WorkOrderStep.id).where(
         in_list(WorkOrderStep.work_order_id, wo_ids), WorkOrderStep.key == step["key"])).all())
@@ -217,7 +253,7 @@ def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: li
                            "created_at": now, "fired_at": None, "result": None} for kind, level, fire_at in timers)
         key = (planned.label, id(members), id(planned.substitutions))
         if key not in details:
-            details[key] = _activated_details(step, planned, due_at)
+            details[key] = activated_details(step, planned, _iso(due_at), route_reason)
         event_rows.append({"work_order_id": row["work_order_id"], "task_id": task_id, "kind": "activated", "actor_id": created_by_id,
                            "at": now, "occurred_at": None, "details": details[key]})
         everyone_by_wo.setdefault(row["work_order_id"], set()).update(members)

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from app.flows.routing import descendants
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.flows.forms import for_each_errors, validate_values
@@ -75,8 +76,14 @@ def return_task(*, user: User, task_id: int, reason: str, now: datetime, to_step
         raise Conflict("This is a first step; there is nothing to return to.", code="nothing_to_return_to")
     if to_step is not None and to_step not in predecessors:
         raise Invalid("Not a previous step.", details={"to_step": [f"must be one of {predecessors}"]})
-    targets = [to_step] if to_step else predecessors
-    wstep = db.session.get(WorkOrderStep, task.step_id)
+    wsteps = {w.key: w for w in db.session.scalars(select(WorkOrderStep).where(WorkOrderStep.work_order_id == work_order.id))}
+    # A branch not taken was never worked on: it can never be returned to.
+    taken = [key for key in predecessors if wsteps[key].status != StepStatus.SKIPPED]
+    if to_step is not None and to_step not in taken:
+        raise Invalid("That step was skipped (a branch not taken); it cannot be returned to.",
+                      code="step_skipped", details={"to_step": [f"must be one of {taken}"]})
+    targets = [to_step] if to_step else taken
+    wstep = wsteps[task.step]
     siblings = db.session.scalars(select(Task).where(
         Task.step_id == wstep.id, Task.activation == wstep.activation, Task.status.in_([TaskStatus.OPEN, TaskStatus.CLAIMED]))).all()
     engine.cancel_tasks(siblings, now)
@@ -84,10 +91,20 @@ def return_task(*, user: User, task_id: int, reason: str, now: datetime, to_step
     work_order.return_count += 1
     work_order.updated_at = now
     template = engine.template_of(work_order)
+    # Returning re-opens the branch: the branches skipped after the steps returned to are decided again when
+    # those steps finish again (their route may differ this time).
+    reopened_branches = sorted({key for target in targets for key in descendants(template.steps, target)
+                                if wsteps[key].status == StepStatus.SKIPPED})
+    for key in reopened_branches:
+        wsteps[key].status = StepStatus.PENDING
+        wsteps[key].route = None
+    details = {"reason": reason, "from_step": task.step, "to_steps": targets}
+    if reopened_branches:
+        details["reopened"] = reopened_branches
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="returned", actor_id=user.id, now=now,
-                    occurred_at=occurred_at, details={"reason": reason, "from_step": task.step, "to_steps": targets})
+                    occurred_at=occurred_at, details=details)
     for key in targets:
-        target_step = db.session.scalar(select(WorkOrderStep).where(WorkOrderStep.work_order_id == work_order.id, WorkOrderStep.key == key))
+        target_step = wsteps[key]
         last = [target_step.last_handler_id] if target_step.last_handler_id else None
         reopened = engine.activate_step(work_order=work_order, wstep=target_step, step=template.step(key), now=now,
                                         actor_id=user.id, only_users=last)

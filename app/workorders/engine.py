@@ -9,6 +9,8 @@ from app.common.types import UTCDateTime
 from app.extensions import db
 from app.flows.forms import MAX_FOR_EACH_ITEMS
 from app.flows.models import FlowTemplate
+from app.flows.conditions import Facts
+from app.flows.routing import branches, route
 from app.flows.timing import due_at as step_due_at
 from app.flows.timing import timer_plan
 from app.notify.service import notify_many
@@ -37,7 +39,7 @@ _TASK = Task.__table__
 
 
 def _store_tasks(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, planned: list[PlannedTask], due_at: datetime | None,
-                 now: datetime, actor_id: int | None) -> list[ActivatedTask]:
+                 now: datetime, actor_id: int | None, route: dict | None = None) -> list[ActivatedTask]:
     """Write planned tasks with their candidates, timers and `activated` events: one INSERT per table, however many tasks."""
     each = step["mode"] == "each"
     db.session.flush()  # what the unit of work holds goes first, so the timeline keeps the order things happened in
@@ -67,8 +69,7 @@ def _store_tasks(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, pla
         ))
     due = due_at.isoformat() if due_at else None
     insert_rows(TimelineEvent.__table__, [
-        {"task_id": t.id, "details": {"step": wstep.key, "mode": step["mode"], "candidates": t.members, "instance": p.label,
-                                      "substituted": {str(k): v for k, v in p.substitutions.items()}, "due_at": due}}
+        {"task_id": t.id, "details": activated_details(step, p, due, route)}
         for t, p in zip(stored, planned)
     ], work_order_id=work_order.id, kind="activated", actor_id=actor_id, at=now, occurred_at=None)
     return stored
@@ -129,10 +130,22 @@ def _track_departments(work_order: WorkOrder, user_ids: set[int]) -> None:
         db.session.add(WorkOrderDepartment(work_order_id=work_order.id, department_id=dept))
 
 
+def activated_details(step: dict, planned: PlannedTask, due: str | None, route: dict | None) -> dict:
+    """The details of a task's `activated` event (also written by the bulk writer): the route that started the step
+    is said only when a condition decided it."""
+    details = {"step": step["key"], "mode": step["mode"], "candidates": planned.members, "instance": planned.label,
+               "substituted": {str(k): v for k, v in planned.substitutions.items()}, "due_at": due}
+    if route is not None:
+        details["route"] = route
+    return details
+
+
 def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, now: datetime, actor_id: int | None,
-                  only_users: list[int] | None = None, outbox: list[dict] | None = None) -> list[ActivatedTask]:
+                  only_users: list[int] | None = None, outbox: list[dict] | None = None,
+                  route: dict | None = None) -> list[ActivatedTask]:
     """Open a step: resolve and store its handlers, create its tasks, arm their timers, notify."""
     wstep.status = StepStatus.ACTIVE
+    wstep.route = route
     wstep.activation += 1
     wstep.activated_at = now
     due_at = step_due_at(step, now)
@@ -149,7 +162,8 @@ def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, no
         wstep.completed_at = now
         tasks = []
     else:
-        tasks = _store_tasks(work_order=work_order, wstep=wstep, step=step, planned=planned, due_at=due_at, now=now, actor_id=actor_id)
+        tasks = _store_tasks(work_order=work_order, wstep=wstep, step=step, planned=planned, due_at=due_at, now=now, actor_id=actor_id,
+                             route=route)
         _track_departments(work_order, {u for t in tasks for u in t.members})
         _send(_offers(tasks, work_order, step), now, outbox)
     if due_at and (work_order.due_at is None or due_at > work_order.due_at):
@@ -163,16 +177,14 @@ def template_of(work_order: WorkOrder) -> FlowTemplate:
 
 def start(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, actor_id: int | None,
           outbox: list[dict] | None = None) -> None:
-    """Create the step rows of a new work order and activate its roots (and whatever completes at once)."""
+    """Create the step rows of a new work order and start its roots (those the router starts), then move on."""
     wsteps = {}
     for step in template.steps:
         wstep = WorkOrderStep(work_order_id=work_order.id, key=step["key"], status=StepStatus.PENDING)
         db.session.add(wstep)
         wsteps[step["key"]] = wstep
     db.session.flush()
-    for step in template.steps:
-        if not step.get("after"):
-            activate_step(work_order=work_order, wstep=wsteps[step["key"]], step=step, now=now, actor_id=actor_id, outbox=outbox)
+    _route(work_order=work_order, template=template, wsteps=wsteps, now=now, actor_id=actor_id, outbox=outbox)
     advance(work_order=work_order, template=template, now=now, actor_id=actor_id, outbox=outbox)
 
 
@@ -180,9 +192,47 @@ def _steps_by_key(work_order: WorkOrder) -> dict[str, WorkOrderStep]:
     return {s.key: s for s in db.session.scalars(select(WorkOrderStep).where(WorkOrderStep.work_order_id == work_order.id))}
 
 
+def facts_of(work_order: WorkOrder) -> Facts:
+    """What conditions read: the work order's data, and the outcomes and data of each step's finished instances
+    (of its current activation)."""
+    facts = Facts(data=work_order.data or {})
+    for key, outcome, data in db.session.execute(
+            select(Task.step, Task.outcome, Task.data).join(WorkOrderStep, WorkOrderStep.id == Task.step_id)
+            .where(Task.work_order_id == work_order.id, Task.activation == WorkOrderStep.activation,
+                   Task.status == TaskStatus.COMPLETED).order_by(Task.id)):
+        facts.outcomes.setdefault(key, []).append(outcome)
+        facts.step_data.setdefault(key, []).append(data or {})
+    return facts
+
+
+def _route(*, work_order: WorkOrder, template: FlowTemplate, wsteps: dict[str, WorkOrderStep], now: datetime,
+           actor_id: int | None, outbox: list[dict] | None) -> bool:
+    """Start or skip every ready step as the router decides (flows.routing); answers whether anything changed."""
+    facts = facts_of(work_order) if branches(template.steps) else None
+    decisions = route(template.steps, {k: w.status for k, w in wsteps.items()}, facts)
+    for decision in decisions:
+        wstep = wsteps[decision.key]
+        if decision.start:
+            activate_step(work_order=work_order, wstep=wstep, step=template.step(decision.key), now=now, actor_id=actor_id,
+                          outbox=outbox, route=decision.reason)
+        else:
+            skip_step(work_order=work_order, wstep=wstep, reason=decision.reason, now=now, actor_id=actor_id)
+    return bool(decisions)
+
+
+def skip_step(*, work_order: WorkOrder, wstep: WorkOrderStep, reason: dict | None, now: datetime, actor_id: int | None) -> None:
+    """A branch not taken: the step is skipped, and the timeline says which condition decided it."""
+    wstep.status = StepStatus.SKIPPED
+    wstep.route = reason
+    wstep.completed_at = None
+    timeline.record(work_order_id=work_order.id, kind="step_skipped", actor_id=actor_id, now=now,
+                    details={"step": wstep.key, "reason": reason})
+
+
 def advance(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, actor_id: int | None,
             outbox: list[dict] | None = None) -> None:
-    """Complete steps whose tasks are all done, activate steps whose predecessors are all done, resolve at the end.
+    """Complete steps whose tasks are all done, start or skip the steps that became ready (the router decides),
+    resolve when every step is completed or skipped.
 
     Callers hold the work order's row lock, so two handlers finishing parallel branches at once
     cannot both miss the join.
@@ -205,14 +255,10 @@ def advance(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, act
                 wstep.completed_at = now
                 timeline.record(work_order_id=work_order.id, kind="step_completed", actor_id=actor_id, now=now, details={"step": wstep.key})
                 changed = True
-        for step in template.steps:
-            wstep = wsteps[step["key"]]
-            if wstep.status == StepStatus.PENDING and step.get("after") and all(
-                wsteps[p].status == StepStatus.COMPLETED for p in step["after"]
-            ):
-                activate_step(work_order=work_order, wstep=wstep, step=step, now=now, actor_id=actor_id, outbox=outbox)
-                changed = True
-    if all(s.status == StepStatus.COMPLETED for s in _steps_by_key(work_order).values()):
+        if changed or any(w.status == StepStatus.PENDING for w in wsteps.values()):
+            changed = _route(work_order=work_order, template=template, wsteps=wsteps, now=now, actor_id=actor_id,
+                             outbox=outbox) or changed
+    if all(s.status in (StepStatus.COMPLETED, StepStatus.SKIPPED) for s in _steps_by_key(work_order).values()):
         resolve(work_order=work_order, now=now, actor_id=actor_id, outbox=outbox)
 
 

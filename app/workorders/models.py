@@ -2,7 +2,8 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.models import JSONType, UTCDateTime, utcnow
@@ -28,6 +29,7 @@ class StepStatus(StrEnum):
     ACTIVE = "active"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # a branch not taken (app/flows/routing.py)
 
 
 # The one table of allowed task transitions: action -> (from states, to state).
@@ -164,6 +166,8 @@ class WorkOrderStep(db.Model):
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Why the router started or skipped it (flows.routing.Decision.reason); None for a step without conditions.
+    route: Mapped[dict | None] = mapped_column(JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"))
 
     work_order: Mapped[WorkOrder] = relationship(back_populates="steps")
 

@@ -137,8 +137,20 @@ class WorkOrderCreatedSchema(WorkOrderSchema):
     tasks_total = ma.fields.Integer(metadata={"description": "How many tasks of this work order you may see."})
 
 
+class StepStateSchema(ma.Schema):
+    key = ma.fields.String()
+    title = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "pending, active, completed or skipped"})
+    reason = ma.fields.Dict(allow_none=True, metadata={
+        "description": "Why the router started or skipped it: {by: when, when, held}, {by: default, taken} or "
+                       "{by: no_branch_taken, after}; null for a step without conditions."})
+
+
 class WorkOrderDetailSchema(WorkOrderCreatedSchema):
     timeline = ma.fields.List(ma.fields.Nested(TimelineEventSchema))
+    steps = ma.fields.List(ma.fields.Nested(StepStateSchema), metadata={
+        "description": "Every step of the template version, in order, with its status (branches taken, skipped, "
+                       "not yet reached)."})
     # Named, not imported: the evaluation is metrics' (a package above this one), which adds it to the detail.
     evaluation = ma.fields.Nested("EvaluationSchema", allow_none=True,
                                   metadata={"description": "The customer's answer and QA score, once evaluated."})
@@ -250,3 +262,32 @@ class ClassificationTreesSchema(ma.Schema):
 class ClassificationPathSchema(ma.Schema):
     tree = ma.fields.String(required=True, validate=validate.OneOf(["business", "problem"]))
     path = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), required=True, validate=validate.Length(1, 3))
+
+
+class DryRunSchema(ma.Schema):
+    data = ma.fields.Dict(load_default=dict, metadata={"description": "Sample data of the work order (its form's fields)."})
+    outcomes = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), load_default=dict,
+                              metadata={"description": "The outcome to assume per step key (else its first outcome)."})
+    step_data = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Dict(), load_default=dict,
+                               metadata={"description": "The completion data to assume per step key."})
+    start_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={"description": "Default: now."})
+    department_id = ma.fields.Integer(load_default=None, allow_none=True)
+    version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+
+
+class DryRunStepSchema(ma.Schema):
+    key = ma.fields.String()
+    title = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "started, skipped or not_reached"})
+    reason = ma.fields.Dict(allow_none=True)
+    outcome = ma.fields.String(allow_none=True)
+    candidates = ma.fields.List(ma.fields.Integer(), metadata={"description": "Who would be offered it (ids), stand-ins included."})
+    started_at = ma.fields.DateTime(allow_none=True)
+    due_at = ma.fields.DateTime(allow_none=True)
+    due_explained = ma.fields.String(allow_none=True, metadata={"description": "Why it is due then, in your language."})
+
+
+class DryRunResultSchema(ma.Schema):
+    template = ma.fields.String()
+    version = ma.fields.Integer()
+    steps = ma.fields.List(ma.fields.Nested(DryRunStepSchema))

@@ -20,6 +20,7 @@ from app.workorders.models import (
     TimelineEvent,
     WorkOrder,
     WorkOrderDepartment,
+    WorkOrderStep,
     WorkOrderTag,
     WORK_ORDER_TRANSITIONS,
 )
@@ -140,9 +141,18 @@ def work_order_detail(*, user: User, work_order: WorkOrder, tasks_limit: int = T
         events = db.session.scalars(stmt).all()
     detail = {"tasks": page["items"], "tasks_total": page["total"], "timeline": events}
     if with_timeline:
+        detail["steps"] = step_states(work_order)
         for part in _detail_parts:
             detail.update(part(work_order))
     return detail
+
+
+def step_states(work_order: WorkOrder) -> list[dict]:
+    """Every step of the work order's template version with its status and, when a condition decided it, why."""
+    template = engine.template_of(work_order)
+    rows = {w.key: w for w in db.session.scalars(select(WorkOrderStep).where(WorkOrderStep.work_order_id == work_order.id))}
+    return [{"key": step["key"], "title": step["title"], "status": rows[step["key"]].status if step["key"] in rows else "pending",
+             "reason": rows[step["key"]].route if step["key"] in rows else None} for step in template.steps]
 
 
 def list_work_orders(*, user: User, filters: dict):

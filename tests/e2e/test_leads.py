@@ -96,3 +96,33 @@ def test_dashboard_loads_the_chart_lazily(phone, api):
     assert len(scripts_after) > len(scripts_before)
     shot(page, "09-dashboard")
     assert phone.js_errors() == []
+
+
+def test_a_lead_sees_the_route_a_branching_work_order_took(phone, api):
+    """Taken, skipped and not yet reached, with why, in the reader's language."""
+    before = api.ok("GET", "/me", login="lead.cs")["locale"]
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="lead.cs")
+    try:
+        cs = next(d["id"] for d in api.ok("GET", "/departments", login="admin")["items"] if d["code"] == "CS")
+        api.ok("POST", "/templates", {"key": "e2e_route", "name": "E2E route", "steps": [
+            {"key": "contact", "title": "联系客户", "assignees": {"departments": [cs]}, "outcomes": ["received", "refused"]},
+            {"key": "pickup", "title": "司机取回", "after": ["contact"], "assignees": {"departments": [cs]},
+             "when": {"outcome": {"step": "contact", "in": ["received"]}}},
+            {"key": "close", "title": "关闭召回", "after": ["contact"], "assignees": {"departments": [cs]}, "default": True},
+            {"key": "inspect", "title": "仓库检验", "after": ["pickup"], "assignees": {"departments": [cs]}},
+        ]}, login="admin")
+        wo = api.ok("POST", "/work-orders", {"template": "e2e_route", "title": "E2E 客户拒绝取回"}, login="lead.cs")
+        contact = wo["tasks"][0]
+        api.ok("POST", f"/tasks/{contact['id']}/claim", {}, login="cs.agent1")
+        api.ok("POST", f"/tasks/{contact['id']}/complete", {"outcome": "refused"}, login="cs.agent1")
+        page = phone.sign_in("lead.cs")
+        page.goto(f"{phone.base}/#/wo/{wo['id']}")
+        route = page.locator("ol.route")
+        expect(route.locator("li")).to_have_count(4)
+        expect(route.locator("li.route-skipped")).to_have_count(2)
+        expect(route.locator("li.route-skipped").first).to_contain_text("司机取回")
+        expect(route.locator("li.route-skipped").first).to_contain_text("条件不满足")
+        expect(route.locator("li.route-active")).to_contain_text("关闭召回")
+        expect(page.locator(".timeline")).to_contain_text("环节跳过")
+    finally:
+        api.ok("PATCH", "/me", {"locale": before}, login="lead.cs")

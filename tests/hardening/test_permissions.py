@@ -167,6 +167,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("PUT", "/api/v1/templates/<string:key>"): Row(admin_only(admin=OK), params=lambda w: {"key": "safety_briefing"}, body=lambda w: {
         "name": "Safety briefing", "steps": [{"key": "acknowledge", "title": "Acknowledge", "mode": "each",
                                               "assignees": {"roles": [{"role": "staff"}]}}]}),
+    # The dry run names who would get each step: the people who design and steer flows (admins, leads).
+    ("POST", "/api/v1/templates/<string:key>/dry-run"): Row(admin_and_lead(), params=lambda w: {"key": w.ids["template"]},
+                                                            body=lambda w: {}),
     ("GET", "/api/v1/classifications"): Row(every_person()),
     ("POST", "/api/v1/classifications"): Row(admin_only(), body=lambda w: {"tree": "problem", "path": ["Matrix", "Row"]}),
     # --- work orders ---

@@ -10,9 +10,11 @@ from app import create_app
 from app.extensions import db
 from app.quality import catalogue
 from app.quality.models import Andon, AndonEvent, AndonRecall, Batch, Order, OrderRecall, Product, RecallJob, SaleHold
-from app.workorders.service import create_work_order
+from app.flows.service import get_template
+from app.workorders.models import WorkOrder
+from app.workorders.planner import work_order_values
 from tests.conftest import FAST_HASH
-from tests.quality.conftest import T0, TZ
+from tests.quality.conftest import T0
 
 BEFORE, THIS = "c8d41f0a7b25", "e3f1a9c2b7d4"
 
@@ -52,8 +54,11 @@ def test_the_upgrade_resolves_duplicate_active_andons_and_records_what_was_recal
         product = db.session.scalar(select(Product.id))
         bm1, bm2 = (db.session.scalar(select(Batch.id).where(Batch.batch_no == n)) for n in ("BM-1", "BM-2"))
         m1, m2 = (db.session.scalar(select(Order.id).where(Order.order_no == n)) for n in ("SO-M1", "SO-M2"))
-        wo = [create_work_order(body={"template": "stock_check", "title": f"recall {n}"}, created_by=None, department_id=None,
-                                now=now, tz=TZ).id for n in range(3)]
+        # Work orders as rows (today's engine reads columns this older schema does not have yet).
+        template = get_template(key="stock_check")
+        wo = [db.session.execute(insert(WorkOrder.__table__).values(number=f"WO-OLD-{n}", **work_order_values(
+            template=template, body={"title": f"recall {n}"}, source="recall", department_id=None, created_by_id=None, now=now,
+        )).returning(WorkOrder.id)).scalar_one() for n in range(3)]
 
         # Pulled before the check: a pause, then two recalls of BM-1; two product-wide pauses; an old resolved one.
         pause_1, recall_1, recall_2 = (_andon(product, bm1, a, m) for a, m in (("pause", 0), ("recall", 1), ("recall", 2)))

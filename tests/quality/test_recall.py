@@ -161,7 +161,7 @@ def _rows(work_order_id: int) -> dict:
     step_keys = {s.id: s.key for s in steps}
     return {
         "work_order": {c.key: getattr(wo, c.key) for c in WorkOrder.__table__.columns if c.key not in skip},
-        "steps": [(s.key, s.status, s.activation, s.activated_at, s.completed_at, s.last_handler_id) for s in steps],
+        "steps": [(s.key, s.status, s.activation, s.activated_at, s.completed_at, s.last_handler_id, s.route) for s in steps],
         "tasks": [{**{c.key: getattr(t, c.key) for c in Task.__table__.columns if c.key not in {"id", "work_order_id", "step_id"}},
                    "step_key": step_keys[t.step_id]} for t in tasks],
         "candidates": sorted((task_index[c.task_id], c.user_id, c.is_open, c.added_at) for c in db.session.scalars(
@@ -266,6 +266,46 @@ def test_bulk_work_orders_of_any_shape_match_the_engine(q, demo):
     first = _rows(opened[0][0])
     assert [t["step"] for t in first["tasks"]] == ["everyone"] * 3 + ["places"] * 2 + ["named", "desk"]
     assert len(first["timers"]) == 3 * 4 + 2 * 3 + 3
+
+
+def test_bulk_work_orders_take_the_engines_route_through_branches(q, demo):
+    """The router decides the first steps from the data for both writers: starts, skips, defaults and propagation."""
+    cs, qa = demo.dept("CS"), demo.dept("QA")
+    form = [{"name": "value", "type": "number"}, {"name": "channel", "type": "select", "options": ["phone", "app", "shop"]}]
+    q.template({"key": "routed", "name": "Routed", "owner_department_id": qa, "form": form, "steps": [
+        {"key": "big", "title": "Big order", "assignees": {"departments": [qa]}, "sla": "PT1H",
+         "when": {"field": "value", "op": "gte", "value": 1000}},
+        {"key": "phone", "title": "Call back", "assignees": {"departments": [cs]},
+         "when": {"any": [{"field": "channel", "op": "eq", "value": "phone"}, {"field": "channel", "op": "empty"}]}},
+        {"key": "other", "title": "Other channels", "assignees": {"departments": [cs]}, "default": True},
+        {"key": "approve", "title": "Approve", "after": ["big"], "assignees": {"departments": [qa]}},
+        {"key": "close", "title": "Close", "after": ["approve", "phone", "other"], "assignees": {"departments": [cs]}},
+    ]})
+    from app.flows.service import get_template
+
+    template = get_template(key="routed")
+    creator = demo.user("lead.cs")
+    now = utcnow().replace(microsecond=0)
+    bodies = [{"title": "big by phone", "data": {"value": 5000, "channel": "phone"}},
+              {"title": "small in the shop", "data": {"value": 20, "channel": "shop"}},
+              {"title": "small, no channel", "data": {"value": 3}},
+              {"title": "big in the app", "data": {"value": 1000, "channel": "app"}}]
+    opened = bulk.create_work_orders(template=template, items=bodies, now=now, tz=TZ, created_by_id=creator.id,
+                                     department_id=creator.department_id, source="app")
+    db.session.commit()
+    statuses = []
+    for (bulk_id, _), body in zip(opened, bodies):
+        engine_wo = create_work_order(body={"template": "routed", "source": "app", **body}, created_by=creator,
+                                      department_id=creator.department_id, now=now, tz=TZ)
+        bulk_rows, engine_rows = _rows(bulk_id), _rows(engine_wo.id)
+        assert bulk_rows == engine_rows
+        statuses.append({key: status for key, status, *_ in bulk_rows["steps"]})
+    assert [s["big"] for s in statuses] == ["active", "skipped", "skipped", "active"]
+    assert [s["approve"] for s in statuses] == ["pending", "skipped", "skipped", "pending"]  # a skip propagates
+    # Roots are siblings of each other: the default starts only when no other root's condition holds.
+    assert [(s["phone"], s["other"]) for s in statuses] == [("active", "skipped"), ("skipped", "active"),
+                                                            ("active", "skipped"), ("skipped", "skipped")]
+    assert [number for _, number in opened] == sorted(number for _, number in opened)  # in item order, whatever the route
 
 
 def test_candidates_get_one_offer_per_batch_not_one_per_recall(catalogue):

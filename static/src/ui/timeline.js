@@ -3,7 +3,7 @@
 import { h } from './dom.js';
 import { t, tMaybe, fmtWhen, fmtDateTime } from '../i18n.js';
 
-const DETAIL_KEYS = ['outcome', 'reason', 'note', 'body', 'filename', 'level', 'to', 'to_user', 'score', 'resolved', 'step_title', 'step'];
+const DETAIL_KEYS = ['outcome', 'reason', 'route', 'note', 'body', 'filename', 'level', 'to', 'to_user', 'score', 'resolved', 'step_title', 'step'];
 
 function detailLines(kind, details) {
   if (!details || typeof details !== 'object') return [];
@@ -12,13 +12,20 @@ function detailLines(kind, details) {
     let v = details[k];
     if (v === undefined || v === null || v === '') continue;
     if (k === 'step' && details.step_title) continue;
-    if (typeof v === 'object') v = v.name || v.login || v.id || '';
+    if ((k === 'reason' || k === 'route') && typeof v === 'object') v = routeReason(v);
+    else if (typeof v === 'object') v = v.name || v.login || v.id || '';
     if (k === 'resolved') v = v ? t('common.yes') : t('common.no');
     if (k === 'outcome') v = tMaybe(`outcome.${v}`, String(v));
     if (k === 'score') v = `${v} · ${tMaybe(`score.${v}`, '')}`;
     lines.push(h('p.tl-detail', h('span.tl-key', `${tMaybe(`tlkey.${k}`, k)}: `), String(v)));
   }
   return lines;
+}
+
+/** Why the router started or skipped a step (details.reason of step_skipped, details.route of activated). */
+export function routeReason(reason) {
+  if (reason.by === 'when') return t(reason.held ? 'route.when_held' : 'route.when_not_held');
+  return tMaybe(`route.${reason.by}`, String(reason.by || ''));
 }
 
 /** The actor's name; the API may give {actor: {id, name}} or only actor_id. */

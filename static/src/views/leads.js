@@ -8,7 +8,7 @@ import { navigate } from '../router.js';
 import { priorityBadge, statusChip, countdown, loading, emptyState, errorState, staleNotice, pageHeader, dl, listItems, modeLabel, sourceLabel, isOverdue } from '../ui/parts.js';
 import { renderFields } from '../ui/fields.js';
 import { cascade, treeFromPaths } from '../ui/cascade.js';
-import { timeline } from '../ui/timeline.js';
+import { timeline, routeReason } from '../ui/timeline.js';
 import { openDialog, promptDialog } from '../ui/dialog.js';
 import { toast } from '../ui/toast.js';
 import { errorText, fieldErrors } from '../ui/errors.js';
@@ -295,6 +295,7 @@ export function detailView(el, params) {
       late.length ? h('p.notice.notice-warn', { role: 'status' }, icon('warn'), t('wo.late_steps', { n: late.length, steps: late.map((x) => x.step_title || x.step).join(', ') })) : null,
       h('section.section', { 'aria-labelledby': 'wo-steps' }, h('h2#wo-steps.section-title', t('wo.steps')),
         tasks.length ? h('ul.steps', tasks.map(stepCard)) : h('p.muted', t('wo.no_steps'))),
+      routeSection(wo.steps || []),
       wo.description ? h('section.section', h('h2.section-title', t('task.description')), h('p.prewrap', wo.description)) : null,
       h('section.section', h('h2.section-title', t('wo.details')), dl([
         [t('wo.template'), templateName(wo, tpls)],
@@ -474,3 +475,12 @@ export function newView(el) {
   }
 }
 
+/** The route of a branching flow: every step taken, skipped or not yet reached, and why (docs/design.md §11). */
+function routeSection(steps) {
+  if (!steps.some((s) => s.reason || s.status === 'skipped')) return null;
+  return h('section.section', { 'aria-labelledby': 'wo-route' }, h('h2#wo-route.section-title', t('wo.route')),
+    h('ol.route', steps.map((s) => h(`li.route-step.route-${s.status}`,
+      h('span.route-title', s.title || s.key),
+      h(`span.chip.chip-${s.status}`, tMaybe(`route.status.${s.status}`, s.status)),
+      s.reason ? h('span.route-why', routeReason(s.reason)) : null))));
+}
