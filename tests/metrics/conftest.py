@@ -39,6 +39,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.workorders.models import Tag, Task, WorkOrder
+from tests.conftest import built_once
 from tests.workorders.conftest import flow  # noqa: F401  (shared fixture)
 
 NOW = datetime(2025, 3, 10, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 local, after the week
@@ -181,11 +182,15 @@ def catch_up(now=NOW, tz="Asia/Shanghai", **kwargs) -> dict:
 
 
 @pytest.fixture
-def week(flow, client, demo):  # noqa: F811
-    """The week, with the read model caught up at NOW."""
-    data = build_week(flow, client, demo)
-    catch_up()
-    return data
+def week(flow, client, demo, backend):  # noqa: F811
+    """The week, with the read model caught up at NOW (built once per worker and database, then put back)."""
+
+    def build():
+        data = build_week(flow, client, demo)
+        catch_up()
+        return data
+
+    return built_once("metrics-week", backend, build)
 
 
 def summary_for(login: str, demo, group_by=None, now=NOW, pareto_level=3, parts=None, **period):

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
+from tests.conftest import built_once
 from tests.workorders.conftest import Flow, flow  # noqa: F401  (shared fixture)
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
@@ -90,8 +91,9 @@ def q(client, auth, demo):
 
 
 @pytest.fixture
-def catalogue(q):
-    """Two products, three batches, stock of BA-1 in both warehouses, and a known set of orders.
+def catalogue(q, backend):
+    """Two products, three batches, stock of BA-1 in both warehouses, and a known set of orders (built once per
+    worker and database, then put back).
 
     Orders of batch BA-1 (SKU-A):
       1-6   delivered from WH-SH-01: 1-3 by driver.li shipped day 1, 4-6 by driver.wang shipped day 3
@@ -100,6 +102,11 @@ def catalogue(q):
     Orders 12-13 carry BA-2 (SKU-A, delivered); order 14 carries BB-1 (SKU-B, delivered).
     Order 15 carries BA-1 and BA-2 (delivered, WH-SH-01, driver.li, day 1).
     """
+    built_once("quality-catalogue", backend, lambda: _build_catalogue(q))
+    return q
+
+
+def _build_catalogue(q) -> None:
     q.products({"sku": "SKU-A", "name": "Yoghurt 200 g", "owner_department": "MER"},
                {"sku": "SKU-B", "name": "Rice 5 kg", "owner_department": "OPS"})
     q.batches({"batch_no": "BA-1", "sku": "SKU-A", "supplier": "Dairy Co", "produced_at": iso(T0 - timedelta(days=3)),
@@ -123,4 +130,3 @@ def catalogue(q):
     orders += [order(14, line(sku="SKU-B", batch_no="BB-1", warehouse="WH-BJ-01", driver="driver.chen", shipped=day(2)))]
     orders += [order(15, line(shipped=day(1), qty=2), line(batch_no="BA-2", shipped=day(1)))]
     q.orders(*orders)
-    return q
