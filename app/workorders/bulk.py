@@ -33,7 +33,7 @@ from app.extensions import db
 from app.flows.forms import validate_values
 from app.flows.models import FlowTemplate
 from app.flows.conditions import Facts
-from app.flows.routing import PENDING, Decision, route
+from app.flows.routing import PENDING, Decision, branches, route
 from app.flows.timing import due_at, timer_plan
 from app.notify.service import notify_many
 from app.org.models import User
@@ -78,6 +78,8 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
     routes: dict[str, tuple[list[Decision], list[int]]] = {}
     checked = []
     pending = {s["key"]: PENDING for s in template.steps}
+    branching = branches(template.steps)  # without conditions every work order takes the same route: decided once
+    same_route = None if branching else route(template.steps, pending, None)
     for index, item in enumerate(items):
         data = item.get("data") or {}
         if template.form:
@@ -85,10 +87,10 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
             if errors:
                 raise Invalid("A bulk work order is not valid.", details=errors)
         checked.append({**item, "data": data})
-        decisions = route(template.steps, pending, Facts(data=data))
+        decisions = route(template.steps, pending, Facts(data=data)) if branching else same_route
         if not any(d.start for d in decisions):
             raise Invalid("Every step of this work order would be skipped; open it through the engine.", code="bulk_not_supported")
-        signature = json.dumps(decisions, sort_keys=True, default=str)
+        signature = json.dumps(decisions, sort_keys=True, default=str) if branching else ""
         routes.setdefault(signature, (decisions, []))[1].append(index)
     opened: list[tuple[int, str] | None] = [None] * len(items)
     planner = ActivationPlanner()  # the engine's planner: it remembers what it resolved across the batch and routes
