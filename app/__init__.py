@@ -99,6 +99,7 @@ def create_app(config: dict | None = None) -> Flask:
         elif app.config.get("DB_PING_IDLE_SECONDS"):
             _ping_idle_connections(db.engine, app.config["DB_PING_IDLE_SECONDS"])
         database.track_commits(db.engine)
+        database.track_writes(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     ids.init_app(app)  # before any rule: `int` in URLs is a 32-bit id
     api.init_app(app)
@@ -110,8 +111,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.teardown_request
     def _end_transaction(_exc):
-        # End any read transaction at once: on SQLite an open transaction holds the write lock.
-        database.rollback_quietly(db.session)
+        # End the transaction at once (on SQLite an open one holds the write lock): a read-only one with a COMMIT,
+        # which keeps psycopg's prepared statements; anything else with a ROLLBACK.
+        database.end_transaction(db.session)
 
     body.init_app(app)  # before any hook that reads the body
     from app.auth.service import authenticate

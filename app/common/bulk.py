@@ -17,6 +17,7 @@ from sqlalchemy import JSON, String, Table, any_, bindparam, column, func, inser
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
+from app.common.database import note_write
 from app.extensions import db
 
 # Well under SQLite's 32,766 bound parameters and PostgreSQL's 65,535.
@@ -166,6 +167,7 @@ def _copy(table: Table, rows: list[dict]) -> None:
             text_value = dumped[id(value)] = json.dumps(value, default=str)
         return text_value
 
+    note_write(db.session)
     raw = db.session.connection().connection.driver_connection
     quoted = ", ".join(f'"{c}"' for c in columns)
     statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'

@@ -18,6 +18,7 @@ from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import scoped_session
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,44 @@ def rollback_quietly(session) -> None:
             session.close()
         except Exception:
             log.debug("closing the session failed", exc_info=True)
+
+
+# On a connection's info: whether its current transaction sent anything but reads.
+WROTE = "baton.db.wrote"
+_READS = ("SELECT", "SHOW", "BEGIN", "SET", "SAVEPOINT", "RELEASE", "PRAGMA", "EXPLAIN")
+
+
+def track_writes(engine: Engine) -> None:
+    """Note on the connection when its transaction sends a statement that may write (anything but a read)."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.info[WROTE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_statement(connection, _cursor, statement, _parameters, _context, _executemany):
+        if not connection.info.get(WROTE) and not statement.lstrip()[:9].upper().startswith(_READS):
+            connection.info[WROTE] = True
+
+
+def note_write(session) -> None:
+    """For writes that bypass SQLAlchemy's cursor (COPY on the driver's connection)."""
+    session.connection().info[WROTE] = True
+
+
+def end_transaction(session) -> None:
+    """End what a request left open. A transaction that only read is COMMITted: a ROLLBACK makes psycopg discard
+    every prepared statement of the connection (DEALLOCATE ALL), so PostgreSQL would parse and plan each statement
+    of every request again. Anything that may have written, or left changes pending, is rolled back."""
+    current = session() if isinstance(session, scoped_session) else session
+    try:
+        if current.in_transaction() and not (current.new or current.dirty or current.deleted) \
+                and not current.connection().info.get(WROTE, True):
+            current.commit()
+            return
+    except Exception:  # the connection is gone: the rollback below copes with that
+        log.debug("ending a read-only transaction failed", exc_info=True)
+    rollback_quietly(session)
 
 
 def track_commits(engine: Engine) -> None:

@@ -39,3 +39,39 @@ def test_an_idle_connection_the_server_dropped_is_replaced_before_use(request, p
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_prepared_statements_survive_read_requests(request):
+    """A request that only read ends with COMMIT: a ROLLBACK would make psycopg DEALLOCATE ALL, and PostgreSQL would
+    parse and plan every statement of every request again."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("PostgreSQL is not among the test databases")
+    pg_url = request.getfixturevalue("pg_url")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": pg_url, "SECRET_KEY": "x" * 48,
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0}, **FAST_HASH})
+    try:
+        with app.app_context():
+            db.create_all()
+        client = app.test_client()
+        for _ in range(8):  # psycopg prepares a statement from its fifth execution on a connection
+            assert client.get("/healthz").status_code == 200
+        with app.app_context():
+            prepared = db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
+            db.session.remove()
+        assert prepared > 0
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_transaction_that_wrote_is_rolled_back_and_one_that_read_is_committed(app, backend):
+    from app.common import database
+    from app.org.models import Group
+
+    db.session.execute(Group.__table__.insert().values(name="left open", description=""))
+    database.end_transaction(db.session)  # a view that wrote and never committed: nothing of it stays
+    assert db.session.scalar(text("SELECT count(*) FROM groups")) == 0
+    assert db.session.connection().info[database.WROTE] is False  # a new transaction: only read so far
+    database.end_transaction(db.session)
+    assert not db.session().in_transaction()
