@@ -109,7 +109,7 @@ def demo_templates() -> list[dict]:
     return [
         {
             "key": "complaint", "name": "客户投诉 Customer complaint", "priority": "P2", "owner_department_id": cs,
-            "description": "CS triage → warehouse check → driver visit → CS close",
+            "description": "CS triage → warehouse check → driver visit → CS close; a duplicate closes at triage",
             "classification": {"business": ["零售 Retail", "生鲜 Fresh"], "problem": ["售后 After-sales", "商品质量 Quality"]},
             "form": [{"name": "customer_phone", "label": "Customer phone", "type": "text", "required": False},
                      {"name": "order_amount", "label": "Order amount", "type": "number", "required": False}],
@@ -118,6 +118,7 @@ def demo_templates() -> list[dict]:
                  "sla": "PT30M", "remind_before": "PT10M", "outcomes": ["accepted", "duplicate"]},
                 {"key": "warehouse_check", "title": "仓库核查 Warehouse check", "after": ["triage"], "mode": "pool",
                  "assignees": {"departments": [wh1, wh2]}, "sla": "PT2H", "remind_before": "PT30M", "allow_return": True,
+                 "when": {"outcome": {"step": "triage", "in": ["accepted"]}},
                  "outcomes": ["stock_ok", "stock_damaged"],
                  "form": [{"name": "photo", "label": "Photo of the goods", "type": "attachment", "required": False},
                           {"name": "findings", "label": "Findings", "type": "textarea", "required": True}]},

@@ -188,7 +188,8 @@ def test_a_bulk_recall_work_order_is_row_for_row_what_the_engine_writes(catalogu
     }, created_by=puller, department_id=bulk_wo.department_id, now=now, tz=TZ)
     bulk_rows, engine_rows = _rows(bulk_wo.id), _rows(engine_wo.id)
     assert bulk_rows == engine_rows
-    assert bulk_rows["steps"][0][:3] == ("contact", "active", 1) and bulk_rows["steps"][1][:3] == ("pickup", "pending", 0)
+    assert [step[:3] for step in bulk_rows["steps"]] == [("contact", "active", 1), ("follow_up", "pending", 0), ("pickup", "pending", 0),
+                                                         ("receive", "pending", 0), ("restock", "pending", 0), ("dispose", "pending", 0)]
     assert [t["step"] for t in bulk_rows["tasks"]] == ["contact"] and len(bulk_rows["candidates"]) == 3
     assert len(bulk_rows["timers"]) == 2 and [e[0] for e in bulk_rows["timeline"]] == ["created", "activated"]
 
@@ -214,11 +215,42 @@ def test_a_bulk_recall_work_order_then_runs_on_the_engine(catalogue):
     assert q.demo.uid("staff.wh2") in receive["candidates"] and q.demo.uid("staff.wh1") not in receive["candidates"]
     progress = q.andon(pulled["id"])["progress"]
     assert (progress["contacted"], progress["picked_up"], progress["received"], progress["closed"]) == (1, 1, 0, 0)
-    q.finish(wo.id, "receive", "staff.wh2", outcome="inspected", data={"findings": "lid swollen"})
+    q.finish(wo.id, "receive", "staff.wh2", outcome="failed", data={"findings": "lid swollen"})
+    # Goods that failed inspection are not put back on sale: quality disposes of them (the default branch).
+    states = {s["key"]: s["status"] for s in q.detail(wo.id)["steps"]}
+    assert (states["follow_up"], states["restock"], states["dispose"]) == ("skipped", "skipped", "active")
+    q.finish(wo.id, "dispose", "quality.qa")
     assert q.detail(wo.id)["status"] == "resolved"
     assert q.andon(pulled["id"])["progress"] == {"affected": 11, "created": 11, "contacted": 1, "picked_up": 1, "received": 1, "closed": 1}
     kinds = [e["kind"] for e in q.detail(wo.id)["timeline"]]
     assert kinds[:2] == ["created", "activated"] and kinds[-1] == "resolved"
+
+
+def test_a_customer_who_refuses_closes_the_recall_without_sending_a_driver(catalogue):
+    q = catalogue
+    pulled = q.pull(**PULL_BA1)
+    fan_out(pulled["id"])
+    wo = db.session.scalar(select(WorkOrder).where(WorkOrder.source == "recall", WorkOrder.order_no == "SO-00007"))
+    q.finish(wo.id, "contact", "cs.agent1", outcome="refused", data={"reason": "already used it"})
+    detail = q.detail(wo.id)
+    assert detail["status"] == "resolved" and not [t for t in detail["tasks"] if t["step"] == "pickup"]
+    assert {s["key"]: s["status"] for s in detail["steps"]} == {
+        "contact": "completed", "follow_up": "skipped", "pickup": "skipped", "receive": "skipped", "restock": "skipped",
+        "dispose": "skipped"}
+    assert q.andon(pulled["id"])["progress"]["closed"] == 1
+
+
+def test_an_unreachable_customer_goes_to_a_lead_and_then_back_to_the_driver(catalogue):
+    q = catalogue
+    pulled = q.pull(**PULL_BA1)
+    fan_out(pulled["id"])
+    wo = db.session.scalar(select(WorkOrder).where(WorkOrder.source == "recall", WorkOrder.order_no == "SO-00007"))
+    q.finish(wo.id, "contact", "cs.agent1", outcome="unreachable")
+    (follow_up,) = q.open_tasks(wo.id, "follow_up")
+    assert q.demo.uid("lead.cs") in follow_up["candidates"]
+    q.finish(wo.id, "follow_up", "lead.cs", outcome="agreed")
+    (pickup,) = q.open_tasks(wo.id, "pickup")
+    assert pickup["candidates"] == [q.demo.uid("driver.chen")]
 
 
 def test_the_recall_detail_pages_its_work_orders(catalogue):

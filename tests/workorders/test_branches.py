@@ -191,3 +191,15 @@ def test_the_readme_example_is_a_valid_template_and_routes_as_it_says(flow):
                          headers=flow.h("admin"))
     assert {s["key"]: s["status"] for s in r.json["steps"]} == {
         "inspect": "started", "restock": "started", "dispose": "skipped", "approve": "skipped", "refund": "started"}
+
+
+def test_a_duplicate_complaint_closes_at_triage(flow):
+    """The demo complaint flow: a duplicate is closed by CS at triage; nothing reaches the warehouse or a driver."""
+    wo = flow.create("complaint", title="Same complaint again")
+    flow.finish(wo["id"], "triage", "cs.agent1", outcome="duplicate")
+    detail = flow.detail(wo["id"])
+    assert detail["status"] == "resolved"
+    assert [s["status"] for s in detail["steps"]] == ["completed", "skipped", "skipped", "skipped"]
+    accepted = flow.create("complaint", title="A new complaint")
+    flow.finish(accepted["id"], "triage", "cs.agent1")
+    assert _states(flow, accepted["id"])["warehouse_check"] == "active"
