@@ -140,6 +140,7 @@ class WorkOrderCreatedSchema(WorkOrderSchema):
 class StepStateSchema(ma.Schema):
     key = ma.fields.String()
     title = ma.fields.String()
+    instance = ma.fields.String(allow_none=True, metadata={"description": "The instance's label, for a for_each step that opened."})
     status = ma.fields.String(metadata={"description": "pending, active, completed or skipped"})
     reason = ma.fields.Dict(allow_none=True, metadata={
         "description": "Why the router started or skipped it: {by: when, when, held}, {by: default, taken} or "

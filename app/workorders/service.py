@@ -17,6 +17,7 @@ from app.workorders import engine, timeline
 from app.workorders.models import (
     Tag,
     Task,
+    TaskStatus,
     TimelineEvent,
     WorkOrder,
     WorkOrderDepartment,
@@ -148,11 +149,32 @@ def work_order_detail(*, user: User, work_order: WorkOrder, tasks_limit: int = T
 
 
 def step_states(work_order: WorkOrder) -> list[dict]:
-    """Every step of the work order's template version with its status and, when a condition decided it, why."""
+    """Every step of the work order's template version with its status and, when a condition decided it, why; a
+    `for_each` step that opened has one entry per instance (`instance` is its label), with that instance's status."""
     template = engine.template_of(work_order)
     rows = {w.key: w for w in db.session.scalars(select(WorkOrderStep).where(WorkOrderStep.work_order_id == work_order.id))}
-    return [{"key": step["key"], "title": step["title"], "status": rows[step["key"]].status if step["key"] in rows else "pending",
-             "reason": rows[step["key"]].route if step["key"] in rows else None} for step in template.steps]
+    instances: dict[str, dict[int, tuple[str | None, list[str]]]] = {}
+    if any(step.get("for_each") for step in template.steps):
+        for key, index, label, status in db.session.execute(
+                select(Task.step, Task.instance, Task.instance_label, Task.status).join(WorkOrderStep, WorkOrderStep.id == Task.step_id)
+                .where(Task.work_order_id == work_order.id, Task.activation == WorkOrderStep.activation, Task.instance.is_not(None))
+                .order_by(Task.instance, Task.id)):
+            instances.setdefault(key, {}).setdefault(index, (label, []))[1].append(status)
+    states = []
+    for step in template.steps:
+        row = rows.get(step["key"])
+        entry = {"key": step["key"], "title": step["title"], "status": row.status if row else "pending",
+                 "reason": row.route if row else None, "instance": None}
+        opened = instances.get(step["key"])
+        if not opened:
+            states.append(entry)
+            continue
+        for label, statuses in opened.values():
+            live = any(s in (TaskStatus.OPEN, TaskStatus.CLAIMED) for s in statuses)
+            done = any(s == TaskStatus.COMPLETED for s in statuses)
+            states.append({**entry, "instance": label,
+                           "status": "active" if live else "completed" if done else entry["status"]})
+    return states
 
 
 def list_work_orders(*, user: User, filters: dict):

@@ -203,3 +203,16 @@ def test_a_duplicate_complaint_closes_at_triage(flow):
     accepted = flow.create("complaint", title="A new complaint")
     flow.finish(accepted["id"], "triage", "cs.agent1")
     assert _states(flow, accepted["id"])["warehouse_check"] == "active"
+
+
+def test_the_route_lists_each_instance_of_a_for_each_step(flow):
+    cs = flow.demo.dept("CS")
+    flow.template({"key": "per_store", "name": "Per store", "steps": [
+        {"key": "visit", "title": "Visit", "for_each": "stores", "assignees": {"departments": [cs]}},
+        {"key": "report", "title": "Report", "after": ["visit"], "assignees": {"departments": [cs]}}]})
+    wo = flow.create("per_store", data={"stores": ["North", "South"]})
+    north = next(t for t in flow.open_tasks(wo["id"], "visit") if t["instance_label"] == "North")
+    assert flow.act(north["id"], "complete", "cs.agent1").status_code == 200
+    steps = flow.detail(wo["id"])["steps"]
+    assert [(s["key"], s["instance"], s["status"]) for s in steps] == [
+        ("visit", "North", "completed"), ("visit", "South", "active"), ("report", None, "pending")]

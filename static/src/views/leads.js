@@ -480,7 +480,7 @@ function routeSection(steps) {
   if (!steps.some((s) => s.reason || s.status === 'skipped')) return null;
   return h('section.section', { 'aria-labelledby': 'wo-route' }, h('h2#wo-route.section-title', t('wo.route')),
     h('ol.route', steps.map((s) => h(`li.route-step.route-${s.status}`,
-      h('span.route-title', s.title || s.key),
+      h('span.route-title', s.instance ? `${s.title || s.key} · ${s.instance}` : (s.title || s.key)),
       h(`span.chip.chip-${s.status}`, tMaybe(`route.status.${s.status}`, s.status)),
       s.reason ? h('span.route-why', routeReason(s.reason)) : null))));
 }
