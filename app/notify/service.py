@@ -44,7 +44,7 @@ def notify_many(requests: list[dict], now: datetime) -> int:
         .outerjoin(PushSubscription, PushSubscription.user_id == User.id)
         .where(among_ids(User.id, everyone), User.active.is_(True))
     ):
-        readers[user_id] = (locale, (quiet_hours or {}).get("tz") or business_zone)
+        readers[user_id] = (locale, (quiet_hours or {}).get("timezone") or business_zone)
         if subscription_id is not None:
             devices.setdefault(user_id, []).append(subscription_id)
     rows = []

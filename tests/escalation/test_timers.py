@@ -223,7 +223,7 @@ def test_sweep_notifications_read_as_the_messages_say_in_each_language(flow):
     number = flow.detail(wo["id"])["number"]
     reminder = db.session.scalars(select(Notification).where(Notification.kind == "task.reminder",
                                                              Notification.user_id == agent.id)).one()
-    zone = ZoneInfo((agent.quiet_hours or {}).get("tz") or "Asia/Shanghai")  # the reader's zone, never UTC
+    zone = ZoneInfo((agent.quiet_hours or {}).get("timezone") or "Asia/Shanghai")  # the reader's zone, never UTC
     assert (reminder.title, reminder.body) == render("task.reminder", agent.locale,
                                                      {"number": number, "step": "客服分诊 CS triage", "due": due}, zone=zone,
                                                      now=due - timedelta(minutes=9))

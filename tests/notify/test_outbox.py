@@ -216,3 +216,24 @@ def test_a_rejected_change_writes_no_notification(flow):
                          headers=flow.h("lead.cs"))
     assert_error(r, 422)
     assert db.session.scalar(select(func.count()).select_from(Notification)) == before
+
+
+def test_times_in_a_notification_are_in_the_readers_zone(flow):
+    """A reader who set quiet hours in Berlin reads the due time in Berlin's time, another in the business zone."""
+    from datetime import timedelta as td
+    from zoneinfo import ZoneInfo
+
+    from app.escalation.sweep import fire_due_timers
+    from app.workorders.models import Task
+
+    r = flow.client.patch("/api/v1/me", json={"quiet_hours": {"start": "23:00", "end": "06:00", "timezone": "Europe/Berlin"}},
+                          headers=flow.h("cs.agent2"))
+    assert r.status_code == 200, r.json
+    wo = flow.create("complaint")
+    task = db.session.get(Task, wo["tasks"][0]["id"])
+    fire_due_timers(now=task.due_at - td(minutes=9))
+    notes = {n.user_id: n.body for n in db.session.scalars(select(Notification).where(Notification.kind == "task.reminder"))}
+    berlin = notes[flow.demo.uid("cs.agent2")]
+    shanghai = notes[flow.demo.uid("cs.agent1")]
+    assert task.due_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") in berlin
+    assert task.due_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M") in shanghai
