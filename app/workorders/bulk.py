@@ -93,16 +93,18 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
         signature = json.dumps(decisions, sort_keys=True, default=str) if branching else ""
         routes.setdefault(signature, (decisions, []))[1].append(index)
     opened: list[tuple[int, str] | None] = [None] * len(items)
+    numbers = reserve_numbers(now=now, tz=tz, count=len(items))  # in item order, whichever route each takes
     planner = ActivationPlanner()  # the engine's planner: it remembers what it resolved across the batch and routes
     for decisions, indexes in routes.values():
-        group = _create_group(template=template, items=[checked[i] for i in indexes], decisions=decisions, now=now, tz=tz,
-                              created_by_id=created_by_id, department_id=department_id, source=source, planner=planner)
+        group = _create_group(template=template, items=[checked[i] for i in indexes], numbers=[numbers[i] for i in indexes],
+                              decisions=decisions, now=now, created_by_id=created_by_id, department_id=department_id,
+                              source=source, planner=planner)
         for index, pair in zip(indexes, group):
             opened[index] = pair
     return opened
 
 
-def _create_group(*, template: FlowTemplate, items: list[dict], decisions: list[Decision], now: datetime, tz: str,
+def _create_group(*, template: FlowTemplate, items: list[dict], numbers: list[str], decisions: list[Decision], now: datetime,
                   created_by_id: int | None, department_id: int | None, source: str, planner: ActivationPlanner) -> list[tuple[int, str]]:
     """Open work orders that take the same route: the steps `decisions` start, the ones they skip, the rest pending."""
     owner = department_id or template.owner_department_id
@@ -128,7 +130,6 @@ def _create_group(*, template: FlowTemplate, items: list[dict], decisions: list[
             step_tasks[step["key"]] = planned
         plans.append((item, data, step_tasks))
 
-    numbers = reserve_numbers(now=now, tz=tz, count=len(items))
     due = {s["key"]: due_at(s, now) for s in roots}
     wo_due = max((d for d in due.values() if d), default=None)
     wo_rows = [

@@ -321,7 +321,8 @@ def test_bulk_work_orders_take_the_engines_route_through_branches(q, demo):
     bodies = [{"title": "big by phone", "data": {"value": 5000, "channel": "phone"}},
               {"title": "small in the shop", "data": {"value": 20, "channel": "shop"}},
               {"title": "small, no channel", "data": {"value": 3}},
-              {"title": "big in the app", "data": {"value": 1000, "channel": "app"}}]
+              {"title": "big in the app", "data": {"value": 1000, "channel": "app"}},
+              {"title": "big by phone again", "data": {"value": 2000, "channel": "phone"}}]  # the first one's route
     opened = bulk.create_work_orders(template=template, items=bodies, now=now, tz=TZ, created_by_id=creator.id,
                                      department_id=creator.department_id, source="app")
     db.session.commit()
@@ -332,11 +333,11 @@ def test_bulk_work_orders_take_the_engines_route_through_branches(q, demo):
         bulk_rows, engine_rows = _rows(bulk_id), _rows(engine_wo.id)
         assert bulk_rows == engine_rows
         statuses.append({key: status for key, status, *_ in bulk_rows["steps"]})
-    assert [s["big"] for s in statuses] == ["active", "skipped", "skipped", "active"]
-    assert [s["approve"] for s in statuses] == ["pending", "skipped", "skipped", "pending"]  # a skip propagates
+    assert [s["big"] for s in statuses] == ["active", "skipped", "skipped", "active", "active"]
+    assert [s["approve"] for s in statuses] == ["pending", "skipped", "skipped", "pending", "pending"]  # a skip propagates
     # Roots are siblings of each other: the default starts only when no other root's condition holds.
     assert [(s["phone"], s["other"]) for s in statuses] == [("active", "skipped"), ("skipped", "active"),
-                                                            ("active", "skipped"), ("skipped", "skipped")]
+                                                            ("active", "skipped"), ("skipped", "skipped"), ("active", "skipped")]
     assert [number for _, number in opened] == sorted(number for _, number in opened)  # in item order, whatever the route
 
 
