@@ -14,3 +14,25 @@ class StrictBoolean(ma.fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class PersonReference(ma.fields.Field):
+    """A person named by id (an integer) or by login (text), as people type them: answers the int or the text.
+
+    Documented as either in the OpenAPI document; the service looks the person up (`org.service.find_person`).
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("description", "The person's id, or their login")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from app.common.ids import MAX_ID
+
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 1 <= value <= MAX_ID:
+                raise ma.ValidationError("no such person")
+            return value
+        if isinstance(value, str) and 1 <= len(value.strip()) <= 64:
+            return value.strip()
+        raise ma.ValidationError("give the person's id or login")

@@ -28,6 +28,13 @@ def get_user(*, user_id: int) -> User:
     return user
 
 
+def find_person(reference: int | str) -> User | None:
+    """The person an id or a login (any case) names, active or not; None when nobody does."""
+    if isinstance(reference, int):
+        return db.session.get(User, reference)
+    return db.session.scalar(select(User).where(func.lower(User.login) == reference.lower()))
+
+
 def people_named(user_ids) -> dict[int, dict]:
     """{id: {id, name, login}}, the person reference of every answer (PersonRefSchema), in one query."""
     user_ids = {u for u in user_ids if u}

@@ -7,19 +7,20 @@ from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.notify.service import notify
 from app.org.models import User
+from app.org.service import find_person
 from app.workorders import engine, timeline
 from app.workorders.acting import check_transition, commit_or_conflict, lock_task
 from app.workorders.models import Task, TaskCandidate, TaskStatus
 from app.workorders.policy import is_candidate, require_lead
 from app.workorders.timers import arm_task_timers
 
-def transfer_task(*, user: User, task_id: int, to_user_id: int, now: datetime, reason: str | None = None) -> Task:
-    """Hand a task to someone else: its holder, or a lead of the work order, may do it."""
+def transfer_task(*, user: User, task_id: int, to_user: int | str, now: datetime, reason: str | None = None) -> Task:
+    """Hand a task to someone else (named by id or login): its holder, or a lead of the work order, may do it."""
     task, work_order, step = lock_task(user, task_id)
     if task.assignee_id != user.id:
         require_lead(user, work_order)
     target_status = check_transition(task, "transfer", user)
-    target = db.session.get(User, to_user_id)
+    target = find_person(to_user)
     if target is None or not target.active:
         raise Invalid("Unknown person.", details={"to_user": ["does not exist or is inactive"]})
     if not target.on_duty:

@@ -5,6 +5,7 @@ from webargs.fields import DelimitedList
 from marshmallow import validate
 
 from app.common.clock import utcnow
+from app.common.fields import PersonReference
 from app.flows.schemas import PRIORITIES
 from app.org.schemas import PersonRefSchema
 from app.workorders.models import SOURCES
@@ -202,7 +203,7 @@ class ReturnSchema(OccurredAtMixin):
 
 
 class TransferSchema(ma.Schema):
-    to_user = ma.fields.Integer(required=True, strict=True)
+    to_user = PersonReference(required=True)
     reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(0, 2000))
 
 

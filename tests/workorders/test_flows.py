@@ -147,6 +147,21 @@ def test_transfer_by_holder_and_by_lead(flow):
     assert [k["details"]["to_user"] for k in kinds] == [flow.demo.uid("cs.agent2"), flow.demo.uid("cs.agent1")]
 
 
+def test_transfer_names_the_person_by_login_as_people_type_it(flow):
+    """The app's transfer dialog takes a login or an id; the API takes either (a login used to fail with 422)."""
+    wo = flow.create("complaint")
+    (task,) = wo["tasks"]
+    flow.act(task["id"], "claim", "cs.agent1")
+    moved = flow.act(task["id"], "transfer", "cs.agent1", to_user="CS.Agent2", reason="end of shift")
+    assert moved.status_code == 200, moved.json
+    assert moved.json["assignee_id"] == flow.demo.uid("cs.agent2")
+    err = assert_error(flow.act(task["id"], "transfer", "cs.agent2", to_user="nobody.here"), 422)
+    assert err["details"] == {"to_user": ["does not exist or is inactive"]}
+    for bad in (True, 0, 2**40, "", "x" * 65, ["cs.agent1"]):
+        err = assert_error(flow.act(task["id"], "transfer", "cs.agent2", to_user=bad), 422)
+        assert list(err["details"]) == ["to_user"], (bad, err)
+
+
 def test_cancel_cancels_open_tasks_and_keeps_history(flow):
     wo = flow.create("investigation")
     flow.finish(wo["id"], "intake", "cs.agent1")
