@@ -16,6 +16,9 @@ def test_lead_creates_and_follows_a_work_order(phone, api):
     expect(page.locator("h1")).to_have_text("New work order")
     page.get_by_label("Flow", exact=True).select_option("investigation")
     expect(page.locator(".flow-steps li")).to_have_count(4)
+    # The form takes what the API takes (a 300-character title, a 20,000-character description), not less.
+    expect(page.get_by_label("Title", exact=True)).to_have_attribute("maxlength", "300")
+    expect(page.get_by_label("Description")).to_have_attribute("maxlength", "20000")
     page.get_by_label("Title", exact=True).fill("E2E wrong parcel delivered to C-777")
     page.get_by_label("Description").fill("Customer received someone else's parcel.")
     page.get_by_label("Priority").select_option("P1")

@@ -4,6 +4,7 @@ import { h, icon, replace, uid } from '../ui/dom.js';
 import { t, tMaybe, fmtWhen } from '../i18n.js';
 import { api, get, post, isLead } from '../session.js';
 import { uuid } from '../core/http.js';
+import { LIMITS } from '../core/limits.js';
 import { navigate } from '../router.js';
 import { priorityBadge, statusChip, countdown, loading, emptyState, errorState, staleNotice, pageHeader, dl, listItems, modeLabel, sourceLabel, isOverdue } from '../ui/parts.js';
 import { renderFields } from '../ui/fields.js';
@@ -344,8 +345,8 @@ export function newView(el) {
     };
     const tplSel = h('select.input', { id: uid('tpl'), required: true },
       h('option', { value: '' }, t('form.choose')), tpls.map((x) => h('option', { value: x.key }, x.name)));
-    const title = h('input.input', { id: uid('title'), type: 'text', required: true, maxlength: 200, autocomplete: 'off' });
-    const desc = h('textarea.input', { id: uid('desc'), rows: 4, maxlength: 8000 });
+    const title = h('input.input', { id: uid('title'), type: 'text', required: true, maxlength: LIMITS.workOrderTitle, autocomplete: 'off' });
+    const desc = h('textarea.input', { id: uid('desc'), rows: 4, maxlength: LIMITS.workOrderDescription });
     const prio = h('select.input', { id: uid('prio') }, PRIORITIES.map((p) => h('option', { value: p }, `${p} · ${t(`priority.${p}`)}`)));
     prio.value = 'P3';
     const source = h('select.input', { id: uid('src') }, MANUAL_SOURCES.map((s) => h('option', { value: s }, sourceLabel(s))));
