@@ -74,9 +74,13 @@ def test_batch_trace_view(phone, api):
     require(api, "POST", "/orders")
     english(api, "quality.qa")
     batch_no = f"B-TR-{uuid.uuid4().hex[:6].upper()}"
-    _catalogue(api, batch_no, f"SKU-TR-{uuid.uuid4().hex[:6].upper()}", delivered_orders=2)
+    _catalogue(api, batch_no, f"SKU-TR-{uuid.uuid4().hex[:6].upper()}", delivered_orders=60)
     page = phone.sign_in("quality.qa")
     phone.open(f"/trace/{batch_no}")
     expect(page.locator("h1")).to_contain_text(batch_no)
     expect(page.locator(".stat")).to_have_count(3)
     expect(page.locator(".trace-item", has_text=f"SO-{batch_no}-0")).to_be_visible()
+    # The answer pages its lines (50 by default): the page counts all 60 and says it shows the first 50.
+    lines = page.locator(".section", has=page.locator("h2", has_text="Order lines"))
+    expect(lines.locator(".count")).to_have_text(" (60)")
+    expect(lines.locator(".shown-of")).to_have_text("Showing the first 50 of 60.")

@@ -252,6 +252,8 @@ export function detailView(el, params) {
     const total = count(a.affected_orders);
     const progress = a.progress || {};
     const recalls = Array.isArray(a.recall_work_orders) ? a.recall_work_orders : [];
+    // The answer pages the recall work orders: count them all (recall_work_orders_total), not the page.
+    const recallsTotal = Number.isFinite(a.recall_work_orders_total) ? a.recall_work_orders_total : recalls.length;
     const active = a.status === 'active';
     const resolveBtn = active ? h('button.btn.btn-primary.btn-block', {
       type: 'button',
@@ -287,8 +289,9 @@ export function detailView(el, params) {
         a.action === 'recall' ? h('div.progress-list', PROGRESS.map((p) => bar(p, Number(progress[p]) || 0, total))) : h('p.muted', t('andon.no_recall'))),
       h('section.section', h('h2.section-title', t('andon.containment')),
         a.containment_work_order_id ? h('a.link', { href: `#/wo/${a.containment_work_order_id}` }, t('andon.open_containment')) : h('p.muted', t('andon.containment_pending'))),
-      a.action === 'recall' ? h('section.section', h('h2.section-title', t('andon.recalls'), h('span.count', ` (${recalls.length})`)),
-        recalls.length ? h('ul.link-list', recalls.slice(0, 200).map(woLink)) : h('p.muted', t('andon.recalls_pending'))) : null,
+      a.action === 'recall' ? h('section.section', h('h2.section-title', t('andon.recalls'), h('span.count', ` (${fmtNumber(recallsTotal)})`)),
+        recalls.length ? h('ul.link-list', recalls.slice(0, 200).map(woLink)) : h('p.muted', t('andon.recalls_pending')),
+        recallsTotal > Math.min(recalls.length, 200) ? h('p.muted.shown-of', t('trace.truncated', { n: fmtNumber(Math.min(recalls.length, 200)), total: fmtNumber(recallsTotal) })) : null) : null,
       a.scope === 'batch' && a.batch_no ? h('p', h('a.link', { href: `#/trace/${encodeURIComponent(a.batch_no)}` }, t('trace.open'))) : null,
       h('section.section', h('h2.section-title', t('timeline.title')), timeline(a.timeline || [])),
       resolveBtn ? h('div.action-bar', resolveBtn) : null);
@@ -310,6 +313,9 @@ export function traceView(el, params) {
   get(`/batches/${encodeURIComponent(batch)}/trace`).then((tr) => {
     const c = tr.counts || {};
     const lines = Array.isArray(tr.lines) ? tr.lines : [];
+    // The trace pages its lines: count them all (lines_total), not the page.
+    const linesTotal = Number.isFinite(tr.lines_total) ? tr.lines_total : lines.length;
+    const shown = Math.min(lines.length, 300);
     const wh = Array.isArray(tr.warehouses) ? tr.warehouses : [];
     const pull = h('a.btn.btn-danger', { href: '#/andon/new' }, icon('andon'), h('span', t('andon.pull')));
     replace(root,
@@ -321,7 +327,7 @@ export function traceView(el, params) {
         wh.length ? h('ul.trace-list', wh.map((w) => h('li.trace-item',
           h('p', h('strong', w.name || w.code), w.name && w.code ? h('span.muted', ` · ${w.code}`) : null),
           dl([[t('trace.first_in'), w.first_in ? fmtWhen(w.first_in) : null], [t('trace.last_seen'), w.last_seen ? fmtWhen(w.last_seen) : null], [t('trace.on_hand'), fmtNumber(w.on_hand)]])))) : h('p.muted', t('trace.none'))),
-      h('section.section', h('h2.section-title', t('trace.lines'), h('span.count', ` (${lines.length})`)),
+      h('section.section', h('h2.section-title', t('trace.lines'), h('span.count', ` (${fmtNumber(linesTotal)})`)),
         lines.length ? h('ul.trace-list', lines.slice(0, 300).map((l) => h('li.trace-item',
           h('p', h('strong', l.order_no || ''), l.customer_ref ? h('span.muted', ` · ${l.customer_ref}`) : null),
           dl([
@@ -330,8 +336,8 @@ export function traceView(el, params) {
             [t('trace.driver'), typeof l.driver === 'object' && l.driver ? l.driver.name || l.driver.login : l.driver],
             [t('trace.shipped_at'), l.shipped_at ? fmtWhen(l.shipped_at) : null],
             [t('trace.delivered_at'), l.delivered_at ? fmtWhen(l.delivered_at) : t('trace.not_delivered')],
-          ])))) : h('p.muted', t('trace.none'))),
-      lines.length > 300 ? h('p.muted', t('trace.truncated', { n: 300, total: lines.length })) : null);
+          ])))) : h('p.muted', t('trace.none')),
+        linesTotal > shown ? h('p.muted.shown-of', t('trace.truncated', { n: fmtNumber(shown), total: fmtNumber(linesTotal) })) : null));
   }).catch((err) => {
     replace(root, pageHeader(t('trace.title_batch', { batch }), { back: { href: '#/andon', label: t('nav.andon') } }),
       errorState(err.status === 404 ? t('andon.batch_unknown') : errorText(err), () => navigate(`/trace/${encodeURIComponent(batch)}`)));
