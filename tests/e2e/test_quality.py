@@ -23,6 +23,10 @@ def _catalogue(api, batch_no, sku, delivered_orders):
                    "shipped_at": iso(now - timedelta(days=2)), "delivered_at": iso(now - timedelta(days=1))}],
     } for i in range(delivered_orders)]
     api.ok("POST", "/orders", {"orders": orders}, login="admin")
+    # Stock of the batch in both warehouses: the andon's containment quarantines it in each.
+    api.ok("POST", "/inventory/events", {"events": [
+        {"sku": sku, "batch_no": batch_no, "warehouse": code, "on_hand": 40, "available": 40, "threshold": 5,
+         "at": iso(now - timedelta(hours=2))} for code in ("WH-SH-01", "WH-BJ-01")]}, login="admin")
 
 
 def test_quality_pulls_and_resolves_an_andon(phone, api):
@@ -60,6 +64,20 @@ def test_quality_pulls_and_resolves_an_andon(phone, api):
     api.wait(lambda: len(api.ok("GET", f"/andon/{andon_id}", login="quality.qa").get("recall_work_orders") or []) >= 3, timeout=30)
     expect(page.locator(".link-list li")).to_have_count(3, timeout=20000)
     shot(page, "11-andon-live")
+
+    # The containment work order reads as one: its data named in words, warehouses by name, each quarantine task
+    # saying which warehouse it is for.
+    containment = api.ok("GET", f"/work-orders/{state['containment_work_order_id']}", login="quality.qa")
+    page.goto(f"{phone.base}/#/wo/{containment['id']}")
+    expect(page.locator("h1")).to_contain_text(batch_no)
+    details = page.locator(".section", has=page.locator("h2", has_text="Details"))
+    expect(details).to_contain_text("Warehouses")
+    expect(details).to_contain_text("Batch")
+    expect(details).not_to_contain_text("[object Object]")
+    expect(details).not_to_contain_text("andon_id")
+    for task in containment["tasks"]:
+        expect(page.locator(".steps .step", has_text=task["instance_label"])).to_have_count(1)
+    page.goto(f"{phone.base}/#/andon/{andon_id}")
 
     page.locator(".action-bar button", has_text="Resolve the andon").click()
     page.locator("dialog textarea").fill("Lids were fine; supplier confirmed the seal.")

@@ -160,7 +160,8 @@ function stepCard(task) {
         : t('wo.step.waiting_count', { n: cands.length });
   }
   return h(`li.step${late ? '.step-late' : ''}${done ? '.step-done' : ''}`,
-    h('div.step-head', h('strong', task.step_title || task.step), statusChip(task.status)),
+    h('div.step-head', h('strong', task.step_title || task.step, task.instance_label ? h('span.step-instance', ` · ${task.instance_label}`) : null),
+      statusChip(task.status)),
     h('p.muted', modeLabel(task.mode)),
     holder ? h('p', holder) : null,
     done && task.outcome ? h('p', t('wo.step.outcome', { outcome: tMaybe(`outcome.${task.outcome}`, task.outcome) })) : null,
@@ -274,8 +275,15 @@ export function detailView(el, params) {
     const ev = wo.evaluation;
     const data = wo.data && typeof wo.data === 'object' ? Object.entries(wo.data) : [];
     const tpl = (tpls || []).find((x) => x.key === templateKey(wo.template));
-    const fieldLabel = (k) => ((tpl && (tpl.form || []).find((f) => f.name === k)) || {}).label || k;
-    const fmtVal = (v) => (typeof v === 'boolean' ? (v ? t('common.yes') : t('common.no')) : Array.isArray(v) ? v.join(', ') : String(v));
+    // A form's own label; else the words for what the system itself puts in a work order's data (an andon's
+    // batch, a recall's order); else the key.
+    const fieldLabel = (k) => ((tpl && (tpl.form || []).find((f) => f.name === k)) || {}).label || tMaybe(`datakey.${k}`, k);
+    const fmtVal = (v) => {
+      if (typeof v === 'boolean') return v ? t('common.yes') : t('common.no');
+      if (Array.isArray(v)) return v.map(fmtVal).join(', ');
+      if (v && typeof v === 'object') return String(v.label || v.name || v.code || v.login || v.id || JSON.stringify(v));
+      return String(v);
+    };
 
     const cid = uid('c');
     const comment = h('textarea.input', { id: cid, rows: 2, maxlength: 4000 });
