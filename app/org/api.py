@@ -14,6 +14,7 @@ from app.org.schemas import (
     MePatchSchema,
     UserListArgs,
     UserPatchSchema,
+    MeSchema,
     UserSchema,
 )
 
@@ -117,14 +118,14 @@ class GroupItem(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @auth_required()
-    @blp.response(200, UserSchema)
+    @blp.response(200, MeSchema)
     def get(self):
-        """The signed-in person with roles and permissions."""
-        return current_user()
+        """The signed-in person with roles and permissions, and their stand-in by name."""
+        return service.MeView(current_user())
 
     @auth_required()
     @blp.arguments(MePatchSchema, required=False)  # every field is optional: no body is an empty one
-    @blp.response(200, UserSchema)
+    @blp.response(200, MeSchema)
     def patch(self, body):
         """Change your availability, delegate, language or quiet hours."""
         return service.update_me(user=current_user(), changes=body, now=utcnow())

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import marshmallow as ma
 from marshmallow import validate
 
-from app.common.fields import StrictBoolean
+from app.common.fields import PersonReference, StrictBoolean
 from app.org.models import LOCALES, Permission, Role
 
 ROLE_VALUES = [r.value for r in Role]
@@ -80,9 +80,15 @@ class UserPatchSchema(ma.Schema):
     active = StrictBoolean()
 
 
+class MeSchema(UserSchema):
+    """The signed-in person, with the stand-in they named by name (people are shown by name, never by id)."""
+
+    delegate = ma.fields.Nested(PersonRefSchema, dump_only=True, allow_none=True)
+
+
 class MePatchSchema(ma.Schema):
     on_duty = StrictBoolean()
-    delegate_id = ma.fields.Integer(allow_none=True)
+    delegate_id = PersonReference(allow_none=True, metadata={"description": "Your stand-in while away: an id or a login; null for none"})
     locale = ma.fields.String(validate=validate.OneOf(LOCALES))
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
 

@@ -240,17 +240,31 @@ def list_users(*, department_id: int | None = None, role: str | None = None, act
     return stmt
 
 
+class MeView:
+    """The signed-in person as /me answers it (MeSchema): a read model over the row, with their stand-in named."""
+
+    def __init__(self, user: User):
+        self.user = user
+        self.delegate = people_named([user.delegate_id]).get(user.delegate_id) if user.delegate_id else None
+
+    def __getattr__(self, name):
+        return getattr(self.user, name)
+
+
 def update_me(*, user: User, changes: dict, now: datetime) -> User:
     """Availability and preferences of the signed-in person."""
-    if "delegate_id" in changes and changes["delegate_id"] is not None:
-        if changes["delegate_id"] == user.id:
+    if changes.get("delegate_id") is not None:  # named by id or by login
+        stand_in = find_person(changes["delegate_id"])
+        if stand_in is None or not stand_in.active:
+            raise Invalid("Unknown user.", details={"delegate_id": [f"{changes['delegate_id']} does not exist or is inactive"]})
+        if stand_in.id == user.id:
             raise Invalid("You cannot delegate to yourself.", details={"delegate_id": ["must be someone else"]})
-        _require_user("delegate_id", changes["delegate_id"])
+        changes = {**changes, "delegate_id": stand_in.id}
     for field in ("on_duty", "delegate_id", "locale", "quiet_hours"):
         if field in changes:
             setattr(user, field, changes[field])
     db.session.commit()
-    return user
+    return MeView(user)
 
 
 def _check_members(members: list[int]) -> None:

@@ -450,6 +450,20 @@ def test_patch_me_cannot_delegate_to_self(client, auth, demo):
     assert demo.user("staff.wh1").delegate_id is None
 
 
+def test_a_stand_in_is_named_by_login_and_answered_by_name(client, auth, demo):
+    """Settings ask for a login, not an id; /me names the stand-in (people by name, never by id)."""
+    headers = auth.headers("staff.wh1")
+    r = client.patch("/api/v1/me", json={"on_duty": False, "delegate_id": "Staff.WH1b"}, headers=headers)
+    assert r.status_code == 200, r.json
+    assert r.json["delegate_id"] == demo.uid("staff.wh1b")
+    assert r.json["delegate"] == {"id": demo.uid("staff.wh1b"), "login": "staff.wh1b", "name": demo.user("staff.wh1b").name}
+    assert client.get("/api/v1/me", headers=headers).json["delegate"]["login"] == "staff.wh1b"
+    err = assert_error(client.patch("/api/v1/me", json={"delegate_id": "nobody.here"}, headers=headers), 422)
+    assert list(err["details"]) == ["delegate_id"]
+    assert_error(client.patch("/api/v1/me", json={"delegate_id": "staff.wh1"}, headers=headers), 422)  # not oneself
+    assert client.patch("/api/v1/me", json={"delegate_id": None}, headers=headers).json["delegate"] is None
+
+
 def test_patch_me_delegate_must_exist_and_be_active(client, auth, demo):
     headers = auth.headers("staff.wh1")
     err = assert_error(client.patch("/api/v1/me", json={"delegate_id": 999999}, headers=headers), 422)

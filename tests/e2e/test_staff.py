@@ -195,3 +195,17 @@ def test_switching_language(phone, api):
     expect(page.locator(".tabbar")).to_contain_text("Tasks")
     api.wait(lambda: api.me("staff.wh2")["locale"] == "en")
     assert phone.js_errors() == []
+
+
+def test_a_stand_in_is_named_by_login_and_shown_by_name(phone, api):
+    """Settings used to want a numeric user id for the stand-in; people type a login and read a name."""
+    api.ok("PATCH", "/me", {"locale": "zh-CN", "on_duty": True, "delegate_id": None}, login="staff.wh2b")
+    page = phone.sign_in("staff.wh2b")
+    page.locator(".tabbar .tab", has_text="我的").click()
+    page.locator("label.check", has_text="在岗").click()  # off duty: the stand-in field appears
+    page.get_by_label("离岗代理人（对方的登录名）").fill("staff.wh2")
+    page.locator(".page-settings form button[type=submit]").first.click()
+    expect(page.locator(".page-settings")).to_contain_text(f"当前：{api.me('staff.wh2')['name']}")
+    me = api.me("staff.wh2b")
+    assert me["delegate"]["login"] == "staff.wh2" and me["on_duty"] is False
+    api.ok("PATCH", "/me", {"on_duty": True, "delegate_id": None}, login="staff.wh2b")

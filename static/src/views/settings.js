@@ -56,9 +56,10 @@ export default function settingsView(el) {
   const duty = h('input.switch', { type: 'checkbox', id: dutyId });
   duty.checked = me.on_duty !== false;
   const delId = uid('delegate');
-  const delegate = h('input.input', { id: delId, type: 'text', inputmode: 'numeric', autocomplete: 'off', pattern: '[0-9]*' });
-  delegate.value = me.delegate_id ?? '';
-  const delField = h('div.field', h('label', { for: delId }, t('settings.delegate')), delegate, h('p.hint', t('settings.delegate_hint')));
+  const delegate = h('input.input', { id: delId, type: 'text', autocomplete: 'off', autocapitalize: 'none', spellcheck: false });
+  delegate.value = (me.delegate && me.delegate.login) || '';
+  const delegateName = h('p.hint', me.delegate ? t('settings.delegate_now', { name: me.delegate.name }) : '');
+  const delField = h('div.field', h('label', { for: delId }, t('settings.delegate')), delegate, delegateName, h('p.hint', t('settings.delegate_hint')));
   const qsId = uid('qs');
   const qeId = uid('qe');
   const qh = me.quiet_hours || {};
@@ -97,11 +98,6 @@ export default function settingsView(el) {
   availForm.addEventListener('submit', async (e) => {
     e.preventDefault();
     const d = delegate.value.trim();
-    if (d && !/^\d+$/.test(d)) {
-      toast(t('settings.delegate_invalid'), 'error');
-      delegate.focus();
-      return;
-    }
     if ((qStart.value && !qEnd.value) || (!qStart.value && qEnd.value)) {
       toast(t('settings.quiet_both'), 'error');
       return;
@@ -109,9 +105,11 @@ export default function settingsView(el) {
     saveAvail.disabled = true;
     try {
       await savePatch({
-        delegate_id: d ? Number(d) : null,
+        delegate_id: d || null, // a login (or an id): the server names the person
         quiet_hours: qStart.value && qEnd.value ? { start: qStart.value, end: qEnd.value } : null,
       });
+      const now = session.user() || {};
+      delegateName.textContent = now.delegate ? t('settings.delegate_now', { name: now.delegate.name }) : '';
       toast(t('common.saved'), 'ok');
     } catch (err) {
       toast(errorText(err), 'error');
