@@ -416,10 +416,12 @@ def andon_detail(*, user: User, andon_id: int, recalls_page: int = 1, recalls_pe
     product = db.session.get(Product, andon.product_id)
     batch = db.session.get(Batch, andon.batch_id) if andon.batch_id else None
     events = list(db.session.scalars(select(AndonEvent).where(AndonEvent.andon_id == andon.id).order_by(AndonEvent.id)))
+    timeline = policy.timeline_for(user, andon, events, every_recall_visible=total == progress["created"])
+    people = people_named({e["actor_id"] for e in timeline})
     view.update(
         recall_work_orders=items, recall_work_orders_total=total, progress=progress,
         sale_status=product.sale_status, batch_status=batch.status if batch else None,
-        timeline=policy.timeline_for(user, andon, events, every_recall_visible=total == progress["created"]),
+        timeline=[{**e, "actor": people.get(e["actor_id"])} for e in timeline],
     )
     return view
 

@@ -83,7 +83,7 @@ def timeline_for(user: User, andon: Andon, events: list[AndonEvent], *, every_re
     `every_recall_visible`: the caller may open every recall work order of the andon (else no recall number is named).
     """
     if user.has_role("admin", "quality"):
-        return events
+        return [{"id": e.id, "kind": e.kind, "actor_id": e.actor_id, "at": e.at, "details": e.details or {}} for e in events]
     shown = {"recall_batch": every_recall_visible,
              "containment_opened": bool(andon.containment_work_order_id) and bool(db.session.scalar(
                  select(WorkOrder.id).where(WorkOrder.id == andon.containment_work_order_id, work_order_filter(user))))}

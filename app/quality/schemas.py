@@ -260,6 +260,7 @@ class AndonEventSchema(ma.Schema):
     id = ma.fields.Integer()
     kind = ma.fields.String()
     actor_id = ma.fields.Integer(allow_none=True)
+    actor = ma.fields.Nested(PersonRefSchema, allow_none=True)
     at = ma.fields.DateTime()
     details = ma.fields.Dict()
 

@@ -102,6 +102,10 @@ def present_many(tasks: list[Task], now: datetime) -> list[dict]:
     return views
 
 
+# Keys of timeline details that hold a person's id: the answer names them (`people`), so nobody reads an id.
+PEOPLE_IN_DETAILS = ("to_user", "from_user", "reassigned_to", "reassigned_from")
+
+
 class WorkOrderView:
     """A work order as its reader sees it (WorkOrderDetailSchema): its columns, the first tasks they may see with
     their total and, on the detail, the timeline with people named and whatever higher packages add (the
@@ -125,8 +129,12 @@ def work_order_view(*, user: User, work_order: WorkOrder, now: datetime, with_ti
     """The work order `user` opened or asked for, as they may see it, in a fixed number of queries."""
     detail = service.work_order_detail(user=user, work_order=work_order, with_timeline=with_timeline)
     events = detail.pop("timeline")
-    people = people_named({e.actor_id for e in events})
+    named = {e.actor_id for e in events} | {v for e in events for k, v in (e.details or {}).items()
+                                             if k in PEOPLE_IN_DETAILS and isinstance(v, int)}
+    people = people_named(named)
     timeline = [{"id": e.id, "kind": e.kind, "task_id": e.task_id, "actor_id": e.actor_id, "actor": people.get(e.actor_id),
-                 "at": e.at, "occurred_at": e.occurred_at, "details": e.details} for e in events]
+                 "at": e.at, "occurred_at": e.occurred_at, "details": e.details,
+                 "people": {str(v): people[v] for k, v in (e.details or {}).items()
+                            if k in PEOPLE_IN_DETAILS and isinstance(v, int) and v in people}} for e in events]
     tasks, total = present_many(detail.pop("tasks"), now), detail.pop("tasks_total")
     return WorkOrderView(work_order, tasks=tasks, tasks_total=total, timeline=timeline, parts=detail)

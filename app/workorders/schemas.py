@@ -84,6 +84,8 @@ class TimelineEventSchema(ma.Schema):
     task_id = ma.fields.Integer(allow_none=True)
     actor_id = ma.fields.Integer(allow_none=True)
     actor = ma.fields.Nested(PersonRefSchema, allow_none=True)
+    people = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(PersonRefSchema), metadata={
+        "description": "The people the details name by id (to_user, from_user, reassigned_to, reassigned_from), by id."})
     at = ma.fields.DateTime()
     occurred_at = ma.fields.DateTime(allow_none=True)
     details = ma.fields.Dict()

@@ -127,5 +127,8 @@ def test_a_lead_sees_the_route_a_branching_work_order_took(phone, api):
         expect(route.locator("li.route-skipped").first).to_contain_text("条件不满足")
         expect(route.locator("li.route-active")).to_contain_text("关闭召回")
         expect(page.locator(".timeline")).to_contain_text("环节跳过")
+        # Steps are named by their titles, never by their keys.
+        expect(page.locator(".timeline")).to_contain_text("环节: 司机取回")
+        expect(page.locator(".timeline")).not_to_contain_text("环节: pickup")
     finally:
         api.ok("PATCH", "/me", {"locale": before}, login="lead.cs")

@@ -61,6 +61,9 @@ def test_each_effect_happens_in_order_and_is_on_the_andon_timeline(catalogue):
     (event,) = db.session.scalars(select(SalesEvent)).all()
     assert event.kind == "batch.held" and event.status == "pending"
     assert event.payload["batch_no"] == "BA-1" and event.payload["andon_id"] == pulled["id"]
+    # Events name their actor, not only its id (the app showed "用户 18").
+    acted = [e for e in pulled["timeline"] if e["actor_id"]]
+    assert acted and all(e["actor"]["id"] == e["actor_id"] and e["actor"]["name"] for e in acted)
     stopped = pulled["timeline"][1]["details"]
     assert stopped["sales_event_id"] == event.id and stopped["batch_status"] == "recalled"
 

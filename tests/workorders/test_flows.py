@@ -145,6 +145,10 @@ def test_transfer_by_holder_and_by_lead(flow):
     assert back.status_code == 200 and back.json["assignee_id"] == flow.demo.uid("cs.agent1")
     kinds = [e for e in flow.detail(wo["id"])["timeline"] if e["kind"] == "transferred"]
     assert [k["details"]["to_user"] for k in kinds] == [flow.demo.uid("cs.agent2"), flow.demo.uid("cs.agent1")]
+    # The people the details name by id come named beside them.
+    agent2 = flow.demo.user("cs.agent2")
+    assert kinds[0]["people"][str(agent2.id)] == {"id": agent2.id, "login": "cs.agent2", "name": agent2.name}
+    assert set(kinds[0]["people"]) == {str(flow.demo.uid("cs.agent1")), str(agent2.id)}
 
 
 def test_transfer_names_the_person_by_login_as_people_type_it(flow):

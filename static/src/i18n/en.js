@@ -204,6 +204,7 @@ export default {
   'datakey.threshold': 'Threshold',
   'datakey.unfulfillable_orders': 'Orders that cannot be filled',
   'datakey.owner': 'Restocked by',
+  'reason.overdue': 'overdue',
   'tlkey.outcome': 'Result',
   'tlkey.reason': 'Reason',
   'tlkey.note': 'Note',

@@ -204,6 +204,7 @@ export default {
   'datakey.threshold': '补货阈值',
   'datakey.unfulfillable_orders': '无法履约的订单',
   'datakey.owner': '补货部门',
+  'reason.overdue': '超时未处理',
   'tlkey.outcome': '结果',
   'tlkey.reason': '原因',
   'tlkey.note': '备注',

@@ -5,13 +5,19 @@ import { t, tMaybe, fmtWhen, fmtDateTime } from '../i18n.js';
 
 const DETAIL_KEYS = ['outcome', 'reason', 'route', 'note', 'body', 'filename', 'level', 'to', 'to_user', 'score', 'resolved', 'step_title', 'step'];
 
-function detailLines(kind, details) {
+// Details that hold a person's id: the answer names them in `people`.
+const PERSON_KEYS = ['to_user', 'from_user', 'reassigned_to', 'reassigned_from'];
+
+function detailLines(kind, details, ev = {}, opts = {}) {
   if (!details || typeof details !== 'object') return [];
   const lines = [];
   for (const k of DETAIL_KEYS) {
     let v = details[k];
     if (v === undefined || v === null || v === '') continue;
     if (k === 'step' && details.step_title) continue;
+    if (k === 'step' && opts.stepTitles && opts.stepTitles[v]) v = opts.stepTitles[v];
+    if (PERSON_KEYS.includes(k) && ev.people && ev.people[String(v)]) v = ev.people[String(v)].name;
+    if (k === 'reason' && typeof v === 'string') v = tMaybe(`reason.${v}`, v);
     if ((k === 'reason' || k === 'route') && typeof v === 'object') v = routeReason(v);
     else if (typeof v === 'object') v = v.name || v.login || v.id || '';
     if (k === 'resolved') v = v ? t('common.yes') : t('common.no');
@@ -35,7 +41,8 @@ export function actorName(ev) {
   return t('timeline.system');
 }
 
-export function timeline(events = [], pending = []) {
+/** `opts.stepTitles`: {step key: title}, so that a step is named, never shown by its key. */
+export function timeline(events = [], pending = [], opts = {}) {
   if (!events.length && !pending.length) return h('p.muted', t('timeline.empty'));
   const items = [...events].sort((a, b) => String(b.at).localeCompare(String(a.at)));
   return h('ol.timeline',
@@ -48,7 +55,7 @@ export function timeline(events = [], pending = []) {
       return h(`li.tl-item.tl-${ev.kind}`,
         h('p.tl-head', h('strong', tMaybe(`timeline.${ev.kind}`, String(ev.kind || '').replace(/[._]/g, ' '))),
           ` · ${actorName(ev)}`),
-        detailLines(ev.kind, ev.details),
+        detailLines(ev.kind, ev.details, ev, opts),
         h('p.tl-meta', h('time', { datetime: ev.at }, fmtWhen(ev.at)),
           offline ? h('span.tl-offline', ` · ${t('timeline.done_offline', { time: fmtDateTime(ev.occurred_at) })}`) : null));
     }));

@@ -320,7 +320,8 @@ export function detailView(el, params) {
         [t('eval.score'), ev.score ? `${ev.score} · ${t(`score.${ev.score}`)}` : null],
         [t('eval.note'), ev.note],
       ])) : null,
-      h('section.section', h('h2.section-title', t('timeline.title')), timeline(wo.timeline || [])),
+      h('section.section', h('h2.section-title', t('timeline.title')),
+        timeline(wo.timeline || [], [], { stepTitles: Object.fromEntries((wo.steps || []).map((s) => [s.key, s.title])) })),
       h('section.section', h('h2.section-title', t('comment.title')), commentForm));
   }
 
