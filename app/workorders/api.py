@@ -11,6 +11,7 @@ from app.flows.service import get_template
 from app.workorders import attachments, claims, classifications, completion, dryrun, handoffs, presenters, service
 from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import (
+    TaskDetailSchema,
     DryRunResultSchema,
     DryRunSchema,
     AttachmentFormSchema,
@@ -182,10 +183,12 @@ def inbox():
 
 @blp.route("/tasks/<int:task_id>")
 @auth_required()
-@blp.response(200, TaskSchema)
+@blp.response(200, TaskDetailSchema)
 def get_task(task_id):
-    """One task with its work order and the step's outcomes and form."""
-    return presenters.present_one(visible_task(current_user(), task_id), utcnow())
+    """One task with its work order, the step's outcomes and form, and the case: the work order's references and
+    data and what the steps before this one found."""
+    task = visible_task(current_user(), task_id)
+    return {**presenters.present_one(task, utcnow()), "case": presenters.case_of(task)}
 
 
 def _task_view(task):

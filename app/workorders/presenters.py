@@ -10,7 +10,8 @@ from app.flows.models import FlowTemplate
 from app.org.models import User
 from app.org.service import people_named
 from app.workorders import service
-from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
+from app.flows.routing import ancestors
+from app.workorders.models import Attachment, Task, TaskCandidate, TaskStatus, WorkOrder, WorkOrderStep
 
 class WorkOrderSummary(NamedTuple):
     """What an inbox item shows of its work order (WorkOrderSummarySchema), without loading the whole row."""
@@ -138,3 +139,48 @@ def work_order_view(*, user: User, work_order: WorkOrder, now: datetime, with_ti
                             if k in PEOPLE_IN_DETAILS and isinstance(v, int) and v in people}} for e in events]
     tasks, total = present_many(detail.pop("tasks"), now), detail.pop("tasks_total")
     return WorkOrderView(work_order, tasks=tasks, tasks_total=total, timeline=timeline, parts=detail)
+
+
+def case_of(task: Task) -> dict:
+    """What the handler of `task` needs to know of the case: the work order's references and data (with their
+    form labels), and what the steps before this one found (outcome, note, data, who and when).
+
+    The handler may see this much of the work order whatever tasks they hold: the work is theirs to do.
+    """
+    work_order = db.session.get(WorkOrder, task.work_order_id)
+    template = load_templates({work_order.template_id})[work_order.template_id]
+    refs = {k: getattr(work_order, k) for k in ("order_no", "customer_ref", "product_sku", "batch_no") if getattr(work_order, k)}
+    declared = {f["name"]: f for f in template.form or []}
+    data = [{"name": name, "label": (declared.get(name) or {}).get("label"), "type": (declared.get(name) or {}).get("type"),
+             "value": value} for name, value in (work_order.data or {}).items() if value not in (None, "", [], {})]
+    before = ancestors(template.steps).get(task.step, set())
+    steps = {s["key"]: s for s in template.steps}
+    rows = db.session.execute(
+        select(Task.step, Task.instance_label, Task.outcome, Task.note, Task.data, Task.completed_by_id, Task.completed_at)
+        .join(WorkOrderStep, WorkOrderStep.id == Task.step_id)
+        .where(Task.work_order_id == work_order.id, Task.activation == WorkOrderStep.activation,
+               Task.status == TaskStatus.COMPLETED, Task.step.in_(before or {""}))
+        .order_by(Task.completed_at, Task.id)).all()
+    people = people_named({r.completed_by_id for r in rows})
+    files = _attachments_named(rows, steps)
+    earlier = []
+    for row in rows:
+        form = {f["name"]: f for f in steps[row.step].get("form") or []}
+        earlier.append({
+            "step": row.step, "title": steps[row.step]["title"], "instance": row.instance_label, "outcome": row.outcome,
+            "note": row.note, "completed_by": people.get(row.completed_by_id), "completed_at": row.completed_at,
+            "data": [{"name": name, "label": (form.get(name) or {}).get("label"), "type": (form.get(name) or {}).get("type"),
+                      "value": files.get(value, value) if (form.get(name) or {}).get("type") == "attachment" else value}
+                     for name, value in (row.data or {}).items() if value not in (None, "", [], {})],
+        })
+    return {"refs": refs, "data": data, "earlier": earlier}
+
+
+def _attachments_named(rows, steps: dict) -> dict:
+    """{attachment id: {id, filename, content_type}} for the attachment fields the earlier steps filled in."""
+    ids = {value for row in rows for name, value in (row.data or {}).items()
+           if isinstance(value, int) and any(f["name"] == name and f["type"] == "attachment" for f in steps[row.step].get("form") or [])}
+    if not ids:
+        return {}
+    return {a.id: {"id": a.id, "filename": a.filename, "content_type": a.content_type}
+            for a in db.session.execute(select(Attachment.id, Attachment.filename, Attachment.content_type).where(Attachment.id.in_(ids)))}

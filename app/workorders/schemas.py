@@ -295,3 +295,33 @@ class DryRunResultSchema(ma.Schema):
     template = ma.fields.String()
     version = ma.fields.Integer()
     steps = ma.fields.List(ma.fields.Nested(DryRunStepSchema))
+
+
+class CaseValueSchema(ma.Schema):
+    name = ma.fields.String()
+    label = ma.fields.String(allow_none=True, metadata={"description": "The form's label, when the form declares it"})
+    type = ma.fields.String(allow_none=True)
+    value = ma.fields.Raw(metadata={"description": "The value; for an attachment field {id, filename, content_type}"})
+
+
+class EarlierStepSchema(ma.Schema):
+    step = ma.fields.String()
+    title = ma.fields.String()
+    instance = ma.fields.String(allow_none=True)
+    outcome = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    completed_by = ma.fields.Nested(PersonRefSchema, allow_none=True)
+    completed_at = ma.fields.DateTime(allow_none=True)
+    data = ma.fields.List(ma.fields.Nested(CaseValueSchema))
+
+
+class CaseSchema(ma.Schema):
+    refs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), metadata={
+        "description": "order_no, customer_ref, product_sku, batch_no: those the work order has"})
+    data = ma.fields.List(ma.fields.Nested(CaseValueSchema), metadata={"description": "The work order's data"})
+    earlier = ma.fields.List(ma.fields.Nested(EarlierStepSchema), metadata={
+        "description": "What the steps before this one found, in the order they were completed"})
+
+
+class TaskDetailSchema(TaskSchema):
+    case = ma.fields.Nested(CaseSchema, metadata={"description": "What the handler needs to know of the case"})

@@ -209,3 +209,25 @@ def test_a_stand_in_is_named_by_login_and_shown_by_name(phone, api):
     me = api.me("staff.wh2b")
     assert me["delegate"]["login"] == "staff.wh2" and me["on_duty"] is False
     api.ok("PATCH", "/me", {"on_duty": True, "delegate_id": None}, login="staff.wh2b")
+
+
+def test_a_driver_sees_the_case_and_what_the_warehouse_found(phone, api):
+    """Opening their task, the driver reads the customer's phone and the warehouse's findings (zh-CN)."""
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="driver.wang")
+    wo = api.ok("POST", "/work-orders", {"template": "complaint", "title": "E2E 包装破损", "order_no": "SO-E2E-CASE",
+                                          "data": {"customer_phone": "13900001111"}}, login="lead.cs")
+    triage = wo["tasks"][0]
+    api.ok("POST", f"/tasks/{triage['id']}/complete", {"outcome": "accepted"}, login="cs.agent1")
+    check = next(t for t in api.ok("GET", f"/work-orders/{wo['id']}", login="lead.cs")["tasks"] if t["step"] == "warehouse_check")
+    api.ok("POST", f"/tasks/{check['id']}/complete", {"outcome": "stock_damaged", "data": {"findings": "外箱压坏"}}, login="staff.wh1")
+    visit = next(t for t in api.ok("GET", f"/work-orders/{wo['id']}", login="lead.cs")["tasks"] if t["step"] == "driver_visit")
+    page = phone.sign_in("driver.wang")
+    phone.open(f"/task/{visit['id']}")
+    expect(page.locator("#sec-case")).to_have_text("案件信息")
+    case = page.locator(".section", has=page.locator("#sec-case"))
+    expect(case).to_contain_text("13900001111")
+    earlier = page.locator(".section", has=page.locator("#sec-earlier"))
+    expect(earlier).to_contain_text("仓库核查 Warehouse check")
+    expect(earlier).to_contain_text("外箱压坏")
+    expect(earlier).to_contain_text(api.me("staff.wh1")["name"])
+    assert phone.js_errors() == []

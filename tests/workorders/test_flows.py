@@ -357,3 +357,24 @@ def test_removing_every_handler_of_an_each_step_is_refused(flow):
     r = flow.client.post(f"/api/v1/tasks/{wo['tasks'][0]['id']}/candidates", json={"remove": everyone}, headers=flow.h("admin"))
     assert_error(r, 409, "no_handlers_left")
     assert len(flow.open_tasks(wo["id"])) == len(everyone)
+
+
+def test_a_handler_sees_the_case_and_what_the_steps_before_found(flow):
+    """The driver's task carries the customer's phone, the order and the warehouse's findings (issue: a handler
+    could not see the case)."""
+    wo = flow.create("complaint", order_no="SO-CASE-1", customer_ref="C-9", data={"customer_phone": "13800000000"})
+    flow.finish(wo["id"], "triage", "cs.agent1", note="customer is upset")
+    flow.finish(wo["id"], "warehouse_check", "staff.wh1", outcome="stock_damaged", data={"findings": "box crushed"})
+    (visit,) = flow.open_tasks(wo["id"], "driver_visit")
+    driver = flow.client.get(f"/api/v1/tasks/{visit['id']}", headers=flow.h("driver.li"))
+    assert driver.status_code == 200, driver.json
+    case = driver.json["case"]
+    assert case["refs"] == {"order_no": "SO-CASE-1", "customer_ref": "C-9"}
+    assert {"name": "customer_phone", "label": "Customer phone", "type": "text", "value": "13800000000"} in case["data"]
+    assert [(e["step"], e["outcome"]) for e in case["earlier"]] == [("triage", "accepted"), ("warehouse_check", "stock_damaged")]
+    check = case["earlier"][1]
+    assert check["completed_by"]["login"] == "staff.wh1" and check["title"] == "仓库核查 Warehouse check"
+    assert {"name": "findings", "label": "Findings", "type": "textarea", "value": "box crushed"} in check["data"]
+    assert case["earlier"][0]["note"] == "customer is upset"
+    # Steps after this one, and other work orders, are not part of it; someone who may not see the task gets 404.
+    assert flow.client.get(f"/api/v1/tasks/{visit['id']}", headers=flow.h("staff.wh2")).status_code == 404

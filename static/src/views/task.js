@@ -1,5 +1,5 @@
 import { h, icon, replace, uid } from '../ui/dom.js';
-import { t, tMaybe } from '../i18n.js';
+import { t, tMaybe, fmtWhen } from '../i18n.js';
 import { api, post, user } from '../session.js';
 import { uuid } from '../core/http.js';
 import { navigate } from '../router.js';
@@ -317,11 +317,17 @@ export default function taskView(el, params) {
     const refs = wo
       ? dl(workOrderRefRows(wo))
       : null;
+    // The case as the task answer gives it: the work order's data and what the steps before this one found.
+    const kase = task.case || {};
+    const caseData = (kase.data || []).length ? dl(kase.data.map((d) => [d.label || tMaybe(`datakey.${d.name}`, d.name), caseValue(d.value)])) : null;
+    const earlier = (kase.earlier || []).length ? h('ol.earlier', kase.earlier.map(earlierStep)) : null;
 
     const sections = [];
     const description = (wo && wo.description) || woInfo.description;
     if (description) sections.push(h('section.section', { 'aria-labelledby': 'sec-desc' }, h('h2#sec-desc.section-title', t('task.description')), h('p.prewrap', description)));
     if (refs) sections.push(h('section.section', { 'aria-labelledby': 'sec-refs' }, h('h2#sec-refs.section-title', t('task.references')), refs));
+    if (caseData) sections.push(h('section.section', { 'aria-labelledby': 'sec-case' }, h('h2#sec-case.section-title', t('task.case')), caseData));
+    if (earlier) sections.push(h('section.section', { 'aria-labelledby': 'sec-earlier' }, h('h2#sec-earlier.section-title', t('task.earlier')), earlier));
     if (ab.canComplete) sections.push(h('section.section.section-complete', { 'aria-labelledby': 'sec-complete' }, h('h2#sec-complete.section-title', t('complete.title')), completeForm(ab)));
     if (wo) {
       sections.push(h('section.section', { 'aria-labelledby': 'sec-tl' }, h('h2#sec-tl.section-title', t('timeline.title')),
@@ -388,4 +394,22 @@ export default function taskView(el, params) {
     offPush();
     if (photo) URL.revokeObjectURL(photo.url);
   };
+}
+
+/** A value of the case as people read it: yes/no, lists joined, an attachment by its file name. */
+function caseValue(v) {
+  if (typeof v === 'boolean') return v ? t('common.yes') : t('common.no');
+  if (Array.isArray(v)) return v.map(caseValue).join(', ');
+  if (v && typeof v === 'object') return String(v.filename || v.label || v.name || v.code || v.id || JSON.stringify(v));
+  return String(v);
+}
+
+/** What one earlier step found: its outcome, who and when, the note and the data filled in. */
+function earlierStep(e) {
+  return h('li.earlier-step',
+    h('p', h('strong', e.instance ? `${e.title} · ${e.instance}` : e.title),
+      e.outcome ? h('span.chip', ` ${tMaybe(`outcome.${e.outcome}`, e.outcome)}`) : null),
+    h('p.muted', t('task.done_by', { name: (e.completed_by && e.completed_by.name) || t('timeline.system'), time: e.completed_at ? fmtWhen(e.completed_at) : '' })),
+    e.note ? h('p.prewrap', e.note) : null,
+    (e.data || []).length ? dl(e.data.map((d) => [d.label || tMaybe(`datakey.${d.name}`, d.name), caseValue(d.value)])) : null);
 }
