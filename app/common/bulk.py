@@ -52,7 +52,7 @@ class IdArray(UserDefinedType):
 def among_ids(column, ids):
     """`column IN ids` in one parameter however many ids: on PostgreSQL `= ANY(:array)`."""
     ids = list(ids)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect() == "postgresql":
         return column == any_(bindparam(None, ids, type_=IdArray()))
     return column.in_(ids)
 
@@ -101,7 +101,7 @@ def lookup_ci(column_key, column_value, wanted: Iterable, *extra_where) -> dict:
 def rows_table(rows: list[dict], **types: TypeEngine):
     """JSON-ready `rows` as a table with the named, typed columns, to join in an UPDATE or an INSERT ... SELECT."""
     document = bindparam(None, rows, type_=JSON)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect() == "postgresql":
         return (func.json_to_recordset(document).table_valued(*[column(name, type_) for name, type_ in types.items()])
                 .render_derived(with_types=True))
     each = func.json_each(document).table_valued("value")

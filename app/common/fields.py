@@ -1,6 +1,8 @@
 """marshmallow fields shared by the API schemas."""
 import marshmallow as ma
 
+from app.common.ids import MAX_ID
+
 
 class StrictBoolean(ma.fields.Boolean):
     """true or false in a JSON body, as JSON booleans only.
@@ -27,8 +29,6 @@ class PersonReference(ma.fields.Field):
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        from app.common.ids import MAX_ID
-
         if isinstance(value, int) and not isinstance(value, bool):
             if not 1 <= value <= MAX_ID:
                 raise ma.ValidationError("no such person")

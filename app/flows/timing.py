@@ -1,7 +1,7 @@
 """When a step's task is due, reminded and escalated: pure rules over the step's settings.
 
-The engine and the set-based writer both store what `due_at` and `timer_plan` answer (app/workorders/timers.py and the bulk
-writer), and the sweep reads `escalation_settings` when a timer fires: one rule for every writer and reader.
+The engine and the set-based writer both store what `due_at` and `timer_plan` answer (app/workorders/timers.py and
+the bulk writer), and the sweep reads `escalation_settings` when a timer fires: one rule for every writer and reader.
 """
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -53,7 +53,6 @@ def timer_plan(*, step: dict, due_at: datetime | None, now: datetime) -> list[tu
     for level in range(1, settings["max_level"] + 1):
         plan.append((TimerKind.ESCALATE, level, later(due_at, settings["interval"] * (level - 1))))
     return plan
-
 
 
 def explain_due(step: dict, started_at: datetime, locale: str, zone) -> str:

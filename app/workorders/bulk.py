@@ -53,9 +53,6 @@ from app.workorders.models import (
     WorkOrderStep,
 )
 
-PAGE = 2_000
-
-
 def _plan_tasks(planner: ActivationPlanner, step: dict, work_order) -> list[PlannedTask] | None:
     """The tasks the engine would open for a root step; None when it would open none (the engine skips the step)."""
     return planner.plan(work_order=work_order, step=step) or None
@@ -140,10 +137,7 @@ def _create_group(*, template: FlowTemplate, items: list[dict], numbers: list[st
     wo_ids = load_rows_returning_ids(WorkOrder.__table__, wo_rows)
     ours = in_list(WorkOrder.id, wo_ids)
 
-    _insert_select(TimelineEvent, select(
-        WorkOrder.id, null(), literal("created"), literal(created_by_id, Integer), literal(now, UTCDateTime), null(),
-        literal(opened_details(template, source), JSONType),
-    ).where(ours).order_by(WorkOrder.id), "work_order_id", "task_id", "kind", "actor_id", "at", "occurred_at", "details")
+    _event_on_each(ours, "created", opened_details(template, source), created_by_id, now)
 
     for step in template.steps:
         key = step["key"]
@@ -160,10 +154,7 @@ def _create_group(*, template: FlowTemplate, items: list[dict], numbers: list[st
     everyone_uniform: set[int] = set()
     for decision in decisions:  # in the order the router decided, as the engine writes them
         if not decision.start:  # the engine's `step_skipped` event
-            _insert_select(TimelineEvent, select(
-                WorkOrder.id, null(), literal("step_skipped"), literal(created_by_id, Integer), literal(now, UTCDateTime), null(),
-                literal({"step": decision.key, "reason": decision.reason}, JSONType),
-            ).where(ours).order_by(WorkOrder.id), "work_order_id", "task_id", "kind", "actor_id", "at", "occurred_at", "details")
+            _event_on_each(ours, "step_skipped", {"step": decision.key, "reason": decision.reason}, created_by_id, now)
             continue
         step = template.step(decision.key)
         if step["key"] in uniform:
@@ -199,6 +190,13 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _insert_select(model, stmt, *columns: str) -> None:
     db.session.execute(insert_plain(model.__table__).from_select(list(columns), stmt))
+
+
+def _event_on_each(ours, kind: str, details: dict, actor_id: int | None, now: datetime) -> None:
+    """The same work-order event (no task) on every new work order, in one INSERT … SELECT."""
+    _insert_select(TimelineEvent, select(
+        WorkOrder.id, null(), literal(kind), literal(actor_id, Integer), literal(now, UTCDateTime), null(), literal(details, JSONType),
+    ).where(ours).order_by(WorkOrder.id), "work_order_id", "task_id", "kind", "actor_id", "at", "occurred_at", "details")
 
 
 def _uniform_tasks(step: dict, planned: PlannedTask, ours, wo_ids: list[int], due_at: datetime | None, created_by_id: int | None,

@@ -41,11 +41,9 @@ def dry_run(*, template: FlowTemplate, user: User, data: dict, outcomes: dict, s
             break
         for decision in decisions:
             step = template.step(decision.key)
-            entry = {"key": step["key"], "title": step["title"], "reason": decision.reason, "outcome": None, "candidates": [],
-                     "started_at": None, "due_at": None, "due_explained": None}
             if not decision.start:
                 status[step["key"]] = SKIPPED
-                answer.append({**entry, "status": "skipped"})
+                answer.append(_entry(step, "skipped", reason=decision.reason))
                 continue
             started = max((finished_at[p] for p in step.get("after") or [] if status[p] == COMPLETED), default=start_at)
             due = due_at(step, started)
@@ -58,13 +56,17 @@ def dry_run(*, template: FlowTemplate, user: User, data: dict, outcomes: dict, s
             facts.step_data[step["key"]] = [values]
             if step.get("mode") != "each" and values:
                 facts.data.update(values)
-            answer.append({**entry, "status": "started", "outcome": outcome,
-                           "candidates": sorted({u for p in planned for u in p.members}), "started_at": started, "due_at": due,
-                           "due_explained": explain_due(step, started, user.locale, reader_zone)})
-    answer.extend({"key": s["key"], "title": s["title"], "status": "not_reached", "reason": None, "outcome": None, "candidates": [],
-                   "started_at": None, "due_at": None, "due_explained": None}
-                  for s in template.steps if status[s["key"]] == PENDING)
+            answer.append(_entry(step, "started", reason=decision.reason, outcome=outcome,
+                                 candidates=sorted({u for p in planned for u in p.members}), started_at=started, due_at=due,
+                                 due_explained=explain_due(step, started, user.locale, reader_zone)))
+    answer.extend(_entry(s, "not_reached") for s in template.steps if status[s["key"]] == PENDING)
     return {"template": template.key, "version": template.version, "steps": answer}
+
+
+def _entry(step: dict, status: str, **known) -> dict:
+    """One step of the answer: what is not known of it (a skipped step has no due time) is null."""
+    return {"key": step["key"], "title": step["title"], "status": status, "reason": None, "outcome": None, "candidates": [],
+            "started_at": None, "due_at": None, "due_explained": None, **known}
 
 
 def _checked(template: FlowTemplate, data: dict, outcomes: dict, step_data: dict, department_id: int | None) -> tuple[dict, dict]:

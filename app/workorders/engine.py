@@ -255,7 +255,7 @@ def advance(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, act
                 wstep.completed_at = now
                 timeline.record(work_order_id=work_order.id, kind="step_completed", actor_id=actor_id, now=now, details={"step": wstep.key})
                 changed = True
-        if changed or any(w.status == StepStatus.PENDING for w in wsteps.values()):
+        if any(w.status == StepStatus.PENDING for w in wsteps.values()):
             changed = _route(work_order=work_order, template=template, wsteps=wsteps, now=now, actor_id=actor_id,
                              outbox=outbox) or changed
     if all(s.status in (StepStatus.COMPLETED, StepStatus.SKIPPED) for s in _steps_by_key(work_order).values()):

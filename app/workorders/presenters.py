@@ -150,36 +150,37 @@ def case_of(task: Task) -> dict:
     work_order = db.session.get(WorkOrder, task.work_order_id)
     template = load_templates({work_order.template_id})[work_order.template_id]
     refs = {k: getattr(work_order, k) for k in ("order_no", "customer_ref", "product_sku", "batch_no") if getattr(work_order, k)}
-    declared = {f["name"]: f for f in template.form or []}
-    data = [{"name": name, "label": (declared.get(name) or {}).get("label"), "type": (declared.get(name) or {}).get("type"),
-             "value": value} for name, value in (work_order.data or {}).items() if value not in (None, "", [], {})]
-    before = ancestors(template.steps).get(task.step, set())
+    case = {"refs": refs, "data": _labelled(work_order.data, template.form), "earlier": []}
+    before = ancestors(template.steps).get(task.step)
+    if not before:
+        return case
     steps = {s["key"]: s for s in template.steps}
     rows = db.session.execute(
         select(Task.step, Task.instance_label, Task.outcome, Task.note, Task.data, Task.completed_by_id, Task.completed_at)
         .join(WorkOrderStep, WorkOrderStep.id == Task.step_id)
         .where(Task.work_order_id == work_order.id, Task.activation == WorkOrderStep.activation,
-               Task.status == TaskStatus.COMPLETED, Task.step.in_(before or {""}))
+               Task.status == TaskStatus.COMPLETED, Task.step.in_(before))
         .order_by(Task.completed_at, Task.id)).all()
     people = people_named({r.completed_by_id for r in rows})
-    files = _attachments_named(rows, steps)
-    earlier = []
-    for row in rows:
-        form = {f["name"]: f for f in steps[row.step].get("form") or []}
-        earlier.append({
-            "step": row.step, "title": steps[row.step]["title"], "instance": row.instance_label, "outcome": row.outcome,
-            "note": row.note, "completed_by": people.get(row.completed_by_id), "completed_at": row.completed_at,
-            "data": [{"name": name, "label": (form.get(name) or {}).get("label"), "type": (form.get(name) or {}).get("type"),
-                      "value": files.get(value, value) if (form.get(name) or {}).get("type") == "attachment" else value}
-                     for name, value in (row.data or {}).items() if value not in (None, "", [], {})],
-        })
-    return {"refs": refs, "data": data, "earlier": earlier}
+    filled = [_labelled(row.data, steps[row.step].get("form")) for row in rows]
+    files = _attachments({v["value"] for values in filled for v in values if v["type"] == "attachment" and isinstance(v["value"], int)})
+    case["earlier"] = [{
+        "step": row.step, "title": steps[row.step]["title"], "instance": row.instance_label, "outcome": row.outcome,
+        "note": row.note, "completed_by": people.get(row.completed_by_id), "completed_at": row.completed_at,
+        "data": [{**v, "value": files.get(v["value"], v["value"])} if v["type"] == "attachment" else v for v in values],
+    } for row, values in zip(rows, filled)]
+    return case
 
 
-def _attachments_named(rows, steps: dict) -> dict:
-    """{attachment id: {id, filename, content_type}} for the attachment fields the earlier steps filled in."""
-    ids = {value for row in rows for name, value in (row.data or {}).items()
-           if isinstance(value, int) and any(f["name"] == name and f["type"] == "attachment" for f in steps[row.step].get("form") or [])}
+def _labelled(values: dict | None, form: list[dict] | None) -> list[dict]:
+    """Filled-in values with their form's label and type (None for a key the form does not declare)."""
+    fields = {f["name"]: f for f in form or []}
+    return [{"name": name, "label": fields.get(name, {}).get("label"), "type": fields.get(name, {}).get("type"), "value": value}
+            for name, value in (values or {}).items() if value not in (None, "", [], {})]
+
+
+def _attachments(ids: set[int]) -> dict:
+    """{attachment id: {id, filename, content_type}}, in one query."""
     if not ids:
         return {}
     return {a.id: {"id": a.id, "filename": a.filename, "content_type": a.content_type}

@@ -35,7 +35,6 @@ from app.workorders.policy import require_lead, task_filter, visible_work_order,
 TASKS_IN_ANSWER = 100
 
 
-
 def _runs_on_template(template_id: int) -> bool:
     """Whether a work order runs on this template version: editing it then makes a new version."""
     return db.session.scalar(select(WorkOrder.id).where(WorkOrder.template_id == template_id).limit(1)) is not None

@@ -75,3 +75,20 @@ def test_a_transaction_that_wrote_is_rolled_back_and_one_that_read_is_committed(
     assert db.session.connection().info[database.WROTE] is False  # a new transaction: only read so far
     database.end_transaction(db.session)
     assert not db.session().in_transaction()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rows_bulk_loaded_and_left_uncommitted_are_rolled_back(app, backend):
+    """COPY (PostgreSQL) writes on the driver's connection, past SQLAlchemy's statement events: it says so itself,
+    so a request that loaded rows and never committed is rolled back, not committed as a read."""
+    from datetime import datetime, timezone
+
+    from app.common import database
+    from app.common.bulk import load_rows
+    from app.org.models import Group
+
+    db.session.execute(text("SELECT 1"))  # a transaction that has only read so far
+    load_rows(Group.__table__, [{"id": 900001, "name": "loaded, never committed", "description": "", "active": True,
+                                 "created_at": datetime.now(timezone.utc)}])
+    database.end_transaction(db.session)
+    assert db.session.scalar(text("SELECT count(*) FROM groups")) == 0
