@@ -59,6 +59,7 @@ def _ping_idle_connections(engine: Engine, idle_seconds: int) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.auth.api import blp as auth_blp
+    from app.calendars.api import blp as calendars_blp
     from app.escalation.api import blp as escalation_blp
     from app.flows.api import blp as flows_blp
     from app.metrics.api import blp as metrics_blp
@@ -67,7 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.quality.api import blp as quality_blp
     from app.workorders.api import blp as workorders_blp
 
-    for blp in (auth_blp, org_blp, flows_blp, workorders_blp, escalation_blp, notify_blp, quality_blp, metrics_blp):
+    for blp in (auth_blp, org_blp, calendars_blp, flows_blp, workorders_blp, escalation_blp, notify_blp, quality_blp, metrics_blp):
         api.register_blueprint(blp)
 
 

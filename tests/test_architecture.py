@@ -11,7 +11,7 @@ import pathlib
 APP = pathlib.Path(__file__).resolve().parent.parent / "app"
 
 LAYERS = [
-    "errors", "extensions", "config", "aws", "common", "org", "auth", "notify", "flows", "workorders", "escalation",
+    "errors", "extensions", "config", "aws", "common", "calendars", "org", "auth", "notify", "flows", "workorders", "escalation",
     "quality", "metrics",
     # The wiring above every domain: the app factory and what it assembles.
     "jobs", "seed", "web", "error_handlers", "gunicorn_conf", "cli", "__init__", "wsgi",

@@ -12,6 +12,7 @@ of rows a sweep or a recall writes, both cost far more to send than to run.
 """
 import json
 from collections.abc import Iterable, Iterator
+from datetime import UTC
 
 from sqlalchemy import JSON, String, Table, any_, bindparam, column, func, insert, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -106,6 +107,16 @@ def rows_table(rows: list[dict], **types: TypeEngine):
                 .render_derived(with_types=True))
     each = func.json_each(document).table_valued("value")
     return select(*[func.json_extract(each.c.value, f"$.{name}").label(name) for name in types]).subquery()
+
+
+def time_text(moment):
+    """A UTC datetime as `rows_table` carries it in its JSON: ISO 8601 for PostgreSQL to parse into its column
+    type; on SQLite the very text the DateTime type stores (naive UTC), since json_extract hands it over as is."""
+    if moment is None:
+        return None
+    if dialect() == "postgresql":
+        return moment.isoformat()
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def insert_rows(table: Table, rows: list[dict], *, returning=(), **constants):

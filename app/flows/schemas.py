@@ -26,6 +26,20 @@ class Duration(ma.fields.String):
         return text.strip().upper()
 
 
+class SlaCalendar(ma.fields.Field):
+    """Which clock a step's SLA runs on: "24x7" (the wall clock, also when absent), "business" (the calendar of the
+    work order's department) or a calendar's id."""
+
+    NAMED = ("24x7", "business")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and value in self.NAMED:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        raise ma.ValidationError('must be "24x7", "business" or a calendar id')
+
+
 class RoleRefSchema(ma.Schema):
     role = ma.fields.String(required=True, validate=validate.OneOf(["staff", "lead", "quality", "admin"]))
     department = ma.fields.Integer(load_default=None, allow_none=True)
@@ -57,6 +71,10 @@ class StepSchema(ma.Schema):
     mode = ma.fields.String(load_default="pool", validate=validate.OneOf(MODES))
     sla = Duration(load_default=None, allow_none=True)
     remind_before = Duration(load_default=None, allow_none=True)
+    sla_calendar = SlaCalendar(load_default=None, allow_none=True, metadata={
+        "description": 'The clock of the SLA, reminder and escalations: "24x7" (default), "business" (the work order\'s '
+                       "department's calendar) or a calendar id; with a calendar they count working time.",
+        "oneOf": [{"type": "string", "enum": ["24x7", "business"]}, {"type": "integer", "minimum": 1}]})
     escalation = ma.fields.Nested(EscalationSchema, load_default=None, allow_none=True)
     outcomes = ma.fields.List(ma.fields.String(validate=validate.Length(1, 64)), load_default=lambda: ["done"], validate=validate.Length(1, 20))
     form = ma.fields.List(ma.fields.Nested(FormFieldSchema), load_default=list, validate=validate.Length(max=100))
@@ -72,6 +90,8 @@ class StepSchema(ma.Schema):
     def _checks(self, data, **kwargs):
         if spec_is_empty(data.get("assignees")) and not data.get("for_each"):
             raise ma.ValidationError("name at least one of users, groups, departments, roles or from_data", "assignees")
+        if data.get("sla_calendar") not in (None, "24x7") and not data.get("sla"):
+            raise ma.ValidationError("a calendar needs an sla", "sla_calendar")
         if data.get("remind_before") and not data.get("sla"):
             raise ma.ValidationError("a reminder needs an sla", "remind_before")
         if data.get("remind_before") and data.get("sla") and measure_duration(data["remind_before"]) >= measure_duration(data["sla"]):

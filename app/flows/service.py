@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from app.calendars.service import calendar_exists
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.flows.graph import duration_errors, graph_errors
@@ -39,6 +40,9 @@ def _reference_errors(body: dict) -> dict[str, list[str]]:
         for missing in sorted(ids - found):
             for path in where[(kind, missing)]:
                 errors.setdefault(path, []).append(f"{kind[:-1]} {missing} does not exist or is inactive")
+    for i, step in enumerate(body["steps"]):
+        if isinstance(step.get("sla_calendar"), int) and not calendar_exists(step["sla_calendar"]):
+            errors.setdefault(f"steps.{i}.sla_calendar", []).append(f"calendar {step['sla_calendar']} does not exist")
     return errors
 
 

@@ -140,11 +140,45 @@ def render(kind: str, locale: str, params: dict, *, zone: tzinfo = timezone.utc,
 DUE = {
     "en": {"none": "No SLA: not due at any time.",
            "wall": "{sla} after {start} ({zone}), counted on the wall clock.",
+           "working": "{sla} of working time on the calendar “{calendar}” ({zone}) from {start}.",
+           "skipped": " Not counted: {gaps}.", "more": "and {count} more", "list": "; ",
+           "uncovered": " The calendar has no holiday data after {date}: every week after it is counted as usual.",
            "units": ("{} d", "{} h", "{} min", "{} s"), "join": " "},
     "zh-CN": {"none": "无时限要求。",
               "wall": "自 {start}（{zone}）起 {sla}，按自然时间计算。",
+              "working": "自 {start} 起 {sla}工作时间，按日历“{calendar}”（{zone}）计算。",
+              "skipped": "不计入：{gaps}。", "more": "另有 {count} 段", "list": "；",
+              "uncovered": "该日历 {date} 之后没有节假日数据，之后按平常的周作息计算。",
               "units": ("{}天", "{}小时", "{}分钟", "{}秒"), "join": ""},
 }
+# Why a period is not counted (calendars.worktime.Gap.reason), and the names of China's public holidays
+# (calendars.library keys, from the holiday library's own names).
+GAP_REASONS = {
+    "en": {"holiday": "holiday", "weekend": "weekend", "break": "break", "off_hours": "outside working hours"},
+    "zh-CN": {"holiday": "节假日", "weekend": "休息日", "break": "午间休息", "off_hours": "非工作时间"},
+}
+HOLIDAY_NAMES = {
+    "en": {"new_years_day": "New Year's Day", "spring_festival": "Spring Festival", "tomb_sweeping_day": "Qingming Festival",
+           "labour_day": "Labour Day", "dragon_boat_festival": "Dragon Boat Festival", "national_day": "National Day",
+           "mid_autumn_festival": "Mid-Autumn Festival", "anti_fascist_70th_day": "Victory Day (70th anniversary)"},
+    "zh-CN": {"new_years_day": "元旦", "spring_festival": "春节", "tomb_sweeping_day": "清明节", "labour_day": "劳动节",
+              "dragon_boat_festival": "端午节", "national_day": "国庆节", "mid_autumn_festival": "中秋节",
+              "anti_fascist_70th_day": "抗战胜利70周年纪念日"},
+}
+CALENDAR_NAMES = {  # the built-in calendars by key, in each language (their stored name is the English one)
+    "en": {"cn-standard": "China standard (Mon–Fri 09:00–18:00, public holidays and make-up days)"},
+    "zh-CN": {"cn-standard": "中国标准工作日（周一至周五 9:00–18:00，含法定节假日与调休）"},
+}
+GAPS_SHOWN = 4
+
+
+def calendar_name(key: str | None, name: str, locale: str) -> str:
+    """A calendar's name in the reader's language: the built-in ones are translated, the others are as named."""
+    return (CALENDAR_NAMES.get(locale) or CALENDAR_NAMES["en"]).get(key or "", name)
+
+
+def holiday_name(key: str | None, locale: str) -> str:
+    return (HOLIDAY_NAMES.get(locale) or HOLIDAY_NAMES["en"]).get(key or "", "")
 
 
 def say_duration(duration: timedelta, locale: str) -> str:
@@ -156,9 +190,24 @@ def say_duration(duration: timedelta, locale: str) -> str:
     return words["join"].join(said) or words["units"][3].format(0)
 
 
-def due_explanation(sla: timedelta | None, start: str, zone: str, locale: str) -> str:
-    """Why something is due when it is: `sla` after `start` (local time text) in `zone`, or never without an SLA."""
+def due_explanation(sla: timedelta | None, start: str, zone: str, locale: str, *, calendar: str | None = None,
+                    gaps: list[tuple[str, str, str, str | None]] = (), uncovered_after: str | None = None) -> str:
+    """Why something is due when it is: `sla` after `start` (local time text) in `zone`, or never without an SLA.
+
+    With a `calendar` the SLA is working time, and `gaps` are the periods not counted: (from, to, reason, holiday key).
+    """
     words = DUE.get(locale) or DUE["en"]
     if sla is None:
         return words["none"]
-    return words["wall"].format(sla=say_duration(sla, locale), start=start, zone=zone)
+    if calendar is None:
+        return words["wall"].format(sla=say_duration(sla, locale), start=start, zone=zone)
+    text = words["working"].format(sla=say_duration(sla, locale), calendar=calendar, start=start, zone=zone)
+    if gaps:
+        reasons = GAP_REASONS.get(locale) or GAP_REASONS["en"]
+        said = [f"{begin}–{end} {holiday_name(name, locale) or reasons[reason]}" for begin, end, reason, name in gaps[:GAPS_SHOWN]]
+        if len(gaps) > GAPS_SHOWN:
+            said.append(words["more"].format(count=len(gaps) - GAPS_SHOWN))
+        text += words["skipped"].format(gaps=words["list"].join(said))
+    if uncovered_after:
+        text += words["uncovered"].format(date=uncovered_after)
+    return text

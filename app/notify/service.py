@@ -13,6 +13,7 @@ from app.notify.endpoints import EndpointPolicy, EndpointRefused, EndpointUnreso
 from app.notify.messages import addressed, render
 from app.notify.models import DeliveryStatus, Notification, PushDelivery, PushSubscription
 from app.org.models import User
+from app.org.service import reader_zone
 
 # Kinds that break through quiet hours whatever the priority.
 ALWAYS_URGENT = {"task.escalated", "work_order.escalated", "andon.pulled"}
@@ -44,7 +45,7 @@ def notify_many(requests: list[dict], now: datetime) -> int:
         .outerjoin(PushSubscription, PushSubscription.user_id == User.id)
         .where(among_ids(User.id, everyone), User.active.is_(True))
     ):
-        readers[user_id] = (locale, (quiet_hours or {}).get("timezone") or business_zone)
+        readers[user_id] = (locale, reader_zone(quiet_hours, business_zone))
         if subscription_id is not None:
             devices.setdefault(user_id, []).append(subscription_id)
     rows = []

@@ -38,6 +38,8 @@ class Department(db.Model):
     kind: Mapped[str] = mapped_column(String(64), default="")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     head_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True))
+    # Working hours for business-time SLAs (docs/design.md §12); None inherits the parent's (the root's is 24x7).
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendars.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -26,6 +26,8 @@ class DepartmentSchema(ma.Schema):
     kind = ma.fields.String(load_default="", validate=validate.Length(0, 64))
     parent_id = ma.fields.Integer(allow_none=True, load_default=None)
     head_id = ma.fields.Integer(allow_none=True, load_default=None)
+    calendar_id = ma.fields.Integer(allow_none=True, load_default=None, metadata={
+        "description": "The calendar of its working hours (business-time SLAs); null inherits the parent's, 24x7 at the root."})
     active = ma.fields.Boolean(dump_only=True)
 
 
@@ -35,6 +37,7 @@ class DepartmentPatchSchema(ma.Schema):
     kind = ma.fields.String(validate=validate.Length(0, 64))
     parent_id = ma.fields.Integer(allow_none=True)
     head_id = ma.fields.Integer(allow_none=True)
+    calendar_id = ma.fields.Integer(allow_none=True)
     active = StrictBoolean()
 
 

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from app.calendars.service import calendar_exists
 from app.org.passwords import hash_password, password_problems
 from app.common.text import LIKE_ESCAPE, like_pattern
 from app.errors import Conflict, Invalid, NotFound
@@ -65,13 +66,20 @@ def _department_parents() -> dict[int, int | None]:
     return dict(db.session.execute(select(Department.id, Department.parent_id)).all())
 
 
-def create_department(*, code: str, name: str, kind: str = "", parent_id: int | None = None, head_id: int | None = None) -> Department:
+def _require_calendar(calendar_id: int | None) -> None:
+    if calendar_id is not None and not calendar_exists(calendar_id):
+        raise Invalid("Unknown calendar.", details={"calendar_id": [f"calendar {calendar_id} does not exist"]})
+
+
+def create_department(*, code: str, name: str, kind: str = "", parent_id: int | None = None, head_id: int | None = None,
+                      calendar_id: int | None = None) -> Department:
     """Create a department under an existing parent (or at the root)."""
     if db.session.scalar(select(Department.id).where(Department.code == code)):
         raise Conflict(f"Department code {code} is taken.", code="code_taken", details={"code": ["already in use"]})
     _require_department("parent_id", parent_id)
     _require_user("head_id", head_id)
-    dept = Department(code=code, name=name, kind=kind, parent_id=parent_id, head_id=head_id)
+    _require_calendar(calendar_id)
+    dept = Department(code=code, name=name, kind=kind, parent_id=parent_id, head_id=head_id, calendar_id=calendar_id)
     db.session.add(dept)
     db.session.commit()
     return dept
@@ -94,6 +102,8 @@ def update_department(*, department_id: int, changes: dict) -> Department:
             node = parents.get(node)
     if "head_id" in changes:
         _require_user("head_id", changes["head_id"])
+    if "calendar_id" in changes:
+        _require_calendar(changes["calendar_id"])
     if changes.get("active") is False and dept.active:
         children = db.session.scalar(
             select(func.count()).select_from(Department).where(Department.parent_id == dept.id, Department.active.is_(True))
@@ -107,11 +117,32 @@ def update_department(*, department_id: int, changes: dict) -> Department:
                 code="department_not_empty",
                 details={"active": [f"{children} active sub-departments and {members} active people would be orphaned"]},
             )
-    for field in ("code", "name", "kind", "parent_id", "head_id", "active"):
+    for field in ("code", "name", "kind", "parent_id", "head_id", "calendar_id", "active"):
         if field in changes:
             setattr(dept, field, changes[field])
     db.session.commit()
     return dept
+
+
+def reader_zone(quiet_hours: dict | None, business_zone: str) -> str:
+    """The time zone a person reads times in: the one of their quiet hours, else the business's."""
+    return (quiet_hours or {}).get("timezone") or business_zone
+
+
+def department_calendars() -> dict[int | None, int | None]:
+    """{department id: the calendar it works to}, for every department: its own, else its nearest ancestor's, else
+    None (24x7); one read of the tree."""
+    rows = db.session.execute(select(Department.id, Department.parent_id, Department.calendar_id)).all()
+    parents = {dept_id: parent_id for dept_id, parent_id, _ in rows}
+    own = {dept_id: calendar_id for dept_id, _, calendar_id in rows}
+    answer: dict[int | None, int | None] = {None: None}
+    for dept_id in own:
+        node, seen = dept_id, set()
+        while node is not None and own.get(node) is None and node not in seen:
+            seen.add(node)
+            node = parents.get(node)
+        answer[dept_id] = own.get(node) if node is not None else None
+    return answer
 
 
 def list_departments():

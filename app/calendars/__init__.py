@@ -1,0 +1,1 @@
+"""Business calendars: working hours, holidays and make-up working days (docs/design.md §12)."""
