@@ -1,6 +1,7 @@
 """Demo data for `flask seed demo`: idempotent, realistic, and small enough to read."""
 from sqlalchemy import select
 
+from app.calendars.service import install_built_in
 from app.common.clock import utcnow
 from app.extensions import db
 from app.flows import service as flows
@@ -85,6 +86,11 @@ def seed_organisation() -> dict:
         dept = db.session.get(Department, codes[code])
         if dept.head_id is None:
             dept.head_id = logins[login]
+    # Operations works office hours with China's holidays: its warehouses and drivers inherit the built-in calendar
+    # (steps that say "sla_calendar": "business" count working time there).
+    operations = db.session.get(Department, codes["OPS"])
+    if operations.calendar_id is None:
+        operations.calendar_id = install_built_in(utcnow()).id
     db.session.commit()
     return created
 
@@ -158,7 +164,8 @@ def demo_templates() -> list[dict]:
             "description": "Every warehouse worker confirms on their own phone (each handling)",
             "steps": [
                 {"key": "acknowledge", "title": "本人确认 Acknowledge the briefing", "mode": "each",
-                 "assignees": {"roles": [{"role": "staff", "department": wh1}, {"role": "staff", "department": wh2}]}, "sla": "PT8H"},
+                 "assignees": {"roles": [{"role": "staff", "department": wh1}, {"role": "staff", "department": wh2}]}, "sla": "PT8H",
+                 "sla_calendar": "business"},
             ],
         },
         {

@@ -8,6 +8,7 @@ from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
 from app.errors import Invalid
 from app.flows.service import get_template
+from app.org.service import reader_zone
 from app.workorders import attachments, claims, classifications, completion, dryrun, handoffs, presenters, service
 from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import (
@@ -187,8 +188,10 @@ def inbox():
 def get_task(task_id):
     """One task with its work order, the step's outcomes and form, and the case: the work order's references and
     data and what the steps before this one found."""
-    task = visible_task(current_user(), task_id)
-    return {**presenters.present_one(task, utcnow()), "case": presenters.case_of(task)}
+    user = current_user()
+    task = visible_task(user, task_id)
+    zone = reader_zone(user.quiet_hours, current_app.config["BUSINESS_TIMEZONE"])
+    return {**presenters.present_one(task, utcnow()), "case": presenters.case_of(task), **presenters.due_of(task, user, zone)}
 
 
 def _task_view(task):

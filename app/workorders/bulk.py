@@ -26,6 +26,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import Integer, false, insert as insert_plain, literal, null, select, true
 
+from app.calendars.worktime import WorkingTime
 from app.common.bulk import chunks, in_list, load_rows, load_rows_returning_ids
 from app.common.models import JSONType, UTCDateTime
 from app.errors import Invalid
@@ -127,7 +128,8 @@ def _create_group(*, template: FlowTemplate, items: list[dict], numbers: list[st
             step_tasks[step["key"]] = planned
         plans.append((item, data, step_tasks))
 
-    due = {s["key"]: due_at(s, now) for s in roots}
+    clocks = {s["key"]: planner.clock(s, owner) for s in roots}
+    due = {s["key"]: due_at(s, now, clocks[s["key"]]) for s in roots}
     wo_due = max((d for d in due.values() if d), default=None)
     wo_rows = [
         {**work_order_values(template=template, body={**item, "data": data}, source=source, department_id=owner,
@@ -159,12 +161,13 @@ def _create_group(*, template: FlowTemplate, items: list[dict], numbers: list[st
         step = template.step(decision.key)
         if step["key"] in uniform:
             planned = uniform[step["key"]]
-            _uniform_tasks(step, planned, ours, wo_ids, due[step["key"]], created_by_id, now, decision.reason)
+            _uniform_tasks(step, planned, ours, wo_ids, due[step["key"]], created_by_id, now, decision.reason, clocks[step["key"]])
             everyone_uniform.update(planned.members)
             for user_id in planned.members:
                 offered.setdefault(user_id, []).extend([step["title"]] * len(wo_ids))
         else:
-            _planned_tasks(step, wo_ids, wo_rows, plans, due[step["key"]], created_by_id, now, offered, everyone_by_wo, decision.reason)
+            _planned_tasks(step, wo_ids, wo_rows, plans, due[step["key"]], created_by_id, now, offered, everyone_by_wo, decision.reason,
+                           clocks[step["key"]])
 
     user_departments = _departments_of(everyone_uniform | {u for users in everyone_by_wo.values() for u in users})
     base_departments = {d for d in (owner, template.owner_department_id) if d}
@@ -200,22 +203,23 @@ def _event_on_each(ours, kind: str, details: dict, actor_id: int | None, now: da
 
 
 def _uniform_tasks(step: dict, planned: PlannedTask, ours, wo_ids: list[int], due_at: datetime | None, created_by_id: int | None,
-                   now: datetime, route_reason: dict | None) -> None:
+                   now: datetime, route_reason: dict | None, clock: WorkingTime | None) -> None:
     """One task per work order for a root step with the same handlers everywhere, all written set-based."""
     _insert_select(Task, select(
         WorkOrderStep.work_order_id, WorkOrderStep.id, WorkOrderStep.key, literal(1), null(), null(), literal(step["mode"]),
-        literal(TaskStatus.OPEN.value), WorkOrder.priority, null(), literal(due_at, UTCDateTime), literal(0), literal(now, UTCDateTime),
+        literal(TaskStatus.OPEN.value), WorkOrder.priority, null(), literal(due_at, UTCDateTime),
+        literal(clock.calendar_id if clock else None, Integer), literal(0), literal(now, UTCDateTime),
         null(), null(), null(), null(), false(), null(), null(), null(), literal({}, JSONType), literal(1),
     ).join(WorkOrder, WorkOrder.id == WorkOrderStep.work_order_id)
         .where(ours, WorkOrderStep.key == step["key"]).order_by(WorkOrderStep.work_order_id),
         "work_order_id", "step_id", "step", "activation", "instance", "instance_label", "mode", "status", "priority", "assignee_id",
-        "due_at", "escalation_level", "created_at", "claimed_at", "completed_at", "completed_effective_at", "claimed_effective_at",
+        "due_at", "calendar_id", "escalation_level", "created_at", "claimed_at", "completed_at", "completed_effective_at", "claimed_effective_at",
         "device_time_untrusted", "completed_by_id", "outcome", "note", "data", "version")
     new_tasks = select(Task.id, Task.work_order_id).where(in_list(Task.work_order_id, wo_ids), Task.step == step["key"]).subquery()
     for user_id in planned.members:
         _insert_select(TaskCandidate, select(new_tasks.c.id, literal(user_id, Integer), true(), literal(now, UTCDateTime))
                        .order_by(new_tasks.c.id), "task_id", "user_id", "is_open", "added_at")
-    for kind, level, fire_at in timer_plan(step=step, due_at=due_at, now=now):
+    for kind, level, fire_at in timer_plan(step=step, due_at=due_at, now=now, clock=clock):
         _insert_select(Timer, select(new_tasks.c.id, literal(kind), literal(level), literal(fire_at, UTCDateTime), literal(TimerStatus.PENDING.value),
                                      literal(now, UTCDateTime), null(), null()).order_by(new_tasks.c.id),
                        "task_id", "kind", "level", "fire_at", "status", "created_at", "fired_at", "result")
@@ -226,7 +230,8 @@ def _uniform_tasks(step: dict, planned: PlannedTask, ours, wo_ids: list[int], du
 
 
 def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: list, due_at: datetime | None,
-                   created_by_id: int | None, now: datetime, offered: dict, everyone_by_wo: dict, route_reason: dict | None) -> None:
+                   created_by_id: int | None, now: datetime, offered: dict, everyone_by_wo: dict, route_reason: dict | None,
+                   clock: WorkingTime | None) -> None:
     """The tasks of a root step whose instances or handlers differ per work order (for_each, each, from_data), row by row."""
     step_id = dict(db.session.execute(select(WorkOrderStep.work_order_id, WorkOrderStep.id).where(
         in_list(WorkOrderStep.work_order_id, wo_ids), WorkOrderStep.key == step["key"])).all())
@@ -239,13 +244,14 @@ def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: li
                 "instance": planned.instance, "instance_label": planned.label, "mode": step["mode"],
                 "status": TaskStatus.OPEN.value, "priority": wo_row["priority"],
                 "assignee_id": planned.members[0] if step["mode"] == "each" and planned.members else None,
-                "due_at": due_at, "escalation_level": 0, "created_at": now, "claimed_at": None,
+                "due_at": due_at, "calendar_id": clock.calendar_id if clock else None, "escalation_level": 0, "created_at": now,
+                "claimed_at": None,
                 "completed_at": None, "completed_effective_at": None, "claimed_effective_at": None,
                 "device_time_untrusted": False, "completed_by_id": None, "outcome": None, "note": None, "data": no_data, "version": 1,
             })
             task_meta.append(planned)
     task_ids = load_rows_returning_ids(Task.__table__, task_rows)
-    timers = timer_plan(step=step, due_at=due_at, now=now)
+    timers = timer_plan(step=step, due_at=due_at, now=now, clock=clock)
     candidate_rows, timer_rows, event_rows, details = [], [], [], {}
     for task_id, row, planned in zip(task_ids, task_rows, task_meta):
         members = planned.members

@@ -15,6 +15,7 @@ from app.workorders import engine, timeline
 from app.workorders.acting import check_transition, commit_or_conflict, effective_times, lock_task
 from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
 from app.workorders.policy import is_candidate, oversees_work_order
+from app.workorders.timers import working_seconds
 
 # The claim's statements are built once: building SQLAlchemy constructs costs more CPU than running them.
 _OFFER = (
@@ -108,6 +109,8 @@ def _claimed(*, user: User, task: Task, work_order: WorkOrder, template: FlowTem
              occurred_at: datetime | None, trusted: bool) -> Task:
     """What follows a won claim: off the others' inboxes, the work order started, the timeline, "taken" for the others."""
     step = template.step(task.step)
+    if task.calendar_id is not None:  # on a business calendar: how long it waited, in working time, for metrics
+        task.claim_working_seconds = working_seconds(task.calendar_id, task.created_at, task.claimed_effective_at)
     candidates = engine.close_offer(task.id)
     engine.start_locked(work_order, now)
     timeline.append(work_order_id=work_order.id, task_id=task.id, kind="claimed", actor_id=user.id, now=now,

@@ -13,7 +13,7 @@ from app.workorders import engine, timeline
 from app.workorders.acting import STATE_CONFLICTS, check_transition, commit_or_conflict, effective_times, lock_task, require_actor
 from app.workorders.attachments import attachment_errors
 from app.workorders.models import StepStatus, Task, TaskStatus, WorkOrderStep
-from app.workorders.timers import disarm_task_timers
+from app.workorders.timers import disarm_task_timers, working_seconds
 
 def complete_task(*, user: User, task_id: int, outcome: str | None, note: str | None, data: dict | None, now: datetime,
                   occurred_at: datetime | None = None, expected_version: int | None = None, max_skew: int) -> Task:
@@ -40,9 +40,11 @@ def complete_task(*, user: User, task_id: int, outcome: str | None, note: str | 
         task.assignee_id = user.id  # completing an unclaimed pool task claims it in the same step
         task.claimed_at = now
         task.claimed_effective_at = at
+        task.claim_working_seconds = working_seconds(task.calendar_id, task.created_at, at)
     task.status = target
     task.completed_at = now
     task.completed_effective_at = at
+    task.complete_working_seconds = working_seconds(task.calendar_id, task.created_at, at)
     task.device_time_untrusted = task.device_time_untrusted or not trusted
     task.completed_by_id = user.id
     task.outcome = outcome

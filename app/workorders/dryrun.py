@@ -46,7 +46,8 @@ def dry_run(*, template: FlowTemplate, user: User, data: dict, outcomes: dict, s
                 answer.append(_entry(step, "skipped", reason=decision.reason))
                 continue
             started = max((finished_at[p] for p in step.get("after") or [] if status[p] == COMPLETED), default=start_at)
-            due = due_at(step, started)
+            clock = planner.clock(step, work_order.department_id)
+            due = due_at(step, started, clock)
             planned = planner.plan(work_order=work_order, step=step)
             outcome = outcomes.get(step["key"]) or (step.get("outcomes") or ["done"])[0]
             values = step_values.get(step["key"]) or {}
@@ -58,7 +59,7 @@ def dry_run(*, template: FlowTemplate, user: User, data: dict, outcomes: dict, s
                 facts.data.update(values)
             answer.append(_entry(step, "started", reason=decision.reason, outcome=outcome,
                                  candidates=sorted({u for p in planned for u in p.members}), started_at=started, due_at=due,
-                                 due_explained=explain_due(step, started, user.locale, reader_zone)))
+                                 due_explained=explain_due(step, started, user.locale, reader_zone, clock)))
     answer.extend(_entry(s, "not_reached") for s in template.steps if status[s["key"]] == PENDING)
     return {"template": template.key, "version": template.version, "steps": answer}
 

@@ -5,6 +5,7 @@ from sqlalchemy import Integer, String, bindparam, case, func, insert, literal, 
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.common.bulk import among_ids, insert_rows
+from app.calendars.worktime import WorkingTime
 from app.common.types import UTCDateTime
 from app.extensions import db
 from app.flows.forms import MAX_FOR_EACH_ITEMS
@@ -39,7 +40,7 @@ _TASK = Task.__table__
 
 
 def _store_tasks(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, planned: list[PlannedTask], due_at: datetime | None,
-                 now: datetime, actor_id: int | None, route: dict | None = None) -> list[ActivatedTask]:
+                 now: datetime, actor_id: int | None, route: dict | None = None, clock: WorkingTime | None = None) -> list[ActivatedTask]:
     """Write planned tasks with their candidates, timers and `activated` events: one INSERT per table, however many tasks."""
     each = step["mode"] == "each"
     db.session.flush()  # what the unit of work holds goes first, so the timeline keeps the order things happened in
@@ -48,6 +49,7 @@ def _store_tasks(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, pla
         returning=(_TASK.c.id, _TASK.c.instance, _TASK.c.assignee_id),
         work_order_id=work_order.id, step_id=wstep.id, step=wstep.key, activation=wstep.activation, mode=step["mode"],
         status=TaskStatus.OPEN.value, priority=work_order.priority, due_at=due_at, escalation_level=0, created_at=now,
+        calendar_id=clock.calendar_id if clock else None,
         claimed_at=None, completed_at=None, completed_effective_at=None, claimed_effective_at=None, device_time_untrusted=False,
         completed_by_id=None, outcome=None, note=None, data={}, version=1,
     )
@@ -58,7 +60,7 @@ def _store_tasks(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, pla
     candidates = [{"task_id": t.id, "user_id": u} for t in stored for u in t.members]
     if candidates:  # nobody at all (no handler, no department head, no creator) leaves a task waiting for a lead
         insert_rows(TaskCandidate.__table__, candidates, is_open=True, added_at=now)
-    plan = timer_plan(step=step, due_at=due_at, now=now)
+    plan = timer_plan(step=step, due_at=due_at, now=now, clock=clock)
     if plan:
         timers = union_all(*[select(literal(kind, String).label("kind"), literal(level, Integer).label("level"),
                                     literal(fire_at, UTCDateTime).label("fire_at")) for kind, level, fire_at in plan]).subquery()
@@ -148,8 +150,10 @@ def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, no
     wstep.route = route
     wstep.activation += 1
     wstep.activated_at = now
-    due_at = step_due_at(step, now)
-    planned = ActivationPlanner().plan(work_order=work_order, step=step, only_users=only_users)
+    planner = ActivationPlanner()
+    clock = planner.clock(step, work_order.department_id)
+    due_at = step_due_at(step, now, clock)
+    planned = planner.plan(work_order=work_order, step=step, only_users=only_users)
     items = work_order.data.get(step["for_each"]) if step.get("for_each") else None
     if isinstance(items, list) and len(items) > MAX_FOR_EACH_ITEMS:
         timeline.record(work_order_id=work_order.id, kind="items_ignored", actor_id=actor_id, now=now,
@@ -163,7 +167,7 @@ def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, no
         tasks = []
     else:
         tasks = _store_tasks(work_order=work_order, wstep=wstep, step=step, planned=planned, due_at=due_at, now=now, actor_id=actor_id,
-                             route=route)
+                             route=route, clock=clock)
         _track_departments(work_order, {u for t in tasks for u in t.members})
         _send(_offers(tasks, work_order, step), now, outbox)
     if due_at and (work_order.due_at is None or due_at > work_order.due_at):

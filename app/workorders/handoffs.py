@@ -67,7 +67,7 @@ def change_candidates(*, user: User, task_id: int, add: list[int], remove: list[
         for uid in sorted(set(add) - set(holders)):
             new = Task(work_order_id=work_order.id, step_id=task.step_id, step=task.step, activation=task.activation,
                        instance=task.instance, instance_label=task.instance_label, mode="each", status=TaskStatus.OPEN,
-                       priority=work_order.priority, assignee_id=uid, due_at=task.due_at, created_at=now)
+                       priority=work_order.priority, assignee_id=uid, due_at=task.due_at, calendar_id=task.calendar_id, created_at=now)
             db.session.add(new)
             db.session.flush()
             db.session.add(TaskCandidate(task_id=new.id, user_id=uid, added_at=now))

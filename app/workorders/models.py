@@ -2,7 +2,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -189,6 +189,8 @@ class Task(db.Model):
     priority: Mapped[str] = mapped_column(String(2), default="P3")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The business calendar its due time and timers run on (None: the wall clock); re-planned when it changes.
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendars.id"), index=True)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -196,6 +198,10 @@ class Task(db.Model):
     # Device time of completion when it was plausible (docs/design.md §4 "offline truth"), else receipt time.
     completed_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # On a business calendar: the working time from being offered to the claim and to completion (metrics report
+    # durations in wall and in working time; for a task on the wall clock the two are the same, so these stay None).
+    claim_working_seconds: Mapped[float | None] = mapped_column(Float)
+    complete_working_seconds: Mapped[float | None] = mapped_column(Float)
     device_time_untrusted: Mapped[bool] = mapped_column(Boolean, default=False)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     outcome: Mapped[str | None] = mapped_column(String(64))

@@ -14,7 +14,10 @@ import json
 from datetime import datetime
 from typing import NamedTuple
 
+from app.calendars.service import clock as calendar_clock
+from app.calendars.worktime import WorkingTime
 from app.flows.forms import MAX_FOR_EACH_ITEMS
+from app.org.service import department_calendars
 from app.workorders.models import WorkOrderStatus
 from app.workorders.handlers import available_handlers_many, fallback_handlers, resolve_specs
 
@@ -94,6 +97,27 @@ class ActivationPlanner:
         self._fallback: dict[tuple, list[int]] = {}  # (department, creator) -> handlers
         self._spec_keys: dict[int, tuple[str, object]] = {}  # id(spec) -> its key text (specs are kept alive below)
         self._kept: list = []
+        self._department_calendars: dict[int | None, int | None] | None = None
+        self._clocks: dict[int, WorkingTime] = {}
+
+    def clock(self, step: dict, department_id: int | None) -> WorkingTime | None:
+        """The business calendar a task of `step` counts its SLA, reminder and escalations on, for a work order of
+        `department_id`: the step's `sla_calendar` ("business": the department's, inherited from its parents), or
+        None for the wall clock (no SLA, "24x7", or a department tree without a calendar)."""
+        choice = step.get("sla_calendar")
+        if not step.get("sla") or choice in (None, "24x7"):
+            return None
+        if choice == "business":
+            if self._department_calendars is None:
+                self._department_calendars = department_calendars()
+            calendar_id = self._department_calendars.get(department_id)
+            if calendar_id is None:
+                return None
+        else:
+            calendar_id = choice
+        if calendar_id not in self._clocks:
+            self._clocks[calendar_id] = calendar_clock(calendar_id)
+        return self._clocks[calendar_id]
 
     def plan(self, *, work_order, step: dict, only_users: list[int] | None = None) -> list[PlannedTask]:
         """The tasks activating `step` of `work_order` opens: one per instance (one per handler in `each` mode).

@@ -1,11 +1,15 @@
 """Tasks as the API shows them: with their work order, step, candidates and people's names, in a few queries."""
 from datetime import datetime
+from zoneinfo import ZoneInfo
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm.util import identity_key
 
+from app.calendars.service import clock as calendar_clock
 from app.extensions import db
+from app.flows.timing import explain_due
+from app.notify.messages import calendar_name
 from app.flows.models import FlowTemplate
 from app.org.models import User
 from app.org.service import people_named
@@ -139,6 +143,17 @@ def work_order_view(*, user: User, work_order: WorkOrder, now: datetime, with_ti
                             if k in PEOPLE_IN_DETAILS and isinstance(v, int) and v in people}} for e in events]
     tasks, total = present_many(detail.pop("tasks"), now), detail.pop("tasks_total")
     return WorkOrderView(work_order, tasks=tasks, tasks_total=total, timeline=timeline, parts=detail)
+
+
+def due_of(task: Task, reader: User, zone: str) -> dict:
+    """`due_explained` and `calendar` of a task for its reader: why it is due when it is, in their language and zone."""
+    work_order = db.session.get(WorkOrder, task.work_order_id)
+    step = load_templates({work_order.template_id})[work_order.template_id].step(task.step)
+    clock = calendar_clock(task.calendar_id) if task.calendar_id else None
+    return {
+        "due_explained": explain_due(step, task.created_at, reader.locale, ZoneInfo(zone), clock),
+        "calendar": {"id": clock.calendar_id, "name": calendar_name(clock.key, clock.name, reader.locale)} if clock else None,
+    }
 
 
 def case_of(task: Task) -> dict:

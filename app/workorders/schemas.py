@@ -325,3 +325,8 @@ class CaseSchema(ma.Schema):
 
 class TaskDetailSchema(TaskSchema):
     case = ma.fields.Nested(CaseSchema, metadata={"description": "What the handler needs to know of the case"})
+    due_explained = ma.fields.String(allow_none=True, metadata={
+        "description": "Why it is due when it is, in your language and time zone: the SLA, the calendar it runs on "
+                       "(working hours, holidays, make-up days) and the non-working periods it skipped."})
+    calendar = ma.fields.Dict(allow_none=True, metadata={
+        "description": "The business calendar its due time runs on ({id, name}); null: the wall clock."})

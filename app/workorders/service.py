@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
+from app.calendars import service as calendars_service
 from app.common.pagination import paginate
 from app.common.text import LIKE_ESCAPE, like_pattern
 from app.common.uow import unit_of_work
@@ -28,6 +29,7 @@ from app.workorders.models import (
 from app.workorders.attachments import attachment_errors
 from app.workorders.numbers import number_work_order, unnumbered
 from app.workorders.planner import opened_details, work_order_values
+from app.workorders.replan import replan_calendar
 from app.workorders.policy import require_lead, task_filter, visible_work_order, work_order_filter
 
 # The answers about one work order (its detail, the 201 of its creation) hold at most this many tasks;
@@ -41,6 +43,7 @@ def _runs_on_template(template_id: int) -> bool:
 
 
 flows_service.register_usage_check(_runs_on_template)
+calendars_service.register_change_hook(replan_calendar)
 
 def transition(work_order: WorkOrder, action: str) -> None:
     """Apply a work-order transition from the one table, or Conflict."""

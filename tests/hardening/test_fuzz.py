@@ -167,7 +167,7 @@ HOSTILE = ("surrogates", "deep", "chunked")
 LONE_SURROGATE = "\\ud800"  # as a JSON escape: the only way a lone surrogate reaches the server
 SURROGATE_IN_URL = "%ED%A0%80"  # its UTF-8 bytes (not valid UTF-8), percent-encoded
 PATH_IDS = {"work_order_id": "work_order", "task_id": "task", "user_id": "spare_user", "department_id": "department",
-            "group_id": "group", "attachment_id": "attachment", "andon_id": "andon", "key_id": "spare_key",
+            "group_id": "group", "attachment_id": "attachment", "andon_id": "andon", "key_id": "spare_key", "calendar_id": "calendar",
             "key": "template", "sku": "sku", "batch_no": "batch_no"}
 
 

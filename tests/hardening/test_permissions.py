@@ -18,7 +18,7 @@ import pytest
 
 from app.extensions import db
 from tests.hardening import world as worlds
-from tests.hardening.world import PNG, V1
+from tests.hardening.world import CALENDAR, PNG, V1
 
 OK, SUCCESS = "OK", "2xx"
 # Who calls: anonymous, staff of a department not involved, staff who is a candidate of the task, the lead who opened
@@ -146,6 +146,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/departments/<int:department_id>"): Row(admin_and_lead(), params=lambda w: {"department_id": w.ids["department"]}),
     ("PATCH", "/api/v1/departments/<int:department_id>"): Row(admin_only(), params=lambda w: {"department_id": w.ids["department"]},
                                                               body=lambda w: {"name": "Baton Retail HQ"}),
+    ("GET", "/api/v1/calendars"): Row(admin_and_lead()),
+    ("POST", "/api/v1/calendars"): Row(admin_only(admin=OK), body=lambda w: CALENDAR),
+    ("GET", "/api/v1/calendars/<int:calendar_id>"): Row(admin_and_lead(), params=lambda w: {"calendar_id": w.ids["calendar"]}),
+    ("PUT", "/api/v1/calendars/<int:calendar_id>"): Row(admin_only(), params=lambda w: {"calendar_id": w.ids["calendar"]},
+                                                        body=lambda w: CALENDAR),
     ("GET", "/api/v1/users"): Row(admin_and_lead()),
     ("POST", "/api/v1/users"): Row(admin_only(admin=OK), body=lambda w: {"login": "matrix.user", "password": "matrix-password-1",
                                                                          "name": "Matrix", "roles": ["staff"]}),

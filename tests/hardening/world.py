@@ -17,6 +17,10 @@ SCOPES = ("orders:write", "inventory:write", "volumes:write", "catalog:write")
 PEOPLE = ("admin", "lead.cs", "staff.wh1", "driver.li", "quality.qa")
 
 
+# A business calendar of the world's own (the built-in one cannot be edited).
+CALENDAR = {"name": "Matrix hours", "timezone": "Asia/Shanghai", "week": {"mon": [["09:00", "17:00"]], "fri": [["09:00", "12:00"]]}}
+
+
 @dataclass
 class World:
     client: object
@@ -69,6 +73,7 @@ def build(client, *, people=PEOPLE) -> World:
     world.keys["all"], world.key_ids["all"] = created["key"], created["id"]
     # A key nobody uses, for the revoke endpoint.
     world.ids["spare_key"] = _ok(client.post(f"{V1}/api-keys", json={"name": "spare", "scopes": ["orders:write"]}, headers=admin))["id"]
+    world.ids["calendar"] = _ok(client.post(f"{V1}/calendars", json=CALENDAR, headers=admin), 201)["id"]
 
     lead = world.bearer("lead.cs")
     # A pool task where staff.wh1 (and every Shanghai and Beijing warehouse worker) is a candidate.
