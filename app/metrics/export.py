@@ -16,6 +16,7 @@ GROUP_COLUMNS = (
     "effort_overall", "effort_resolved_mean", "effort_unresolved_mean",
     "on_time_rate", "tasks_on_time", "tasks_late",
     "claim_median_s", "claim_p90_s", "complete_median_s", "complete_p90_s", "returns", "escalated",
+    "claim_working_median_s", "claim_working_p90_s", "complete_working_median_s", "complete_working_p90_s",
 )
 SCORE_MEANING = {"1": "perfunctory", "2": "messenger only", "3": "resolved", "4": "delighted"}
 
@@ -38,10 +39,13 @@ def _cell(value):
 def _group_row(kind: str, entry: dict) -> list:
     requests = entry.get("requests") or {}
     claim, complete = entry["time_to_claim"], entry["time_to_complete"]
+    claim_working, complete_working = entry["working_time_to_claim"], entry["working_time_to_complete"]
     values = {
         **entry, "row": kind, **{name: requests.get(name) for name in ("self_service", "ivr", "manual")},
         "claim_median_s": claim["median"], "claim_p90_s": claim["p90"],
         "complete_median_s": complete["median"], "complete_p90_s": complete["p90"],
+        "claim_working_median_s": claim_working["median"], "claim_working_p90_s": claim_working["p90"],
+        "complete_working_median_s": complete_working["median"], "complete_working_p90_s": complete_working["p90"],
     }
     return [values.get(column) for column in GROUP_COLUMNS]
 
@@ -52,10 +56,13 @@ def _tables(summary: dict, section: str) -> tuple[list, list[list]]:
         return list(GROUP_COLUMNS), rows
     if section == "steps":
         header = ["template", "step", "tasks", "completed", "on_time", "late", "overdue_open", "on_time_rate",
-                  "claims", "claim_median_s", "claim_p90_s", "completions", "complete_median_s", "complete_p90_s"]
+                  "claims", "claim_median_s", "claim_p90_s", "completions", "complete_median_s", "complete_p90_s",
+                  "claim_working_median_s", "claim_working_p90_s", "complete_working_median_s", "complete_working_p90_s"]
         rows = [[s["template"], s["step"], s["tasks"], s["completed"], s["on_time"], s["late"], s["overdue_open"], s["on_time_rate"],
                  s["time_to_claim"]["count"], s["time_to_claim"]["median"], s["time_to_claim"]["p90"],
-                 s["time_to_complete"]["count"], s["time_to_complete"]["median"], s["time_to_complete"]["p90"]]
+                 s["time_to_complete"]["count"], s["time_to_complete"]["median"], s["time_to_complete"]["p90"],
+                 s["working_time_to_claim"]["median"], s["working_time_to_claim"]["p90"],
+                 s["working_time_to_complete"]["median"], s["working_time_to_complete"]["p90"]]
                 for s in summary["steps"]]
         return header, rows
     if section == "pareto":

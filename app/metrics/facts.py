@@ -52,7 +52,8 @@ WO_COLUMNS = ("work_order_id", "day", "status", "source", "template_key", "depar
               "contact_count", "return_count", "escalation_level", "resolved", "score", "wait_seconds",
               "handling_seconds", "tasks_on_time", "tasks_late")
 TASK_COLUMNS = ("task_id", "work_order_id", "day", "template_key", "step", "status", "escalation_level",
-                "due_at", "completed_effective_at", "claim_seconds", "complete_seconds")
+                "due_at", "completed_effective_at", "claim_seconds", "complete_seconds", "claim_working_seconds",
+                "complete_working_seconds")
 # Work-order attributes a task row can carry for grouping (task facts keep a copy).
 GROUP_ATTRIBUTES = ("source", "department_id", "business_1", "business_2", "business_3", "problem_1", "problem_2", "problem_3")
 
@@ -71,15 +72,30 @@ def late_condition(status, due_at, done_at, now: datetime):
                                          and_(status.in_(RUNNING_TASKS), due_at < now)))
 
 
+def _claimed():
+    return and_(Task.claimed_effective_at.is_not(None), Task.status.in_((TaskStatus.CLAIMED, TaskStatus.COMPLETED)))
+
+
+def _done():
+    return and_(Task.status == TaskStatus.COMPLETED, Task.completed_effective_at.is_not(None))
+
+
 def claim_seconds():
     """Seconds from a task being offered to its claim (for tasks claimed and not released)."""
-    claimed = and_(Task.claimed_effective_at.is_not(None), Task.status.in_((TaskStatus.CLAIMED, TaskStatus.COMPLETED)))
-    return case((claimed, seconds_between(Task.claimed_effective_at, Task.created_at)))
+    return case((_claimed(), seconds_between(Task.claimed_effective_at, Task.created_at)))
 
 
 def complete_seconds():
-    done = and_(Task.status == TaskStatus.COMPLETED, Task.completed_effective_at.is_not(None))
-    return case((done, seconds_between(Task.completed_effective_at, Task.created_at)))
+    return case((_done(), seconds_between(Task.completed_effective_at, Task.created_at)))
+
+
+def claim_working_seconds():
+    """The same in working time: what the task's calendar counted at the claim; on the wall clock, the wall time."""
+    return case((_claimed(), func.coalesce(Task.claim_working_seconds, seconds_between(Task.claimed_effective_at, Task.created_at))))
+
+
+def complete_working_seconds():
+    return case((_done(), func.coalesce(Task.complete_working_seconds, seconds_between(Task.completed_effective_at, Task.created_at))))
 
 
 def local_day(created_at, tz: str):
@@ -138,7 +154,8 @@ def _closed_work_orders(new, now: datetime, tz: str):
 
 def _live_tasks(condition, tz: str, attributes: tuple = ()):
     columns = [Task.id, Task.work_order_id, local_day(WorkOrder.created_at, tz), WorkOrder.template_key, Task.step, Task.status,
-               Task.escalation_level, Task.due_at, Task.completed_effective_at, claim_seconds(), complete_seconds()]
+               Task.escalation_level, Task.due_at, Task.completed_effective_at, claim_seconds(), complete_seconds(),
+               claim_working_seconds(), complete_working_seconds()]
     return (
         select(*[c.label(name) for c, name in zip(columns, TASK_COLUMNS)], *[getattr(WorkOrder, a).label(a) for a in attributes])
         .select_from(Task)

@@ -145,6 +145,9 @@ class TaskFact(db.Model):
     completed_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claim_seconds: Mapped[float | None] = mapped_column(Float)
     complete_seconds: Mapped[float | None] = mapped_column(Float)
+    # The same durations in working time on the task's business calendar (equal to the above on the wall clock).
+    claim_working_seconds: Mapped[float | None] = mapped_column(Float)
+    complete_working_seconds: Mapped[float | None] = mapped_column(Float)
     # The work order's attributes a summary can be grouped by (copied, so grouped percentiles need no join).
     source: Mapped[str] = mapped_column(String(16))
     department_id: Mapped[int | None] = mapped_column(Integer)

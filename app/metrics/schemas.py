@@ -158,6 +158,10 @@ class GroupMetricsSchema(HeadlineFields):
     tasks_late = ma.fields.Integer()
     time_to_claim = ma.fields.Nested(DurationSchema)
     time_to_complete = ma.fields.Nested(DurationSchema)
+    working_time_to_claim = ma.fields.Nested(DurationSchema, metadata={
+        "description": "Time to claim in working time on each task's business calendar (wall time for tasks on the wall clock)."})
+    working_time_to_complete = ma.fields.Nested(DurationSchema, metadata={
+        "description": "Time to complete in working time on each task's business calendar (wall time on the wall clock)."})
 
 
 class MetricsPeriodSchema(ma.Schema):
@@ -221,6 +225,10 @@ class TaskCountsFields(ma.Schema):
     on_time_rate = ma.fields.Float(allow_none=True)
     time_to_claim = ma.fields.Nested(DurationSchema)
     time_to_complete = ma.fields.Nested(DurationSchema)
+    working_time_to_claim = ma.fields.Nested(DurationSchema, metadata={
+        "description": "Time to claim in working time on each task's business calendar (wall time for tasks on the wall clock)."})
+    working_time_to_complete = ma.fields.Nested(DurationSchema, metadata={
+        "description": "Time to complete in working time on each task's business calendar (wall time on the wall clock)."})
 
 
 class StepMetricsSchema(TaskCountsFields):

@@ -10,6 +10,8 @@ All by offline-truth time (docs/design.md §4): `claimed_effective_at` / `comple
   (pool tasks; completing an unclaimed pool task claims it at the same moment). A released task that
   is open again has no claim.
 - Time to complete: from the task being offered to its completion.
+- Both also in working time (`working_time_to_claim`, `working_time_to_complete`): on a task's business calendar
+  the time it counted (nights, weekends and holidays left out), on the wall clock the same as the wall time.
 - Median and p90 interpolate between ranks like PostgreSQL's `percentile_cont` (which PostgreSQL
   computes; on SQLite the sorted values are fetched and interpolated the same way). Over more than
   EXACT_UP_TO tasks, PostgreSQL estimates them from a repeatable sample of about SAMPLE_TARGET
@@ -33,6 +35,10 @@ from app.metrics.period import Period, is_postgresql, percentile
 from app.workorders.models import TaskStatus
 
 COUNTS = ("tasks", "completed", "on_time", "late", "overdue_open")
+# The durations reported (name in the answer, column of the task rows): wall time, and working time on each task's
+# business calendar (the same as wall time for a task on the wall clock).
+TIMES = (("time_to_claim", "claim_seconds"), ("time_to_complete", "complete_seconds"),
+         ("working_time_to_claim", "claim_working_seconds"), ("working_time_to_complete", "complete_working_seconds"))
 # Sorting millions of durations on every request would take seconds: beyond this many tasks,
 # PostgreSQL estimates percentiles from a sample (the answer says so). Below it, and always on
 # SQLite, they are exact.
@@ -137,25 +143,24 @@ def _counts(figures: TaskFigures, rows, group_cols: list, group_by: str | None, 
 def _times_in_database(figures: TaskFigures, rows, group_by, group_cols, estimated: bool) -> None:
     """PostgreSQL: percentile_cont over grouping sets (per step, per group, overall) in one scan."""
     r = rows.c
-    claim = case((r.status != TaskStatus.CANCELLED, r.claim_seconds))
-    complete = case((r.status != TaskStatus.CANCELLED, r.complete_seconds))
     grouping_sets = [tuple_(r.template_key, r.step), tuple_()]
     if group_cols:
         grouping_sets.insert(1, tuple_(*group_cols))
-    columns = [c.label(f"g{i}") for i, c in enumerate(group_cols)] + [
-        r.template_key, r.step,
-        func.percentile_cont(0.5).within_group(claim), func.percentile_cont(0.9).within_group(claim), func.count(claim),
-        func.percentile_cont(0.5).within_group(complete), func.percentile_cont(0.9).within_group(complete), func.count(complete),
-        func.grouping(r.template_key, r.step),
-    ]
+    measures = []
+    for _, column in TIMES:
+        value = case((r.status != TaskStatus.CANCELLED, r[column]))
+        measures += [func.percentile_cont(0.5).within_group(value), func.percentile_cont(0.9).within_group(value), func.count(value)]
+    columns = [c.label(f"g{i}") for i, c in enumerate(group_cols)] + [r.template_key, r.step, *measures,
+                                                                      func.grouping(r.template_key, r.step)]
     if group_cols:
         columns.append(func.grouping(*group_cols))
     width = len(group_cols)
+    flags = width + 2 + 3 * len(TIMES)
     for row in db.session.execute(select(*columns).group_by(func.grouping_sets(*grouping_sets))):
-        times = {"time_to_claim": duration_stats(*row[width + 2:width + 5], estimated=estimated),
-                 "time_to_complete": duration_stats(*row[width + 5:width + 8], estimated=estimated)}
-        by_step_absent = row[width + 8]
-        by_group_absent = row[width + 9] if group_cols else 1
+        times = {name: duration_stats(*row[width + 2 + 3 * i:width + 5 + 3 * i], estimated=estimated)
+                 for i, (name, _) in enumerate(TIMES)}
+        by_step_absent = row[flags]
+        by_group_absent = row[flags + 1] if group_cols else 1
         if by_step_absent == 0:
             figures.step_times[(row[width], row[width + 1])] = times
         elif by_group_absent == 0:
@@ -167,24 +172,28 @@ def _times_in_database(figures: TaskFigures, rows, group_by, group_cols, estimat
 def _times_in_python(figures: TaskFigures, rows, group_by, group_cols) -> None:
     """SQLite: fetch the durations with their group and step, and interpolate here as percentile_cont does."""
     r = rows.c
-    stmt = select(*[c.label(f"g{i}") for i, c in enumerate(group_cols)], r.template_key, r.step, r.claim_seconds,
-                  r.complete_seconds).where(r.status != TaskStatus.CANCELLED)
+    stmt = select(*[c.label(f"g{i}") for i, c in enumerate(group_cols)], r.template_key, r.step,
+                  *[r[column] for _, column in TIMES]).where(r.status != TaskStatus.CANCELLED)
     width = len(group_cols)
-    values = {"group": defaultdict(lambda: ([], [])), "step": defaultdict(lambda: ([], [])), "total": ([], [])}
+
+    def lists():
+        return tuple([] for _ in TIMES)
+
+    values = {"group": defaultdict(lists), "step": defaultdict(lists), "total": lists()}
     for row in db.session.execute(stmt):
         targets = [values["group"][group_key(group_by, tuple(row[:width]))], values["step"][(row[width], row[width + 1])],
                    values["total"]]
-        for index, value in enumerate(row[width + 2:width + 4]):
+        for index, value in enumerate(row[width + 2:]):
             if value is not None:
-                for pair in targets:
-                    pair[index].append(float(value))
+                for found in targets:
+                    found[index].append(float(value))
 
-    def stats(pair):
-        claims, completes = sorted(pair[0]), sorted(pair[1])
-        return {
-            "time_to_claim": duration_stats(percentile(claims, 0.5), percentile(claims, 0.9), len(claims)),
-            "time_to_complete": duration_stats(percentile(completes, 0.5), percentile(completes, 0.9), len(completes)),
-        }
+    def stats(found):
+        answer = {}
+        for (name, _), measured in zip(TIMES, found):
+            measured.sort()
+            answer[name] = duration_stats(percentile(measured, 0.5), percentile(measured, 0.9), len(measured))
+        return answer
 
     figures.group_times = {key: stats(pair) for key, pair in values["group"].items()} if group_cols else {}
     figures.step_times = {key: stats(pair) for key, pair in values["step"].items()}

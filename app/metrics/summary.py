@@ -210,8 +210,7 @@ def _group_entry(key, label, wo: dict, times: dict, volumes: dict | None, orders
         "escalated": wo["escalated"],
         "tasks_on_time": wo["tasks_on_time"],
         "tasks_late": wo["tasks_late"],
-        "time_to_claim": times.get("time_to_claim") or sla.duration_stats(),
-        "time_to_complete": times.get("time_to_complete") or sla.duration_stats(),
+        **_times(times),
     }
 
 
@@ -314,8 +313,7 @@ def summarise(*, user: User, period: Period, group_by: str | None, now: datetime
         "sla": {
             **{name: tasks.total[name] for name in sla.COUNTS},
             "on_time_rate": headline["on_time_rate"],
-            "time_to_claim": tasks.total_times.get("time_to_claim") or sla.duration_stats(),
-            "time_to_complete": tasks.total_times.get("time_to_complete") or sla.duration_stats(),
+            **_times(tasks.total_times),
         },
         "steps": _steps(tasks),
         "escalations": _escalations(tasks, total_wo),
@@ -334,14 +332,18 @@ def summarise(*, user: User, period: Period, group_by: str | None, now: datetime
     }
 
 
+def _times(times: dict) -> dict:
+    """Every duration reported (wall and working time), empty figures where nothing was measured."""
+    return {name: times.get(name) or sla.duration_stats() for name, _ in sla.TIMES}
+
+
 def _steps(tasks: sla.TaskFigures) -> list[dict]:
     steps = []
     for (template, step), counts in sorted(tasks.steps.items(), key=lambda item: (item[0][0], item[0][1])):
         times = tasks.step_times.get((template, step), {})
         steps.append({
             "template": template, "step": step, **counts, "on_time_rate": sla.on_time_rate(counts),
-            "time_to_claim": times.get("time_to_claim") or sla.duration_stats(),
-            "time_to_complete": times.get("time_to_complete") or sla.duration_stats(),
+            **_times(times),
         })
     return steps
 
