@@ -22,7 +22,7 @@ BUILT_IN = {"key": BUILT_IN_KEY, "name": "China standard: Mon–Fri 09:00–18:0
 SHORT_COVERAGE = timedelta(days=60)
 UPCOMING = timedelta(days=400)
 
-_compiled: dict[tuple[int, int], WorkingTime] = {}
+_compiled: dict[tuple, WorkingTime] = {}
 _change_hooks: list[Callable[[int, datetime], dict]] = []
 
 
@@ -60,8 +60,10 @@ def _days(calendar: Calendar) -> tuple[dict[date, str | None], dict[date, str], 
 
 
 def working_time(calendar: Calendar) -> WorkingTime:
-    """The calendar ready for arithmetic, remembered per version (a changed calendar has a new version)."""
-    key = (calendar.id, calendar.version)
+    """The calendar ready for arithmetic, remembered per version (a changed calendar has a new version; the time of
+    the change is part of the key too, so a database restored or recreated under a running process is not mistaken
+    for the one remembered)."""
+    key = (calendar.id, calendar.version, calendar.updated_at)
     found = _compiled.get(key)
     if found is None:
         holidays, workdays, coverage = _days(calendar)

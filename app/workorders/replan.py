@@ -73,8 +73,10 @@ def _write(task_rows: list[dict], timer_rows: list[dict], work_order_ids: set[in
             _TIMER.c.task_id == moved.c.task_id, _TIMER.c.kind == moved.c.kind, _TIMER.c.level == moved.c.level,
             _TIMER.c.status == TimerStatus.PENDING.value,
         )).values(fire_at=moved.c.fire_at)).rowcount
-    # A work order is due when the last of its live tasks is (as the engine sets it when a step opens).
-    latest = (select(func.max(_TASK.c.due_at)).where(_TASK.c.work_order_id == _WORK_ORDER.c.id, _TASK.c.status.in_(LIVE))
-              .scalar_subquery())
-    db.session.execute(update(_WORK_ORDER).where(among_ids(_WORK_ORDER.c.id, work_order_ids)).values(due_at=func.coalesce(latest, _WORK_ORDER.c.due_at)))
+    # A work order is due when the last of its live tasks is (as the engine sets it when a step opens): one grouped
+    # read of the batch's work orders' live tasks joined in, not a look-up per work order.
+    latest = (select(_TASK.c.work_order_id, func.max(_TASK.c.due_at).label("due_at"))
+              .where(among_ids(_TASK.c.work_order_id, work_order_ids), _TASK.c.status.in_(LIVE))
+              .group_by(_TASK.c.work_order_id).subquery())
+    db.session.execute(update(_WORK_ORDER).where(_WORK_ORDER.c.id == latest.c.work_order_id).values(due_at=latest.c.due_at))
     return timers
