@@ -72,10 +72,18 @@ def quality_templates() -> list[dict]:
         },
         {
             "key": "restock", "name": "补货 Restock", "priority": "P2", "owner_department_id": ops,
-            "description": "A product paused for stock shortage: its owner department restocks it",
+            "description": "A product paused for stock shortage: its owner department restocks it; stock transferred from "
+                           "elsewhere is received and counted, and quality confirms a product that is discontinued",
             "steps": [
                 {"key": "restock", "title": "补货 Restock the product", "mode": "pool", "for_each": "owner", "sla": "PT4H",
                  "outcomes": ["restocked", "transferred", "discontinued"]},
+                {"key": "receive_transfer", "title": "接收调拨 Receive the transferred stock", "after": ["restock"], "mode": "pool",
+                 "for_each": "owner", "sla": "P1D", "outcomes": ["received", "short"],
+                 "form": [{"name": "received_quantity", "label": "收到数量 Quantity received", "type": "integer", "required": True}],
+                 "when": {"outcome": {"step": "restock", "in": ["transferred"]}}},
+                {"key": "confirm_discontinued", "title": "确认停售 Quality confirms it is discontinued", "after": ["restock"],
+                 "mode": "pool", "assignees": {"roles": [{"role": "quality"}]}, "sla": "P1D",
+                 "when": {"outcome": {"step": "restock", "in": ["discontinued"]}}},
             ],
         },
     ]

@@ -130,3 +130,27 @@ def test_one_request_with_many_products_pauses_each_short_one_once(q):
     result = q.events(*events).json
     assert sorted(result["paused"]) == sorted(f"SKU-{i}" for i in range(1, 20, 2))
     assert len(restocks()) == 10
+
+
+def test_the_restock_flow_branches_on_what_the_owner_did(q):
+    """Restocked closes it; stock transferred from elsewhere is received and counted; a discontinued product goes to
+    quality to confirm. The branches not taken are skipped."""
+    from app.workorders.models import WorkOrderStep
+
+    outcomes = {"restocked": None, "transferred": "receive_transfer", "discontinued": "confirm_discontinued"}
+    for n, (outcome, expected) in enumerate(outcomes.items()):
+        sku = f"SKU-B{n}"
+        q.products({"sku": sku, "name": f"Branch {n}", "owner_department": "MER"})
+        q.level(sku, "WH-SH-01", 150, T0, threshold=100)
+        q.level(sku, "WH-SH-01", 40, T0 + timedelta(minutes=1))
+        (work_order,) = [w for w in restocks() if w.product_sku == sku]
+        q.finish(work_order.id, "restock", "merchant.hu", outcome=outcome)
+        steps = dict(db.session.execute(select(WorkOrderStep.key, WorkOrderStep.status)
+                                        .where(WorkOrderStep.work_order_id == work_order.id)).all())
+        db.session.expire_all()
+        if expected is None:
+            assert steps == {"restock": "completed", "receive_transfer": "skipped", "confirm_discontinued": "skipped"}
+            assert db.session.get(WorkOrder, work_order.id).status == "resolved"
+        else:
+            assert steps[expected] == "active", (outcome, steps)
+            assert [k for k, s in steps.items() if s == "skipped"] == [k for k in ("receive_transfer", "confirm_discontinued") if k != expected]
