@@ -230,4 +230,19 @@ def test_a_driver_sees_the_case_and_what_the_warehouse_found(phone, api):
     expect(earlier).to_contain_text("仓库核查 Warehouse check")
     expect(earlier).to_contain_text("外箱压坏")
     expect(earlier).to_contain_text(api.me("staff.wh1")["name"])
+    expect(page.locator(".due-explained")).to_contain_text("4小时，按自然时间计算")  # this step runs on the wall clock
+    assert phone.js_errors() == []
+
+
+def test_a_task_on_office_hours_says_why_it_is_due_then(phone, api):
+    """The demo's safety briefing counts working time on the warehouses' calendar (cn-standard, inherited from
+    Operations): the worker reads the SLA, the calendar and what is not counted, in their language."""
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="staff.wh1b")
+    wo = api.ok("POST", "/work-orders", {"template": "safety_briefing", "title": "E2E 安全交底"}, login="mgr.wh1")
+    task = next(t for t in wo["tasks"] if t["assignee"] and t["assignee"]["login"] == "staff.wh1b")
+    page = phone.sign_in("staff.wh1b")
+    phone.open(f"/task/{task['id']}")
+    explained = page.locator(".due-explained")
+    expect(explained).to_contain_text("8小时工作时间")
+    expect(explained).to_contain_text("中国标准工作日")
     assert phone.js_errors() == []

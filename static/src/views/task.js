@@ -369,6 +369,8 @@ export default function taskView(el, params) {
         h('p.task-step', t('task.step', { step: task.step_title || task.step || '' }), task.instance_label ? ` · ${task.instance_label}` : '', h('span.muted', ` · ${modeLabel(task.mode)}`)),
         h('div.card-chips', countdown(task.due_at), pendingChip(pending),
           task.escalation_level > 0 ? h('span.chip.chip-escalated', t('task.escalated', { n: task.escalation_level })) : null),
+        // Why it is due then (the SLA, its calendar, the nights, weekends and holidays not counted), in the reader's language.
+        task.due_at && task.due_explained ? h('p.due-explained', task.due_explained) : null,
         wo && user() && (user().roles || []).some((r) => r === 'lead' || r === 'admin') ? h('a.link', { href: `#/wo/${wo.id}` }, t('task.open_wo')) : null),
       notices,
       sections,
