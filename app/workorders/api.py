@@ -78,7 +78,7 @@ def get_work_order(work_order_id):
     """A work order with its first tasks (the ones you may see) and its timeline."""
     user = current_user()
     work_order = service.get_work_order(user=user, work_order_id=work_order_id)
-    return presenters.work_order_view(user=user, work_order=work_order, now=utcnow())
+    return presenters.work_order_view(user=user, work_order=work_order, now=utcnow(), zone=_reader_zone(user))
 
 
 @blp.route("/work-orders/<int:work_order_id>/tasks")
@@ -190,8 +190,13 @@ def get_task(task_id):
     data and what the steps before this one found."""
     user = current_user()
     task = visible_task(user, task_id)
-    zone = reader_zone(user.quiet_hours, current_app.config["BUSINESS_TIMEZONE"])
-    return {**presenters.present_one(task, utcnow()), "case": presenters.case_of(task), **presenters.due_of(task, user, zone)}
+    return {**presenters.present_one(task, utcnow()), "case": presenters.case_of(task),
+            **presenters.due_of(task, user, _reader_zone(user))}
+
+
+def _reader_zone(user) -> str:
+    """The time zone `user` reads times in."""
+    return reader_zone(user.quiet_hours, current_app.config["BUSINESS_TIMEZONE"])
 
 
 def _task_view(task):

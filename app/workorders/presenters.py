@@ -130,9 +130,11 @@ class WorkOrderView:
         return getattr(self.work_order, name)
 
 
-def work_order_view(*, user: User, work_order: WorkOrder, now: datetime, with_timeline: bool = True) -> WorkOrderView:
-    """The work order `user` opened or asked for, as they may see it, in a fixed number of queries."""
-    detail = service.work_order_detail(user=user, work_order=work_order, with_timeline=with_timeline)
+def work_order_view(*, user: User, work_order: WorkOrder, now: datetime, with_timeline: bool = True,
+                    zone: str | None = None) -> WorkOrderView:
+    """The work order `user` opened or asked for, as they may see it (due times explained in `zone`), in a fixed
+    number of queries."""
+    detail = service.work_order_detail(user=user, work_order=work_order, with_timeline=with_timeline, zone=zone)
     events = detail.pop("timeline")
     named = {e.actor_id for e in events} | {v for e in events for k, v in (e.details or {}).items()
                                              if k in PEOPLE_IN_DETAILS and isinstance(v, int)}

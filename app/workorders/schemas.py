@@ -148,6 +148,9 @@ class StepStateSchema(ma.Schema):
     reason = ma.fields.Dict(allow_none=True, metadata={
         "description": "Why the router started or skipped it: {by: when, when, held}, {by: default, taken} or "
                        "{by: no_branch_taken, after}; null for a step without conditions."})
+    due_at = ma.fields.DateTime(allow_none=True, metadata={"description": "A running step's earliest due time."})
+    due_explained = ma.fields.String(allow_none=True, metadata={
+        "description": "Why it is due then, in your language and time zone (SLA, calendar, periods not counted)."})
 
 
 class WorkOrderDetailSchema(WorkOrderCreatedSchema):

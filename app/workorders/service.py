@@ -1,10 +1,12 @@
 """Work orders: create from a template, read, list, cancel, comment."""
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
 from app.calendars import service as calendars_service
+from app.calendars.service import clock as calendar_clock
 from app.common.pagination import paginate
 from app.common.text import LIKE_ESCAPE, like_pattern
 from app.common.uow import unit_of_work
@@ -13,6 +15,7 @@ from app.extensions import db
 from app.flows.forms import for_each_errors, validate_values
 from app.flows import service as flows_service
 from app.flows.service import get_template
+from app.flows.timing import explain_due
 from app.org.models import User
 from app.workorders import engine, timeline
 from app.workorders.models import (
@@ -127,7 +130,8 @@ def register_detail_part(part: Callable[[WorkOrder], dict]) -> None:
     _detail_parts.append(part)
 
 
-def work_order_detail(*, user: User, work_order: WorkOrder, tasks_limit: int = TASKS_IN_ANSWER, with_timeline: bool = True) -> dict:
+def work_order_detail(*, user: User, work_order: WorkOrder, tasks_limit: int = TASKS_IN_ANSWER, with_timeline: bool = True,
+                      zone: str | None = None) -> dict:
     """The first `tasks_limit` tasks `user` may see with their total, and the timeline, in a fixed number of queries.
 
     Staff who only handle some tasks see the timeline of the work order and of their own tasks, not the events
@@ -144,38 +148,60 @@ def work_order_detail(*, user: User, work_order: WorkOrder, tasks_limit: int = T
         events = db.session.scalars(stmt).all()
     detail = {"tasks": page["items"], "tasks_total": page["total"], "timeline": events}
     if with_timeline:
-        detail["steps"] = step_states(work_order)
+        detail["steps"] = step_states(work_order, (user.locale, zone) if zone else None)
         for part in _detail_parts:
             detail.update(part(work_order))
     return detail
 
 
-def step_states(work_order: WorkOrder) -> list[dict]:
+def step_states(work_order: WorkOrder, reader: tuple[str, str] | None = None) -> list[dict]:
     """Every step of the work order's template version with its status and, when a condition decided it, why; a
-    `for_each` step that opened has one entry per instance (`instance` is its label), with that instance's status."""
+    `for_each` step that opened has one entry per instance (`instance` is its label), with that instance's status.
+
+    A running step (or instance) says when it is due (its live tasks' earliest due time) and, for a `reader`
+    (locale, time zone), why: the SLA, its calendar and the non-working periods skipped.
+    """
     template = engine.template_of(work_order)
     rows = {w.key: w for w in db.session.scalars(select(WorkOrderStep).where(WorkOrderStep.work_order_id == work_order.id))}
     instances: dict[str, dict[int, tuple[str | None, list[str]]]] = {}
-    if any(step.get("for_each") for step in template.steps):
-        for key, index, label, status in db.session.execute(
-                select(Task.step, Task.instance, Task.instance_label, Task.status).join(WorkOrderStep, WorkOrderStep.id == Task.step_id)
-                .where(Task.work_order_id == work_order.id, Task.activation == WorkOrderStep.activation, Task.instance.is_not(None))
-                .order_by(Task.instance, Task.id)):
+    due: dict[tuple[str, int | None], tuple] = {}  # (step, instance) -> (due, opened, calendar) of its earliest-due live task
+    for key, index, label, status, due_at, created_at, calendar_id in db.session.execute(
+            select(Task.step, Task.instance, Task.instance_label, Task.status, Task.due_at, Task.created_at, Task.calendar_id)
+            .join(WorkOrderStep, WorkOrderStep.id == Task.step_id)
+            .where(Task.work_order_id == work_order.id, Task.activation == WorkOrderStep.activation)
+            .order_by(Task.instance, Task.id)):
+        if index is not None:
             instances.setdefault(key, {}).setdefault(index, (label, []))[1].append(status)
+        if status in (TaskStatus.OPEN, TaskStatus.CLAIMED) and due_at is not None:
+            for place in ((key, index), (key, None)):
+                if place not in due or due_at < due[place][0]:
+                    due[place] = (due_at, created_at, calendar_id)
     states = []
+    steps = {step["key"]: step for step in template.steps}
+
+    def with_due(entry: dict, place: tuple) -> dict:
+        found = due.get(place) if entry["status"] == "active" else None
+        if not found:
+            return {**entry, "due_at": None, "due_explained": None}
+        due_at, opened, calendar_id = found
+        explained = None
+        if reader:
+            explained = explain_due(steps[place[0]], opened, reader[0], ZoneInfo(reader[1]), calendar_clock(calendar_id) if calendar_id else None)
+        return {**entry, "due_at": due_at, "due_explained": explained}
+
     for step in template.steps:
         row = rows.get(step["key"])
         entry = {"key": step["key"], "title": step["title"], "status": row.status if row else "pending",
                  "reason": row.route if row else None, "instance": None}
         opened = instances.get(step["key"])
         if not opened:
-            states.append(entry)
+            states.append(with_due(entry, (step["key"], None)))
             continue
-        for label, statuses in opened.values():
+        for index, (label, statuses) in opened.items():
             live = any(s in (TaskStatus.OPEN, TaskStatus.CLAIMED) for s in statuses)
             done = any(s == TaskStatus.COMPLETED for s in statuses)
-            states.append({**entry, "instance": label,
-                           "status": "active" if live else "completed" if done else entry["status"]})
+            states.append(with_due({**entry, "instance": label, "status": "active" if live else "completed" if done else entry["status"]},
+                                   (step["key"], index)))
     return states
 
 

@@ -111,7 +111,8 @@ def test_a_lead_sees_the_route_a_branching_work_order_took(phone, api):
             {"key": "contact", "title": "联系客户", "assignees": {"departments": [cs]}, "outcomes": ["received", "refused"]},
             {"key": "pickup", "title": "司机取回", "after": ["contact"], "assignees": {"departments": [cs]},
              "when": {"outcome": {"step": "contact", "in": ["received"]}}},
-            {"key": "close", "title": "关闭召回", "after": ["contact"], "assignees": {"departments": [cs]}, "default": True},
+            {"key": "close", "title": "关闭召回", "after": ["contact"], "assignees": {"departments": [cs]}, "default": True,
+             "sla": "PT2H"},
             {"key": "inspect", "title": "仓库检验", "after": ["pickup"], "assignees": {"departments": [cs]}},
         ]}, login="admin")
         wo = api.ok("POST", "/work-orders", {"template": "e2e_route", "title": "E2E 客户拒绝取回"}, login="lead.cs")
@@ -126,6 +127,7 @@ def test_a_lead_sees_the_route_a_branching_work_order_took(phone, api):
         expect(route.locator("li.route-skipped").first).to_contain_text("司机取回")
         expect(route.locator("li.route-skipped").first).to_contain_text("条件不满足")
         expect(route.locator("li.route-active")).to_contain_text("关闭召回")
+        expect(route.locator("li.route-active .due-explained")).to_contain_text("2小时，按自然时间计算")  # why it is due then
         expect(page.locator(".timeline")).to_contain_text("环节跳过")
         # Steps are named by their titles, never by their keys.
         expect(page.locator(".timeline")).to_contain_text("环节: 司机取回")

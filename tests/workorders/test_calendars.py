@@ -123,6 +123,11 @@ def test_the_task_says_why_it_is_due_then_in_the_readers_language(flow):
     explained = r.json["due_explained"]
     assert explained.startswith("自 2026-09-30 17:00 起 4小时工作时间") and "国庆节" in explained, explained
     assert r.json["due_at"].startswith("2026-10-08T04:00:00")  # 12:00 in Shanghai: 1 h on the eve, 3 h after the week off
+    # The work order's steps say the same to whoever reads them, in their own language.
+    flow.client.patch("/api/v1/me", json={"locale": "en"}, headers=flow.h("admin"))
+    (step,) = flow.detail(task.work_order_id)["steps"]
+    assert step["status"] == "active" and step["due_at"] == r.json["due_at"]
+    assert step["due_explained"].startswith("4 h of working time on the calendar “China standard") and "National Day" in step["due_explained"]
 
 
 def test_changing_a_calendar_replans_live_tasks_and_their_pending_timers_only(flow):

@@ -486,11 +486,14 @@ export function newView(el) {
 }
 
 /** The route of a branching flow: every step taken, skipped or not yet reached, and why (docs/design.md §11). */
+// The steps: taken, skipped (with why) and not yet reached; a running step says when it is due and why then.
 function routeSection(steps) {
-  if (!steps.some((s) => s.reason || s.status === 'skipped')) return null;
+  if (steps.length < 2 && !steps.some((s) => s.reason || s.due_at)) return null;
   return h('section.section', { 'aria-labelledby': 'wo-route' }, h('h2#wo-route.section-title', t('wo.route')),
     h('ol.route', steps.map((s) => h(`li.route-step.route-${s.status}`,
       h('span.route-title', s.instance ? `${s.title || s.key} · ${s.instance}` : (s.title || s.key)),
       h(`span.chip.chip-${s.status}`, tMaybe(`route.status.${s.status}`, s.status)),
-      s.reason ? h('span.route-why', routeReason(s.reason)) : null))));
+      s.reason ? h('span.route-why', routeReason(s.reason)) : null,
+      s.due_at ? h('span.route-due', `${t('wo.due_at')} ${fmtWhen(s.due_at)}`) : null,
+      s.due_explained ? h('span.route-why.due-explained', s.due_explained) : null))));
 }
