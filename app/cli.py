@@ -1,6 +1,7 @@
 """The fixed CLI of docs/design.md §10, run as plain `flask …` from the repository root."""
 import json
 import logging
+import os
 import time
 
 import click
@@ -20,18 +21,21 @@ push_cli = AppGroup("push", help="Web Push.")
 @click.option("--if-missing", is_flag=True, help="Keep an existing key pair.")
 def init_vapid_command(if_missing):
     """Generate a development VAPID key pair into instance/vapid.json."""
+    click.echo(_init_vapid(if_missing))
+
+
+def _init_vapid(if_missing: bool) -> str:
     from app.config import INSTANCE_DIR, VAPID_FILE
     from app.notify.vapid import generate_vapid_keypair
 
     path = INSTANCE_DIR / VAPID_FILE
     if path.exists() and if_missing:
-        click.echo(f"VAPID keys kept: {path}")
-        return
+        return f"VAPID keys kept: {path}"
     private_key, public_key = generate_vapid_keypair()
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"private_key": private_key, "public_key": public_key}))
     path.chmod(0o600)
-    click.echo(f"VAPID key pair written to {path} (restart the app to use it)\npublic key: {public_key}")
+    return f"VAPID key pair written to {path} (restart the app to use it)\npublic key: {public_key}"
 
 
 @click.command("serve")
@@ -95,6 +99,49 @@ def create_admin_command(login, password, name):
     click.echo(f"{'Created' if created else 'Reset'} admin {user.login} (id {user.id})")
 
 
+@click.command("setup")
+@click.option("--login", default="admin", show_default=True, help="The first admin's login.")
+@click.option("--password", default=None, help="The first admin's password; one is generated and shown once when omitted.")
+@click.option("--name", default=None, help="The first admin's name (defaults to the login).")
+def setup_command(login, password, name):
+    """A new company from nothing to a signed-in admin, asking nothing it can default.
+
+    Upgrades the database (which installs the system flows and the built-in calendar), makes the development Web
+    Push keys if there are none (in AWS they come from SSM), and creates the first admin. Run again, it upgrades
+    and leaves an existing admin alone unless --password is given.
+    """
+    import secrets
+
+    from flask_migrate import upgrade
+    from sqlalchemy import select
+
+    from app.errors import DomainError
+    from app.extensions import db
+    from app.org.models import User
+    from app.org.service import set_password_or_create_admin
+
+    upgrade()
+    click.echo("Database upgraded: system flows (quarantine, recall, restock) and the cn-standard calendar installed.")
+    if not os.environ.get("VAPID_PRIVATE_KEY"):  # in AWS the keys come from SSM; here, a pair kept in instance/
+        click.echo(_init_vapid(if_missing=True))
+    try:
+        if password is None and db.session.scalar(select(User.id).where(User.login == login)) is not None:
+            click.echo(f"{login} exists: left as it is (pass --password to reset it).")
+            return
+        chosen = password or secrets.token_urlsafe(12)
+        try:
+            user, created = set_password_or_create_admin(login=login, password=chosen, name=name)
+        except DomainError as exc:
+            problems = [message for messages in exc.details.values() for message in messages]
+            raise click.ClickException(" ".join([exc.message, *problems]))
+        click.echo(f"{'Created' if created else 'Reset'} admin {user.login}.")
+        if password is None:
+            click.echo(f"Password (shown once; change it in Settings): {chosen}")
+    finally:
+        db.session.remove()  # nothing left open: the next command (or a second setup) finds the database free
+    click.echo("Start the app (flask serve) and sign in; then set up departments, people and API keys (README: Setting up a company).")
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run one pass of every job, then exit.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
@@ -143,3 +190,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(push_cli)
     app.cli.add_command(serve_command)
+    app.cli.add_command(setup_command)

@@ -10,6 +10,7 @@ from app.flows.schemas import TemplateSchema
 from app.org import service as org
 from app.org.models import Department, User
 from app.quality.demo import quality_templates, seed_catalogue
+from app.quality.system import SYSTEM_KEYS
 from app.workorders import service as workorders
 from app.workorders.classifications import add_path
 from app.workorders.models import WorkOrder
@@ -203,13 +204,21 @@ def seed_classifications() -> int:
 
 
 def seed_templates() -> int:
-    """Install the built-in templates that are missing."""
+    """Install the demo templates that are missing, and route the system flows to the demo's departments.
+
+    The system flows (quality.system) come with the database, routed by role; while nobody has edited them, the
+    demo edits them as an admin would (customer service contacts the customers), never adding a second template.
+    """
     created = 0
     for body in demo_templates():
-        if db.session.scalar(select(FlowTemplate.id).where(FlowTemplate.key == body["key"])):
-            continue
-        flows.create_template(body=TemplateSchema().load(body), created_by=None, now=utcnow())
-        created += 1
+        current = db.session.scalar(select(FlowTemplate).where(FlowTemplate.key == body["key"], FlowTemplate.is_current.is_(True)))
+        if current is None:
+            flows.create_template(body=TemplateSchema().load(body), created_by=None, now=utcnow(), system=body["key"] in SYSTEM_KEYS)
+            created += 1
+        elif current.system and current.version == 1 and current.created_by_id is None and body["key"] in SYSTEM_KEYS:
+            loaded = TemplateSchema().load(body)
+            if (loaded["steps"], loaded["owner_department_id"]) != (current.steps, current.owner_department_id):
+                flows.replace_template(key=body["key"], body=loaded, created_by=None, now=utcnow())
     return created
 
 

@@ -1,7 +1,7 @@
 """Flow templates: versioned, immutable once a work order uses them (docs/design.md §3)."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.models import JSONType, UTCDateTime, utcnow
@@ -24,6 +24,8 @@ class FlowTemplate(db.Model):
     # Only the newest version of a key is current; older ones stay for the work orders that run on them.
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A flow Baton starts by itself (quality.system): installed by the upgrade, edited by admins as new versions.
+    system: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -120,6 +120,9 @@ class TemplateSchema(ma.Schema):
     form = ma.fields.List(ma.fields.Nested(FormFieldSchema), load_default=list, validate=validate.Length(max=100))
     steps = ma.fields.List(ma.fields.Nested(StepSchema), required=True, validate=validate.Length(1, 100))
     is_current = ma.fields.Boolean(dump_only=True)
+    system = ma.fields.Boolean(dump_only=True, metadata={
+        "description": "A flow Baton starts by itself (andon quarantine, recall, restock): installed with the database; "
+                       "edit it to route it to your departments."})
     created_at = ma.fields.DateTime(dump_only=True)
 
 

@@ -87,12 +87,13 @@ def list_templates(*, include_inactive: bool = False):
     return stmt
 
 
-def create_template(*, body: dict, created_by: User | None, now: datetime) -> FlowTemplate:
-    """Create version 1 of a template after checking its graph and references."""
+def create_template(*, body: dict, created_by: User | None, now: datetime, system: bool = False) -> FlowTemplate:
+    """Create version 1 of a template after checking its graph and references (`system`: one Baton starts itself)."""
     if db.session.scalar(select(FlowTemplate.id).where(FlowTemplate.key == body["key"])):
         raise Conflict(f"Template {body['key']!r} exists; PUT /templates/{body['key']} makes a new version.", code="template_exists")
     _check(body)
-    template = FlowTemplate(**_columns(body), key=body["key"], version=1, created_by_id=created_by.id if created_by else None, created_at=now)
+    template = FlowTemplate(**_columns(body), key=body["key"], version=1, created_by_id=created_by.id if created_by else None, created_at=now,
+                            system=system)
     db.session.add(template)
     db.session.commit()
     return template
@@ -131,7 +132,8 @@ def replace_template(*, key: str, body: dict, created_by: User | None, now: date
         return current
     db.session.execute(update(FlowTemplate).where(FlowTemplate.key == key).values(is_current=False))
     template = FlowTemplate(
-        **_columns(body), key=key, version=current.version + 1, created_by_id=created_by.id if created_by else None, created_at=now
+        **_columns(body), key=key, version=current.version + 1, created_by_id=created_by.id if created_by else None, created_at=now,
+        system=current.system,
     )
     db.session.add(template)
     db.session.commit()

@@ -198,7 +198,7 @@ def _pull(*, user: User, body: dict, now: datetime, tz: str, recall_lanes: int) 
     installed = set(db.session.scalars(select(FlowTemplate.key).where(FlowTemplate.key.in_(needed), FlowTemplate.is_current.is_(True),
                                                                       FlowTemplate.active.is_(True))))
     if needed - installed:
-        raise Conflict(f"Flow templates {sorted(needed - installed)} are not installed (flask seed demo installs them).",
+        raise Conflict(f"Flow templates {sorted(needed - installed)} are missing or inactive; `flask db upgrade` installs them.",
                        code="template_missing")
     # Locking the product serialises pulls, resolves and shortage checks of one product: the andons read next are current.
     db.session.get(Product, product.id, with_for_update=True, populate_existing=True)

@@ -1,4 +1,4 @@
-"""The quality flows (quarantine, recall, restock) and the demo catalogue that `flask seed demo` installs."""
+"""The demo company's routing of the system flows, and the demo catalogue that `flask seed demo` installs."""
 import random
 from datetime import datetime, timedelta
 
@@ -9,6 +9,7 @@ from app.extensions import db
 from app.org.models import Department
 from app.quality import catalogue, shortage
 from app.quality.models import Product
+from app.quality.system import system_templates
 
 DEMO_DRIVERS = ("driver.li", "driver.wang", "driver.chen")
 DEMO_WAREHOUSES = ("WH-SH-01", "WH-BJ-01")
@@ -28,65 +29,9 @@ DEMO_ORDERS = 3_000
 
 
 def quality_templates() -> list[dict]:
-    """Quarantine (andon containment), recall (one per delivered order) and restock (stock shortage)."""
+    """The system flows as the demo company routes them: contact by customer service, owned by quality and operations."""
     ids = dict(db.session.execute(select(Department.code, Department.id).where(Department.code.in_(["CS", "QA", "OPS"]))).all())
-    cs, qa, ops = ids.get("CS"), ids.get("QA"), ids.get("OPS")
-    return [
-        {
-            "key": "quarantine", "name": "隔离库存 Quarantine stock", "priority": "P1", "owner_department_id": qa,
-            "description": "Andon containment: each warehouse holding the stock quarantines it, then quality confirms",
-            "steps": [
-                {"key": "quarantine", "title": "隔离库存 Quarantine the stock", "mode": "pool", "for_each": "warehouses", "sla": "PT2H",
-                 "outcomes": ["quarantined", "none_found"],
-                 "form": [{"name": "quantity", "label": "Quantity quarantined", "type": "integer", "required": False}]},
-                {"key": "confirm", "title": "质检确认 Quality confirms the containment", "after": ["quarantine"], "mode": "pool",
-                 "assignees": {"roles": [{"role": "quality"}]}, "sla": "PT4H"},
-            ],
-        },
-        {
-            "key": "recall", "name": "召回 Recall", "priority": "P1", "owner_department_id": qa,
-            "description": "Contact the customer (a lead follows up the unreachable) → the driver picks up → the "
-                           "warehouse receives and inspects → passed goods back to stock, anything else disposed of by "
-                           "quality. A refusal closes the recall with its reason.",
-            "steps": [
-                {"key": "contact", "title": "联系客户 Contact the customer", "mode": "pool", "assignees": {"departments": [cs]},
-                 "sla": "PT4H", "escalation": {"max_level": 2}, "outcomes": ["agreed", "refused", "unreachable"],
-                 "form": [{"name": "reason", "label": "原因 Reason", "type": "text", "required": False}]},
-                {"key": "follow_up", "title": "主管跟进 A lead follows up", "after": ["contact"], "mode": "pool",
-                 "assignees": {"roles": [{"role": "lead", "department": cs}]}, "sla": "P1D", "outcomes": ["agreed", "refused"],
-                 "when": {"outcome": {"step": "contact", "in": ["unreachable"]}}},
-                {"key": "pickup", "title": "司机取回 Driver picks up", "after": ["contact", "follow_up"], "mode": "pool",
-                 "assignees": {"from_data": "driver_ids"}, "sla": "P1D", "outcomes": ["picked_up", "not_available"],
-                 "allow_return": True,
-                 "when": {"any": [{"outcome": {"step": "contact", "in": ["agreed"]}},
-                                  {"outcome": {"step": "follow_up", "in": ["agreed"]}}]}},
-                {"key": "receive", "title": "仓库收货检验 Warehouse receives and inspects", "after": ["pickup"], "mode": "pool",
-                 "for_each": "receive_at", "sla": "P1D", "outcomes": ["passed", "failed", "not_received"],
-                 "form": [{"name": "findings", "label": "检验结果 Findings", "type": "textarea", "required": False}],
-                 "when": {"outcome": {"step": "pickup", "in": ["picked_up"]}}},
-                {"key": "restock", "title": "重新入库 Back to stock", "after": ["receive"], "mode": "pool", "for_each": "receive_at",
-                 "sla": "P1D", "when": {"outcome": {"step": "receive", "in": ["passed"], "quantifier": "all"}}},
-                {"key": "dispose", "title": "质检处置 Quality disposes of the goods", "after": ["receive"], "mode": "pool",
-                 "assignees": {"roles": [{"role": "quality"}]}, "sla": "P2D", "default": True},
-            ],
-        },
-        {
-            "key": "restock", "name": "补货 Restock", "priority": "P2", "owner_department_id": ops,
-            "description": "A product paused for stock shortage: its owner department restocks it; stock transferred from "
-                           "elsewhere is received and counted, and quality confirms a product that is discontinued",
-            "steps": [
-                {"key": "restock", "title": "补货 Restock the product", "mode": "pool", "for_each": "owner", "sla": "PT4H",
-                 "outcomes": ["restocked", "transferred", "discontinued"]},
-                {"key": "receive_transfer", "title": "接收调拨 Receive the transferred stock", "after": ["restock"], "mode": "pool",
-                 "for_each": "owner", "sla": "P1D", "outcomes": ["received", "short"],
-                 "form": [{"name": "received_quantity", "label": "收到数量 Quantity received", "type": "integer", "required": True}],
-                 "when": {"outcome": {"step": "restock", "in": ["transferred"]}}},
-                {"key": "confirm_discontinued", "title": "确认停售 Quality confirms it is discontinued", "after": ["restock"],
-                 "mode": "pool", "assignees": {"roles": [{"role": "quality"}]}, "sla": "P1D",
-                 "when": {"outcome": {"step": "restock", "in": ["discontinued"]}}},
-            ],
-        },
-    ]
+    return system_templates(customer_service=ids.get("CS"), quality=ids.get("QA"), operations=ids.get("OPS"))
 
 
 def _iso(value: datetime) -> datetime:

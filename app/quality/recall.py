@@ -384,7 +384,7 @@ def _recall_template() -> FlowTemplate:
     try:
         return get_template(key=RECALL_TEMPLATE)
     except NotFound:
-        raise Conflict("The recall flow template is not installed (flask seed demo installs it).", code="template_missing")
+        raise Conflict("The recall flow is missing; `flask db upgrade` installs it with the database.", code="template_missing")
 
 
 def pending_recall_andon_ids() -> list[int]:

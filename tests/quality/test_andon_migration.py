@@ -19,7 +19,8 @@ from tests.quality.conftest import T0
 BEFORE, THIS = "c8d41f0a7b25", "e3f1a9c2b7d4"
 # Tables and columns that later migrations add and today's models read: added bare here, so the demo can be seeded through
 # today's services on the older schema (the upgrade under test does not touch them).
-LATER_COLUMNS = [("departments", "calendar_id INTEGER"), ("tasks", "calendar_id INTEGER")]
+LATER_COLUMNS = [("departments", "calendar_id INTEGER"), ("tasks", "calendar_id INTEGER"), ("tasks", "claim_working_seconds FLOAT"),
+                 ("tasks", "complete_working_seconds FLOAT"), ("flow_templates", "system BOOLEAN NOT NULL DEFAULT FALSE")]
 
 
 def _upgrade_to_before():
