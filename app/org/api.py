@@ -85,7 +85,7 @@ class UserItem(MethodView):
     @blp.response(200, UserSchema)
     def patch(self, body, user_id):
         """Change a person (deactivating ends their sessions at once)."""
-        return service.update_user(user_id=user_id, changes=body)
+        return service.update_user(user_id=user_id, changes=body, actor_id=current_user().id, now=utcnow())
 
 
 @blp.route("/groups")

@@ -67,6 +67,9 @@ class UserSchema(ma.Schema):
     permissions = ma.fields.List(ma.fields.String(validate=validate.OneOf(PERMISSION_VALUES)), load_default=list)
     locale = ma.fields.String(load_default="zh-CN", validate=validate.OneOf(LOCALES))
     active = ma.fields.Boolean(dump_only=True)
+    handed_back = ma.fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "After a deactivation: how many of their tasks were handed back (to the pool, or to whoever "
+                       "stands in for them)."})
     on_duty = ma.fields.Boolean(dump_only=True)
     delegate_id = ma.fields.Integer(dump_only=True, allow_none=True)
     quiet_hours = ma.fields.Nested(QuietHoursSchema, dump_only=True, allow_none=True)

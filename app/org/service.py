@@ -1,9 +1,11 @@
 """Organisation rules: the department tree, reporting lines, groups, availability."""
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
 
 from app.calendars.service import calendar_exists
+from app.common.clock import utcnow
 from app.org.passwords import hash_password, password_problems
 from app.common.text import LIKE_ESCAPE, like_pattern
 from app.errors import Conflict, Invalid, NotFound
@@ -223,8 +225,19 @@ def create_user(
     return user
 
 
-def update_user(*, user_id: int, changes: dict) -> User:
-    """Change a person; deactivation and password changes end their sessions at once."""
+# What must happen when someone is deactivated, in the same transaction (the work-order layer registers handing
+# their work back); each hook answers how many tasks it moved.
+_deactivation_hooks: list[Callable[[int, datetime, int | None], int]] = []
+
+
+def register_deactivation_hook(hook: Callable[[int, datetime, int | None], int]) -> None:
+    """`hook(user_id, now, actor_id)` runs when a person is deactivated, after they are marked inactive."""
+    _deactivation_hooks.append(hook)
+
+
+def update_user(*, user_id: int, changes: dict, actor_id: int | None = None, now: datetime | None = None) -> User:
+    """Change a person; deactivation and password changes end their sessions at once, and deactivation hands
+    their work back (`user.handed_back` says how many tasks moved)."""
     user = get_user(user_id=user_id)
     if "department_id" in changes:
         _require_department("department_id", changes["department_id"])
@@ -236,6 +249,7 @@ def update_user(*, user_id: int, changes: dict) -> User:
         _require_usable_password(changes["password"], login=user.login, name=changes.get("name", user.name))
         user.password_hash = hash_password(changes["password"])
         user.session_version += 1
+    leaving = "active" in changes and changes["active"] is False and user.active
     if "active" in changes and changes["active"] != user.active:
         user.active = changes["active"]
         user.session_version += 1
@@ -243,7 +257,12 @@ def update_user(*, user_id: int, changes: dict) -> User:
         if field in changes:
             setattr(user, field, changes[field])
     _set_grants(user, changes.get("roles"), changes.get("permissions"))
+    handed_back = 0
+    if leaving:
+        db.session.flush()
+        handed_back = sum(hook(user.id, now or utcnow(), actor_id) for hook in _deactivation_hooks)
     db.session.commit()
+    user.handed_back = handed_back if leaving else None
     return user
 
 

@@ -16,6 +16,7 @@ from app.flows.forms import for_each_errors, validate_values
 from app.flows import service as flows_service
 from app.flows.service import get_template
 from app.flows.timing import explain_due
+from app.org import service as org_service
 from app.org.models import User
 from app.workorders import engine, timeline
 from app.workorders.models import (
@@ -32,6 +33,7 @@ from app.workorders.models import (
 from app.workorders.attachments import attachment_errors
 from app.workorders.numbers import number_work_order, unnumbered
 from app.workorders.planner import opened_details, work_order_values
+from app.workorders.handback import hand_back
 from app.workorders.replan import replan_calendar
 from app.workorders.policy import require_lead, task_filter, visible_work_order, work_order_filter
 
@@ -47,6 +49,7 @@ def _runs_on_template(template_id: int) -> bool:
 
 flows_service.register_usage_check(_runs_on_template)
 calendars_service.register_change_hook(replan_calendar)
+org_service.register_deactivation_hook(hand_back)
 
 def transition(work_order: WorkOrder, action: str) -> None:
     """Apply a work-order transition from the one table, or Conflict."""

@@ -1,0 +1,116 @@
+"""Work handed back when its holder leaves (docs/design.md §13): nothing waits on someone who is not there.
+
+When a person is deactivated, every live task that waits on them moves, in the deactivation's own transaction:
+
+- a pool or joint task they claimed goes back to its pool, offered again to the other candidates who are still
+  active; where nobody would be left, it is offered to whoever stands in for them (their delegate, else the
+  first available manager up their line, the rule of Part I), else to the work order's owners (the owning
+  department's head, else its creator);
+- an offer they are one of several candidates for simply loses them; an offer they were the only candidate for
+  goes to the stand-in as above;
+- their own task of an `each` step is cancelled when others share the step (the step then completes when the
+  others have), else handed to the stand-in, as that person's task to do.
+
+Each move is on its work order's timeline (`handed_back`, with whom it went to), the people it now reaches are told,
+and the count is the answer to the deactivation (`handed_back`). The work orders are locked in id order before
+their tasks change, like every handler does, and the person's live tasks are read again afterwards, so a claim
+that committed in between is handed back too.
+"""
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select
+
+from app.extensions import db
+from app.notify.service import notify
+from app.org.models import User
+from app.workorders import engine, timeline
+from app.workorders.handlers import available_handlers, fallback_handlers
+from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder, task_transition
+
+LIVE = (TaskStatus.OPEN, TaskStatus.CLAIMED)
+PASSES = 3
+
+
+def hand_back(user_id: int, now: datetime, actor_id: int | None) -> int:
+    """Move every live task waiting on `user_id` (already inactive) to someone who is there; answers how many moved."""
+    moved = 0
+    for _ in range(PASSES):
+        waiting = (Task.assignee_id == user_id) | exists().where(
+            TaskCandidate.task_id == Task.id, TaskCandidate.user_id == user_id, TaskCandidate.is_open.is_(True))
+        work_order_ids = sorted(set(db.session.scalars(select(Task.work_order_id).where(Task.status.in_(LIVE), waiting))))
+        if not work_order_ids:
+            break
+        work_orders = db.session.scalars(select(WorkOrder).where(WorkOrder.id.in_(work_order_ids)).order_by(WorkOrder.id)
+                                         .with_for_update().execution_options(populate_existing=True)).all()
+        tasks = db.session.scalars(select(Task).where(Task.work_order_id.in_(work_order_ids), Task.status.in_(LIVE), waiting)
+                                   .order_by(Task.id).execution_options(populate_existing=True)).all()
+        by_id = {w.id: w for w in work_orders}
+        for task in tasks:
+            moved += _move(task, by_id[task.work_order_id], user_id, now, actor_id)
+        db.session.flush()
+        for work_order in work_orders:  # a cancelled `each` task may complete its step
+            engine.advance(work_order=work_order, template=engine.template_of(work_order), now=now, actor_id=actor_id)
+    return moved
+
+
+def _candidates(task: Task) -> list[int]:
+    """The task's candidates who are still active."""
+    return list(db.session.scalars(select(TaskCandidate.user_id).join(User, User.id == TaskCandidate.user_id)
+                                   .where(TaskCandidate.task_id == task.id, User.active.is_(True))))
+
+
+def _stand_ins(user_id: int, work_order: WorkOrder) -> list[int]:
+    """Who takes over from someone who left: their stand-in up their line, else the work order's owners."""
+    handlers, _ = available_handlers([user_id])
+    return handlers or fallback_handlers(work_order)
+
+
+def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_id: int | None) -> int:
+    """Hand one task back; answers 1 when work moved to someone, 0 when they were merely one candidate of many."""
+    step = engine.template_of(work_order).step(task.step)
+    held = task.assignee_id == user_id
+    db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id, TaskCandidate.user_id == user_id))
+    if task.mode == "each" and held:
+        siblings = db.session.scalar(select(Task.id).where(
+            Task.step_id == task.step_id, Task.activation == task.activation, Task.id != task.id,
+            Task.instance.is_(None) if task.instance is None else Task.instance == task.instance,
+            Task.status.in_((*LIVE, TaskStatus.COMPLETED))).limit(1))
+        if siblings is not None:
+            engine.cancel_tasks([task], now)
+            _record(task, work_order, user_id, None, now, actor_id)
+            return 1
+        (to, *_) = _stand_ins(user_id, work_order) or [None]
+        if to is None:
+            return 0
+        task.assignee_id = to
+        db.session.add(TaskCandidate(task_id=task.id, user_id=to, is_open=True, added_at=now))
+        _tell([to], "task.assigned", task, work_order, step, now)
+        _record(task, work_order, user_id, to, now, actor_id)
+        return 1
+    others = [u for u in _candidates(task) if u != user_id]
+    new = [] if others else [u for u in _stand_ins(user_id, work_order) if u != user_id]
+    if held:
+        task.status = task_transition(task.status, "release")
+        task.assignee_id = None
+        task.claimed_at = task.claimed_effective_at = task.claim_working_seconds = None
+    if new:
+        db.session.add_all(TaskCandidate(task_id=task.id, user_id=u, is_open=True, added_at=now) for u in new)
+    if held:
+        reopened = db.session.scalars(select(TaskCandidate).where(TaskCandidate.task_id == task.id)).all()
+        for row in reopened:
+            row.is_open = True
+    if not held and not new:
+        return 0  # one of several candidates: the others still have it
+    _tell(others + new if held else new, "task.offered" if task.mode == "pool" else "task.assigned", task, work_order, step, now)
+    _record(task, work_order, user_id, new[0] if new else None, now, actor_id)
+    return 1
+
+
+def _tell(user_ids: list[int], kind: str, task: Task, work_order: WorkOrder, step: dict, now: datetime) -> None:
+    notify(user_ids=user_ids, kind=kind, params={"number": work_order.number, "step": step["title"], "title": work_order.title},
+           about={"task_id": task.id}, priority=work_order.priority, now=now)
+
+
+def _record(task: Task, work_order: WorkOrder, user_id: int, to: int | None, now: datetime, actor_id: int | None) -> None:
+    timeline.record(work_order_id=work_order.id, task_id=task.id, kind="handed_back", actor_id=actor_id, now=now,
+                    details={"from_user": user_id, "to_user": to, "reason": "deactivated", "step": task.step})
