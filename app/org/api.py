@@ -1,16 +1,24 @@
 """Organisation endpoints (admin), and the signed-in person's own profile."""
+import csv
+import io
+
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
-from app.org import service
+from app.errors import Invalid
+from app.extensions import db
+from app.org import importing, service
 from app.org.schemas import (
     DepartmentPatchSchema,
     DepartmentSchema,
     GroupPatchSchema,
     GroupSchema,
+    ImportArgs,
+    ImportResultSchema,
     MePatchSchema,
     UserListArgs,
     UserPatchSchema,
@@ -129,3 +137,56 @@ class Me(MethodView):
     def patch(self, body):
         """Change your availability, delegate, language or quiet hours."""
         return service.update_me(user=current_user(), changes=body, now=utcnow())
+
+
+IMPORT_MAX_BYTES = 10 * 1024 * 1024
+
+
+@blp.route("/users/import", methods=["POST"])
+@auth_required(roles=("admin",))
+@blp.arguments(ImportArgs, location="query")
+@blp.response(200, ImportResultSchema)
+@blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
+    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}})
+def import_users(args):
+    """Create or update people from a CSV (UTF-8 or GB18030) or XLSX file with a header row: login, name, department
+    (code), manager (login, may be a row of the same file), roles and permissions (separated by , or ;), locale,
+    phone, email, and optionally password. `dry_run=true` answers what would change and writes nothing; a real run
+    is all or nothing. Problems: 422 with `details.rows` = [{row, column, message}], every one of them."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("Send the file as multipart/form-data field `file`.", details={"file": ["missing"]})
+    data = upload.stream.read(IMPORT_MAX_BYTES + 1)
+    if len(data) > IMPORT_MAX_BYTES:
+        raise Invalid(f"The file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB.", details={"file": ["too large"]})
+    table = importing.read_table(upload.filename or "", data)
+    plan, problems = importing.plan_import(table)
+    if problems:
+        raise Invalid(f"{len(problems)} problems in the file; nothing was imported.", code="import_invalid",
+                      details={"rows": problems})
+    if not args["dry_run"]:
+        importing.apply_import(plan)
+        db.session.commit()
+    counts = {action: sum(1 for e in plan if e["action"] == action) for action in ("create", "update", "unchanged")}
+    return {"dry_run": args["dry_run"], "created": counts["create"], "updated": counts["update"], "unchanged": counts["unchanged"],
+            "rows": [{"row": e["row"], "login": e["login"], "action": e["action"], "changes": sorted(e["changes"])} for e in plan],
+            "ignored_columns": table.ignored_columns}
+
+
+@blp.route("/users/export.csv")
+@auth_required(roles=("admin",))
+@blp.doc(responses={"200": {"description": "Everyone, in the import's columns (UTF-8 with a BOM, so Excel opens it).",
+                            "content": {"text/csv": {"schema": {"type": "string"}}}}})
+def export_users():
+    """Everyone in the import's columns: edit the file and import it back."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(importing.EXPORTED)
+    writer.writerows([[_cell(v) for v in row] for row in importing.export_rows()])
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="people.csv"'})
+
+
+def _cell(value: str) -> str:
+    """A value that a spreadsheet must not take for a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

@@ -58,6 +58,9 @@ class User(db.Model):
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
     delegate_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     quiet_hours: Mapped[dict | None] = mapped_column(JSONType)
+    # How to reach the person beyond the app (imported from HR files; SMS and the chat channels of §14 use them).
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
     # Bumped on deactivation and password change: every token issued before stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

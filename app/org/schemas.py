@@ -8,6 +8,10 @@ from app.common.fields import PersonReference, StrictBoolean
 from app.org.models import LOCALES, Permission, Role
 
 ROLE_VALUES = [r.value for r in Role]
+PHONE = r"^\+?[0-9][0-9 \-]{4,30}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_PHONE = [validate.Length(max=32), validate.Regexp(PHONE, error="not a phone number such as +86 138 0000 0000")]
+_EMAIL = [validate.Length(max=254), validate.Regexp(EMAIL, error="not an email address")]
 PERMISSION_VALUES = [p.value for p in Permission]
 
 
@@ -66,6 +70,8 @@ class UserSchema(ma.Schema):
     roles = ma.fields.List(ma.fields.String(validate=validate.OneOf(ROLE_VALUES)), load_default=lambda: ["staff"])
     permissions = ma.fields.List(ma.fields.String(validate=validate.OneOf(PERMISSION_VALUES)), load_default=list)
     locale = ma.fields.String(load_default="zh-CN", validate=validate.OneOf(LOCALES))
+    phone = ma.fields.String(load_default=None, allow_none=True, validate=_PHONE)
+    email = ma.fields.String(load_default=None, allow_none=True, validate=_EMAIL)
     active = ma.fields.Boolean(dump_only=True)
     handed_back = ma.fields.Integer(dump_only=True, allow_none=True, metadata={
         "description": "After a deactivation: how many of their tasks were handed back (to the pool, or to whoever "
@@ -83,6 +89,8 @@ class UserPatchSchema(ma.Schema):
     roles = ma.fields.List(ma.fields.String(validate=validate.OneOf(ROLE_VALUES)))
     permissions = ma.fields.List(ma.fields.String(validate=validate.OneOf(PERMISSION_VALUES)))
     locale = ma.fields.String(validate=validate.OneOf(LOCALES))
+    phone = ma.fields.String(allow_none=True, validate=_PHONE)
+    email = ma.fields.String(allow_none=True, validate=_EMAIL)
     active = StrictBoolean()
 
 
@@ -119,3 +127,25 @@ class GroupPatchSchema(ma.Schema):
     description = ma.fields.String(validate=validate.Length(0, 2000))
     members = ma.fields.List(ma.fields.Integer(), validate=validate.Length(max=10_000))
     active = StrictBoolean()
+
+
+class ImportArgs(ma.Schema):
+    dry_run = ma.fields.Boolean(load_default=False, truthy={"true", "1"}, falsy={"false", "0"}, metadata={
+        "description": "true: check the file and answer what would change, writing nothing."})
+
+
+class ImportRowSchema(ma.Schema):
+    row = ma.fields.Integer(metadata={"description": "The row in the file (the header's row counts)."})
+    login = ma.fields.String()
+    action = ma.fields.String(metadata={"description": "create, update or unchanged"})
+    changes = ma.fields.List(ma.fields.String(), metadata={"description": "The fields that change (a password is named, never shown)."})
+
+
+class ImportResultSchema(ma.Schema):
+    dry_run = ma.fields.Boolean()
+    created = ma.fields.Integer()
+    updated = ma.fields.Integer()
+    unchanged = ma.fields.Integer()
+    rows = ma.fields.List(ma.fields.Nested(ImportRowSchema))
+    ignored_columns = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Columns of the file the import does not read (an HR export's others), left aside."})

@@ -204,6 +204,8 @@ def create_user(
     roles: list[str] | None = None,
     permissions: list[str] | None = None,
     locale: str = "zh-CN",
+    phone: str | None = None,
+    email: str | None = None,
 ) -> User:
     """Create a person with a hashed password, roles and grants."""
     if db.session.scalar(select(User.id).where(func.lower(User.login) == login.lower())):
@@ -218,6 +220,8 @@ def create_user(
         department_id=department_id,
         manager_id=manager_id,
         locale=locale,
+        phone=phone,
+        email=email,
     )
     _set_grants(user, roles if roles is not None else ["staff"], permissions or [])
     db.session.add(user)
@@ -253,7 +257,7 @@ def update_user(*, user_id: int, changes: dict, actor_id: int | None = None, now
     if "active" in changes and changes["active"] != user.active:
         user.active = changes["active"]
         user.session_version += 1
-    for field in ("name", "locale"):
+    for field in ("name", "locale", "phone", "email"):
         if field in changes:
             setattr(user, field, changes[field])
     _set_grants(user, changes.get("roles"), changes.get("permissions"))

@@ -152,6 +152,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("PUT", "/api/v1/calendars/<int:calendar_id>"): Row(admin_only(), params=lambda w: {"calendar_id": w.ids["calendar"]},
                                                         body=lambda w: CALENDAR),
     ("GET", "/api/v1/users"): Row(admin_and_lead()),
+    ("POST", "/api/v1/users/import"): Row(admin_only(admin=OK), multipart=True),  # a PNG: 422 for the admin, refused to the rest
+    ("GET", "/api/v1/users/export.csv"): Row(admin_only()),
     ("POST", "/api/v1/users"): Row(admin_only(admin=OK), body=lambda w: {"login": "matrix.user", "password": "matrix-password-1",
                                                                          "name": "Matrix", "roles": ["staff"]}),
     ("GET", "/api/v1/users/<int:user_id>"): Row(admin_and_lead(), params=lambda w: {"user_id": w.ids["spare_user"]}),
