@@ -18,6 +18,7 @@ import notificationsView from './views/notifications.js';
 const lazyLeads = () => import('./views/leads.js');
 const lazyAndon = () => import('./views/andon.js');
 const lazyDashboard = () => import('./views/dashboard.js');
+const lazyAdmin = () => import('./views/admin.js');
 
 function loadFailed(el) {
   el.append(h('div.page',
@@ -28,6 +29,7 @@ function loadFailed(el) {
 
 const lead = () => session.isLead();
 const andon = () => session.canAndon();
+const admin = () => session.hasRole('admin');
 
 route('/signin', () => signinView, { public: true, title: 'nav.signin' });
 route('/inbox', () => inboxView, { tab: 'inbox', title: 'nav.inbox' });
@@ -43,6 +45,16 @@ route('/andon/new', () => lazyAndon().then((m) => m.pullView), { tab: 'andon', a
 route('/andon/:id', () => lazyAndon().then((m) => m.detailView), { tab: 'andon', allow: andon, title: 'andon.detail_title', onLoadError: loadFailed });
 route('/trace/:batch', () => lazyAndon().then((m) => m.traceView), { tab: 'andon', allow: andon, title: 'trace.title', onLoadError: loadFailed });
 route('/dashboard', () => lazyDashboard().then((m) => m.dashboardView), { tab: 'dashboard', allow: lead, title: 'nav.dashboard', onLoadError: loadFailed });
+// The admin console: its own lazy chunk, for admins only (the API refuses everyone else as well).
+const consoleRoute = (view, title) => ({ load: () => lazyAdmin().then((m) => m[view]), meta: { tab: 'admin', allow: admin, title, onLoadError: loadFailed } });
+for (const [path, view, title] of [
+  ['/admin', 'homeView', 'admin.title'], ['/admin/people', 'peopleView', 'admin.people'], ['/admin/people/:id', 'personView', 'admin.people'],
+  ['/admin/departments', 'departmentsView', 'admin.departments'], ['/admin/groups', 'groupsView', 'admin.groups'],
+  ['/admin/keys', 'keysView', 'admin.keys'], ['/admin/calendars', 'calendarsView', 'admin.calendars'],
+]) {
+  const { load, meta } = consoleRoute(view, title);
+  route(path, load, meta);
+}
 
 setGuard((match, path) => {
   if (!session.signedIn()) return match && match.meta.public ? null : `/signin${path !== '/' && path !== '/signin' ? `?next=${encodeURIComponent(path)}` : ''}`;
@@ -60,6 +72,7 @@ function tabs() {
   if (lead()) list.push({ id: 'wo', href: '#/wo', icon: 'orders', label: 'nav.orders' });
   if (andon()) list.push({ id: 'andon', href: '#/andon', icon: 'andon', label: 'nav.andon' });
   if (lead()) list.push({ id: 'dashboard', href: '#/dashboard', icon: 'chart', label: 'nav.dashboard_tab' });
+  if (admin()) list.push({ id: 'admin', href: '#/admin/people', icon: 'tune', label: 'nav.admin' });
   if (list.length < 4) list.push({ id: 'outbox', href: '#/outbox', icon: 'outbox', label: 'nav.outbox' });
   list.push({ id: 'settings', href: '#/settings', icon: 'user', label: 'nav.settings' });
   return list;

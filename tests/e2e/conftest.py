@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}  # the admin console's screens
 DEMO_PASSWORD = "baton-demo"
 
 
@@ -233,9 +234,9 @@ def browser(pw):
 class Phone:
     """One phone: a browser context at 390×844 with touch, and console-error tracking."""
 
-    def __init__(self, browser, base, locale="en-US", **extra):
+    def __init__(self, browser, base, locale="en-US", device=None, **extra):
         self.base = base
-        self.context = browser.new_context(base_url=base, locale=locale, **PHONE, **extra)
+        self.context = browser.new_context(base_url=base, locale=locale, **(device or PHONE), **extra)
         self.context.set_default_timeout(15000)
         self.errors = []
         self.page = self.context.new_page()
@@ -292,6 +293,12 @@ def phone_factory(browser, live_server):
 @pytest.fixture
 def phone(phone_factory):
     return phone_factory()
+
+
+@pytest.fixture
+def desktop(phone_factory):
+    """A desktop browser (1280×800), as an admin uses the console."""
+    return phone_factory(device=DESKTOP)
 
 
 def shot(page, name):

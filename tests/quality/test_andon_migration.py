@@ -20,7 +20,8 @@ BEFORE, THIS = "c8d41f0a7b25", "e3f1a9c2b7d4"
 # Tables and columns that later migrations add and today's models read: added bare here, so the demo can be seeded through
 # today's services on the older schema (the upgrade under test does not touch them).
 LATER_COLUMNS = [("departments", "calendar_id INTEGER"), ("tasks", "calendar_id INTEGER"), ("tasks", "claim_working_seconds FLOAT"),
-                 ("tasks", "complete_working_seconds FLOAT"), ("flow_templates", "system BOOLEAN NOT NULL DEFAULT FALSE")]
+                 ("tasks", "complete_working_seconds FLOAT"), ("flow_templates", "system BOOLEAN NOT NULL DEFAULT FALSE"),
+                 ("users", "phone VARCHAR(32)"), ("users", "email VARCHAR(254)")]
 
 
 def _upgrade_to_before():
