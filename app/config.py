@@ -146,6 +146,8 @@ def from_environment() -> dict:
         # Recall fan-out: parallel lanes (PostgreSQL) and work orders per transaction.
         "RECALL_LANES": _int("BATON_RECALL_LANES", 2),
         "RECALL_BATCH_SIZE": _int("BATON_RECALL_BATCH_SIZE", 5000),
+        # Someone off duty this long has the tasks they hold handed back (0: never); see workorders/handback.py.
+        "OFF_DUTY_HANDBACK_MINUTES": _int("BATON_OFF_DUTY_HANDBACK_MINUTES", 60),
         # Business day of work-order numbers and daily metrics.
         "BUSINESS_TIMEZONE": os.environ.get("BATON_TIMEZONE", "Asia/Shanghai"),
         "TRUSTED_PROXIES": _int("BATON_TRUSTED_PROXIES", 0),

@@ -1,5 +1,5 @@
 """One pass of every background job; `flask worker` and tests call it, Lambda handlers call the parts."""
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.auth.service import prune_login_throttles
 from app.aws import put_events
@@ -10,6 +10,7 @@ from app.notify import providers
 from app.notify.dispatch import dispatch_pending
 from app.quality.holds import deliver_sales_events
 from app.quality.recall import run_pending_recalls
+from app.workorders.handback import hand_back_absent
 
 
 def _sales_channel(config):
@@ -42,6 +43,7 @@ def run_all_once(*, now: datetime, config, deadline: float | None = None) -> dic
         "sales_events_delivered": deliver_sales_events(now=now, publish=_sales_channel(config)),
         "idempotency_pruned": idempotency.prune_expired(now=now),
         "login_throttles_pruned": prune_login_throttles(now=now, window=config["LOGIN_FAILURE_WINDOW_SECONDS"]),
+        "tasks_handed_back_off_duty": hand_back_absent(now=now, after=timedelta(minutes=config.get("OFF_DUTY_HANDBACK_MINUTES", 60))),
     }
     # Last: the metrics read model feeds dashboards, which can wait behind work people are waiting for. A bounded
     # batch per pass; a backlog (a new install, a change of time zone) is worked off over the next passes.

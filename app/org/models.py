@@ -56,6 +56,7 @@ class User(db.Model):
     locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    off_duty_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when they went off duty (None: on duty)
     delegate_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     quiet_hours: Mapped[dict | None] = mapped_column(JSONType)
     # How to reach the person beyond the app (imported from HR files; SMS and the chat channels of §14 use them).

@@ -314,6 +314,8 @@ def update_me(*, user: User, changes: dict, now: datetime) -> User:
         if stand_in.id == user.id:
             raise Invalid("You cannot delegate to yourself.", details={"delegate_id": ["must be someone else"]})
         changes = {**changes, "delegate_id": stand_in.id}
+    if "on_duty" in changes and changes["on_duty"] != user.on_duty:
+        user.off_duty_since = None if changes["on_duty"] else now  # the job hands back what they hold after a while
     for field in ("on_duty", "delegate_id", "locale", "quiet_hours"):
         if field in changes:
             setattr(user, field, changes[field])

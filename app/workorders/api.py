@@ -8,7 +8,7 @@ from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
 from app.errors import Invalid
 from app.flows.service import get_template
-from app.org.service import reader_zone
+from app.org.service import get_user, reader_zone
 from app.workorders import attachments, claims, classifications, completion, dryrun, handoffs, presenters, service
 from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import (
@@ -180,6 +180,14 @@ def download_attachment(attachment_id):
 def inbox():
     """Your tasks and the pool tasks you can claim, urgent and overdue first."""
     return inbox_of(user=current_user(), now=utcnow())
+
+
+@blp.route("/users/<int:user_id>/work")
+@auth_required(roles=("admin",))
+@blp.response(200, InboxSchema)
+def work_of(user_id):
+    """A person's open work as their own inbox shows it (admins, from the console): their tasks and their offers."""
+    return inbox_of(user=get_user(user_id=user_id), now=utcnow())
 
 
 @blp.route("/tasks/<int:task_id>")

@@ -11,12 +11,16 @@ When a person is deactivated, every live task that waits on them moves, in the d
 - their own task of an `each` step is cancelled when others share the step (the step then completes when the
   others have), else handed to the stand-in, as that person's task to do.
 
-Each move is on its work order's timeline (`handed_back`, with whom it went to), the people it now reaches are told,
-and the count is the answer to the deactivation (`handed_back`). The work orders are locked in id order before
+Someone off duty for longer than BATON_OFF_DUTY_HANDBACK_MINUTES (`hand_back_absent`, run by the worker and the
+sweep Lambda) has the same done to the tasks they hold and the offers only they have; they stay a candidate of
+offers others share, and get new work again once back on duty.
+
+Each move is on its work order's timeline (`handed_back`, with whom it went to and why), the people it now reaches
+are told, and the count is the answer to the deactivation (`handed_back`). The work orders are locked in id order before
 their tasks change, like every handler does, and the person's live tasks are read again afterwards, so a claim
 that committed in between is handed back too.
 """
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, select
 
@@ -31,9 +35,11 @@ LIVE = (TaskStatus.OPEN, TaskStatus.CLAIMED)
 PASSES = 3
 
 
-def hand_back(user_id: int, now: datetime, actor_id: int | None) -> int:
-    """Move every live task waiting on `user_id` (already inactive) to someone who is there; answers how many moved."""
+def hand_back(user_id: int, now: datetime, actor_id: int | None, reason: str = "deactivated") -> int:
+    """Move every live task waiting on `user_id` (inactive, or off duty: `reason`) to someone who is there; answers
+    how many moved."""
     moved = 0
+    leaving = reason == "deactivated"
     for _ in range(PASSES):
         waiting = (Task.assignee_id == user_id) | exists().where(
             TaskCandidate.task_id == Task.id, TaskCandidate.user_id == user_id, TaskCandidate.is_open.is_(True))
@@ -45,12 +51,45 @@ def hand_back(user_id: int, now: datetime, actor_id: int | None) -> int:
         tasks = db.session.scalars(select(Task).where(Task.work_order_id.in_(work_order_ids), Task.status.in_(LIVE), waiting)
                                    .order_by(Task.id).execution_options(populate_existing=True)).all()
         by_id = {w.id: w for w in work_orders}
+        passed = 0
         for task in tasks:
-            moved += _move(task, by_id[task.work_order_id], user_id, now, actor_id)
+            done = _move(task, by_id[task.work_order_id], user_id, now, actor_id, reason, leaving)
+            moved += done
+            passed += done
         db.session.flush()
         for work_order in work_orders:  # a cancelled `each` task may complete its step
             engine.advance(work_order=work_order, template=engine.template_of(work_order), now=now, actor_id=actor_id)
+        if not leaving and not passed:
+            break  # off duty: the offers others share stay theirs, so nothing more will move
     return moved
+
+
+def hand_back_absent(*, now: datetime, after: timedelta) -> int:
+    """Hand back what people off duty for longer than `after` hold; one transaction per person. Answers the count."""
+    if after <= timedelta(0):
+        return 0
+    holding = exists().where(Task.assignee_id == User.id, Task.status.in_(LIVE))
+    absent = db.session.scalars(select(User.id).where(User.active.is_(True), User.on_duty.is_(False),
+                                                      User.off_duty_since <= now - after, holding).order_by(User.id)).all()
+    moved = 0
+    for user_id in absent:
+        moved += hand_back(user_id, now, None, reason="off_duty")
+        db.session.commit()
+    lonely = _alone_offers_of_absent(now, after)
+    for user_id in lonely:
+        moved += hand_back(user_id, now, None, reason="off_duty")
+        db.session.commit()
+    return moved
+
+
+def _alone_offers_of_absent(now: datetime, after: timedelta) -> list[int]:
+    """People off duty for too long who are the only candidate of an open offer."""
+    others = select(TaskCandidate.task_id).where(TaskCandidate.task_id == Task.id, TaskCandidate.user_id != User.id,
+                                                 TaskCandidate.is_open.is_(True)).exists()
+    alone = exists().where(TaskCandidate.user_id == User.id, TaskCandidate.is_open.is_(True), Task.id == TaskCandidate.task_id,
+                           Task.status == TaskStatus.OPEN, ~others)
+    return list(db.session.scalars(select(User.id).where(User.active.is_(True), User.on_duty.is_(False),
+                                                         User.off_duty_since <= now - after, alone).order_by(User.id)))
 
 
 def _candidates(task: Task) -> list[int]:
@@ -65,10 +104,12 @@ def _stand_ins(user_id: int, work_order: WorkOrder) -> list[int]:
     return handlers or fallback_handlers(work_order)
 
 
-def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_id: int | None) -> int:
+def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_id: int | None, reason: str, leaving: bool) -> int:
     """Hand one task back; answers 1 when work moved to someone, 0 when they were merely one candidate of many."""
     step = engine.template_of(work_order).step(task.step)
     held = task.assignee_id == user_id
+    if not held and not leaving and any(u != user_id for u in _candidates(task)):
+        return 0  # off duty: an offer others share stays theirs too
     db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id, TaskCandidate.user_id == user_id))
     if task.mode == "each" and held:
         siblings = db.session.scalar(select(Task.id).where(
@@ -77,7 +118,7 @@ def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_
             Task.status.in_((*LIVE, TaskStatus.COMPLETED))).limit(1))
         if siblings is not None:
             engine.cancel_tasks([task], now)
-            _record(task, work_order, user_id, None, now, actor_id)
+            _record(task, work_order, user_id, None, now, actor_id, reason)
             return 1
         (to, *_) = _stand_ins(user_id, work_order) or [None]
         if to is None:
@@ -85,7 +126,7 @@ def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_
         task.assignee_id = to
         db.session.add(TaskCandidate(task_id=task.id, user_id=to, is_open=True, added_at=now))
         _tell([to], "task.assigned", task, work_order, step, now)
-        _record(task, work_order, user_id, to, now, actor_id)
+        _record(task, work_order, user_id, to, now, actor_id, reason)
         return 1
     others = [u for u in _candidates(task) if u != user_id]
     new = [] if others else [u for u in _stand_ins(user_id, work_order) if u != user_id]
@@ -102,7 +143,7 @@ def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_
     if not held and not new:
         return 0  # one of several candidates: the others still have it
     _tell(others + new if held else new, "task.offered" if task.mode == "pool" else "task.assigned", task, work_order, step, now)
-    _record(task, work_order, user_id, new[0] if new else None, now, actor_id)
+    _record(task, work_order, user_id, new[0] if new else None, now, actor_id, reason)
     return 1
 
 
@@ -111,6 +152,7 @@ def _tell(user_ids: list[int], kind: str, task: Task, work_order: WorkOrder, ste
            about={"task_id": task.id}, priority=work_order.priority, now=now)
 
 
-def _record(task: Task, work_order: WorkOrder, user_id: int, to: int | None, now: datetime, actor_id: int | None) -> None:
+def _record(task: Task, work_order: WorkOrder, user_id: int, to: int | None, now: datetime, actor_id: int | None,
+            reason: str) -> None:
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="handed_back", actor_id=actor_id, now=now,
-                    details={"from_user": user_id, "to_user": to, "reason": "deactivated", "step": task.step})
+                    details={"from_user": user_id, "to_user": to, "reason": reason, "step": task.step})

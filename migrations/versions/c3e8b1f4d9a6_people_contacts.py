@@ -1,4 +1,4 @@
-"""people: a phone number and an email address, as HR files carry them
+"""people: a phone number and an email address, as HR files carry them, and since when they are off duty
 
 Revision ID: c3e8b1f4d9a6
 Revises: a7d3f9e2c5b8
@@ -19,9 +19,11 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('email', sa.String(length=254), nullable=True))
+        batch_op.add_column(sa.Column('off_duty_since', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('off_duty_since')
         batch_op.drop_column('email')
         batch_op.drop_column('phone')

@@ -81,11 +81,14 @@ def test_an_admin_sets_up_a_company_in_the_console(desktop, api, tmp_path):
     expect(page.get_by_role("button", name="复制")).to_be_visible()
     shot(page, "15-console-keys")
 
-    # Deactivating someone says how much of their work was handed back.
+    # A person's page shows their open work; deactivating them says how much of it was handed back.
+    wo = api.ok("POST", "/work-orders", {"template": "stock_check", "title": f"E2E 盘点 {tag}"}, login="mgr.wh1")
+    api.ok("POST", f"/tasks/{wo['tasks'][0]['id']}/transfer", {"to_user": staff["login"]}, login="mgr.wh1")
     desktop.open(f"/admin/people/{staff['id']}")
+    expect(page.locator(".person-work")).to_contain_text(f"E2E 盘点 {tag}")
     page.get_by_role("button", name="停用").click()
     page.locator("dialog[open]").get_by_role("button", name="停用").click()
-    expect(page.locator(".toast")).to_contain_text(f"已停用 吴员工 {tag}，交回 0 项任务")
+    expect(page.locator(".toast")).to_contain_text(f"已停用 吴员工 {tag}，交回 1 项任务")
     expect(page.locator(".person-title")).to_contain_text("已停用")
     assert desktop.js_errors() == []
 

@@ -154,6 +154,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/users"): Row(admin_and_lead()),
     ("POST", "/api/v1/users/import"): Row(admin_only(admin=OK), multipart=True),  # a PNG: 422 for the admin, refused to the rest
     ("GET", "/api/v1/users/export.csv"): Row(admin_only()),
+    ("GET", "/api/v1/users/<int:user_id>/work"): Row(admin_only(), params=lambda w: {"user_id": w.ids["spare_user"]}),
     ("POST", "/api/v1/users"): Row(admin_only(admin=OK), body=lambda w: {"login": "matrix.user", "password": "matrix-password-1",
                                                                          "name": "Matrix", "roles": ["staff"]}),
     ("GET", "/api/v1/users/<int:user_id>"): Row(admin_and_lead(), params=lambda w: {"user_id": w.ids["spare_user"]}),

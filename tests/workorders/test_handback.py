@@ -90,3 +90,30 @@ def test_their_own_each_task_is_cancelled_or_handed_on(flow):
     assert _deactivate(flow, "staff.wh2") == 1
     handed = _task(task["id"])
     assert (handed.status, handed.assignee_id) == ("open", flow.demo.uid("mgr.wh2"))  # the only one: their manager does it
+
+
+def test_someone_off_duty_for_too_long_has_what_they_hold_handed_back(flow):
+    from datetime import timedelta
+
+    from app.common.clock import utcnow
+    from app.workorders.handback import hand_back_absent
+
+    held = flow.create("stock_check", login="mgr.wh1")["tasks"][0]
+    shared = flow.create("stock_check", login="mgr.wh1")["tasks"][0]
+    assert flow.act(held["id"], "claim", "staff.wh1").status_code == 200
+    r = flow.client.patch("/api/v1/me", json={"on_duty": False}, headers=flow.h("staff.wh1"))
+    assert r.status_code == 200, r.json
+    hour = timedelta(minutes=60)
+    assert hand_back_absent(now=utcnow() + timedelta(minutes=30), after=hour) == 0  # a short break changes nothing
+    assert _task(held["id"]).assignee_id == flow.demo.uid("staff.wh1")
+    assert hand_back_absent(now=utcnow() + timedelta(minutes=61), after=hour) == 1
+    task = _task(held["id"])
+    assert (task.status, task.assignee_id) == ("open", None)
+    assert flow.demo.uid("staff.wh1") in _offered_to(shared["id"])  # an offer others share stays theirs too
+    (event,) = [e for e in flow.detail(task.work_order_id)["timeline"] if e["kind"] == "handed_back"]
+    assert event["details"]["reason"] == "off_duty" and event["actor"] is None
+    assert hand_back_absent(now=utcnow() + timedelta(minutes=62), after=hour) == 0  # once
+    # Back on duty, the clock starts again from the next time they go off.
+    flow.client.patch("/api/v1/me", json={"on_duty": True}, headers=flow.h("staff.wh1"))
+    db.session.expire_all()
+    assert flow.demo.user("staff.wh1").off_duty_since is None

@@ -275,14 +275,15 @@ export function personView(el, params) {
 
   async function load() {
     try {
-      const [person, people, depts] = await Promise.all([session.get(`/users/${id}`), everyone(), allOf('/departments')]);
-      draw(person, people, depts);
+      const [person, people, depts, work] = await Promise.all([session.get(`/users/${id}`), everyone(), allOf('/departments'),
+        session.get(`/users/${id}/work`)]);
+      draw(person, people, depts, work);
     } catch (err) {
       replace(body, errorState(errorText(err), load));
     }
   }
 
-  function draw(p, people, depts) {
+  function draw(p, people, depts, work) {
     const name = textField(t('admin.field.name'), p.name, { maxlength: 200 });
     const dept = selectField(t('admin.field.department_id'), [['', t('admin.none')], ...depts.map((d) => [d.id, d.name])], p.department_id);
     const manager = personPicker(t('admin.field.manager_id'), people.filter((x) => x.id !== p.id), p.manager_id);
@@ -346,7 +347,14 @@ export function personView(el, params) {
       h('h2.page-title.person-title', { tabindex: '-1' }, p.name, p.active ? null : h('span.chip.chip-cancelled', t('admin.inactive'))),
       h('p.muted', `${p.login} · ${(p.roles || []).map((r) => tMaybe(`role.${r}`, r)).join(' · ')}`),
       h('section.section', { 'aria-labelledby': 'pe' }, h('h2#pe.section-title', t('admin.profile')), form),
-      h('section.section', h('div.button-row', resetBtn, activeBtn)));
+      h('section.section', h('div.button-row', resetBtn, activeBtn)),
+      h('section.section', { 'aria-labelledby': 'pw' }, h('h2#pw.section-title', t('admin.open_work')),
+        h('p.muted', t('admin.open_work_counts', { mine: work.mine.length, pool: work.pool.length })),
+        work.mine.length ? h('ul.cards.person-work', work.mine.map((task) => h('li.card',
+          h('a.card-link', { href: `#/wo/${task.work_order.id}` },
+            h('span.card-title', `${task.work_order.number} · ${task.work_order.title}`),
+            h('p.card-step.muted', [task.step_title, tMaybe(`task.status.${task.status}`, task.status),
+              task.due_at ? `${t('wo.due_at')} ${fmtWhen(task.due_at)}` : ''].filter(Boolean).join(' · ')))))) : null));
   }
 
   load();
