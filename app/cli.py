@@ -6,7 +6,7 @@ import time
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.common.clock import utcnow
 
@@ -100,6 +100,7 @@ def create_admin_command(login, password, name):
 
 
 @click.command("setup")
+@with_appcontext
 @click.option("--login", default="admin", show_default=True, help="The first admin's login.")
 @click.option("--password", default=None, help="The first admin's password; one is generated and shown once when omitted.")
 @click.option("--name", default=None, help="The first admin's name (defaults to the login).")

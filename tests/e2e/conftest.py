@@ -71,12 +71,22 @@ def _vapid_pair():
 def live_server(tmp_path_factory):
     """Base URL of the real app with the demo data seeded."""
     _ensure_build()
-    from werkzeug.serving import make_server
-
     from app import create_app
     from app.extensions import db
 
     tmp = tmp_path_factory.mktemp("baton-e2e")
+    config = _config(tmp)
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+        from app.seed import seed_demo
+
+        seed_demo()
+        db.session.remove()
+    yield from _serve(app)
+
+
+def _config(tmp) -> dict:
     config = {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'baton-e2e.db'}",
         "SECRET_KEY": "e2e-secret-key-that-is-long-enough-0123456789",
@@ -88,13 +98,14 @@ def live_server(tmp_path_factory):
     pair = _vapid_pair()
     if pair:
         config["VAPID_PRIVATE_KEY"], config["VAPID_PUBLIC_KEY"] = pair
-    app = create_app(config)
-    with app.app_context():
-        db.create_all()
-        from app.seed import seed_demo
+    return config
 
-        seed_demo()
-        db.session.remove()
+
+def _serve(app):
+    """Serve `app` on a free port with the background jobs running beside it, as `flask serve` does."""
+    from werkzeug.serving import make_server
+
+    from app.extensions import db
 
     stop = threading.Event()
 
@@ -121,6 +132,23 @@ def live_server(tmp_path_factory):
     yield base
     stop.set()
     server.shutdown()
+
+
+FRESH_ADMIN_PASSWORD = "first-admin-of-a-new-company-2026"
+
+
+@pytest.fixture
+def fresh_server(tmp_path, monkeypatch):
+    """A new company's server: a database that never saw the demo, made by `flask setup` alone (the migrations
+    themselves, then the first admin, signed in with FRESH_ADMIN_PASSWORD)."""
+    _ensure_build()
+    from app import create_app
+
+    monkeypatch.setenv("VAPID_PRIVATE_KEY", "set-so-setup-writes-no-key-file")
+    app = create_app(_config(tmp_path))
+    result = app.test_cli_runner().invoke(args=["setup", "--password", FRESH_ADMIN_PASSWORD])
+    assert result.exit_code == 0, result.output
+    yield from _serve(app)
 
 
 # ---------------------------------------------------------------- API helper (test side)

@@ -371,7 +371,7 @@ export default {
   'settings.version': 'Baton {v}',
 
   'role.staff': 'Staff',
-  'role.lead': 'Customer-service lead',
+  'role.lead': 'Lead',
   'role.quality': 'Quality',
   'role.admin': 'Administrator',
 

@@ -371,7 +371,7 @@ export default {
   'settings.version': 'Baton {v}',
 
   'role.staff': '一线员工',
-  'role.lead': '客服组长',
+  'role.lead': '主管',
   'role.quality': '品控',
   'role.admin': '管理员',
 
