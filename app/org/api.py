@@ -19,6 +19,8 @@ from app.org.schemas import (
     GroupSchema,
     ImportArgs,
     ImportResultSchema,
+    PeopleArgs,
+    PeopleFoundSchema,
     MePatchSchema,
     UserListArgs,
     UserPatchSchema,
@@ -190,3 +192,13 @@ def export_users():
 def _cell(value: str) -> str:
     """A value that a spreadsheet must not take for a formula."""
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+@blp.route("/people")
+@auth_required()
+@blp.arguments(PeopleArgs, location="query")
+@blp.response(200, PeopleFoundSchema)
+def find_people(args):
+    """Active people whose name or login contains `q`, for picking someone by name (a transfer, a stand-in): name,
+    login and department, at most `limit`, names first that start with `q`."""
+    return {"items": service.find_people(q=args["q"], limit=args["limit"])}

@@ -149,3 +149,17 @@ class ImportResultSchema(ma.Schema):
     rows = ma.fields.List(ma.fields.Nested(ImportRowSchema))
     ignored_columns = ma.fields.List(ma.fields.String(), metadata={
         "description": "Columns of the file the import does not read (an HR export's others), left aside."})
+
+
+class PeopleArgs(ma.Schema):
+    q = ma.fields.String(load_default="", validate=validate.Length(0, 100), metadata={
+        "description": "Part of a name or login; empty: the first people by name."})
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(1, 50))
+
+
+class PersonFoundSchema(PersonRefSchema):
+    department = ma.fields.String(allow_none=True, metadata={"description": "Their department's name."})
+
+
+class PeopleFoundSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(PersonFoundSchema))

@@ -279,6 +279,19 @@ def set_password_or_create_admin(*, login: str, password: str, name: str | None 
     return update_user(user_id=user.id, changes={"password": password, "roles": sorted(roles), "active": True}), False
 
 
+def find_people(*, q: str, limit: int = 20) -> list[dict]:
+    """Active people whose name or login contains `q` (case-insensitive), those starting with it first."""
+    pattern = like_pattern(q.lower())
+    name, login = func.lower(User.name), func.lower(User.login)
+    starts = like_pattern(q.lower()).lstrip("%")
+    rows = db.session.execute(
+        select(User.id, User.name, User.login, Department.name).outerjoin(Department, Department.id == User.department_id)
+        .where(User.active.is_(True), name.like(pattern, escape=LIKE_ESCAPE) | login.like(pattern, escape=LIKE_ESCAPE))
+        .order_by((name.like(starts, escape=LIKE_ESCAPE) | login.like(starts, escape=LIKE_ESCAPE)).desc(), User.name, User.id)
+        .limit(limit)).all()
+    return [{"id": i, "name": n, "login": lg, "department": d} for i, n, lg, d in rows]
+
+
 def list_users(*, department_id: int | None = None, role: str | None = None, active: bool | None = None, q: str | None = None):
     """Users matching filters, as a select for pagination."""
     stmt = select(User).order_by(User.id)

@@ -197,13 +197,17 @@ def test_switching_language(phone, api):
     assert phone.js_errors() == []
 
 
-def test_a_stand_in_is_named_by_login_and_shown_by_name(phone, api):
-    """Settings used to want a numeric user id for the stand-in; people type a login and read a name."""
+def test_a_stand_in_is_picked_by_name_and_shown_by_name(phone, api):
+    """Settings used to want a numeric user id for the stand-in; people type part of a name and pick the person."""
     api.ok("PATCH", "/me", {"locale": "zh-CN", "on_duty": True, "delegate_id": None}, login="staff.wh2b")
     page = phone.sign_in("staff.wh2b")
     page.locator(".tabbar .tab", has_text="我的").click()
     page.locator("label.check", has_text="在岗").click()  # off duty: the stand-in field appears
-    page.get_by_label("离岗代理人（对方的登录名）").fill("staff.wh2")
+    name = api.me("staff.wh2")["name"]
+    field = page.get_by_label("离岗代理人")
+    field.fill(name.split()[0])  # part of the name: the directory suggests who it may be
+    expect(page.locator(f"datalist option[value='{name} (staff.wh2)']")).to_have_count(1)
+    field.fill(f"{name} (staff.wh2)")  # picked from the suggestions
     page.locator(".page-settings form button[type=submit]").first.click()
     expect(page.locator(".page-settings")).to_contain_text(f"当前：{api.me('staff.wh2')['name']}")
     me = api.me("staff.wh2b")
@@ -245,4 +249,27 @@ def test_a_task_on_office_hours_says_why_it_is_due_then(phone, api):
     explained = page.locator(".due-explained")
     expect(explained).to_contain_text("8小时工作时间")
     expect(explained).to_contain_text("中国标准工作日")
+    assert phone.js_errors() == []
+
+
+def test_a_task_is_handed_to_someone_picked_by_name(phone, api):
+    """Transfer offers the other candidates, and anyone else by name from the people directory: never an id."""
+    from tests.e2e.helpers import new_pool_task
+
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="staff.wh1")
+    wo, task = new_pool_task(api, "E2E 转交给外部门同事")
+    api.ok("POST", f"/tasks/{task['id']}/claim", {}, login="staff.wh1")
+    driver = api.me("driver.chen")  # not a candidate: a driver, picked by name
+    page = phone.sign_in("staff.wh1")
+    phone.open(f"/task/{task['id']}")
+    page.locator("button", has_text="转交").first.click()
+    dialog = page.locator("dialog[open]")
+    field = dialog.get_by_label("或其他人（按姓名）")
+    field.fill(driver["name"].split()[0])
+    expect(dialog.locator(f"datalist option[value='{driver['name']} (driver.chen)']")).to_have_count(1)
+    field.fill(f"{driver['name']} (driver.chen)")
+    dialog.locator("button[type=submit]").click()
+    expect(page.locator(".toast", has_text="已转交")).to_be_visible()
+    after = api.ok("GET", f"/work-orders/{wo['id']}", login="mgr.wh1")
+    assert next(t for t in after["tasks"] if t["id"] == task["id"])["assignee"]["login"] == "driver.chen"
     assert phone.js_errors() == []

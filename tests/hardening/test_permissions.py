@@ -166,6 +166,7 @@ TABLE: dict[tuple[str, str], Row] = {
                                                     body=lambda w: {"description": "pickers"}),
     # A key never acts as a person (docs/design.md §5).
     ("GET", "/api/v1/me"): Row(every_person()),
+    ("GET", "/api/v1/people"): Row(every_person()),
     ("PATCH", "/api/v1/me"): Row(every_person(), body=lambda w: {"locale": "en"}),
     # --- flow templates: everyone signed in reads them, admins write them ---
     ("GET", "/api/v1/templates"): Row(every_person()),

@@ -7,6 +7,7 @@ import { toast } from '../ui/toast.js';
 import { errorText } from '../ui/errors.js';
 import { confirmDialog } from '../ui/dialog.js';
 import { pageHeader } from '../ui/parts.js';
+import { personField } from '../ui/people.js';
 import { counts } from '../outbox-client.js';
 import { pushState, enablePush, disablePush, currentSubscription } from '../push.js';
 import { pushErrorText } from './pushprompt.js';
@@ -55,11 +56,10 @@ export default function settingsView(el) {
   const dutyId = uid('duty');
   const duty = h('input.switch', { type: 'checkbox', id: dutyId });
   duty.checked = me.on_duty !== false;
-  const delId = uid('delegate');
-  const delegate = h('input.input', { id: delId, type: 'text', autocomplete: 'off', autocapitalize: 'none', spellcheck: false });
-  delegate.value = (me.delegate && me.delegate.login) || '';
+  // The stand-in is picked by name from the people directory (the API takes their login).
+  const stand = personField(t('settings.delegate'), { initial: me.delegate || null, hint: t('settings.delegate_hint') });
   const delegateName = h('p.hint', me.delegate ? t('settings.delegate_now', { name: me.delegate.name }) : '');
-  const delField = h('div.field', h('label', { for: delId }, t('settings.delegate')), delegate, delegateName, h('p.hint', t('settings.delegate_hint')));
+  const delField = h('div', stand.field, delegateName);
   const qsId = uid('qs');
   const qeId = uid('qe');
   const qh = me.quiet_hours || {};
@@ -97,7 +97,7 @@ export default function settingsView(el) {
     saveAvail);
   availForm.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const d = delegate.value.trim();
+    const d = stand.value();
     if ((qStart.value && !qEnd.value) || (!qStart.value && qEnd.value)) {
       toast(t('settings.quiet_both'), 'error');
       return;

@@ -9,6 +9,7 @@ import { renderFields } from '../ui/fields.js';
 import { timeline } from '../ui/timeline.js';
 import { toast } from '../ui/toast.js';
 import { errorText, fieldErrors } from '../ui/errors.js';
+import { personField } from '../ui/people.js';
 import { openDialog, promptDialog } from '../ui/dialog.js';
 import { downscalePhoto, MAX_UPLOAD } from '../ui/photo.js';
 import { perform, pendingFor, onOutboxChange, discard } from '../outbox-client.js';
@@ -238,20 +239,18 @@ export default function taskView(el, params) {
     const me = user() ? String(user().id) : '';
     const candidates = ((woTask && (woTask.candidate_people || woTask.candidates)) || []).filter((c) => c && typeof c === 'object' && String(c.id) !== me);
     const selId = uid('to');
-    const inId = uid('to');
     const sel = candidates.length
       ? h('select.input', { id: selId }, h('option', { value: '' }, t('form.choose')), candidates.map((c) => h('option', { value: c.id }, c.name || c.login || c.id)))
       : null;
-    const input = h('input.input', { id: inId, type: 'text', autocomplete: 'off', autocapitalize: 'none' });
-    const body = h('div',
-      sel ? h('div.field', h('label', { for: selId }, t('transfer.pick')), sel) : null,
-      h('div.field', h('label', { for: inId }, sel ? t('transfer.or_login') : t('transfer.login')), input, h('p.hint', t('transfer.hint'))));
+    // Anyone else is picked by name from the people directory (the API takes their login).
+    const other = personField(sel ? t('transfer.or_person') : t('transfer.person'), { hint: t('transfer.hint') });
+    const body = h('div', sel ? h('div.field', h('label', { for: selId }, t('transfer.pick')), sel) : null, other.field);
     const target = await openDialog({
       title: t('transfer.title'),
       body,
       confirmLabel: t('transfer.confirm'),
       collect: () => {
-        const typed = input.value.trim();
+        const typed = other.value();
         if (typed) return /^\d+$/.test(typed) ? Number(typed) : typed;
         if (sel && sel.value) return Number(sel.value);
         return '';
