@@ -1,6 +1,5 @@
 """Calendar request and response bodies."""
 import re
-from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
@@ -101,6 +100,3 @@ def week_errors(week: dict) -> dict[str, list[str]]:
         errors["week"] = ["needs some working hours"]
     return errors
 
-
-def dump_days(days: list[date]) -> list[str]:
-    return [day.isoformat() for day in days]
