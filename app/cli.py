@@ -88,15 +88,20 @@ def seed_demo_command():
 @click.option("--name", default=None)
 def create_admin_command(login, password, name):
     """Create an admin, or reset an existing user's password and make them admin."""
+    user, created = _make_admin(login, password, name)
+    click.echo(f"{'Created' if created else 'Reset'} admin {user.login} (id {user.id})")
+
+
+def _make_admin(login: str, password: str, name: str | None):
+    """`set_password_or_create_admin`, its refusals (a weak password…) said as a CLI error."""
     from app.errors import DomainError
     from app.org.service import set_password_or_create_admin
 
     try:
-        user, created = set_password_or_create_admin(login=login, password=password, name=name)
+        return set_password_or_create_admin(login=login, password=password, name=name)
     except DomainError as exc:
         problems = [message for messages in exc.details.values() for message in messages]
         raise click.ClickException(" ".join([exc.message, *problems]))
-    click.echo(f"{'Created' if created else 'Reset'} admin {user.login} (id {user.id})")
 
 
 @click.command("setup")
@@ -116,10 +121,8 @@ def setup_command(login, password, name):
     from flask_migrate import upgrade
     from sqlalchemy import select
 
-    from app.errors import DomainError
     from app.extensions import db
     from app.org.models import User
-    from app.org.service import set_password_or_create_admin
 
     upgrade()
     click.echo("Database upgraded: system flows (quarantine, recall, restock) and the cn-standard calendar installed.")
@@ -130,11 +133,7 @@ def setup_command(login, password, name):
             click.echo(f"{login} exists: left as it is (pass --password to reset it).")
             return
         chosen = password or secrets.token_urlsafe(12)
-        try:
-            user, created = set_password_or_create_admin(login=login, password=chosen, name=name)
-        except DomainError as exc:
-            problems = [message for messages in exc.details.values() for message in messages]
-            raise click.ClickException(" ".join([exc.message, *problems]))
+        user, created = _make_admin(login, chosen, name)
         click.echo(f"{'Created' if created else 'Reset'} admin {user.login}.")
         if password is None:
             click.echo(f"Password (shown once; change it in Settings): {chosen}")
