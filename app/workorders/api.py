@@ -25,6 +25,7 @@ from app.workorders.schemas import (
     ClaimSchema,
     CommentSchema,
     CompleteSchema,
+    InboxArgs,
     InboxSchema,
     ReleaseSchema,
     ReturnSchema,
@@ -176,10 +177,12 @@ def download_attachment(attachment_id):
 
 @blp.route("/tasks/inbox")
 @auth_required()
+@blp.arguments(InboxArgs, location="query")
 @blp.response(200, InboxSchema)
-def inbox():
-    """Your tasks and the pool tasks you can claim, urgent and overdue first."""
-    return inbox_of(user=current_user(), now=utcnow())
+def inbox(args):
+    """Your tasks and the offers you can claim, overdue and soonest due first: searchable, sortable, paged, with
+    totals, and many similar offers folded into groups."""
+    return inbox_of(user=current_user(), now=utcnow(), **args)
 
 
 @blp.route("/users/<int:user_id>/work")

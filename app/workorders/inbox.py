@@ -1,52 +1,102 @@
-"""The inbox: a person's own tasks and the pool tasks they may claim, in one prebuilt query."""
+"""The inbox (docs/design.md §15): a person's own tasks and the pool tasks they may claim, searchable, sorted, paged,
+with true totals — and many similar offers (a recall's hundreds of "contact the customer") folded into groups, so a
+person's own normal work never disappears behind a flood.
+
+Three statements, each over the caller's candidate set only (read from the two indexes, `ix_tasks_assignee_status`
+and `ix_task_candidates_user_open`): the totals and the groups together, a page of their own tasks, a page of the
+pool. `mine` is what waits on them alone (assigned to them, or offered to them in `joint` or `each` mode); `pool`
+is the offers anyone of several may claim. A group is every pool offer of one step of one template once there are
+GROUP_AT of them; the pool page leaves grouped offers out unless `group` opens one.
+"""
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, or_, select, union
+from sqlalchemy import and_, bindparam, case, func, not_, or_, select, tuple_, union
 
+from app.common.text import LIKE_ESCAPE, like_pattern
 from app.common.types import UTCDateTime
 from app.extensions import db
 from app.org.models import User
 from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
 from app.workorders.presenters import TASK_FIELDS, WorkOrderSummary, load_templates, present_task
 
+SORTS = ("due", "priority", "newest")
+GROUP_AT = 5  # this many offers of one step of one template are shown as one group
+SEARCHED = (WorkOrder.number, WorkOrder.title, WorkOrder.order_no, WorkOrder.customer_ref, WorkOrder.batch_no, WorkOrder.product_sku)
 
-def inbox(*, user: User, now: datetime, limit: int = 200) -> dict:
-    """The caller's own tasks and the pool tasks they can claim, urgent and overdue first, in one query."""
-    rows = db.session.execute(_INBOX, {"user_id": user.id, "now": now, "limit": limit}).all()
-    templates = load_templates({row.wo_template_id for row in rows})
-    mine, pool = [], []
-    for row in rows:
-        work_order = WorkOrderSummary(*row[len(_INBOX_TASK_COLUMNS):])
-        view = present_task(row, work_order, templates[work_order.template_id], now)
-        (pool if row.mode == "pool" and row.assignee_id is None else mine).append(view)
-    return {"mine": mine, "pool": pool}
-
-
-def _inbox_query():
-    """The inbox's one query, built once (building it cost more than running it)."""
-    user_id, now = bindparam("user_id"), bindparam("now", type_=UTCDateTime())
-    live = [TaskStatus.OPEN, TaskStatus.CLAIMED]
-    offered = select(TaskCandidate.task_id).where(TaskCandidate.user_id == user_id, TaskCandidate.is_open.is_(True))
-    # The candidate ids, read from the two indexes (ix_tasks_assignee_status, ix_task_candidates_user_open), so the
-    # query costs what the caller's inbox holds: with the OR alone PostgreSQL filters every open task in the table.
-    candidate_ids = union(select(Task.id).where(Task.assignee_id == user_id, Task.status.in_(live)), offered).subquery()
-    overdue_first = case((and_(Task.due_at.is_not(None), Task.due_at < now), 0), else_=1)
-    due_nulls_last = case((Task.due_at.is_(None), 1), else_=0)
-    return (
-        select(*_INBOX_TASK_COLUMNS, *_INBOX_WORK_ORDER_COLUMNS)
-        .join(WorkOrder, WorkOrder.id == Task.work_order_id)
-        .where(
-            Task.id.in_(select(candidate_ids.c.id)),
-            Task.status.in_(live),
-            or_(Task.assignee_id == user_id, and_(Task.status == TaskStatus.OPEN, Task.id.in_(offered))),
-        )
-        .order_by(overdue_first, Task.priority, due_nulls_last, Task.due_at, Task.id)
-        .limit(bindparam("limit"))
-    )
-
-
+_USER = bindparam("user_id")
+_NOW = bindparam("now", type_=UTCDateTime())
+_LIVE = (TaskStatus.OPEN, TaskStatus.CLAIMED)
+_OFFERED = select(TaskCandidate.task_id).where(TaskCandidate.user_id == _USER, TaskCandidate.is_open.is_(True))
+# The candidate ids, read from the two indexes: with the OR alone PostgreSQL filters every open task in the table.
+_CANDIDATES = union(select(Task.id).where(Task.assignee_id == _USER, Task.status.in_(_LIVE)), _OFFERED).subquery()
+_THEIRS = and_(Task.id.in_(select(_CANDIDATES.c.id)), Task.status.in_(_LIVE),
+               or_(Task.assignee_id == _USER, and_(Task.status == TaskStatus.OPEN, Task.id.in_(_OFFERED))))
+_IS_POOL = and_(Task.mode == "pool", Task.assignee_id.is_(None))
+_OVERDUE = and_(Task.due_at.is_not(None), Task.due_at < _NOW)
+_ORDER = {
+    "due": (case((_OVERDUE, 0), else_=1), case((Task.due_at.is_(None), 1), else_=0), Task.due_at, Task.priority, Task.id),
+    "priority": (case((_OVERDUE, 0), else_=1), Task.priority, case((Task.due_at.is_(None), 1), else_=0), Task.due_at, Task.id),
+    "newest": (Task.created_at.desc(), Task.id.desc()),
+}
 # The inbox reads plain rows of the columns it shows: loading whole ORM objects (and decoding each work order's
 # JSON) cost more than the query itself.
 _INBOX_TASK_COLUMNS = [getattr(Task, column) for column in TASK_FIELDS]
 _INBOX_WORK_ORDER_COLUMNS = [getattr(WorkOrder, field).label(f"wo_{field}") for field in WorkOrderSummary._fields]
-_INBOX = _inbox_query()
+
+
+def _search(q: str):
+    pattern = like_pattern(q.lower())
+    return or_(*[func.lower(column).like(pattern, escape=LIKE_ESCAPE) for column in SEARCHED])
+
+
+def inbox(*, user: User, now: datetime, q: str = "", sort: str = "priority", page: int = 1, per_page: int = 50,
+          group: str | None = None) -> dict:
+    """{mine, pool, totals: {mine, pool}, groups: [{key, template, step, title, count, overdue, soonest_due}]}: a page
+    of each, sorted (`priority`, the default: overdue first, then the most urgent, then the soonest due; `due`:
+    overdue first, then the soonest due; `newest`), searched by `q` (number, title,
+    order, customer, batch, SKU), with `group` ("template:step") opening one group of offers."""
+    where = [_THEIRS] + ([_search(q)] if q else [])
+    params = {"user_id": user.id, "now": now}
+    pooled = case((_IS_POOL, True), else_=False)
+    counted = db.session.execute(
+        select(WorkOrder.template_key, Task.step, pooled.label("pooled"), func.count(), func.min(Task.due_at),
+               func.sum(case((_OVERDUE, 1), else_=0)), func.min(WorkOrder.template_id))
+        .select_from(Task).join(WorkOrder, WorkOrder.id == Task.work_order_id).where(*where)
+        .group_by(WorkOrder.template_key, Task.step, pooled), params).all()
+    totals = {"mine": sum(r[3] for r in counted if not r.pooled), "pool": sum(r[3] for r in counted if r.pooled)}
+    big = [r for r in counted if r.pooled and r[3] >= GROUP_AT]
+    templates = load_templates({r[6] for r in big})
+    groups = [{"key": f"{r.template_key}:{r.step}", "template": r.template_key, "step": r.step,
+               "title": _step_title(templates.get(r[6]), r.step), "count": r[3], "overdue": int(r[5] or 0),
+               "soonest_due": r[4]} for r in sorted(big, key=lambda r: (-int(r[5] or 0), r[4] is None, r[4] or now))]
+    order = _ORDER[sort if sort in SORTS else "priority"]
+    mine = _page(where + [not_(_IS_POOL)], order, params, page, per_page, now)
+    pool_where = where + [_IS_POOL]
+    if group:
+        template_key, _, step = group.partition(":")
+        pool_where.append(and_(WorkOrder.template_key == template_key, Task.step == step))
+    elif big:
+        pool_where.append(not_(tuple_(WorkOrder.template_key, Task.step).in_([(r.template_key, r.step) for r in big])))
+    pool = _page(pool_where, order, params, page, per_page, now)
+    return {"mine": mine, "pool": pool, "totals": totals, "groups": groups,
+            "pool_shown": (next((r[3] for r in big if f"{r.template_key}:{r.step}" == group), 0) if group
+                           else totals["pool"] - sum(r[3] for r in big))}
+
+
+def _page(where: list, order, params: dict, page: int, per_page: int, now: datetime) -> list[dict]:
+    rows = db.session.execute(
+        select(*_INBOX_TASK_COLUMNS, *_INBOX_WORK_ORDER_COLUMNS).join(WorkOrder, WorkOrder.id == Task.work_order_id)
+        .where(*where).order_by(*order).limit(per_page).offset((page - 1) * per_page), params).all()
+    templates = load_templates({row.wo_template_id for row in rows})
+    views = []
+    for row in rows:
+        work_order = WorkOrderSummary(*row[len(_INBOX_TASK_COLUMNS):])
+        views.append(present_task(row, work_order, templates[work_order.template_id], now))
+    return views
+
+
+def _step_title(template, step: str) -> str:
+    if template is None:
+        return step
+    return next((s["title"] for s in template.steps if s["key"] == step), step)
+

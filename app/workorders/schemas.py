@@ -73,9 +73,41 @@ class TaskSchema(ma.Schema):
     work_order = ma.fields.Nested(WorkOrderSummarySchema)
 
 
+class InboxArgs(ma.Schema):
+    q = ma.fields.String(load_default="", validate=validate.Length(0, 100), metadata={
+        "description": "Search: work-order number, title, order, customer, batch or SKU (any part, any case)."})
+    sort = ma.fields.String(load_default="priority", validate=validate.OneOf(["priority", "due", "newest"]), metadata={
+        "description": "priority (default): overdue first, then the most urgent, then the soonest due; due: overdue "
+                       "first, then the soonest due; newest: the latest offered first."})
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    group = ma.fields.String(load_default=None, validate=validate.Length(3, 200), metadata={
+        "description": "Open one group of offers (its `key`, template:step): the pool page lists that group's offers."})
+
+
+class InboxGroupSchema(ma.Schema):
+    key = ma.fields.String(metadata={"description": "template:step, to open it with `group`"})
+    template = ma.fields.String()
+    step = ma.fields.String()
+    title = ma.fields.String(metadata={"description": "The step's title"})
+    count = ma.fields.Integer()
+    overdue = ma.fields.Integer()
+    soonest_due = ma.fields.DateTime(allow_none=True)
+
+
+class InboxTotalsSchema(ma.Schema):
+    mine = ma.fields.Integer()
+    pool = ma.fields.Integer()
+
+
 class InboxSchema(ma.Schema):
-    mine = ma.fields.List(ma.fields.Nested(TaskSchema))
-    pool = ma.fields.List(ma.fields.Nested(TaskSchema))
+    mine = ma.fields.List(ma.fields.Nested(TaskSchema), metadata={"description": "A page of what waits on you alone."})
+    pool = ma.fields.List(ma.fields.Nested(TaskSchema), metadata={
+        "description": "A page of the offers you may claim, grouped ones left out (unless `group` opens one)."})
+    totals = ma.fields.Nested(InboxTotalsSchema, metadata={"description": "All of each, whatever the page."})
+    groups = ma.fields.List(ma.fields.Nested(InboxGroupSchema), metadata={
+        "description": "Many similar offers (one step of one template, 5 or more) as one group each."})
+    pool_shown = ma.fields.Integer(metadata={"description": "How many offers the pool pages run through."})
 
 
 class TimelineEventSchema(ma.Schema):

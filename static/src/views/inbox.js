@@ -9,6 +9,8 @@ import { taskAbilities, claimTask, pendingChip } from './tasklib.js';
 import { pushPrompt } from './pushprompt.js';
 
 const POLL_MS = 20000;
+const PAGE = 50;
+const MAX_PAGE = 200; // the API's largest page; beyond it, a search narrows the list
 let lastTab = null;
 
 export default function inboxView(el) {
@@ -17,15 +19,37 @@ export default function inboxView(el) {
   let error = null;
   let tab = lastTab;
   let busy = false;
+  let q = '';
+  let sort = 'priority';
+  let group = null; // an opened group of offers: {key, title}
+  let limit = PAGE;
+  let searchTimer = null;
 
   const heading = h('h1.page-title', { tabindex: '-1' }, t('inbox.title'));
   const status = h('div.inbox-status');
   const tabsEl = h('div.segmented', { role: 'tablist', 'aria-label': t('inbox.sections') });
   const listEl = h('div.inbox-list', { role: 'tabpanel' });
   const refreshBtn = h('button.btn.btn-ghost.btn-icon-text', { type: 'button', onclick: () => load(true) }, icon('sync'), h('span', t('common.refresh')));
+  // Search (number, title, order, customer, batch, SKU) and order; what is overdue always comes first.
+  const search = h('input.input', { type: 'search', id: 'inbox-q', placeholder: t('inbox.search'), autocomplete: 'off', enterkeyhint: 'search' });
+  search.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      q = search.value.trim();
+      limit = PAGE;
+      load(false);
+    }, 300);
+  });
+  const sortSel = h('select.input', { id: 'inbox-sort', 'aria-label': t('inbox.sort') },
+    ['priority', 'due', 'newest'].map((v) => h('option', { value: v }, t(`inbox.sort.${v}`))));
+  sortSel.addEventListener('change', () => {
+    sort = sortSel.value;
+    load(false);
+  });
   el.append(h('div.page.page-inbox',
     h('div.page-head', h('div.page-head-row', heading, refreshBtn)),
     pushPrompt(),
+    h('div.inbox-tools', h('label.sr-only', { for: 'inbox-q' }, t('inbox.search')), search, sortSel),
     status,
     tabsEl,
     listEl));
@@ -97,7 +121,8 @@ export default function inboxView(el) {
         }
       },
     }, h('span', label), h('span.count', String(n)));
-    replace(tabsEl, tabBtn('mine', t('inbox.mine'), mine.length), tabBtn('pool', t('inbox.pool'), pool.length));
+    const totals = (data && data.totals) || { mine: mine.length, pool: pool.length };
+    replace(tabsEl, tabBtn('mine', t('inbox.mine'), totals.mine), tabBtn('pool', t('inbox.pool'), totals.pool));
     listEl.id = 'inbox-panel';
     listEl.setAttribute('aria-labelledby', `tab-${tab}`);
 
@@ -114,14 +139,32 @@ export default function inboxView(el) {
       return;
     }
     const items = tab === 'mine' ? mine : pool;
-    if (!items.length) {
-      replace(listEl, emptyState(tab === 'mine' ? t('inbox.empty_mine') : t('inbox.empty_pool'),
-        tab === 'mine' && pool.length
+    const groups = tab === 'pool' && !group ? (data.groups || []) : [];
+    const shown = tab === 'mine' ? (data.totals || {}).mine || 0 : data.pool_shown ?? pool.length;
+    const more = items.length < shown
+      ? (limit < MAX_PAGE
+        ? h('button.btn.btn-secondary.btn-block', { type: 'button', onclick: () => { limit = Math.min(limit + PAGE, MAX_PAGE); load(false); } },
+          t('inbox.more', { shown: items.length, total: shown }))
+        : h('p.hint', t('inbox.refine', { shown: items.length, total: shown })))
+      : null;
+    const opened = group ? h('div.group-head',
+      h('button.btn.btn-ghost.btn-icon-text', { type: 'button', onclick: () => { group = null; limit = PAGE; load(false); } }, icon('back'), h('span', t('inbox.back_to_pool'))),
+      h('h2.section-title', t('inbox.group_title', { title: group.title, n: shown }))) : null;
+    if (!items.length && !groups.length) {
+      replace(listEl, opened, emptyState(q ? t('inbox.no_results', { q }) : tab === 'mine' ? t('inbox.empty_mine') : t('inbox.empty_pool'),
+        tab === 'mine' && !q && pool.length
           ? h('button.btn.btn-secondary', { type: 'button', onclick: () => { tab = 'pool'; draw(); } }, t('inbox.see_pool', { n: pool.length }))
           : null));
       return;
     }
-    replace(listEl, h('ul.cards', items.map((task) => card(task, tab))));
+    replace(listEl, opened,
+      groups.length ? h('ul.cards.inbox-groups', { 'aria-label': t('inbox.groups') }, groups.map((g) => h(`li.card.card-group${g.overdue ? '.card-overdue' : ''}`,
+        h('button.card-link.group-link', { type: 'button', onclick: () => { group = { key: g.key, title: g.title }; limit = PAGE; load(false); } },
+          h('div.card-top', h('span.chip', t('inbox.group_count', { n: g.count })), g.soonest_due ? countdown(g.soonest_due) : null),
+          h('h2.card-title', g.title),
+          h('p.card-step.muted', g.overdue ? t('inbox.group_overdue', { n: g.overdue }) : t('inbox.group_open')))))) : null,
+      items.length ? h('ul.cards', items.map((task) => card(task, tab))) : null,
+      more);
   }
 
   async function load(manual) {
@@ -129,7 +172,13 @@ export default function inboxView(el) {
     busy = true;
     if (manual) refreshBtn.disabled = true;
     try {
-      const res = await api('GET', '/tasks/inbox');
+      // The plain inbox keeps its plain address, so the offline copy of it is the one the service worker kept.
+      const params = new URLSearchParams();
+      if (q) params.set('q', q);
+      if (sort !== 'priority') params.set('sort', sort);
+      if (group) params.set('group', group.key);
+      if (limit !== PAGE) params.set('per_page', String(limit));
+      const res = await api('GET', `/tasks/inbox${params.toString() ? `?${params}` : ''}`);
       data = res.data || { mine: [], pool: [] };
       cachedAt = res.cachedAt;
       error = null;
@@ -154,6 +203,7 @@ export default function inboxView(el) {
   const offRefresh = bus.on('inbox:refresh', () => load(false));
   const offOutbox = onOutboxChange(() => data && draw());
   return () => {
+    clearTimeout(searchTimer);
     clearInterval(timer);
     document.removeEventListener('visibilitychange', onVis);
     offRefresh();
