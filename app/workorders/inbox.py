@@ -6,7 +6,7 @@ Three statements, each over the caller's candidate set only (read from the two i
 and `ix_task_candidates_user_open`): the totals and the groups together, a page of their own tasks, a page of the
 pool. `mine` is what waits on them alone (assigned to them, or offered to them in `joint` or `each` mode); `pool`
 is the offers anyone of several may claim. A group is every pool offer of one step of one template once there are
-GROUP_AT of them; the pool page leaves grouped offers out unless `group` opens one.
+GROUP_AT (20) of them; the pool page leaves grouped offers out unless `group` opens one.
 """
 from datetime import datetime
 
@@ -20,7 +20,7 @@ from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
 from app.workorders.presenters import TASK_FIELDS, WorkOrderSummary, load_templates, present_task
 
 SORTS = ("due", "priority", "newest")
-GROUP_AT = 5  # this many offers of one step of one template are shown as one group
+GROUP_AT = 20  # this many offers of one step of one template are shown as one group (a flood, not a day's work)
 SEARCHED = (WorkOrder.number, WorkOrder.title, WorkOrder.order_no, WorkOrder.customer_ref, WorkOrder.batch_no, WorkOrder.product_sku)
 
 _USER = bindparam("user_id")

@@ -106,7 +106,7 @@ class InboxSchema(ma.Schema):
         "description": "A page of the offers you may claim, grouped ones left out (unless `group` opens one)."})
     totals = ma.fields.Nested(InboxTotalsSchema, metadata={"description": "All of each, whatever the page."})
     groups = ma.fields.List(ma.fields.Nested(InboxGroupSchema), metadata={
-        "description": "Many similar offers (one step of one template, 5 or more) as one group each."})
+        "description": "Many similar offers (one step of one template, 20 or more) as one group each."})
     pool_shown = ma.fields.Integer(metadata={"description": "How many offers the pool pages run through."})
 
 

@@ -38,8 +38,8 @@ class Flow:
     def act(self, task_id, action, login, **body):
         return self.client.post(f"/api/v1/tasks/{task_id}/{action}", json=body, headers=self.h(login))
 
-    def inbox(self, login):
-        response = self.client.get("/api/v1/tasks/inbox", headers=self.h(login))
+    def inbox(self, login, **query):
+        response = self.client.get("/api/v1/tasks/inbox", query_string=query, headers=self.h(login))
         assert response.status_code == 200, response.json
         return response.json
 

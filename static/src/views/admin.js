@@ -401,6 +401,7 @@ export function departmentsView(el) {
   }
 
   async function edit(d) {
+    if (!people.length || !calendars.length) [depts, people, calendars] = await Promise.all([allOf('/departments'), everyone(), allOf('/calendars')]);
     const code = textField(t('admin.field.code'), d ? d.code : '', { maxlength: 64, autocapitalize: 'characters' });
     const name = textField(t('admin.field.name'), d ? d.name : '', { maxlength: 200 });
     const parent = selectField(t('admin.field.parent_id'), [['', t('admin.top_level')],
@@ -459,6 +460,7 @@ export function groupsView(el) {
   }
 
   async function edit(g) {
+    if (!people.length) people = await everyone(); // opened before the list finished loading
     const name = textField(t('admin.field.name'), g ? g.name : '', { maxlength: 200 });
     const members = new Set(g ? g.members : []);
     const listEl = h('ul.member-list');
