@@ -36,6 +36,7 @@ from app.notify.service import notify
 from app.quality import holds, policy
 from app.quality.models import (
     Andon,
+    AndonRecall,
     AndonEvent,
     AndonStatus,
     Batch,
@@ -54,7 +55,7 @@ from app.quality.recall import (
     record_event,
     stop_recall,
 )
-from app.workorders.service import create_work_order
+from app.workorders.service import cancel_unstarted, create_work_order
 
 QUARANTINE_TEMPLATE = "quarantine"
 # The filter columns of an andon, resolved to ids and times (what the recall queries read).
@@ -324,8 +325,14 @@ def _upgrade(andon: Andon, *, user: User, product: Product, batch: Batch | None,
     return andon
 
 
-def resolve_andon(*, user: User, andon_id: int, note: str, now: datetime) -> Andon:
-    """Close an andon: its holds are released, and sales resume where no other andon or shortage holds them."""
+def resolve_andon(*, user: User, andon_id: int, note: str, now: datetime, open_work: str = "keep",
+                  reason: str | None = None) -> tuple[Andon, dict | None]:
+    """Close an andon: its holds are released, and sales resume where no other andon or shortage holds them.
+
+    `open_work` says what becomes of its containment and recall work orders still open: `keep` them for their
+    handlers to finish (Part I), or `cancel_unstarted`: those nobody has started are cancelled with `reason`, each
+    with its own timeline event, and the started ones are kept. Answers the andon and, for the latter, the counts.
+    """
     andon = policy.readable_andon(user, andon_id)  # 404 for whoever may not even read it
     policy.require_resolver(user, andon)
     product = db.session.get(Product, andon.product_id, with_for_update=True, populate_existing=True)
@@ -355,8 +362,14 @@ def resolve_andon(*, user: User, andon_id: int, note: str, now: datetime) -> And
     record_event(andon_id=andon.id, kind="resolved", actor_id=user.id, now=now, details={
         "note": note, "sale_status": product.sale_status, "batch_status": batch.status if batch else None,
         "still_held_by": remaining, "sales_events": [e.kind for e in events if e]})
+    closed = None
+    if open_work == "cancel_unstarted":
+        work = [andon.containment_work_order_id] if andon.containment_work_order_id else []
+        work += list(db.session.scalars(select(AndonRecall.work_order_id).where(AndonRecall.andon_id == andon.id)))
+        closed = cancel_unstarted(work_order_ids=work, reason=reason, details={"andon_id": andon.id}, actor_id=user.id, now=now)
+        record_event(andon_id=andon.id, kind="open_work_closed", actor_id=user.id, now=now, details={**closed, "reason": reason})
     db.session.commit()
-    return andon
+    return andon, closed
 
 
 def list_andons(*, user: User, filters: dict):

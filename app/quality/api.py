@@ -145,7 +145,9 @@ def get_andon(args, andon_id):
 @blp.arguments(AndonResolveSchema)
 @blp.response(200, AndonDetailSchema)
 def resolve(body, andon_id):
-    """Resolve an andon by hand: sales resume where nothing else holds them."""
+    """Resolve an andon by hand: sales resume where nothing else holds them. `open_work` says what becomes of its
+    containment and recall work orders still open: `keep` (the default) or `cancel_unstarted` with a `reason`."""
     user = current_user()
-    andon.resolve_andon(user=user, andon_id=andon_id, note=body["note"], now=utcnow())
-    return andon.andon_detail(user=user, andon_id=andon_id)
+    _, closed = andon.resolve_andon(user=user, andon_id=andon_id, note=body["note"], now=utcnow(),
+                                    open_work=body["open_work"], reason=body.get("reason"))
+    return {**andon.andon_detail(user=user, andon_id=andon_id), "open_work": closed}

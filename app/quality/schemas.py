@@ -247,6 +247,15 @@ class AndonPullSchema(BodySchema):
 
 class AndonResolveSchema(BodySchema):
     note = ma.fields.String(required=True, validate=validate.Length(1, 5000))
+    open_work = ma.fields.String(load_default="keep", validate=validate.OneOf(["keep", "cancel_unstarted"]), metadata={
+        "description": "Its containment and recall work orders still open: keep them to finish (default), or cancel "
+                       "those nobody has started, with `reason` (the started ones are kept)."})
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 500))
+
+    @ma.validates_schema
+    def _reason_to_cancel(self, data, **kwargs):
+        if data.get("open_work") == "cancel_unstarted" and not (data.get("reason") or "").strip():
+            raise ma.ValidationError("say why the work that was not started is cancelled", "reason")
 
 
 class AndonListArgs(ma.Schema):
@@ -308,7 +317,14 @@ class ProgressSchema(ma.Schema):
     closed = ma.fields.Integer()
 
 
+class OpenWorkClosedSchema(ma.Schema):
+    cancelled = ma.fields.Integer(metadata={"description": "Work orders nobody had started, now cancelled."})
+    kept = ma.fields.Integer(metadata={"description": "Work orders already started, left for their handlers to finish."})
+
+
 class AndonDetailSchema(AndonSchema):
+    open_work = ma.fields.Nested(OpenWorkClosedSchema, allow_none=True, metadata={
+        "description": "After a resolve with open_work=cancel_unstarted: what became of its open work."})
     recall_work_orders = ma.fields.List(ma.fields.Nested(RecallWorkOrderSchema),
                                         metadata={"description": "The first page of the recall work orders created so far."})
     recall_work_orders_total = ma.fields.Integer()

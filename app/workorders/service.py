@@ -3,10 +3,11 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from app.calendars import service as calendars_service
 from app.calendars.service import clock as calendar_clock
+from app.common.bulk import among_ids, insert_rows
 from app.common.pagination import paginate
 from app.common.text import LIKE_ESCAPE, like_pattern
 from app.common.uow import unit_of_work
@@ -27,6 +28,7 @@ from app.workorders.models import (
     WorkOrder,
     WorkOrderDepartment,
     WorkOrderStep,
+    WorkOrderStatus,
     WorkOrderTag,
     WORK_ORDER_TRANSITIONS,
 )
@@ -36,6 +38,7 @@ from app.workorders.planner import opened_details, work_order_values
 from app.workorders.handback import hand_back
 from app.workorders.replan import replan_calendar
 from app.workorders.policy import require_lead, task_filter, visible_work_order, work_order_filter
+from app.workorders.timers import disarm_task_timers
 
 # The answers about one work order (its detail, the 201 of its creation) hold at most this many tasks;
 # GET /work-orders/{id}/tasks pages through all of them.
@@ -263,3 +266,28 @@ def add_comment(*, user: User, work_order_id: int, body: str, now: datetime, occ
                             occurred_at=occurred_at, details={"body": body})
     db.session.commit()
     return event
+
+
+def cancel_unstarted(*, work_order_ids: list[int], reason: str, details: dict, actor_id: int | None, now: datetime) -> dict:
+    """Cancel, set-based, those of the work orders nobody has started (still `open`: no task claimed or completed),
+    with their tasks, offers and timers, each with a `cancelled` event; the started ones are kept for their handlers
+    to finish. In the caller's transaction. Answers {"cancelled": n, "kept": m} (kept: running, not yet closed)."""
+    if not work_order_ids:
+        return {"cancelled": 0, "kept": 0}
+    rows = db.session.execute(select(WorkOrder.id, WorkOrder.status).where(among_ids(WorkOrder.id, work_order_ids))
+                              .order_by(WorkOrder.id).with_for_update()).all()
+    unstarted = [wo_id for wo_id, status in rows if status == WorkOrderStatus.OPEN]
+    kept = sum(1 for _, status in rows if status == WorkOrderStatus.IN_PROGRESS)
+    if unstarted:
+        target = WORK_ORDER_TRANSITIONS["cancel"][1]
+        db.session.execute(update(WorkOrder.__table__).where(among_ids(WorkOrder.__table__.c.id, unstarted))
+                           .values(status=target.value, cancelled_at=now, updated_at=now))
+        task_ids = list(db.session.scalars(
+            update(Task.__table__).where(among_ids(Task.__table__.c.work_order_id, unstarted),
+                                         Task.__table__.c.status.in_([TaskStatus.OPEN.value, TaskStatus.CLAIMED.value]))
+            .values(status=TaskStatus.CANCELLED.value, version=Task.__table__.c.version + 1).returning(Task.__table__.c.id)))
+        engine.close_candidates(task_ids)
+        disarm_task_timers(task_ids=task_ids)
+        insert_rows(TimelineEvent.__table__, [{"work_order_id": wo_id} for wo_id in unstarted], task_id=None, kind="cancelled",
+                    actor_id=actor_id, at=now, occurred_at=None, details={"reason": reason, **details})
+    return {"cancelled": len(unstarted), "kept": kept}

@@ -81,9 +81,14 @@ def test_quality_pulls_and_resolves_an_andon(phone, api):
 
     page.locator(".action-bar button", has_text="Resolve the andon").click()
     page.locator("dialog textarea").fill("Lids were fine; supplier confirmed the seal.")
+    # Its open work: nobody has started the containment or the recalls, so all of it is cancelled, with the reason.
+    page.locator("dialog label.choice", has_text="Cancel what nobody has started").click()
+    page.locator("dialog").get_by_label("Why it is cancelled").fill("False alarm")
     page.locator("dialog button[type=submit]").click()
+    expect(page.locator(".toast", has_text="4 work orders not started were cancelled")).to_be_visible()
     expect(page.locator(".chip-resolved").first).to_be_visible()
     assert api.ok("GET", f"/andon/{andon_id}", login="quality.qa")["status"] == "resolved"
+    assert api.ok("GET", f"/work-orders/{containment['id']}", login="quality.qa")["status"] == "cancelled"
     assert phone.js_errors() == []
 
 

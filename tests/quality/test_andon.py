@@ -415,3 +415,50 @@ def test_which_filters_cover_which():
     assert filters_cover({"shipped_from": day(1), "shipped_to": day(9)}, {"shipped_from": day(2), "shipped_to": day(3)})
     assert not filters_cover({"shipped_from": day(2)}, {"shipped_from": day(1)})
     assert not filters_cover({"shipped_to": day(2)}, {"shipped_from": day(1)}), "an open end reaches further"
+
+
+def test_resolving_an_andon_cancels_the_work_nobody_started_and_keeps_the_rest(catalogue):
+    """§15: an andon's end closes its work. The recall work orders nobody has started are cancelled with the reason,
+    each on its own timeline; one a customer-service agent already took is kept for them to finish."""
+    from app.workorders.models import Task, TaskCandidate, Timer, TimerStatus, TimelineEvent
+
+    q = catalogue
+    pulled = q.pull(**PULL_BA1)
+    fan_out(pulled["id"])
+    recalls = db.session.scalars(select(WorkOrder).where(WorkOrder.source == "recall").order_by(WorkOrder.id)).all()
+    started = recalls[0]
+    (contact,) = q.open_tasks(started.id, "contact")
+    assert q.act(contact["id"], "claim", "cs.agent1").status_code == 200
+    refused = q.client.post(f"/api/v1/andon/{pulled['id']}/resolve", json={"note": "lids fine", "open_work": "cancel_unstarted"},
+                            headers=q.h("quality.qa"))
+    assert refused.status_code == 422 and "reason" in refused.json["error"]["details"]
+    r = q.client.post(f"/api/v1/andon/{pulled['id']}/resolve", headers=q.h("quality.qa"), json={
+        "note": "Lids were fine; supplier confirmed.", "open_work": "cancel_unstarted", "reason": "False alarm: nothing to recall"})
+    assert r.status_code == 200, r.json
+    db.session.expire_all()
+    containment = db.session.get(WorkOrder, r.json["containment_work_order_id"])
+    assert r.json["open_work"] == {"cancelled": len(recalls), "kept": 1}  # all recalls but the started one, and the containment
+    assert containment.status == "cancelled" and db.session.get(WorkOrder, started.id).status == "in_progress"
+    cancelled = [w for w in recalls[1:]]
+    assert {db.session.get(WorkOrder, w.id).status for w in cancelled} == {"cancelled"}
+    live = db.session.scalars(select(Task.id).where(Task.work_order_id.in_([w.id for w in cancelled]), Task.status.in_(["open", "claimed"]))).all()
+    assert live == []
+    offers = db.session.scalars(select(TaskCandidate).join(Task, Task.id == TaskCandidate.task_id).where(
+        Task.work_order_id.in_([w.id for w in cancelled]), TaskCandidate.is_open.is_(True))).all()
+    assert offers == []  # off every inbox
+    pending = db.session.scalars(select(Timer).join(Task, Task.id == Timer.task_id).where(
+        Task.work_order_id.in_([w.id for w in cancelled]), Timer.status == TimerStatus.PENDING)).all()
+    assert pending == []
+    event = db.session.scalar(select(TimelineEvent).where(TimelineEvent.work_order_id == cancelled[0].id, TimelineEvent.kind == "cancelled"))
+    assert event.details == {"reason": "False alarm: nothing to recall", "andon_id": pulled["id"]} and event.actor_id == q.demo.uid("quality.qa")
+    assert q.inbox("cs.agent2", group="recall:contact")["totals"]["pool"] == 0
+    assert [t["id"] for t in q.inbox("cs.agent1")["mine"]] == [contact["id"]]  # the started one stays with its handler
+
+
+def test_resolving_keeps_the_open_work_by_default(catalogue):
+    q = catalogue
+    pulled = q.pull(**PULL_BA1)
+    fan_out(pulled["id"])
+    r = q.client.post(f"/api/v1/andon/{pulled['id']}/resolve", json={"note": "done"}, headers=q.h("quality.qa"))
+    assert r.status_code == 200 and r.json["open_work"] is None
+    assert set(db.session.scalars(select(WorkOrder.status).where(WorkOrder.source == "recall"))) == {"open"}

@@ -3,7 +3,7 @@
 import { h } from './dom.js';
 import { t, tMaybe, fmtWhen, fmtDateTime } from '../i18n.js';
 
-const DETAIL_KEYS = ['outcome', 'reason', 'route', 'note', 'body', 'filename', 'level', 'to', 'from_user', 'to_user', 'score', 'resolved', 'step_title', 'step'];
+const DETAIL_KEYS = ['outcome', 'reason', 'route', 'note', 'body', 'filename', 'level', 'to', 'from_user', 'to_user', 'cancelled', 'kept', 'score', 'resolved', 'step_title', 'step'];
 
 // Details that hold a person's id: the answer names them in `people`.
 const PERSON_KEYS = ['to_user', 'from_user', 'reassigned_to', 'reassigned_from'];

@@ -7,7 +7,7 @@ import { uuid } from '../core/http.js';
 import { navigate } from '../router.js';
 import { loading, emptyState, errorState, staleNotice, pageHeader, dl, listItems, statusChip } from '../ui/parts.js';
 import { timeline } from '../ui/timeline.js';
-import { openDialog, promptDialog } from '../ui/dialog.js';
+import { openDialog } from '../ui/dialog.js';
 import { toast } from '../ui/toast.js';
 import { errorText, fieldErrors } from '../ui/errors.js';
 
@@ -258,11 +258,37 @@ export function detailView(el, params) {
     const resolveBtn = active ? h('button.btn.btn-primary.btn-block', {
       type: 'button',
       onclick: async () => {
-        const note = await promptDialog(t('andon.resolve'), t('andon.resolve_note'), { multiline: true, confirmLabel: t('andon.resolve'), hint: t('andon.resolve_hint') });
-        if (!note) return;
+        // Resolving asks what becomes of the open containment and recall work (§15): kept, or the unstarted cancelled.
+        const noteId = uid('note');
+        const reasonId = uid('reason');
+        const note = h('textarea.input', { id: noteId, rows: 3, required: true, maxlength: 5000 });
+        const reason = h('input.input', { id: reasonId, type: 'text', maxlength: 500, autocomplete: 'off' });
+        const choice = (value, label) => {
+          const cid = uid('ow');
+          const input = h('input', { type: 'radio', name: 'open_work', id: cid, value });
+          input.checked = value === 'keep';
+          input.addEventListener('change', () => { reasonField.hidden = value !== 'cancel_unstarted'; });
+          return h('label.choice', { for: cid }, input, h('span', label));
+        };
+        const reasonField = h('div.field', { hidden: true }, h('label', { for: reasonId }, t('andon.open_work_reason')), reason);
+        const body = h('div',
+          h('div.field', h('label', { for: noteId }, t('andon.resolve_note')), note, h('p.hint', t('andon.resolve_hint'))),
+          h('fieldset.field.choices', h('legend', t('andon.open_work')),
+            h('p.hint', t('andon.open_work_summary', { n: fmtNumber(recallsTotal) })),
+            h('div.choice-list', choice('keep', t('andon.open_work_keep')), choice('cancel_unstarted', t('andon.open_work_cancel')))),
+          reasonField);
+        const picked = await openDialog({
+          title: t('andon.resolve'), body, confirmLabel: t('andon.resolve'),
+          collect: () => {
+            const openWork = body.querySelector('input[name=open_work]:checked').value;
+            return { note: note.value.trim(), open_work: openWork, reason: openWork === 'cancel_unstarted' ? reason.value.trim() : null };
+          },
+          validate: (v) => (!v.note ? t('form.required') : v.open_work === 'cancel_unstarted' && !v.reason ? t('form.required') : null),
+        });
+        if (!picked) return;
         try {
-          await post(`/andon/${id}/resolve`, { note }, { key: uuid() });
-          toast(t('andon.resolved_ok'), 'ok');
+          const res = await post(`/andon/${id}/resolve`, picked, { key: uuid() });
+          toast(res && res.open_work ? t('andon.open_work_done', res.open_work) : t('andon.resolved_ok'), 'ok', 8000);
           load();
         } catch (err) {
           toast(errorText(err), 'error');
