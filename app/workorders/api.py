@@ -25,6 +25,7 @@ from app.workorders.schemas import (
     ClaimSchema,
     CommentSchema,
     CompleteSchema,
+    AttachmentViewArgs,
     InboxArgs,
     InboxSchema,
     ReleaseSchema,
@@ -79,7 +80,7 @@ def get_work_order(work_order_id):
     """A work order with its first tasks (the ones you may see) and its timeline."""
     user = current_user()
     work_order = service.get_work_order(user=user, work_order_id=work_order_id)
-    return presenters.work_order_view(user=user, work_order=work_order, now=utcnow(), zone=_reader_zone(user))
+    return presenters.work_order_view(user=user, work_order=work_order, now=utcnow(), zone=_reader_zone(user), link=_viewer(user))
 
 
 @blp.route("/work-orders/<int:work_order_id>/tasks")
@@ -163,7 +164,24 @@ def confirm_attachment(attachment_id):
 })
 def download_attachment(attachment_id):
     """Download an attachment (served with headers that stop browsers running it)."""
-    attachment = attachments.get_attachment(user=current_user(), attachment_id=attachment_id)
+    return _serve_attachment(attachments.get_attachment(user=current_user(), attachment_id=attachment_id))
+
+
+@blp.route("/attachments/<int:attachment_id>/view")
+@blp.arguments(AttachmentViewArgs, location="query")
+@blp.doc(security=[], responses={
+    "200": {"description": "The file's bytes (images inline, other files as a download).",
+            "content": {content_type: {"schema": {"type": "string", "format": "binary"}} for content_type in ALLOWED_TYPES}},
+    "401": {"description": "The link is not valid or has expired (link_invalid, link_expired)."},
+})
+def view_attachment(args, attachment_id):
+    """An attachment through the short-lived link the answers give its reader (`view_url`): what an <img> in the app
+    loads, since it cannot send a header. Good for 15 minutes, for that reader and that attachment only."""
+    return _serve_attachment(attachments.viewed_attachment(secret=current_app.config["SECRET_KEY"], attachment_id=attachment_id,
+                                                           token=args["t"]))
+
+
+def _serve_attachment(attachment):
     storage = storage_from_config(current_app.config)
     if getattr(storage, "presigned", False):
         return redirect(storage.download_url(attachment.storage_key, attachment.filename, attachment.content_type))
@@ -173,6 +191,12 @@ def download_attachment(attachment_id):
     response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def _viewer(user):
+    """Signs view links for `user` (presenters name attachments with them)."""
+    secret = current_app.config["SECRET_KEY"]
+    return lambda attachment_id: attachments.view_link(secret=secret, user=user, attachment_id=attachment_id)
 
 
 @blp.route("/tasks/inbox")
@@ -201,7 +225,7 @@ def get_task(task_id):
     data and what the steps before this one found."""
     user = current_user()
     task = visible_task(user, task_id)
-    return {**presenters.present_one(task, utcnow()), "case": presenters.case_of(task),
+    return {**presenters.present_one(task, utcnow()), "case": presenters.case_of(task, link=_viewer(user)),
             **presenters.due_of(task, user, _reader_zone(user))}
 
 

@@ -2,9 +2,10 @@
 import re
 from datetime import datetime
 
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
 from app.flows.forms import attachment_values
 from app.org.models import User
@@ -131,3 +132,30 @@ def get_attachment(*, user: User, attachment_id: int) -> Attachment:
         raise NotFound("No such attachment.")
     visible_work_order(user, attachment.work_order_id)
     return attachment
+
+
+# Viewing in the app: an <img> cannot send the Authorization header, so each reader gets, in the answers that name an
+# attachment, a link signed for them and that one attachment, good for VIEW_SECONDS (like a presigned S3 URL). It
+# stops working at once when they are deactivated or change their password (the session version is in it).
+VIEW_SALT = "attachment-view"
+VIEW_SECONDS = 15 * 60
+
+
+def view_link(*, secret: str, user: User, attachment_id: int) -> str:
+    """A short-lived link that shows `attachment_id` to `user` without a header (thumbnails, full screen, download)."""
+    token = URLSafeTimedSerializer(secret, salt=VIEW_SALT).dumps([attachment_id, user.id, user.session_version])
+    return f"/api/v1/attachments/{attachment_id}/view?t={token}"
+
+
+def viewed_attachment(*, secret: str, attachment_id: int, token: str) -> Attachment:
+    """The attachment a view link names, when the link is genuine, current, and its reader may still see it."""
+    try:
+        named, user_id, version = URLSafeTimedSerializer(secret, salt=VIEW_SALT).loads(token, max_age=VIEW_SECONDS)
+    except SignatureExpired:
+        raise Unauthorized("This link has expired; open the work order again.", code="link_expired")
+    except (BadSignature, ValueError, TypeError):
+        raise Unauthorized("This link is not valid.", code="link_invalid")
+    user = db.session.get(User, user_id)
+    if named != attachment_id or user is None or not user.active or user.session_version != version:
+        raise Unauthorized("This link is not valid.", code="link_invalid")
+    return get_attachment(user=user, attachment_id=attachment_id)

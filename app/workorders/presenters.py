@@ -131,7 +131,7 @@ class WorkOrderView:
 
 
 def work_order_view(*, user: User, work_order: WorkOrder, now: datetime, with_timeline: bool = True,
-                    zone: str | None = None) -> WorkOrderView:
+                    zone: str | None = None, link=None) -> WorkOrderView:
     """The work order `user` opened or asked for, as they may see it (due times explained in `zone`), in a fixed
     number of queries."""
     detail = service.work_order_detail(user=user, work_order=work_order, with_timeline=with_timeline, zone=zone)
@@ -144,6 +144,8 @@ def work_order_view(*, user: User, work_order: WorkOrder, now: datetime, with_ti
                  "people": {str(v): people[v] for k, v in (e.details or {}).items()
                             if k in PEOPLE_IN_DETAILS and isinstance(v, int) and v in people}} for e in events]
     tasks, total = present_many(detail.pop("tasks"), now), detail.pop("tasks_total")
+    if with_timeline:
+        detail["attachments"] = attachments_of(work_order.id, link)
     return WorkOrderView(work_order, tasks=tasks, tasks_total=total, timeline=timeline, parts=detail)
 
 
@@ -158,7 +160,7 @@ def due_of(task: Task, reader: User, zone: str) -> dict:
     }
 
 
-def case_of(task: Task) -> dict:
+def case_of(task: Task, link=None) -> dict:
     """What the handler of `task` needs to know of the case: the work order's references and data (with their
     form labels), and what the steps before this one found (outcome, note, data, who and when).
 
@@ -167,26 +169,29 @@ def case_of(task: Task) -> dict:
     work_order = db.session.get(WorkOrder, task.work_order_id)
     template = load_templates({work_order.template_id})[work_order.template_id]
     refs = {k: getattr(work_order, k) for k in ("order_no", "customer_ref", "product_sku", "batch_no") if getattr(work_order, k)}
-    case = {"refs": refs, "data": _labelled(work_order.data, template.form), "earlier": []}
+    data = _labelled(work_order.data, template.form)
     before = ancestors(template.steps).get(task.step)
-    if not before:
-        return case
     steps = {s["key"]: s for s in template.steps}
     rows = db.session.execute(
         select(Task.step, Task.instance_label, Task.outcome, Task.note, Task.data, Task.completed_by_id, Task.completed_at)
         .join(WorkOrderStep, WorkOrderStep.id == Task.step_id)
         .where(Task.work_order_id == work_order.id, Task.activation == WorkOrderStep.activation,
                Task.status == TaskStatus.COMPLETED, Task.step.in_(before))
-        .order_by(Task.completed_at, Task.id)).all()
+        .order_by(Task.completed_at, Task.id)).all() if before else []
     people = people_named({r.completed_by_id for r in rows})
     filled = [_labelled(row.data, steps[row.step].get("form")) for row in rows]
-    files = _attachments({v["value"] for values in filled for v in values if v["type"] == "attachment" and isinstance(v["value"], int)})
-    case["earlier"] = [{
+    # Photos and files named in the data become what to show, with the reader's view link (this work order's only).
+    files = _attachments({v["value"] for values in [data, *filled] for v in values if v["type"] == "attachment" and isinstance(v["value"], int)},
+                         link, work_order_id=work_order.id)
+
+    def shown(values: list[dict]) -> list[dict]:
+        return [{**v, "value": files.get(v["value"], v["value"])} if v["type"] == "attachment" else v for v in values]
+
+    return {"refs": refs, "data": shown(data), "earlier": [{
         "step": row.step, "title": steps[row.step]["title"], "instance": row.instance_label, "outcome": row.outcome,
         "note": row.note, "completed_by": people.get(row.completed_by_id), "completed_at": row.completed_at,
-        "data": [{**v, "value": files.get(v["value"], v["value"])} if v["type"] == "attachment" else v for v in values],
-    } for row, values in zip(rows, filled)]
-    return case
+        "data": shown(values),
+    } for row, values in zip(rows, filled)]}
 
 
 def _labelled(values: dict | None, form: list[dict] | None) -> list[dict]:
@@ -196,9 +201,21 @@ def _labelled(values: dict | None, form: list[dict] | None) -> list[dict]:
             for name, value in (values or {}).items() if value not in (None, "", [], {})]
 
 
-def _attachments(ids: set[int]) -> dict:
-    """{attachment id: {id, filename, content_type}}, in one query."""
+def _attachments(ids: set[int], link=None, *, work_order_id: int) -> dict:
+    """{attachment id: {id, filename, content_type, size, task_id, created_at, view_url}} of a work order, in one query;
+    `link` signs each reader's view link (None: no link)."""
     if not ids:
         return {}
-    return {a.id: {"id": a.id, "filename": a.filename, "content_type": a.content_type}
-            for a in db.session.execute(select(Attachment.id, Attachment.filename, Attachment.content_type).where(Attachment.id.in_(ids)))}
+    return {a.id: _attachment_ref(a, link) for a in db.session.scalars(
+        select(Attachment).where(Attachment.id.in_(ids), Attachment.work_order_id == work_order_id))}
+
+
+def _attachment_ref(a: Attachment, link) -> dict:
+    return {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size, "task_id": a.task_id,
+            "created_at": a.created_at, "view_url": link(a.id) if link else None}
+
+
+def attachments_of(work_order_id: int, link=None) -> list[dict]:
+    """A work order's stored photos and files, oldest first, each with its reader's view link."""
+    return [_attachment_ref(a, link) for a in db.session.scalars(
+        select(Attachment).where(Attachment.work_order_id == work_order_id, Attachment.status == "stored").order_by(Attachment.id))]

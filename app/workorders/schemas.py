@@ -187,6 +187,8 @@ class StepStateSchema(ma.Schema):
 
 class WorkOrderDetailSchema(WorkOrderCreatedSchema):
     timeline = ma.fields.List(ma.fields.Nested(TimelineEventSchema))
+    attachments = ma.fields.List(ma.fields.Nested("AttachmentRefSchema"), metadata={
+        "description": "Its photos and files, oldest first, each with a link to view it."})
     steps = ma.fields.List(ma.fields.Nested(StepStateSchema), metadata={
         "description": "Every step of the template version, in order, with its status (branches taken, skipped, "
                        "not yet reached)."})
@@ -260,6 +262,22 @@ class CancelSchema(ma.Schema):
 
 class CommentSchema(OccurredAtMixin):
     body = ma.fields.String(required=True, validate=validate.Length(1, 20_000))
+
+
+class AttachmentViewArgs(ma.Schema):
+    t = ma.fields.String(required=True, validate=validate.Length(1, 500), metadata={"description": "The signed link's token."})
+
+
+class AttachmentRefSchema(ma.Schema):
+    """An attachment where an answer names one: what to show, and a short-lived link to show it."""
+
+    id = ma.fields.Integer()
+    filename = ma.fields.String()
+    content_type = ma.fields.String()
+    size = ma.fields.Integer()
+    task_id = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.DateTime()
+    view_url = ma.fields.String(metadata={"description": "Shows it to you for 15 minutes, without a header (for <img>)."})
 
 
 class AttachmentSchema(ma.Schema):

@@ -33,7 +33,7 @@ def test_sign_in(phone, api):
     assert phone.js_errors() == []
 
 
-def test_staff_claims_and_completes_with_photo(phone, api, tmp_path):
+def test_staff_claims_and_completes_with_photo(phone, phone_factory, api, tmp_path):
     english(api, "staff.wh1")
     wo, task = new_pool_task(api, "E2E photo count A-01")
     page = phone.sign_in("staff.wh1")
@@ -71,6 +71,24 @@ def test_staff_claims_and_completes_with_photo(phone, api, tmp_path):
     assert kinds.count("completed") == 1
     assert any("attach" in k for k in kinds), kinds
     assert phone.js_errors() == []
+
+    # The lead sees the photo itself, not "photo: 12": a thumbnail in the details and in the files, full screen on a tap.
+    english(api, "mgr.wh1")
+    lead_phone = phone_factory()
+    lead = lead_phone.sign_in("mgr.wh1")
+    lead.goto(f"{phone.base}/#/wo/{wo['id']}")
+    files = lead.locator(".section", has=lead.locator("#wo-files"))
+    thumb = files.locator("button.thumb img")
+    expect(thumb).to_have_count(1)
+    lead.wait_for_function("() => { const i = document.querySelector('#main .thumb img'); return i && i.complete && i.naturalWidth > 0; }")
+    expect(lead.locator(".facts button.thumb")).to_have_count(1)  # the Photo field of the details
+    files.locator("button.thumb").click()
+    viewer = lead.locator("dialog.viewer")
+    expect(viewer).to_be_visible()
+    lead.wait_for_function("() => { const i = document.querySelector('dialog.viewer img'); return i && i.complete && i.naturalWidth > 0; }")
+    viewer.get_by_role("button", name="Close").click()
+    expect(viewer).to_have_count(0)
+    assert lead_phone.js_errors() == []
 
 
 def test_two_phones_race_for_one_pool_task(phone_factory, api):

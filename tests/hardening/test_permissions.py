@@ -198,6 +198,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/work-orders/<int:work_order_id>/attachments"): Row(cells(**ON_WORK_ORDER), multipart=True,
                                                                          params=lambda w: {"work_order_id": w.ids["work_order"]}),
     ("GET", "/api/v1/attachments/<int:attachment_id>"): Row(cells(**ON_WORK_ORDER), params=lambda w: {"attachment_id": w.ids["attachment"]}),
+    # The view link answers to its token alone (none here: 422 for everyone); tests/workorders/test_attachment_links.py
+    # checks who a token lets in.
+    ("GET", "/api/v1/attachments/<int:attachment_id>/view"): Row(cells(422, anonymous=422, people=422, keys=422),
+                                                                params=lambda w: {"attachment_id": w.ids["attachment"]}),
     ("POST", "/api/v1/attachments/<int:attachment_id>/confirm"): Row(cells(**ON_WORK_ORDER),
                                                                      params=lambda w: {"attachment_id": w.ids["attachment"]}),
     # --- tasks: handlers act on their own tasks; leads steer them ---

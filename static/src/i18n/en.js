@@ -776,4 +776,8 @@ export default {
   'andon.open_work_done': 'Resolved: {cancelled} work orders not started were cancelled, {kept} started ones are kept.',
   'tlkey.cancelled': 'Cancelled',
   'tlkey.kept': 'Kept',
+  'attach.title': 'Photos and files',
+  'attach.download': 'Download',
+  'attach.open_named': 'Open {name}',
+  'common.close': 'Close',
 };

@@ -776,4 +776,8 @@ export default {
   'andon.open_work_done': '已解除：取消 {cancelled} 张未开始的工单，保留 {kept} 张已开始的工单。',
   'tlkey.cancelled': '已取消',
   'tlkey.kept': '已保留',
+  'attach.title': '照片与文件',
+  'attach.download': '下载',
+  'attach.open_named': '打开 {name}',
+  'common.close': '关闭',
 };

@@ -2,6 +2,7 @@
 // escalate, cancel, evaluate; and creating a work order from a template.
 import { h, icon, replace, uid } from '../ui/dom.js';
 import { t, tMaybe, fmtWhen } from '../i18n.js';
+import { attachmentTile, attachmentTiles } from '../ui/attachments.js';
 import { api, get, post, isLead } from '../session.js';
 import { uuid } from '../core/http.js';
 import { LIMITS } from '../core/limits.js';
@@ -278,6 +279,11 @@ export function detailView(el, params) {
     // A form's own label; else the words for what the system itself puts in a work order's data (an andon's
     // batch, a recall's order); else the key.
     const fieldLabel = (k) => ((tpl && (tpl.form || []).find((f) => f.name === k)) || {}).label || tMaybe(`datakey.${k}`, k);
+    // Photos and files: a value of an attachment field is the attachment's id; show the photo, not the number.
+    const files = Object.fromEntries((wo.attachments || []).map((a) => [a.id, a]));
+    const attachmentFields = new Set([...((tpl && tpl.form) || []), ...((tpl && tpl.steps) || []).flatMap((st) => st.form || [])]
+      .filter((f) => f.type === 'attachment').map((f) => f.name));
+    const dataVal = (k, v) => (attachmentFields.has(k) && files[v] ? attachmentTile(files[v]) : fmtVal(v));
     const fmtVal = (v) => {
       if (typeof v === 'boolean') return v ? t('common.yes') : t('common.no');
       if (Array.isArray(v)) return v.map(fmtVal).join(', ');
@@ -313,8 +319,10 @@ export function detailView(el, params) {
         [t('wo.due_at'), wo.due_at ? fmtWhen(wo.due_at) : null],
         ...workOrderRefRows(wo),
         [t('wo.tags'), Array.isArray(wo.tags) ? wo.tags.join(', ') : wo.tags],
-        ...data.map(([k, v]) => [fieldLabel(k), fmtVal(v)]),
+        ...data.map(([k, v]) => [fieldLabel(k), dataVal(k, v)]),
       ])),
+      (wo.attachments || []).length ? h('section.section', { 'aria-labelledby': 'wo-files' },
+        h('h2#wo-files.section-title', t('attach.title'), h('span.count', ` (${wo.attachments.length})`)), attachmentTiles(wo.attachments)) : null,
       ev ? h('section.section', h('h2.section-title', t('eval.heading')), dl([
         [t('eval.customer_question'), ev.resolved ? t('eval.resolved_yes') : t('eval.resolved_no')],
         [t('eval.score'), ev.score ? `${ev.score} · ${t(`score.${ev.score}`)}` : null],

@@ -10,6 +10,7 @@ import { timeline } from '../ui/timeline.js';
 import { toast } from '../ui/toast.js';
 import { errorText, fieldErrors } from '../ui/errors.js';
 import { personField } from '../ui/people.js';
+import { attachmentTile, isAttachment } from '../ui/attachments.js';
 import { openDialog, promptDialog } from '../ui/dialog.js';
 import { downscalePhoto, MAX_UPLOAD } from '../ui/photo.js';
 import { perform, pendingFor, onOutboxChange, discard } from '../outbox-client.js';
@@ -318,7 +319,8 @@ export default function taskView(el, params) {
       : null;
     // The case as the task answer gives it: the work order's data and what the steps before this one found.
     const kase = task.case || {};
-    const caseData = (kase.data || []).length ? dl(kase.data.map((d) => [d.label || tMaybe(`datakey.${d.name}`, d.name), caseValue(d.value)])) : null;
+    const caseData = (kase.data || []).length ? dl(kase.data.map((d) => [d.label || tMaybe(`datakey.${d.name}`, d.name),
+      isAttachment(d.value) ? attachmentTile(d.value) : caseValue(d.value)])) : null;
     const earlier = (kase.earlier || []).length ? h('ol.earlier', kase.earlier.map(earlierStep)) : null;
 
     const sections = [];
@@ -412,5 +414,6 @@ function earlierStep(e) {
       e.outcome ? h('span.chip', ` ${tMaybe(`outcome.${e.outcome}`, e.outcome)}`) : null),
     h('p.muted', t('task.done_by', { name: (e.completed_by && e.completed_by.name) || t('timeline.system'), time: e.completed_at ? fmtWhen(e.completed_at) : '' })),
     e.note ? h('p.prewrap', e.note) : null,
-    (e.data || []).length ? dl(e.data.map((d) => [d.label || tMaybe(`datakey.${d.name}`, d.name), caseValue(d.value)])) : null);
+    (e.data || []).length ? dl(e.data.map((d) => [d.label || tMaybe(`datakey.${d.name}`, d.name),
+      isAttachment(d.value) ? attachmentTile(d.value) : caseValue(d.value)])) : null);
 }
