@@ -169,7 +169,9 @@ def case_of(task: Task, link=None) -> dict:
     work_order = db.session.get(WorkOrder, task.work_order_id)
     template = load_templates({work_order.template_id})[work_order.template_id]
     refs = {k: getattr(work_order, k) for k in ("order_no", "customer_ref", "product_sku", "batch_no") if getattr(work_order, k)}
-    data = _labelled(work_order.data, template.form)
+    # The work order's data holds what its form asked and what steps added (a photo, findings): label each by the form
+    # that declared it.
+    data = _labelled(work_order.data, [*template.form, *(f for step in template.steps for f in step.get("form") or [])])
     before = ancestors(template.steps).get(task.step)
     steps = {s["key"]: s for s in template.steps}
     rows = db.session.execute(
@@ -195,8 +197,11 @@ def case_of(task: Task, link=None) -> dict:
 
 
 def _labelled(values: dict | None, form: list[dict] | None) -> list[dict]:
-    """Filled-in values with their form's label and type (None for a key the form does not declare)."""
-    fields = {f["name"]: f for f in form or []}
+    """Filled-in values with their form's label and type (None for a key the form does not declare); where several
+    forms declare a name, the first one's."""
+    fields: dict[str, dict] = {}
+    for f in form or []:
+        fields.setdefault(f["name"], f)
     return [{"name": name, "label": fields.get(name, {}).get("label"), "type": fields.get(name, {}).get("type"), "value": value}
             for name, value in (values or {}).items() if value not in (None, "", [], {})]
 

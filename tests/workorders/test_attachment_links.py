@@ -35,6 +35,9 @@ def test_the_next_handler_and_the_work_order_show_the_photo_through_a_link(flow)
     assert "sandbox" in shown.headers["Content-Security-Policy"]
     (listed,) = flow.detail(wo["id"])["attachments"]
     assert listed["id"] == photo and flow.client.get(listed["view_url"]).status_code == 200
+    # The photo a step added to the work order's data is shown as the photo there too, labelled by its form.
+    (merged,) = [d for d in case["data"] if d["name"] == "photo"]
+    assert merged["type"] == "attachment" and merged["value"]["id"] == photo and merged["value"]["view_url"]
 
 
 def test_a_link_is_for_one_reader_one_attachment_and_a_short_while(flow, app):
