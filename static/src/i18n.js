@@ -122,7 +122,8 @@ export function fmtDuration(ms) {
   const secs = total % 60;
   if (days > 0) return t('dur.days_hours', { d: days, h: hours });
   if (hours > 0) return t('dur.hours_minutes', { h: hours, m: String(mins).padStart(2, '0') });
-  return `${String(mins).padStart(2, '0')}:${String(secs).padStart(2, '0')}`;
+  // "28:50" reads as a clock time: say minutes and seconds.
+  return mins > 0 ? t('dur.minutes_seconds', { m: mins, s: secs }) : t('dur.seconds', { s: secs });
 }
 
 /** Spoken-friendly duration (no mm:ss), for screen readers. */

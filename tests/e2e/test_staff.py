@@ -48,6 +48,8 @@ def test_staff_claims_and_completes_with_photo(phone, phone_factory, api, tmp_pa
     page.locator("li.card", has_text="E2E photo count A-01").locator("a.card-link").click()
     expect(page).to_have_url(re.compile(rf"#/task/{task['id']}$"))
     expect(page.locator("h1")).to_have_text("E2E photo count A-01")
+    # Due within the hour: minutes and seconds in words, never "28:50", which reads as a time of day.
+    expect(page.locator(".task-head .countdown-text")).to_have_text(re.compile(r"^Due in \d+ min \d+ s$"))
     page.locator("label.choice", has_text="Count matches").click()
     page.get_by_label("Counted quantity").fill("12")
     page.locator("textarea[name=note]").fill("Counted twice, all good.")
@@ -60,6 +62,10 @@ def test_staff_claims_and_completes_with_photo(phone, phone_factory, api, tmp_pa
     expect(page.locator(".toast").last).to_contain_text("Completed")
     expect(page).to_have_url(re.compile(r"#/inbox"))
 
+    # Opened again, the finished task says when it was done instead of counting down.
+    phone.open(f"/task/{task['id']}")
+    expect(page.locator(".task-head")).to_contain_text("Done")
+    expect(page.locator(".task-head .countdown")).to_have_count(0)
     done = api.ok("GET", f"/tasks/{task['id']}", login="mgr.wh1")
     assert done["status"] == "completed"
     assert done["outcome"] == "matches"

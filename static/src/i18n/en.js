@@ -780,4 +780,7 @@ export default {
   'attach.download': 'Download',
   'attach.open_named': 'Open {name}',
   'common.close': 'Close',
+  'dur.minutes_seconds': '{m} min {s} s',
+  'dur.seconds': '{s} s',
+  'task.done_at': 'Done {time}',
 };

@@ -780,4 +780,7 @@ export default {
   'attach.download': '下载',
   'attach.open_named': '打开 {name}',
   'common.close': '关闭',
+  'dur.minutes_seconds': '{m}分{s}秒',
+  'dur.seconds': '{s}秒',
+  'task.done_at': '完成于 {time}',
 };

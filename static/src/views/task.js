@@ -368,10 +368,12 @@ export default function taskView(el, params) {
         h('div.card-top', priorityBadge(woInfo.priority), h('span.wo-number', woInfo.number || ''), statusChip(task.status)),
         h('h1.page-title', { tabindex: '-1' }, woInfo.title || t('task.untitled')),
         h('p.task-step', t('task.step', { step: task.step_title || task.step || '' }), task.instance_label ? ` · ${task.instance_label}` : '', h('span.muted', ` · ${modeLabel(task.mode)}`)),
-        h('div.card-chips', countdown(task.due_at), pendingChip(pending),
+        // A finished task is not due any more: say when it was done instead of counting down.
+        h('div.card-chips', ['open', 'claimed'].includes(task.status) ? countdown(task.due_at)
+          : task.completed_at ? h('span.chip', t('task.done_at', { time: fmtWhen(task.completed_at) })) : null, pendingChip(pending),
           task.escalation_level > 0 ? h('span.chip.chip-escalated', t('task.escalated', { n: task.escalation_level })) : null),
         // Why it is due then (the SLA, its calendar, the nights, weekends and holidays not counted), in the reader's language.
-        task.due_at && task.due_explained ? h('p.due-explained', task.due_explained) : null,
+        task.due_at && task.due_explained && ['open', 'claimed'].includes(task.status) ? h('p.due-explained', task.due_explained) : null,
         wo && user() && (user().roles || []).some((r) => r === 'lead' || r === 'admin') ? h('a.link', { href: `#/wo/${wo.id}` }, t('task.open_wo')) : null),
       notices,
       sections,
