@@ -58,6 +58,14 @@ def test_lead_creates_and_follows_a_work_order(phone, api):
     expect(page.locator(".toast").last).to_contain_text("Escalated")
     after = api.ok("GET", f"/work-orders/{wo_id}", login="lead.cs")
     assert any(e["kind"] == "escalated" for e in after["timeline"])
+    # One escalation reads as one: the work order's, with the reason once, then each step it raised, newest first.
+    page.reload()
+    items = page.locator(".timeline li.tl-item")
+    expect(page.locator(".timeline li.tl-item", has_text="Escalated by hand")).to_have_count(1)
+    expect(page.locator(".timeline li.tl-item", has_text="Customer called three times.")).to_have_count(1)
+    steps = page.locator(".timeline li.tl-item", has_text="Step escalated")
+    expect(steps).to_have_count(2)  # the warehouse and the delivery investigations, running side by side
+    expect(items.first).to_contain_text("Step escalated")  # recorded after the work order's event: shown above it
 
     # The list finds it with filters.
     page.goto(f"{phone.base}/#/wo?template=investigation&priority=P1")

@@ -783,4 +783,6 @@ export default {
   'dur.minutes_seconds': '{m} min {s} s',
   'dur.seconds': '{s} s',
   'task.done_at': 'Done {time}',
+  'timeline.escalated_by_hand': 'Escalated by hand (priority {from} → {to})',
+  'timeline.escalated_step': 'Step escalated',
 };

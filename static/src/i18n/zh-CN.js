@@ -783,4 +783,6 @@ export default {
   'dur.minutes_seconds': '{m}分{s}秒',
   'dur.seconds': '{s}秒',
   'task.done_at': '完成于 {time}',
+  'timeline.escalated_by_hand': '手动升级（优先级 {from} → {to}）',
+  'timeline.escalated_step': '环节升级',
 };

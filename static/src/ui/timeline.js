@@ -44,7 +44,11 @@ export function actorName(ev) {
 /** `opts.stepTitles`: {step key: title}, so that a step is named, never shown by its key. */
 export function timeline(events = [], pending = [], opts = {}) {
   if (!events.length && !pending.length) return h('p.muted', t('timeline.empty'));
-  const items = [...events].sort((a, b) => String(b.at).localeCompare(String(a.at)));
+  // Newest first, and within one moment too (the later event of a moment has the higher id).
+  const items = [...events].sort((a, b) => String(b.at).localeCompare(String(a.at)) || (Number(b.id) || 0) - (Number(a.id) || 0));
+  // A lead's escalation is one event for the work order and one per running task: the reason is told once, on the
+  // work order's; the tasks' say which step reached which level.
+  const byHand = new Set(events.filter((e) => e.kind === 'escalated' && e.details && e.details.manual).map((e) => String(e.at)));
   return h('ol.timeline',
     pending.map((e) => h('li.tl-item.tl-pending',
       h('p.tl-head', h('strong', tMaybe(`timeline.${e.kind === 'comment' ? 'commented' : e.kind}`, e.kind)), ' · ', h('span.chip.chip-pending', t('outbox.status.pending'))),
@@ -52,10 +56,14 @@ export function timeline(events = [], pending = [], opts = {}) {
       h('p.tl-meta', h('time', { datetime: e.occurred_at }, fmtWhen(e.occurred_at))))),
     items.map((ev) => {
       const offline = ev.occurred_at && ev.at && Math.abs(Date.parse(ev.at) - Date.parse(ev.occurred_at)) > 60000;
+      const manual = ev.kind === 'escalated' && ev.details && ev.details.manual;
+      const stepOfManual = ev.kind === 'escalated' && !manual && byHand.has(String(ev.at));
+      const details = stepOfManual ? { ...ev.details, reason: null } : ev.details;
+      const head = manual ? t('timeline.escalated_by_hand', { from: ev.details.priority_from || '', to: ev.details.priority_to || '' })
+        : stepOfManual ? t('timeline.escalated_step') : tMaybe(`timeline.${ev.kind}`, String(ev.kind || '').replace(/[._]/g, ' '));
       return h(`li.tl-item.tl-${ev.kind}`,
-        h('p.tl-head', h('strong', tMaybe(`timeline.${ev.kind}`, String(ev.kind || '').replace(/[._]/g, ' '))),
-          ` · ${actorName(ev)}`),
-        detailLines(ev.kind, ev.details, ev, opts),
+        h('p.tl-head', h('strong', head), ` · ${actorName(ev)}`),
+        detailLines(ev.kind, details, ev, opts),
         h('p.tl-meta', h('time', { datetime: ev.at }, fmtWhen(ev.at)),
           offline ? h('span.tl-offline', ` · ${t('timeline.done_offline', { time: fmtDateTime(ev.occurred_at) })}`) : null));
     }));
