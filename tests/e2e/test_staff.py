@@ -124,6 +124,22 @@ def test_two_phones_race_for_one_pool_task(phone_factory, api):
     assert state["assignee_id"] == api.me(winner_login)["id"]
 
 
+def test_an_open_task_screen_stops_offering_a_claim_a_colleague_took(phone_factory, api):
+    """No push reaches this phone (none is subscribed): the screen itself notices within seconds, not after the
+    inbox's next look, and never offers a claim that can only be refused."""
+    english(api, "staff.wh1b")
+    wo, task = new_pool_task(api, "E2E taken while watching")
+    watcher = phone_factory()
+    watcher.sign_in("staff.wh1b")
+    watcher.open(f"/task/{task['id']}")
+    page = watcher.page
+    expect(page.locator(".action-bar .btn-primary")).to_have_text("Claim")
+    api.ok("POST", f"/tasks/{task['id']}/claim", {}, login="staff.wh2")
+    expect(page.locator(".action-bar .btn-primary", has_text="Claim")).to_have_count(0, timeout=8000)
+    expect(page.locator(".notice-warn")).to_contain_text("Someone else is handling this task")
+    assert watcher.js_errors() == []
+
+
 def test_completed_offline_is_delivered_exactly_once(phone, api):
     english(api, "staff.wh1")
     wo, task = new_pool_task(api, "E2E offline count D-02")

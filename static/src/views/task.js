@@ -20,6 +20,8 @@ function fmtBytes(n) {
   return n > 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} KB`;
 }
 
+const CLAIMABLE_POLL_MS = 4000;
+
 export default function taskView(el, params) {
   const id = params.id;
   let task = null;
@@ -394,7 +396,14 @@ export default function taskView(el, params) {
   const offPush = bus.on('push', (p) => {
     if (p && String(p.task_id) === String(id) && !submitting && !(form && form.contains(document.activeElement))) load();
   });
+  // The floor under pushes: while the screen offers a claim, look again every few seconds, so an offer a colleague
+  // just took stops offering itself (nothing typed can be lost: a claimable task has no form open).
+  const watch = setInterval(() => {
+    if (!task || submitting || document.visibilityState !== 'visible' || navigator.onLine === false) return;
+    if (taskAbilities(task, pendingFor(id)).canClaim) load();
+  }, CLAIMABLE_POLL_MS);
   return () => {
+    clearInterval(watch);
     offOutbox();
     offPush();
     if (photo) URL.revokeObjectURL(photo.url);
