@@ -1,22 +1,15 @@
 """Calendar request and response bodies."""
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
 from marshmallow import validate
 
 from app.calendars.library import REGIONS
+from app.common.fields import known_timezone
 from app.calendars.worktime import WEEKDAYS, minutes
 
 MAX_DAYS_LISTED = 2000
 _CLOCK = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
-
-
-def _known_timezone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ma.ValidationError("Unknown time zone; use an IANA name such as Asia/Shanghai.")
 
 
 class WorkdaySchema(ma.Schema):
@@ -30,7 +23,7 @@ class CalendarSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     key = ma.fields.String(dump_only=True, allow_none=True, metadata={"description": "The built-in calendar's stable name (cn-standard)."})
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    timezone = ma.fields.String(load_default="Asia/Shanghai", validate=[validate.Length(1, 64), _known_timezone])
+    timezone = ma.fields.String(load_default="Asia/Shanghai", validate=[validate.Length(1, 64), known_timezone])
     week = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(), required=True)
     holidays = ma.fields.List(ma.fields.Date(), load_default=list, validate=validate.Length(max=MAX_DAYS_LISTED),
                               metadata={"description": "Days off whatever their weekday (YYYY-MM-DD)."})

@@ -1,4 +1,6 @@
 """marshmallow fields shared by the API schemas."""
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import marshmallow as ma
 
 from app.common.ids import MAX_ID
@@ -36,3 +38,12 @@ class PersonReference(ma.fields.Field):
         if isinstance(value, str) and 1 <= len(value.strip()) <= 64:
             return value.strip()
         raise ma.ValidationError("give the person's id or login")
+
+
+def known_timezone(name: str) -> None:
+    """A validator: an IANA time zone this machine knows (an unknown one would only fail later, when a time is
+    shown, quiet hours are held or working time is counted)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ma.ValidationError("Unknown time zone; use an IANA name such as Asia/Shanghai.")

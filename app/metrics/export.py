@@ -8,6 +8,8 @@ spreadsheet would run as a formula (starting with = + - @) are prefixed with an 
 import csv
 import io
 
+from app.common.text import spreadsheet_safe
+
 BOM = "\ufeff"
 GROUP_COLUMNS = (
     "row", "key", "label", "work_orders", "customer_work_orders", "open", "resolved", "cancelled",
@@ -32,8 +34,7 @@ def _cell(value):
         return str(value)
     if isinstance(value, (list, tuple)):
         value = " / ".join(str(v) for v in value if v)
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return spreadsheet_safe(str(value))
 
 
 def _group_row(kind: str, entry: dict) -> list:

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
+from app.common.text import spreadsheet_safe
 from app.errors import Invalid
 from app.extensions import db
 from app.org import importing, service
@@ -184,14 +185,9 @@ def export_users():
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(importing.EXPORTED)
-    writer.writerows([[_cell(v) for v in row] for row in importing.export_rows()])
+    writer.writerows([[spreadsheet_safe(v) for v in row] for row in importing.export_rows()])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="people.csv"'})
-
-
-def _cell(value: str) -> str:
-    """A value that a spreadsheet must not take for a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 @blp.route("/people")

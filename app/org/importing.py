@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from app.common.bulk import lookup_ci
+from app.common.text import from_spreadsheet
 from app.errors import Invalid
 from app.extensions import db
 from app.org.models import LOCALES, Department, Permission, Role, User, UserPermission, UserRole
@@ -60,9 +61,8 @@ def _text(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip()
     # Spreadsheets (and Baton's own export) mark text that looks like a formula with a leading apostrophe.
-    return text[1:] if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@") else text
+    return from_spreadsheet(str(value).strip())
 
 
 def read_table(filename: str, data: bytes) -> Table:

@@ -1,10 +1,9 @@
 """Organisation request and response bodies."""
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
 from marshmallow import validate
 
-from app.common.fields import PersonReference, StrictBoolean
+from app.common.fields import PersonReference, StrictBoolean, known_timezone
 from app.org.models import LOCALES, Permission, Role
 
 ROLE_VALUES = [r.value for r in Role]
@@ -45,18 +44,10 @@ class DepartmentPatchSchema(ma.Schema):
     active = StrictBoolean()
 
 
-def _known_timezone(name: str) -> None:
-    # An unknown zone stored here would only fail later, when a notification is held for quiet hours.
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ma.ValidationError("Unknown time zone; use an IANA name such as Asia/Shanghai.")
-
-
 class QuietHoursSchema(ma.Schema):
     start = ma.fields.String(required=True, validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$"))
     end = ma.fields.String(required=True, validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$"))
-    timezone = ma.fields.String(load_default="Asia/Shanghai", validate=[validate.Length(1, 64), _known_timezone])
+    timezone = ma.fields.String(load_default="Asia/Shanghai", validate=[validate.Length(1, 64), known_timezone])
 
 
 class UserSchema(ma.Schema):
