@@ -99,9 +99,10 @@ def _candidates(task: Task) -> list[int]:
 
 
 def _stand_ins(user_id: int, work_order: WorkOrder) -> list[int]:
-    """Who takes over from someone who left: their stand-in up their line, else the work order's owners."""
+    """Who takes over from someone who left: their stand-in up their line, else the work order's owners — never
+    the person themselves (they may be the work order's creator or its department's head)."""
     handlers, _ = available_handlers([user_id])
-    return handlers or fallback_handlers(work_order)
+    return [u for u in handlers or fallback_handlers(work_order) if u != user_id]
 
 
 def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_id: int | None, reason: str, leaving: bool) -> int:
@@ -120,7 +121,7 @@ def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_
             engine.cancel_tasks([task], now)
             _record(task, work_order, user_id, None, now, actor_id, reason)
             return 1
-        (to, *_) = _stand_ins(user_id, work_order) or [None]
+        (to, *_) = _stand_ins(user_id, work_order) or [None]  # nobody at all: it stays theirs for a lead to move
         if to is None:
             return 0
         task.assignee_id = to
@@ -129,7 +130,7 @@ def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_
         _record(task, work_order, user_id, to, now, actor_id, reason)
         return 1
     others = [u for u in _candidates(task) if u != user_id]
-    new = [] if others else [u for u in _stand_ins(user_id, work_order) if u != user_id]
+    new = [] if others else _stand_ins(user_id, work_order)
     if held:
         task.status = task_transition(task.status, "release")
         task.assignee_id = None

@@ -63,7 +63,8 @@ def inbox(*, user: User, now: datetime, q: str = "", sort: str = "priority", pag
                func.sum(case((_OVERDUE, 1), else_=0)), func.min(WorkOrder.template_id))
         .select_from(Task).join(WorkOrder, WorkOrder.id == Task.work_order_id).where(*where)
         .group_by(WorkOrder.template_key, Task.step, pooled), params).all()
-    totals = {"mine": sum(r[3] for r in counted if not r.pooled), "pool": sum(r[3] for r in counted if r.pooled)}
+    per_step = {f"{r.template_key}:{r.step}": r[3] for r in counted if r.pooled}
+    totals = {"mine": sum(r[3] for r in counted if not r.pooled), "pool": sum(per_step.values())}
     big = [r for r in counted if r.pooled and r[3] >= GROUP_AT]
     templates = load_templates({r[6] for r in big})
     groups = [{"key": f"{r.template_key}:{r.step}", "template": r.template_key, "step": r.step,
@@ -72,15 +73,16 @@ def inbox(*, user: User, now: datetime, q: str = "", sort: str = "priority", pag
     order = _ORDER[sort if sort in SORTS else "priority"]
     mine = _page(where + [not_(_IS_POOL)], order, params, page, per_page, now)
     pool_where = where + [_IS_POOL]
-    if group:
+    if group:  # one step's offers, grouped or not (a group shrinks below the threshold as its offers are taken)
         template_key, _, step = group.partition(":")
         pool_where.append(and_(WorkOrder.template_key == template_key, Task.step == step))
-    elif big:
-        pool_where.append(not_(tuple_(WorkOrder.template_key, Task.step).in_([(r.template_key, r.step) for r in big])))
+        pool_shown = per_step.get(group, 0)
+    else:
+        if big:
+            pool_where.append(not_(tuple_(WorkOrder.template_key, Task.step).in_([(r.template_key, r.step) for r in big])))
+        pool_shown = totals["pool"] - sum(r[3] for r in big)
     pool = _page(pool_where, order, params, page, per_page, now)
-    return {"mine": mine, "pool": pool, "totals": totals, "groups": groups,
-            "pool_shown": (next((r[3] for r in big if f"{r.template_key}:{r.step}" == group), 0) if group
-                           else totals["pool"] - sum(r[3] for r in big))}
+    return {"mine": mine, "pool": pool, "totals": totals, "groups": groups, "pool_shown": pool_shown}
 
 
 def _page(where: list, order, params: dict, page: int, per_page: int, now: datetime) -> list[dict]:

@@ -117,3 +117,21 @@ def test_someone_off_duty_for_too_long_has_what_they_hold_handed_back(flow):
     flow.client.patch("/api/v1/me", json={"on_duty": True}, headers=flow.h("staff.wh1"))
     db.session.expire_all()
     assert flow.demo.user("staff.wh1").off_duty_since is None
+
+
+def test_work_is_never_handed_back_to_the_person_who_left(flow):
+    """Someone with no delegate, no manager and no department, who also opened the work order: nobody can take over,
+    so it stays where a lead can see it — it is not handed back to them and counted as moved."""
+    r = flow.client.post("/api/v1/users", json={"login": "solo", "name": "Solo", "password": "solo-person-password-3",
+                                                "roles": ["lead"]}, headers=flow.h("admin"))
+    assert r.status_code == 201, r.json
+    solo = r.json["id"]
+    flow.template({"key": "own_solo", "name": "Own", "steps": [{"key": "sign", "title": "Sign", "mode": "each",
+                                                                 "assignees": {"users": [solo]}}]})
+    login = flow.client.post("/api/v1/auth/login", json={"login": "solo", "password": "solo-person-password-3"})
+    wo = flow.client.post("/api/v1/work-orders", json={"template": "own_solo", "title": "x"},
+                          headers={"Authorization": f"Bearer {login.json['token']}"})
+    assert wo.status_code == 201, wo.json
+    (task,) = wo.json["tasks"]
+    assert _deactivate(flow, "solo") == 0
+    assert _task(task["id"]).assignee_id == solo and _events(flow, wo.json["id"]) == []

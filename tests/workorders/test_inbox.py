@@ -30,6 +30,11 @@ def test_a_flood_of_offers_is_one_group_and_the_rest_stays_in_sight(flow):
     assert first["pool_shown"] == 21 and [t["work_order_id"] for t in first["pool"]] == flooded[::-1][:5]
     last = _inbox(flow, group="flood:contact", per_page=5, page=5, sort="newest")
     assert [t["work_order_id"] for t in last["pool"]] == flooded[::-1][20:]
+    # A group opened after it shrank below the threshold still pages through all its offers.
+    for task_id in [flow.open_tasks(w, "contact")[0]["id"] for w in flooded[:3]]:
+        assert flow.act(task_id, "claim", "cs.agent2").status_code == 200
+    shrunk = _inbox(flow, group="flood:contact", per_page=5)
+    assert shrunk["groups"] == [] and shrunk["pool_shown"] == 18 and len(shrunk["pool"]) == 5
     # Below the threshold, similar offers are simply listed: a day's work is not a flood.
     assert _inbox(flow, login="cs.agent1", q="牛奶")["groups"] == []
 
