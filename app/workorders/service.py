@@ -271,7 +271,10 @@ def add_comment(*, user: User, work_order_id: int, body: str, now: datetime, occ
 def cancel_unstarted(*, work_order_ids: list[int], reason: str, details: dict, actor_id: int | None, now: datetime) -> dict:
     """Cancel, set-based, those of the work orders nobody has started (still `open`: no task claimed or completed),
     with their tasks, offers and timers, each with a `cancelled` event; the started ones are kept for their handlers
-    to finish. In the caller's transaction. Answers {"cancelled": n, "kept": m} (kept: running, not yet closed)."""
+    to finish. In the caller's transaction. Answers {"cancelled": n, "kept": m} (kept: running, not yet closed).
+
+    The set-based writer of `cancel_work_order`'s rule (the same transition, tasks, offers, timers and event), for the
+    hundreds of work orders an andon's end may close in a few statements."""
     if not work_order_ids:
         return {"cancelled": 0, "kept": 0}
     rows = db.session.execute(select(WorkOrder.id, WorkOrder.status).where(among_ids(WorkOrder.id, work_order_ids))

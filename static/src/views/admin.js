@@ -9,6 +9,7 @@ import { toast } from '../ui/toast.js';
 import { errorText, fieldErrors } from '../ui/errors.js';
 import { openDialog, confirmDialog, promptDialog } from '../ui/dialog.js';
 import { pageHeader, loading, emptyState, errorState } from '../ui/parts.js';
+import { personField } from '../ui/people.js';
 
 const ROLES = ['staff', 'lead', 'quality', 'admin'];
 const SCOPES = ['orders:write', 'inventory:write', 'catalog:write', 'volumes:write'];
@@ -49,23 +50,18 @@ async function allOf(path) {
 
 const personLabel = (p) => (p ? `${p.name} (${p.login})` : '');
 
-/** A person picked by name: a text input with the people as suggestions; answers the chosen id (or null). */
-function personPicker(label, people, currentId, { allowEmpty = true } = {}) {
-  const id = uid('person');
-  const listId = uid('people');
-  const input = h('input.input', { id, list: listId, type: 'text', autocomplete: 'off', spellcheck: false });
-  const current = people.find((p) => p.id === currentId);
-  input.value = current ? personLabel(current) : '';
-  const field = h('div.field', h('label', { for: id }, label), input,
-    h('datalist', { id: listId }, people.filter((p) => p.active !== false).map((p) => h('option', { value: personLabel(p) }))),
-    h('p.hint', t('admin.pick_hint')));
+/** A person picked by name (the shared picker, suggestions from the people directory); answers the chosen person's
+ *  id, null when left empty, undefined when the text names nobody in `people`. */
+function personPicker(label, people, currentId) {
+  const current = people.find((p) => p.id === currentId) || null;
+  const picker = personField(label, { initial: current, hint: t('admin.pick_hint') });
   const value = () => {
-    const text = input.value.trim();
-    if (!text) return allowEmpty ? null : undefined;
-    const match = people.find((p) => personLabel(p) === text || p.login === text || p.name === text);
+    const login = picker.value();
+    if (!login) return null;
+    const match = people.find((p) => p.login === login || personLabel(p) === login || p.name === login);
     return match ? match.id : undefined;
   };
-  return { field, value, input };
+  return { field: picker.field, value, input: picker.input };
 }
 
 function textField(label, value = '', attrs = {}) {
