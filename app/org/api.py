@@ -11,7 +11,6 @@ from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
 from app.common.text import spreadsheet_safe
 from app.errors import Invalid
-from app.extensions import db
 from app.org import importing, service
 from app.org.schemas import (
     DepartmentPatchSchema,
@@ -162,18 +161,7 @@ def import_users(args):
     data = upload.stream.read(IMPORT_MAX_BYTES + 1)
     if len(data) > IMPORT_MAX_BYTES:
         raise Invalid(f"The file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB.", details={"file": ["too large"]})
-    table = importing.read_table(upload.filename or "", data)
-    plan, problems = importing.plan_import(table)
-    if problems:
-        raise Invalid(f"{len(problems)} problems in the file; nothing was imported.", code="import_invalid",
-                      details={"rows": problems})
-    if not args["dry_run"]:
-        importing.apply_import(plan)
-        db.session.commit()
-    counts = {action: sum(1 for e in plan if e["action"] == action) for action in ("create", "update", "unchanged")}
-    return {"dry_run": args["dry_run"], "created": counts["create"], "updated": counts["update"], "unchanged": counts["unchanged"],
-            "rows": [{"row": e["row"], "login": e["login"], "action": e["action"], "changes": sorted(e["changes"])} for e in plan],
-            "ignored_columns": table.ignored_columns}
+    return importing.import_people(filename=upload.filename or "", data=data, dry_run=args["dry_run"])
 
 
 @blp.route("/users/export.csv")
