@@ -116,6 +116,8 @@ def from_environment() -> dict:
         "MAX_JSON_BYTES": _int("BATON_MAX_JSON_BYTES", 8 * 1024 * 1024),
         # JSON deeper than this many nested arrays/objects is refused with 400 before it is parsed.
         "MAX_JSON_DEPTH": _int("BATON_MAX_JSON_DEPTH", 64),
+        # How often an open screen asks `GET /changes` whether anything was told to its reader (seconds).
+        "LIVE_POLL_SECONDS": _int("BATON_LIVE_POLL_SECONDS", 3),
         "TOKEN_TTL_SECONDS": _int("BATON_TOKEN_TTL_SECONDS", 12 * 3600),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int("BATON_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60),
         "LOGIN_FREE_ATTEMPTS": _int("BATON_LOGIN_FREE_ATTEMPTS", 5),

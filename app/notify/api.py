@@ -1,5 +1,5 @@
 """Web Push subscriptions and the in-app notification list."""
-from flask import current_app, request
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -10,6 +10,7 @@ from app.errors import NotFound
 from app.notify import service
 from app.notify.endpoints import policy_from_config
 from app.notify.schemas import (
+    ChangesSchema,
     MarkReadResultSchema,
     MarkReadSchema,
     NotificationListArgs,
@@ -63,6 +64,23 @@ def notifications(args, page):
     result = paginate(service.list_notifications(user=user, unread=args["unread"]), **page)
     result["unread"] = service.unread_count(user=user)
     return result
+
+
+@blp.route("/changes")
+@auth_required()
+@blp.response(200, ChangesSchema)
+@blp.alt_response(304, description="Nothing new since the ETag sent in If-None-Match (no body)")
+def changes():
+    """Whether anything changed for you: ask with `If-None-Match` every few seconds while a screen is open.
+
+    A cheap read (one index-only statement after authentication) that works behind API Gateway, where a held
+    connection (server-sent events, long polling) would not: 304 while nothing was told to you, 200 with a new
+    cursor when something was (an offer made or taken, a task transferred, returned or escalated)."""
+    cursor = service.change_cursor(user_id=current_user().id)
+    answer = jsonify({"cursor": str(cursor), "poll_seconds": current_app.config.get("LIVE_POLL_SECONDS", 3)})
+    answer.set_etag(f"c{cursor}")
+    answer.headers["Cache-Control"] = "private, no-cache"
+    return answer.make_conditional(request)
 
 
 @blp.route("/notifications/read", methods=["POST"])

@@ -78,6 +78,11 @@ class NotificationPageSchema(ma.Schema):
     unread = ma.fields.Integer()
 
 
+class ChangesSchema(ma.Schema):
+    cursor = ma.fields.String(metadata={"description": "Moves whenever something is told to you; also the answer's ETag"})
+    poll_seconds = ma.fields.Integer(metadata={"description": "How often the app asks again while it is on screen"})
+
+
 class MarkReadSchema(ma.Schema):
     ids = ma.fields.List(ma.fields.Integer(strict=True), load_default=None, validate=validate.Length(max=1000))
     all = StrictBoolean(load_default=False)

@@ -8,6 +8,7 @@ import { toast } from './ui/toast.js';
 import { startOutbox, onOutboxChange, counts } from './outbox-client.js';
 import { pushState, syncSubscription } from './push.js';
 import { bus } from './bus.js';
+import { startLive } from './live.js';
 import signinView from './views/signin.js';
 import inboxView from './views/inbox.js';
 import taskView from './views/task.js';
@@ -253,6 +254,7 @@ async function afterSignIn() {
     /* offline start: keep the cached user */
   }
   refreshUnread();
+  startLive();
   const st = pushState();
   if (st.supported && st.permission === 'granted') syncSubscription().catch(() => {});
 }

@@ -20,7 +20,7 @@ function fmtBytes(n) {
   return n > 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} KB`;
 }
 
-const CLAIMABLE_POLL_MS = 4000;
+const CLAIMABLE_POLL_MS = 15000; // the floor under `GET /changes` (live.js) and pushes
 
 export default function taskView(el, params) {
   const id = params.id;
@@ -396,6 +396,11 @@ export default function taskView(el, params) {
   const offPush = bus.on('push', (p) => {
     if (p && String(p.task_id) === String(id) && !submitting && !(form && form.contains(document.activeElement))) load();
   });
+  // Something was told to the reader (`GET /changes`, live.js): perhaps about this task; look again unless they
+  // are filling its form in.
+  const offChanges = bus.on('changes', () => {
+    if (task && !submitting && !(form && form.contains(document.activeElement))) load();
+  });
   // The floor under pushes: while the screen offers a claim, look again every few seconds, so an offer a colleague
   // just took stops offering itself (nothing typed can be lost: a claimable task has no form open).
   const watch = setInterval(() => {
@@ -406,6 +411,7 @@ export default function taskView(el, params) {
     clearInterval(watch);
     offOutbox();
     offPush();
+    offChanges();
     if (photo) URL.revokeObjectURL(photo.url);
   };
 }
