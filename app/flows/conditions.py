@@ -23,6 +23,8 @@ OPERATORS_BY_TYPE = {
     "select": ("eq", "ne", "in", "empty"), "user": ("eq", "ne", "in", "empty"),
     "boolean": ("eq", "ne", "empty"),
     "multiselect": ("contains", "empty"), "list": ("contains", "empty"), "attachment": ("empty",),
+    "barcode": ("eq", "ne", "in", "contains", "empty"),
+    "photos": ("empty",), "signature": ("empty",), "location": ("empty",),
 }
 MAX_DEPTH = 10
 MAX_NODES = 200
@@ -259,7 +261,7 @@ def _value_problem(op: str, spec: dict, value) -> str | None:
                 (date.fromisoformat if kind == "date" else datetime.fromisoformat)(v)
             except (TypeError, ValueError):
                 return f"must be an ISO 8601 {kind}"
-        if kind in ("text", "textarea") and not isinstance(v, str):
+        if kind in ("text", "textarea", "barcode") and not isinstance(v, str):
             return "must be a text"
         if kind == "select" and v not in (spec.get("options") or []):
             return f"must be one of the field's options ({', '.join(spec.get('options') or [])})"

@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from app.calendars.service import calendar_exists
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
+from app.flows.forms import ATTACHMENT_TYPES
 from app.flows.graph import duration_errors, graph_errors
 from app.flows.routing import routing_errors
 from app.flows.models import FlowTemplate
@@ -61,6 +62,13 @@ def _check(body: dict) -> None:
             # A work order's attachments are added after it is opened: its opening form can never hold one.
             errors.setdefault(f"form.{i}.required", []).append(
                 "an attachment cannot be required when the work order is opened; ask for it in a step's form")
+        elif field.get("type") in ATTACHMENT_TYPES and field.get("required"):
+            errors.setdefault(f"form.{i}.required", []).append(
+                f"a {field['type']} field cannot be required when the work order is opened; ask for it in a step's form")
+        if field.get("must_match"):
+            # The scan is checked against the work order when a step is completed; the opening form has no work order yet.
+            errors.setdefault(f"form.{i}.must_match", []).append(
+                "a barcode is checked against the work order when a step is completed; put it in a step's form")
     for i, step in enumerate(body["steps"]):
         names = [f["name"] for f in step.get("form") or []]
         if len(set(names)) != len(names):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
-from app.flows.forms import attachment_values
+from app.flows.forms import attachment_refs
 from app.org.models import User
 from app.workorders import timeline
 from app.workorders.models import Attachment, Task
@@ -28,20 +28,29 @@ def _check_task(work_order_id: int, task_id: int | None) -> None:
 
 
 def attachment_errors(*, work_order_id: int | None, fields: list[dict], values: dict, prefix: str = "data") -> dict:
-    """Form values of `attachment` fields must name a stored attachment of this work order, by field path.
+    """Form values of `attachment`, `photos` and `signature` fields must name stored attachments of this work order,
+    and photos and signatures must be images, by field path (`data.photos.1` for the second photo).
 
     An id of another work order's attachment, of one not uploaded (yet), or of none at all reads the same:
     which attachments exist elsewhere is not the form's business. A work order being created has none yet.
     """
-    wanted = attachment_values(fields, values)
+    wanted = attachment_refs(fields, values)
     if not wanted:
         return {}
-    found = set()
+    found: dict[int, str] = {}
     if work_order_id is not None:
-        found = set(db.session.scalars(select(Attachment.id).where(
-            Attachment.id.in_(set(wanted.values())), Attachment.work_order_id == work_order_id, Attachment.status == "stored")))
-    return {f"{prefix}.{name}": ["must be an attachment uploaded to this work order"]
-            for name, attachment_id in wanted.items() if attachment_id not in found}
+        found = dict(db.session.execute(select(Attachment.id, Attachment.content_type).where(
+            Attachment.id.in_({attachment_id for _, attachment_id, _ in wanted}), Attachment.work_order_id == work_order_id,
+            Attachment.status == "stored")).all())
+    errors: dict[str, list[str]] = {}
+    for path, attachment_id, image in wanted:
+        if attachment_id not in found and image:
+            errors[f"{prefix}.{path}"] = ["must be an image uploaded to this work order"]
+        elif attachment_id not in found:
+            errors[f"{prefix}.{path}"] = ["must be an attachment uploaded to this work order"]
+        elif image and not found[attachment_id].startswith("image/"):
+            errors[f"{prefix}.{path}"] = ["must be an image (a photo or a drawing), not a document"]
+    return errors
 
 
 def _recorded(user: User, work_order_id: int, attachment: Attachment, now: datetime) -> Attachment:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.flows.routing import descendants
 from app.errors import Conflict, Invalid
 from app.extensions import db
-from app.flows.forms import for_each_errors, validate_values
+from app.flows.forms import REFERENCES, for_each_errors, mismatch_errors, validate_values
 from app.notify.service import notify
 from app.org.models import User
 from app.workorders import engine, timeline
@@ -28,13 +28,19 @@ def complete_task(*, user: User, task_id: int, outcome: str | None, note: str | 
     outcome = outcome or step.get("outcomes", ["done"])[0]
     if outcome not in step.get("outcomes", ["done"]):
         raise Invalid("That outcome is not allowed here.", details={"outcome": [f"must be one of {step.get('outcomes', ['done'])}"]})
-    clean, errors = validate_values(step.get("form") or [], data or {})
+    form = step.get("form") or []
+    clean, errors = validate_values(form, data or {})
     if not errors:
-        errors = attachment_errors(work_order_id=work_order.id, fields=step.get("form") or [], values=clean)
+        errors = attachment_errors(work_order_id=work_order.id, fields=form, values=clean)
         if task.mode != "each":  # these values join the work order's data, which later for_each steps read
             errors.update(for_each_errors(engine.template_of(work_order).steps, clean))
     if errors:
         raise Invalid("The completion form is not valid.", details=errors)
+    # A scan is checked against the work order once the form is otherwise sound, so the refusal can say just that.
+    expected = {**(work_order.data or {}), **{key: getattr(work_order, key) for key in REFERENCES if getattr(work_order, key)}}
+    mismatched = mismatch_errors(form, clean, expected)
+    if mismatched:
+        raise Invalid("A scanned code does not match the work order.", code="barcode_mismatch", details=mismatched)
     at, trusted = effective_times(task, now, occurred_at, max_skew)
     if task.mode == "pool" and task.assignee_id is None:
         task.assignee_id = user.id  # completing an unclaimed pool task claims it in the same step

@@ -182,12 +182,12 @@ def case_of(task: Task, link=None) -> dict:
         .order_by(Task.completed_at, Task.id)).all() if before else []
     people = people_named({r.completed_by_id for r in rows})
     filled = [_labelled(row.data, steps[row.step].get("form")) for row in rows]
-    # Photos and files named in the data become what to show, with the reader's view link (this work order's only).
-    files = _attachments({v["value"] for values in [data, *filled] for v in values if v["type"] == "attachment" and isinstance(v["value"], int)},
-                         link, work_order_id=work_order.id)
+    # Photos, signatures and files named in the data become what to show, with the reader's view link (this work
+    # order's only).
+    files = _attachments({i for values in [data, *filled] for v in values for i in _attachment_ids(v)}, link, work_order_id=work_order.id)
 
     def shown(values: list[dict]) -> list[dict]:
-        return [{**v, "value": files.get(v["value"], v["value"])} if v["type"] == "attachment" else v for v in values]
+        return [{**v, "value": _with_files(v, files)} for v in values]
 
     return {"refs": refs, "data": shown(data), "earlier": [{
         "step": row.step, "title": steps[row.step]["title"], "instance": row.instance_label, "outcome": row.outcome,
@@ -204,6 +204,26 @@ def _labelled(values: dict | None, form: list[dict] | None) -> list[dict]:
         fields.setdefault(f["name"], f)
     return [{"name": name, "label": fields.get(name, {}).get("label"), "type": fields.get(name, {}).get("type"), "value": value}
             for name, value in (values or {}).items() if value not in (None, "", [], {})]
+
+
+def _attachment_ids(value: dict) -> list[int]:
+    """The attachment ids a labelled value holds: one for an attachment or a signature, several for photos."""
+    found = value["value"]
+    if value["type"] in ("attachment", "signature") and isinstance(found, int):
+        return [found]
+    if value["type"] == "photos" and isinstance(found, list):
+        return [i for i in found if isinstance(i, int)]
+    return []
+
+
+def _with_files(value: dict, files: dict):
+    """The value to show: attachments as {id, filename, content_type, …, view_url}, anything else as it is."""
+    found = value["value"]
+    if value["type"] in ("attachment", "signature") and isinstance(found, int):
+        return files.get(found, found)
+    if value["type"] == "photos" and isinstance(found, list):
+        return [files.get(i, i) for i in found]
+    return found
 
 
 def _attachments(ids: set[int], link=None, *, work_order_id: int) -> dict:

@@ -354,7 +354,9 @@ class CaseValueSchema(ma.Schema):
     name = ma.fields.String()
     label = ma.fields.String(allow_none=True, metadata={"description": "The form's label, when the form declares it"})
     type = ma.fields.String(allow_none=True)
-    value = ma.fields.Raw(metadata={"description": "The value; for an attachment field {id, filename, content_type}"})
+    value = ma.fields.Raw(metadata={"description": "The value; for an attachment or signature field {id, filename, content_type, "
+                                                   "view_url}, for a photos field a list of those, for a location "
+                                                   "{lat, lng, accuracy}, for a barcode the text read"})
 
 
 class EarlierStepSchema(ma.Schema):
