@@ -18,6 +18,24 @@ STATE_CONFLICTS = {
 }
 
 
+def refusal_details(task: Task) -> dict:
+    """What a refused person is told of the task as it is: its status and, when someone holds or finished it, who
+    and when (`by` {id, name}, `at`) — so a phone can say "王伟 completed it at 14:02" instead of offering a retry."""
+    details: dict = {"status": str(task.status)}
+    if task.status == TaskStatus.COMPLETED:
+        who, at = task.completed_by_id, task.completed_effective_at or task.completed_at
+    elif task.status == TaskStatus.CLAIMED:
+        who, at = task.assignee_id, task.claimed_effective_at or task.claimed_at
+    else:
+        return details
+    person = db.session.get(User, who) if who is not None else None
+    if person is not None:
+        details["by"] = {"id": person.id, "name": person.name}
+    if at is not None:
+        details["at"] = at.isoformat()
+    return details
+
+
 def check_transition(task: Task, action: str, user: User) -> TaskStatus:
     """The status `action` takes the task to, from the one transitions table; 409 saying why when it cannot."""
     allowed, target = TASK_TRANSITIONS[action]
@@ -25,7 +43,7 @@ def check_transition(task: Task, action: str, user: User) -> TaskStatus:
         code, message = STATE_CONFLICTS.get(task.status, ("invalid_transition", f"A {task.status} task cannot be {action}ed."))
         if task.status == TaskStatus.CLAIMED and task.assignee_id != user.id:
             code, message = "task_taken", "Someone else has taken this task."
-        raise Conflict(message, code=code, details={"status": task.status})
+        raise Conflict(message, code=code, details=refusal_details(task))
     return target
 
 
@@ -56,5 +74,5 @@ def require_actor(user: User, task: Task) -> None:
     """Refuse anyone who may not act on the task: 409 when a colleague took it, else 403."""
     if not can_act_on_task(user, task):
         if task.assignee_id is not None and task.status == TaskStatus.CLAIMED and is_candidate(user, task):
-            raise Conflict("Someone else has taken this task.", code="task_taken")
+            raise Conflict("Someone else has taken this task.", code="task_taken", details=refusal_details(task))
         raise Forbidden("You are not a handler of this task.", code="not_a_handler")

@@ -12,7 +12,7 @@ from app.flows.models import FlowTemplate
 from app.notify.service import notify
 from app.org.models import User
 from app.workorders import engine, timeline
-from app.workorders.acting import check_transition, commit_or_conflict, effective_times, lock_task
+from app.workorders.acting import check_transition, commit_or_conflict, effective_times, lock_task, refusal_details
 from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
 from app.workorders.policy import is_candidate, oversees_work_order
 from app.workorders.timers import working_seconds
@@ -100,7 +100,8 @@ def claim_task(*, user: User, task_id: int, now: datetime, occurred_at: datetime
     taken = _take(user=user, task_id=task.id, now=now, at=at, trusted=trusted)
     if taken is None:
         db.session.rollback()
-        raise Conflict("Someone else has taken this task.", code="task_taken")
+        winner = db.session.get(Task, task_id, populate_existing=True)
+        raise Conflict("Someone else has taken this task.", code="task_taken", details=refusal_details(winner))
     return _claimed(user=user, task=taken, work_order=work_order, template=template, now=now, occurred_at=occurred_at,
                     trusted=trusted)
 
