@@ -19,6 +19,8 @@ class People:
     - `stand_in(u)`: `u` when active and on duty, else the first active, on-duty person down `u`'s delegate chain.
     - `manager_at_level(u, level)`: the stand-in of the manager `level` steps up; when that manager has none, the
       next one up the line; past the top of the line, the top (then up from there).
+    - `managers_at_level(us, level)`: the same for work waiting on several people, counted from those of them
+      who report to none of the others (`frontline`).
     """
 
     def __init__(self, user_ids=()):
@@ -89,10 +91,22 @@ class People:
             self.reached[key] = target
         return self.reached[key]
 
+    def frontline(self, user_ids: list[int]) -> list[int]:
+        """Those of `user_ids` nobody else among them reports to, directly or not, in the same order.
+
+        Work offered to a warehouse's staff and to its lead (who also picks) waits on the staff: counting an
+        escalation's levels from the lead too would reach a level above the one meant (level 2 at the general
+        manager instead of the operations manager)."""
+        people = set(user_ids)
+        above = {m for u in people for m in self.chain(u, len(self.rows))}
+        below = [u for u in user_ids if u not in above]
+        return below or list(user_ids)  # a loop in the line: everyone is above someone
+
     def managers_at_level(self, user_ids: list[int], level: int) -> list[int]:
-        """Ids of what `managers_at_level` reaches, in the same order."""
+        """Ids of whom an escalation at `level` of work waiting on `user_ids` reaches, in their order: the manager
+        that many steps up from each of them who reports to none of the others (`frontline`)."""
         reached: dict[int, None] = {}
-        for user_id in user_ids:
+        for user_id in self.frontline(user_ids):
             target = self.manager_at_level(user_id, level)
             if target is not None:
                 reached[target] = None

@@ -95,6 +95,29 @@ def test_claimed_task_escalates_to_the_assignees_manager_and_reassigns(flow):
     assert escalated[-1].details["reassigned_from"] == demo.uid("driver.li")
 
 
+def test_an_unclaimed_offer_escalates_up_the_line_of_those_who_do_the_work(flow):
+    """A warehouse pick offered to two warehouses' staff and their leads (who also pick): level 1 reaches the
+    warehouse leads, level 2 the operations manager above them — not the general manager, which counting from the
+    leads (who are offered the task too) would reach."""
+    demo = flow.demo
+    wh1, wh2 = demo.dept("WH-SH-01"), demo.dept("WH-BJ-01")
+    flow.template({"key": "pick", "name": "Pick", "steps": [
+        {"key": "pick", "title": "拣货 Pick", "mode": "pool", "assignees": {"departments": [wh1, wh2]}, "sla": "PT1H",
+         "escalation": {"interval": "PT1H", "max_level": 3, "reassign_at_level": 2}}]})
+    wo = flow.create("pick", title="拣货 SO-1001")
+    (task,) = flow.open_tasks(wo["id"], "pick")
+    due = _due(task["id"])
+    fire_due_timers(now=due + timedelta(seconds=1))
+    first = db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalated", TimelineEvent.task_id == task["id"])).one()
+    assert sorted(first.details["notified"]) == sorted([demo.uid("mgr.wh1"), demo.uid("mgr.wh2")])
+    fire_due_timers(now=due + timedelta(hours=1, seconds=1))
+    db.session.expire_all()
+    assert db.session.get(Task, task["id"]).assignee_id == demo.uid("mgr.ops")
+    second = db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalated", TimelineEvent.task_id == task["id"])
+                                .order_by(TimelineEvent.id.desc())).first()
+    assert second.details["notified"] == [demo.uid("mgr.ops")] and second.details["reassigned_to"] == demo.uid("mgr.ops")
+
+
 def test_escalation_skips_a_manager_who_is_away_to_their_delegate(flow):
     demo = flow.demo
     flow.client.patch("/api/v1/me", json={"on_duty": False, "delegate_id": demo.uid("mgr.qa")}, headers=flow.h("lead.cs"))
