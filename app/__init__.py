@@ -67,8 +67,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.org.api import blp as org_blp
     from app.quality.api import blp as quality_blp
     from app.workorders.api import blp as workorders_blp
+    from app.workorders.entrypoint_api import blp as entry_points_blp
 
-    for blp in (auth_blp, org_blp, calendars_blp, flows_blp, workorders_blp, escalation_blp, notify_blp, quality_blp, metrics_blp):
+    for blp in (auth_blp, org_blp, calendars_blp, flows_blp, workorders_blp, escalation_blp, notify_blp, quality_blp, metrics_blp,
+                entry_points_blp):
         api.register_blueprint(blp)
 
 

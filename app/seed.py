@@ -11,9 +11,10 @@ from app.org import service as org
 from app.org.models import Department, User
 from app.quality.demo import quality_templates, seed_catalogue
 from app.quality.system import SYSTEM_KEYS
+from app.workorders import entrypoints
 from app.workorders import service as workorders
 from app.workorders.classifications import add_path
-from app.workorders.models import WorkOrder
+from app.workorders.models import QrEntryPoint, WorkOrder
 from app.workorders.schemas import WorkOrderCreateSchema
 
 DEMO_PASSWORD = "baton-demo"
@@ -99,7 +100,7 @@ def seed_organisation() -> dict:
 def seed_demo() -> dict:
     """Everything the demo needs, created only where missing."""
     return {"organisation": seed_organisation(), "classifications": seed_classifications(), "templates": seed_templates(), "work_orders": seed_work_orders(),
-            "catalogue": seed_catalogue()}
+            "catalogue": seed_catalogue(), "entry_points": seed_entry_points()}
 
 
 def _ids(logins: list[str]) -> list[int]:
@@ -245,3 +246,22 @@ def seed_work_orders() -> int:
         workorders.create_work_order(body=WorkOrderCreateSchema().load(body), created_by=creator, department_id=creator.department_id,
                                      now=now, tz="Asia/Shanghai")
     return len(orders)
+
+
+def seed_entry_points() -> int:
+    """Two printed QR codes (docs/design.md §15): a shelf in the Shanghai warehouse and a store counter (only when
+    there are none)."""
+    if db.session.scalar(select(QrEntryPoint.id).limit(1)):
+        return 0
+    admin = db.session.scalar(select(User).where(User.login == "admin"))
+    points = [
+        {"name": "A-03 货架 Shelf A-03", "template": "stock_check", "department_id": _dept("WH-SH-01"),
+         "prefill": {"title": "A-03 货架盘点 Shelf A-03 count", "location": "上海一号仓 A 区 03 货架 Shanghai WH 1, aisle A, shelf 03",
+                     "product_sku": "SKU-MILK-1L"}},
+        {"name": "徐汇店收银台 Xuhui store counter", "template": "complaint", "department_id": _dept("CS"),
+         "prefill": {"title": "门店顾客反馈 A customer's report at the counter", "location": "徐汇店 1 号收银台 Xuhui store, counter 1",
+                     "priority": "P2"}},
+    ]
+    for body in points:
+        entrypoints.create_entry_point(body=body, created_by=admin, now=utcnow())
+    return len(points)

@@ -308,3 +308,23 @@ class Timer(db.Model):
         Index("ix_timers_status_fire_at", "status", "fire_at"),
         Index("ix_timers_task", "task_id"),
     )
+
+
+class QrEntryPoint(db.Model):
+    """A printed QR code that opens a prefilled new work order: a shelf, a vehicle, a store counter (docs/design.md §15).
+
+    `code` is random and unguessable: the printed code is the admin's grant to start `template_key` with `prefill`
+    (title, description, priority, location, product_sku, batch_no, tags, data), whoever scans it.
+    """
+    __tablename__ = "qr_entry_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    template_key: Mapped[str] = mapped_column(String(64))
+    prefill: Mapped[dict] = mapped_column(JSONType, default=dict)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

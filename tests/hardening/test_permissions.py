@@ -119,6 +119,13 @@ SUBSCRIPTION = {"endpoint": "https://push.example.com/send/matrix",
                          "auth": "tBHItJI5svbpez7KI4CCXg"}}
 
 
+def entry_point(w, _principal=None):
+    """A new QR entry point on the stock check (its code is the grant anyone signed in scans with)."""
+    created = w.client.post(f"{V1}/entry-points", json={"name": "Matrix shelf", "template": "stock_check"}, headers=w.bearer("admin"))
+    assert created.status_code == 201, created.json
+    return {"entry_point_id": created.json["id"], "code": created.json["code"]}
+
+
 def sku_body(w):
     return {"products": [{"sku": w.ids["sku"], "name": "Hardening milk", "owner_department": "MER"}]}
 
@@ -204,6 +211,16 @@ TABLE: dict[tuple[str, str], Row] = {
                                                                 params=lambda w: {"attachment_id": w.ids["attachment"]}),
     ("POST", "/api/v1/attachments/<int:attachment_id>/confirm"): Row(cells(**ON_WORK_ORDER),
                                                                      params=lambda w: {"attachment_id": w.ids["attachment"]}),
+    # --- QR entry points: admins keep and print them; the printed code lets anyone signed in open its work order ---
+    ("GET", "/api/v1/entry-points"): Row(admin_only()),
+    ("POST", "/api/v1/entry-points"): Row(admin_only(), body=lambda w: {"name": "Matrix counter", "template": "stock_check"}),
+    ("GET", "/api/v1/entry-points/<int:entry_point_id>"): Row(admin_only(), fresh=entry_point),
+    ("PATCH", "/api/v1/entry-points/<int:entry_point_id>"): Row(admin_only(), fresh=entry_point, body=lambda w: {"name": "Matrix bay"}),
+    ("GET", "/api/v1/entry-points/<int:entry_point_id>/qr.png"): Row(admin_only(), fresh=entry_point),
+    ("GET", "/api/v1/entry-points/qr.pdf"): Row(admin_only(), fresh=entry_point),  # every active one
+    ("GET", "/api/v1/entry-points/by-code/<string:code>"): Row(every_person(), fresh=entry_point),
+    ("POST", "/api/v1/entry-points/by-code/<string:code>/work-orders"): Row(every_person(), fresh=entry_point,
+                                                                            body=lambda w: {"title": "Matrix scan"}),
     # --- tasks: handlers act on their own tasks; leads steer them ---
     ("GET", "/api/v1/tasks/inbox"): Row(every_person()),
     ("GET", "/api/v1/tasks/<int:task_id>"): Row(cells(**ON_WORK_ORDER), params=lambda w: {"task_id": w.ids["task"]}),
