@@ -20,6 +20,8 @@ const lazyLeads = () => import('./views/leads.js');
 const lazyAndon = () => import('./views/andon.js');
 const lazyDashboard = () => import('./views/dashboard.js');
 const lazyAdmin = () => import('./views/admin.js');
+const lazyQr = () => import('./views/qr.js');
+const lazyQrConsole = () => import('./views/admin-qr.js');
 
 function loadFailed(el) {
   el.append(h('div.page',
@@ -45,6 +47,8 @@ route('/andon', () => lazyAndon().then((m) => m.boardView), { tab: 'andon', allo
 route('/andon/new', () => lazyAndon().then((m) => m.pullView), { tab: 'andon', allow: andon, title: 'andon.pull_title', onLoadError: loadFailed });
 route('/andon/:id', () => lazyAndon().then((m) => m.detailView), { tab: 'andon', allow: andon, title: 'andon.detail_title', onLoadError: loadFailed });
 route('/trace/:batch', () => lazyAndon().then((m) => m.traceView), { tab: 'andon', allow: andon, title: 'trace.title', onLoadError: loadFailed });
+// A scanned QR entry point: for everyone signed in (the printed code is the admin's grant).
+route('/qr/:code', () => lazyQr().then((m) => m.scanView), { tab: 'inbox', title: 'qr.title', onLoadError: loadFailed });
 route('/dashboard', () => lazyDashboard().then((m) => m.dashboardView), { tab: 'dashboard', allow: lead, title: 'nav.dashboard', onLoadError: loadFailed });
 // The admin console: its own lazy chunk, for admins only (the API refuses everyone else as well).
 const consoleRoute = (view, title) => ({ load: () => lazyAdmin().then((m) => m[view]), meta: { tab: 'admin', allow: admin, title, onLoadError: loadFailed } });
@@ -56,6 +60,7 @@ for (const [path, view, title] of [
   const { load, meta } = consoleRoute(view, title);
   route(path, load, meta);
 }
+route('/admin/qr', () => lazyQrConsole().then((m) => m.qrView), consoleRoute('qrView', 'admin.qr').meta);
 
 setGuard((match, path) => {
   if (!session.signedIn()) return match && match.meta.public ? null : `/signin${path !== '/' && path !== '/signin' ? `?next=${encodeURIComponent(path)}` : ''}`;

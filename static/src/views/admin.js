@@ -1,6 +1,7 @@
 // The admin console (lazy chunk, admins only): people (find, create, edit, reset a password, deactivate, import
 // from an HR file with a dry run first, export), departments as a tree, groups, API keys and calendars.
 // Everything goes through the same API as integrations; people are picked by name, never by typing ids.
+// QR entry points live in admin-qr.js, on the shell and pieces exported here.
 import { h, icon, replace, uid } from '../ui/dom.js';
 import { t, tMaybe, fmtWhen, fmtDate } from '../i18n.js';
 import * as session from '../session.js';
@@ -15,11 +16,11 @@ const ROLES = ['staff', 'lead', 'quality', 'admin'];
 const SCOPES = ['orders:write', 'inventory:write', 'catalog:write', 'volumes:write'];
 const SECTIONS = [
   ['people', 'admin.people'], ['departments', 'admin.departments'], ['groups', 'admin.groups'],
-  ['keys', 'admin.keys'], ['calendars', 'admin.calendars'],
+  ['keys', 'admin.keys'], ['calendars', 'admin.calendars'], ['qr', 'admin.qr'],
 ];
 
 // ------------------------------------------------------------------ shared pieces
-function shell(el, section, ...content) {
+export function shell(el, section, ...content) {
   const main = document.getElementById('main');
   if (main) main.classList.add('console');
   const page = h('div.page.page-admin',
@@ -43,7 +44,7 @@ async function everyone() {
   return found;
 }
 
-async function allOf(path) {
+export async function allOf(path) {
   const res = await session.get(`${path}?per_page=500`);
   return res.items || [];
 }
@@ -64,14 +65,14 @@ function personPicker(label, people, currentId) {
   return { field: picker.field, value, input: picker.input };
 }
 
-function textField(label, value = '', attrs = {}) {
+export function textField(label, value = '', attrs = {}) {
   const id = uid('f');
   const input = h('input.input', { id, type: 'text', autocomplete: 'off', ...attrs });
   input.value = value || '';
   return { field: h('div.field', h('label', { for: id }, label), input), input };
 }
 
-function selectField(label, options, value) {
+export function selectField(label, options, value) {
   const id = uid('s');
   const select = h('select.input', { id }, options.map(([v, text]) => h('option', { value: v }, text)));
   select.value = value === null || value === undefined ? '' : String(value);
@@ -92,13 +93,13 @@ function checks(legend, values, chosen, labelOf) {
 }
 
 /** A failed save, in words, with the server's per-field messages. */
-function saveError(err) {
+export function saveError(err) {
   const fields = fieldErrors(err);
   const lines = Object.entries(fields).map(([k, v]) => `${tMaybe(`admin.field.${k}`, k)}: ${v}`);
   return [errorText(err), ...lines].join(' · ');
 }
 
-async function submitDialog({ title, body, confirmLabel, danger, collect, send }) {
+export async function submitDialog({ title, body, confirmLabel, danger, collect, send }) {
   // Keep the dialog's answer, then send it; a refusal is shown and the admin can try again.
   for (;;) {
     const value = await openDialog({ title, body, confirmLabel, danger, collect });
