@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 STATIC_DIST = Path(__file__).resolve().parent.parent / "static" / "dist"
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
 
+# 'wasm-unsafe-eval' lets the barcode decoder (WebAssembly, served from our own /wasm/) compile; it allows no JavaScript
+# eval. The camera (barcodes, photos) and the position (a location field, asked only on a tap) are for this origin only.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; worker-src 'self'; manifest-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
@@ -104,7 +106,7 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+        headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(self), microphone=()")
         headers.setdefault("Content-Security-Policy", DOCS_CSP if request.path.startswith("/api/docs") else CSP)
         if current_app.config.get("PRODUCTION"):
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")

@@ -6,9 +6,12 @@ import { flushOutbox, enqueue } from './core/outbox.js';
 import en from './i18n/en.js';
 import zhCN from './i18n/zh-CN.js';
 
-/* global __PRECACHE__, __CACHE_VERSION__ */
+/* global __PRECACHE__, __CACHE_VERSION__, __ZXING_WASM__ */
 const PRECACHE = __PRECACHE__;
 const SHELL_CACHE = `baton-shell-${__CACHE_VERSION__}`;
+// The barcode decoder's WebAssembly (about 1 MB): not precached, kept once a scan fetched it, so scanning works offline.
+const ZXING_WASM = __ZXING_WASM__;
+const WASM_CACHE = 'baton-wasm';
 const API_CACHE = 'baton-api-v1';
 const NETWORK_TIMEOUT = 8000;
 const PRECACHED = new Set(PRECACHE);
@@ -45,6 +48,10 @@ self.addEventListener('activate', (event) => {
     (async () => {
       const names = await caches.keys();
       await Promise.all(names.filter((n) => n.startsWith('baton-shell-') && n !== SHELL_CACHE).map((n) => caches.delete(n)));
+      if (names.includes(WASM_CACHE)) {
+        const kept = await caches.open(WASM_CACHE);
+        await Promise.all((await kept.keys()).filter((r) => new URL(r.url).pathname !== ZXING_WASM).map((r) => kept.delete(r)));
+      }
       await self.clients.claim();
     })(),
   );
@@ -71,6 +78,7 @@ self.addEventListener('fetch', (event) => {
     return;
   }
   if (PRECACHED.has(url.pathname)) event.respondWith(cacheFirst(req));
+  else if (url.pathname === ZXING_WASM) event.respondWith(cacheFirst(req, WASM_CACHE));
 });
 
 async function shell(req) {
@@ -80,8 +88,8 @@ async function shell(req) {
   return fetch(req);
 }
 
-async function cacheFirst(req) {
-  const cache = await caches.open(SHELL_CACHE);
+async function cacheFirst(req, name = SHELL_CACHE) {
+  const cache = await caches.open(name);
   const hit = await cache.match(req, { ignoreSearch: true });
   if (hit) return hit;
   const res = await fetch(req);

@@ -15,7 +15,9 @@ function newId() {
 
 /**
  * Create and store a pending entry.
- * @param {object} spec {kind, user_id, task_id?, work_order_id?, label, body, photo?, photo_field?}
+ * @param {object} spec {kind, user_id, task_id?, work_order_id?, label, body, photo?, photo_field?, files?}
+ *   `files`: [{field, multi, blob, name}] — photos and signatures of the form, uploaded first (each with its own
+ *   Idempotency-Key, kept across retries); their attachment ids then fill `body.data[field]` (a list when `multi`).
  */
 export async function enqueue(spec) {
   const now = new Date().toISOString();
@@ -32,6 +34,7 @@ export async function enqueue(spec) {
     ...spec,
   };
   if (entry.photo) entry.photo_key = uuid();
+  entry.files = (entry.files || []).map((file) => ({ ...file, key: uuid(), attachment_id: null }));
   await outboxPut(entry);
   return entry;
 }
@@ -40,6 +43,26 @@ function lock(fn) {
   const locks = globalThis.navigator && navigator.locks;
   if (locks && typeof locks.request === 'function') return locks.request('baton-outbox', fn);
   return fn();
+}
+
+/** Upload one file of a queued completion (the bytes are the same on every retry, so is the key). */
+async function upload(entry, file, token, rekey) {
+  const fields = entry.task_id ? { task_id: entry.task_id } : {};
+  try {
+    return (await request('POST', `/work-orders/${entry.work_order_id}/attachments`, {
+      raw: multipart(file.key, fields, { blob: file.blob, filename: file.name }),
+      key: file.key,
+      token,
+      timeout: 120000,
+    })).data;
+  } catch (err) {
+    // A failed upload changed nothing; a fresh key keeps a stored 5xx from being replayed.
+    if (err instanceof ApiError && err.status >= 500) {
+      rekey();
+      await outboxPut(entry);
+    }
+    throw err;
+  }
 }
 
 async function send(entry, token) {
@@ -54,28 +77,20 @@ async function send(entry, token) {
     case 'complete': {
       if (entry.photo && !entry.attachment) {
         const name = entry.photo_name || `photo-${entry.occurred_at.replace(/[^0-9]/g, '').slice(0, 14)}.jpg`;
-        const fields = entry.task_id ? { task_id: entry.task_id } : {};
-        let up;
-        try {
-          up = await request('POST', `/work-orders/${entry.work_order_id}/attachments`, {
-            raw: multipart(entry.photo_key, fields, { blob: entry.photo, filename: name }),
-            key: entry.photo_key,
-            token,
-            timeout: 120000,
-          });
-        } catch (err) {
-          // A failed upload changed nothing; a fresh key keeps a stored 5xx from being replayed.
-          if (err instanceof ApiError && err.status >= 500) {
-            entry.photo_key = uuid();
-            await outboxPut(entry);
-          }
-          throw err;
-        }
-        entry.attachment = up.data;
+        entry.attachment = await upload(entry, { key: entry.photo_key, blob: entry.photo, name }, token, () => { entry.photo_key = uuid(); });
+        await outboxPut(entry);
+      }
+      for (const file of entry.files || []) {
+        if (file.attachment_id) continue; // uploaded by an earlier try
+        file.attachment_id = (await upload(entry, file, token, () => { file.key = uuid(); })).id;
         await outboxPut(entry);
       }
       const body = { ...entry.body, data: { ...(entry.body.data || {}) } };
       if (entry.attachment && entry.photo_field) body.data[typeof entry.photo_field === 'string' ? entry.photo_field : 'photo'] = entry.attachment.id;
+      for (const file of entry.files || []) {
+        if (file.multi) body.data[file.field] = [...(body.data[file.field] || []), file.attachment_id];
+        else body.data[file.field] = file.attachment_id;
+      }
       return (await request('POST', `/tasks/${entry.task_id}/complete`, opts(body, entry.key))).data;
     }
     default:
@@ -123,6 +138,7 @@ export function flushOutbox({ token, userId, onChange } = {}) {
         entry.done_at = new Date().toISOString();
         entry.result = result && typeof result === 'object' ? { id: result.id, status: result.status } : null;
         entry.photo = null; // free the space: the photo is on the server now
+        if (entry.files) entry.files = entry.files.map((file) => ({ ...file, blob: null }));
         entry.last_error = null;
         summary.sent++;
       } catch (err) {
@@ -133,6 +149,7 @@ export function flushOutbox({ token, userId, onChange } = {}) {
           entry.done_at = new Date().toISOString();
           entry.result = null;
           entry.photo = null;
+          if (entry.files) entry.files = entry.files.map((file) => ({ ...file, blob: null }));
           entry.last_error = null;
           summary.sent++;
         } else if (e.transient || e.status === 401) {

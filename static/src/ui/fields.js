@@ -1,6 +1,7 @@
 // Renders a template / step form ({name, label, type, required, options}) and collects values.
 import { h, uid } from './dom.js';
 import { t } from '../i18n.js';
+import { captureField, FILE_TYPES } from './capture.js';
 
 function toLocalInput(iso, withTime) {
   if (!iso) return '';
@@ -13,7 +14,8 @@ function toLocalInput(iso, withTime) {
 
 /**
  * @param {Array} fields form definition
- * @param {object} opts {values, skip: [names], prefix}
+ * @param {object} opts {values, skip: [names], prefix, capture: offer photos and signatures (files the caller uploads:
+ *   `files()`), context: {expected(key)} — the work order's value a barcode is checked against}
  * @returns {{el: HTMLElement, collect: () => object, validate: () => object, setErrors: (map) => void, focusFirstError: () => void}}
  */
 export function renderFields(fields, opts = {}) {
@@ -24,6 +26,7 @@ export function renderFields(fields, opts = {}) {
   for (const f of fields || []) {
     // Attachments are never typed in: the photo picker (task screen) handles them.
     if (!f || !f.name || skip.has(f.name) || f.type === 'attachment') continue;
+    if (FILE_TYPES.includes(f.type) && !opts.capture) continue;
     const id = uid('fld');
     const errId = `${id}-err`;
     const label = f.label || f.name;
@@ -32,6 +35,7 @@ export function renderFields(fields, opts = {}) {
     let control;
     let get;
     let node;
+    let capture = null;
     const common = { id, name: f.name, 'aria-describedby': errId, required: Boolean(f.required) };
     switch (f.type) {
       case 'textarea':
@@ -90,6 +94,13 @@ export function renderFields(fields, opts = {}) {
           h('legend', label, req), h('div.options', boxes.map((b) => b.el)), err);
         break;
       }
+      case 'photos':
+      case 'signature':
+      case 'barcode':
+      case 'location':
+        capture = captureField(f, { id, errId, label, req, err, values, context: opts.context });
+        ({ control, get, node } = capture);
+        break;
       default:
         control = h('input.input', { ...common, type: 'text', autocomplete: 'off' });
         control.value = values[f.name] ?? '';
@@ -97,7 +108,9 @@ export function renderFields(fields, opts = {}) {
     }
     if (!node) node = h('div.field', h('label', { for: id }, label, req), control, err);
     wrap.append(node);
-    controls.push({ f, get, err, control, node });
+    const entry = { f, get, err, control, node };
+    controls.push(entry);
+    if (capture) Object.assign(entry, { check: capture.check, files: capture.files });
   }
 
   const setErrors = (map = {}) => {
@@ -120,6 +133,11 @@ export function renderFields(fields, opts = {}) {
   const validate = () => {
     const errors = {};
     for (const c of controls) {
+      if (c.check) { // photos and a signature say themselves what they miss
+        const problem = c.check();
+        if (problem) errors[c.f.name] = problem;
+        continue;
+      }
       const v = c.get();
       if (c.f.required && c.f.type !== 'boolean' && (v === undefined || (Array.isArray(v) && !v.length))) errors[c.f.name] = t('form.required');
       else if ((c.f.type === 'number' || c.f.type === 'integer') && v !== undefined && typeof v !== 'number') errors[c.f.name] = t('form.number');
@@ -132,5 +150,7 @@ export function renderFields(fields, opts = {}) {
     const c = controls.find((x) => !x.err.hidden);
     if (c && c.control) c.control.focus();
   };
-  return { el: wrap, collect, validate, setErrors, focusFirstError, count: controls.length };
+  // The photos and signatures to upload before the values are sent: [{field, multi, blob, name}].
+  const files = async () => (await Promise.all(controls.filter((c) => c.files).map((c) => c.files()))).flat();
+  return { el: wrap, collect, validate, setErrors, focusFirstError, files, count: controls.length };
 }

@@ -3,6 +3,7 @@
 import { h, icon, replace, uid } from '../ui/dom.js';
 import { t, tMaybe, fmtWhen } from '../i18n.js';
 import { attachmentTile, attachmentTiles } from '../ui/attachments.js';
+import { capturedValue } from '../ui/captured.js';
 import { api, get, post, isLead } from '../session.js';
 import { uuid } from '../core/http.js';
 import { LIMITS } from '../core/limits.js';
@@ -279,11 +280,19 @@ export function detailView(el, params) {
     // A form's own label; else the words for what the system itself puts in a work order's data (an andon's
     // batch, a recall's order); else the key.
     const fieldLabel = (k) => ((tpl && (tpl.form || []).find((f) => f.name === k)) || {}).label || tMaybe(`datakey.${k}`, k);
-    // Photos and files: a value of an attachment field is the attachment's id; show the photo, not the number.
+    // Photos and files: a value of an attachment, signature or photos field is an attachment's id (or several); show
+    // the photos, not the numbers. A barcode reads as its code, a position as coordinates with a map link.
     const files = Object.fromEntries((wo.attachments || []).map((a) => [a.id, a]));
-    const attachmentFields = new Set([...((tpl && tpl.form) || []), ...((tpl && tpl.steps) || []).flatMap((st) => st.form || [])]
-      .filter((f) => f.type === 'attachment').map((f) => f.name));
-    const dataVal = (k, v) => (attachmentFields.has(k) && files[v] ? attachmentTile(files[v]) : fmtVal(v));
+    const types = new Map();
+    for (const f of [...((tpl && tpl.form) || []), ...((tpl && tpl.steps) || []).flatMap((st) => st.form || [])]) {
+      if (!types.has(f.name)) types.set(f.name, f.type);
+    }
+    const dataVal = (k, v) => {
+      const type = types.get(k);
+      if (type === 'attachment' && files[v]) return attachmentTile(files[v]);
+      const value = type === 'photos' && Array.isArray(v) ? v.map((id) => files[id]).filter(Boolean) : type === 'signature' ? files[v] : v;
+      return capturedValue({ type, value }) || fmtVal(v);
+    };
     const fmtVal = (v) => {
       if (typeof v === 'boolean') return v ? t('common.yes') : t('common.no');
       if (Array.isArray(v)) return v.map(fmtVal).join(', ');

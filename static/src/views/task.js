@@ -11,6 +11,8 @@ import { toast } from '../ui/toast.js';
 import { errorText, fieldErrors } from '../ui/errors.js';
 import { personField } from '../ui/people.js';
 import { attachmentTile, isAttachment } from '../ui/attachments.js';
+import { capturedValue } from '../ui/captured.js';
+import { matchLabel } from '../ui/capture.js';
 import { openDialog, promptDialog } from '../ui/dialog.js';
 import { downscalePhoto, MAX_UPLOAD } from '../ui/photo.js';
 import { perform, pendingFor, onOutboxChange, discard } from '../outbox-client.js';
@@ -57,6 +59,14 @@ export default function taskView(el, params) {
     const unchanged = before && task && before.status === task.status && before.assignee_id === task.assignee_id
       && before.version === task.version;
     if (el.isConnected && !submitting && !(unchanged && formDirty && form && form.isConnected)) draw();
+  }
+
+  // The work order's value a barcode is checked against: one of its references, else a key of its data.
+  function expectedValue(key) {
+    const kase = (task && task.case) || {};
+    if (kase.refs && kase.refs[key] !== undefined) return kase.refs[key];
+    const found = (kase.data || []).find((d) => d.name === key);
+    return found ? found.value : undefined;
   }
 
   function photoPicker(required) {
@@ -128,10 +138,12 @@ export default function taskView(el, params) {
     // The step's photo field (type "attachment", or named "photo") is filled with the id of the
     // uploaded photo; without such a field the photo is only attached to the work order.
     const photoDef = fieldsDef.find((f) => f.type === 'attachment') || fieldsDef.find((f) => f.name === 'photo');
-    const fields = renderFields(fieldsDef, { skip: photoDef ? [photoDef.name] : [] });
+    // Photos, a signature, a barcode checked against the work order, a position (docs/design.md §15).
+    const fields = renderFields(fieldsDef, { skip: photoDef ? [photoDef.name] : [], capture: true, context: { expected: expectedValue } });
     const noteId = uid('note');
     const note = h('textarea.input', { id: noteId, name: 'note', rows: 3, maxlength: 4000 });
-    const picker = photoPicker(Boolean(photoDef && photoDef.required));
+    // A step that asks for photos takes them in its own field: no second photo button.
+    const picker = photoDef || !fieldsDef.some((x) => x.type === 'photos') ? photoPicker(Boolean(photoDef && photoDef.required)) : { el: null, setError() {} };
     const formErr = h('p.form-error', { role: 'alert', hidden: true });
     const f = h('form.complete-form', { id: formId, novalidate: true },
       h('fieldset.field.choices', h('legend', t('complete.outcome')), h('div.choice-list', radios), outcomeErr),
@@ -158,6 +170,7 @@ export default function taskView(el, params) {
       }
       submitting = true;
       setBusy(true);
+      const files = await fields.files();
       const res = await perform({
         kind: 'complete',
         task_id: task.id,
@@ -167,6 +180,7 @@ export default function taskView(el, params) {
         photo: photo ? photo.blob : null,
         photo_name: photo ? photo.name : null,
         photo_field: photoDef ? photoDef.name : null,
+        files,
       });
       submitting = false;
       setBusy(false);
@@ -174,7 +188,15 @@ export default function taskView(el, params) {
       await discard(res.entry.id);
       const fe = fieldErrors(res.error);
       const dataErrs = {};
-      for (const [k, v] of Object.entries(fe)) dataErrs[k.replace(/^data\./, '')] = v;
+      for (const [k, v] of Object.entries(fe)) {
+        const name = k.replace(/^data\./, '').split('.')[0]; // `photos.1`, `position.lat`: said at their field
+        dataErrs[name] = dataErrs[name] ? `${dataErrs[name]} ${v}` : v;
+      }
+      if (res.error && res.error.code === 'barcode_mismatch') {
+        for (const fd of fieldsDef) {
+          if (fd.type === 'barcode' && fd.must_match && dataErrs[fd.name]) dataErrs[fd.name] = t('barcode.mismatch', { what: matchLabel(fd.must_match) });
+        }
+      }
       fields.setErrors(dataErrs);
       const photoErr = photoDef && (fe[photoDef.name] || fe[`data.${photoDef.name}`]);
       if (photoErr) picker.setError(photoErr);
@@ -322,7 +344,7 @@ export default function taskView(el, params) {
     // The case as the task answer gives it: the work order's data and what the steps before this one found.
     const kase = task.case || {};
     const caseData = (kase.data || []).length ? dl(kase.data.map((d) => [d.label || tMaybe(`datakey.${d.name}`, d.name),
-      isAttachment(d.value) ? attachmentTile(d.value) : caseValue(d.value)])) : null;
+      shownValue(d)])) : null;
     const earlier = (kase.earlier || []).length ? h('ol.earlier', kase.earlier.map(earlierStep)) : null;
 
     const sections = [];
@@ -424,6 +446,11 @@ function caseValue(v) {
   return String(v);
 }
 
+/** A value of the case: what was captured in the field as itself (photos, signature, code, position), else as text. */
+function shownValue(d) {
+  return capturedValue(d) || (isAttachment(d.value) ? attachmentTile(d.value) : caseValue(d.value));
+}
+
 /** What one earlier step found: its outcome, who and when, the note and the data filled in. */
 function earlierStep(e) {
   return h('li.earlier-step',
@@ -432,5 +459,5 @@ function earlierStep(e) {
     h('p.muted', t('task.done_by', { name: (e.completed_by && e.completed_by.name) || t('timeline.system'), time: e.completed_at ? fmtWhen(e.completed_at) : '' })),
     e.note ? h('p.prewrap', e.note) : null,
     (e.data || []).length ? dl(e.data.map((d) => [d.label || tMaybe(`datakey.${d.name}`, d.name),
-      isAttachment(d.value) ? attachmentTile(d.value) : caseValue(d.value)])) : null);
+      shownValue(d)])) : null);
 }
