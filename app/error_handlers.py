@@ -1,14 +1,15 @@
 """The one place that turns every failure into the JSON error format (docs/design.md §9).
 
 Domain errors (app/errors.py), validation errors, HTTP errors, and the database going away: no input
-yields a 500, and nothing leaks as an HTML page or a trace.
+yields a 500, and nothing leaks as an HTML page or a trace. Every answer is said in the reader's language
+(`Accept-Language`, app/common/i18n.py): its message and the field messages of its details; the code stays.
 """
 import logging
 
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.common import database
+from app.common import database, i18n
 from app.errors import DomainError, error_body, field_paths
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,17 @@ _HTTP_CODES = {
 }
 
 
+def error_response(code: str, message: str, details: dict | None = None, status: int = 400, headers=None):
+    """An error answer in the reader's language, which it names (Content-Language) and varies by."""
+    language = i18n.negotiate(request.headers.get("Accept-Language"))
+    response = jsonify(error_body(code, i18n.translate(message, language), i18n.translate_details(details or {}, language)))
+    response.status_code = status
+    response.headers.update(headers or {})
+    response.headers["Content-Language"] = language
+    response.vary.add("Accept-Language")
+    return response
+
+
 def _webargs_paths(messages) -> dict:
     """webargs nests errors by location ({"json": {...}, "query": {...}}): the fields keep their dotted paths."""
     if not isinstance(messages, dict):
@@ -52,33 +64,34 @@ def http_error_response(error: HTTPException):
     status = error.code or 500
     headers = dict(data.get("headers") or {})
     if status == 400 and data.get("messages", {}).get("json") == ["Invalid JSON body."]:
-        return jsonify(error_body("malformed_json", "The request body is not valid JSON.")), 400, headers
+        return error_response("malformed_json", "The request body is not valid JSON.", status=400, headers=headers)
     if "messages" in data:
         details = _webargs_paths(data["messages"])
-        return jsonify(error_body("validation_error", "The request is not valid.", details)), 422 if status == 422 else status, headers
+        return error_response("validation_error", "The request is not valid.", details, 422 if status == 422 else status, headers)
     if status >= 500:
         kind = database.failure_kind(getattr(error, "original_exception", None))
         if kind is not None:  # raised after the view, while finishing the answer: too late to run it again
             return unavailable_response(kind)
         log.exception("unhandled error", exc_info=error)
-        return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500, headers
+        return error_response("internal_error", "Something went wrong on our side.", status=500, headers=headers)
     code = _HTTP_CODES.get(status, "http_error")
     message = data.get("message") or error.description or error.name
     if status == 413:
         message = "The request body is too large."
     if status == 405:
         headers.update({"Allow": ", ".join(error.valid_methods or [])})
-    return jsonify(error_body(code, message)), status, headers
+    return error_response(code, message, status=status, headers=headers)
 
 
 def unavailable_response(kind: str):
     """503 when the database is away or overloaded, with Retry-After; the phone retries with the same key."""
     request.environ[database.ANSWERED_503] = True
+    retry_after = {"Retry-After": str(current_app.config.get("DB_RETRY_AFTER_SECONDS", 5))}
     if kind == database.UNAVAILABLE:
-        body = error_body("database_unavailable", "The database is not available right now; try again in a few seconds.")
-    else:
-        body = error_body("database_busy", "The database is too busy right now; try again in a few seconds.")
-    return jsonify(body), 503, {"Retry-After": str(current_app.config.get("DB_RETRY_AFTER_SECONDS", 5))}
+        return error_response("database_unavailable", "The database is not available right now; try again in a few seconds.",
+                              status=503, headers=retry_after)
+    return error_response("database_busy", "The database is too busy right now; try again in a few seconds.",
+                          status=503, headers=retry_after)
 
 
 def _server_body_error(error: Exception) -> bool:
@@ -105,7 +118,7 @@ def register_error_handlers(app: Flask, *, session) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):
         rollback()
-        return jsonify(error_body(error.code, error.message, error.details)), error.status, error.headers
+        return error_response(error.code, error.message, error.details, error.status, error.headers)
 
     from marshmallow import ValidationError
 
@@ -113,7 +126,7 @@ def register_error_handlers(app: Flask, *, session) -> None:
     def _validation_error(error: ValidationError):
         rollback()
         details = field_paths(error.messages)
-        return jsonify(error_body("validation_error", "The request is not valid.", details)), 422
+        return error_response("validation_error", "The request is not valid.", details, 422)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
@@ -138,7 +151,7 @@ def register_error_handlers(app: Flask, *, session) -> None:
         # A concurrent request won the race past the service's own uniqueness check.
         rollback()
         log.warning("integrity error on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
-        return jsonify(error_body("conflict", "This conflicts with a change made at the same time; reload and try again.")), 409
+        return error_response("conflict", "This conflicts with a change made at the same time; reload and try again.", status=409)
 
     @app.errorhandler(DataError)
     @app.errorhandler(OverflowError)
@@ -146,7 +159,8 @@ def register_error_handlers(app: Flask, *, session) -> None:
         # An id beyond the column's range or a NUL character in text: the database refuses the input itself.
         rollback()
         log.warning("unstorable value on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
-        return jsonify(error_body("invalid_value", "A value in the request is out of range or contains characters that cannot be stored.")), 422
+        return error_response(
+            "invalid_value", "A value in the request is out of range or contains characters that cannot be stored.", status=422)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
@@ -156,6 +170,6 @@ def register_error_handlers(app: Flask, *, session) -> None:
         rollback()
         if _server_body_error(error):
             log.warning("unreadable body on %s %s: %s", request.method, request.path, error)
-            return jsonify(error_body("malformed_body", "The request body could not be read: its framing is invalid.")), 400
+            return error_response("malformed_body", "The request body could not be read: its framing is invalid.", status=400)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500
+        return error_response("internal_error", "Something went wrong on our side.", status=500)
