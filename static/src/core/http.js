@@ -1,5 +1,7 @@
 // Minimal JSON-over-HTTP client for the Baton API. DOM-free: used by the page and the
 // service worker alike.
+import { getLocale } from '../i18n.js';
+
 export const API_BASE = '/api/v1';
 export const CACHED_AT_HEADER = 'X-Baton-Cached-At';
 
@@ -62,6 +64,8 @@ export function uuid() {
 export async function request(method, path, opts = {}) {
   const { body, form, raw, key, token, timeout = 20000 } = opts;
   const headers = { Accept: 'application/json' };
+  // The server says its messages in the app's language. The service worker has no locale of its own: the browser's goes.
+  if (globalThis.document) headers['Accept-Language'] = getLocale();
   if (token) headers.Authorization = `Bearer ${token}`;
   if (key) headers['Idempotency-Key'] = key;
   let payload;

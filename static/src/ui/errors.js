@@ -13,6 +13,8 @@ export function errorText(err) {
   }
   const known = tMaybe(`err.${code}`, null);
   if (known) return known;
+  // The server's own words, in the reader's language (http.js sends it); `http_*` codes came without any.
+  if (err.message && err.status > 0 && !code.startsWith('http_')) return err.message;
   if (err.status === 403) return t('err.forbidden');
   if (err.status === 404) return t('err.not_found');
   if (err.status === 409) return t('err.conflict');
