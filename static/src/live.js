@@ -3,7 +3,7 @@
 // colleague, a task transferred, returned, escalated), the open inbox, task screen and bell look again.
 // A plain request, so it works on Lambda behind API Gateway, where a held connection would not; pushes, when they
 // arrive, are faster still and do the same (app.js).
-import { API_BASE } from './core/http.js';
+import { API_BASE, ApiError } from './core/http.js';
 import * as session from './session.js';
 import { bus } from './bus.js';
 
@@ -52,7 +52,8 @@ async function tick() {
       failures = 0;
     } else if (res.status === 401) {
       etag = null;
-      return; // signed out elsewhere: the next request through the session handles it
+      session.sessionEnded(new ApiError(401, 'unauthorized', 'session ended'));
+      return; // restarted on the next sign-in
     } else {
       failures += 1;
     }

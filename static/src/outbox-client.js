@@ -105,6 +105,12 @@ export function startOutbox() {
   navigator.serviceWorker?.addEventListener('message', (e) => {
     if (e.data && e.data.type === 'outbox') refresh();
   });
-  onSessionChange(() => refresh());
+  // Signed in again (a new token): what waited on "session expired" goes now, not at the next 30 s tick.
+  let lastToken = token();
+  onSessionChange((st) => {
+    const fresh = Boolean(st.token) && st.token !== lastToken;
+    lastToken = st.token;
+    refresh().then(() => (fresh && navigator.onLine !== false ? flush() : null));
+  });
   refresh().then(() => flush());
 }

@@ -92,6 +92,11 @@ export function onUnauthorized(fn) {
   unauthorizedHandler = fn;
 }
 
+/** A request made outside `api` (live.js) was answered 401: the session ended, as if `api` had seen it. */
+export function sessionEnded(err) {
+  if (state.token && unauthorizedHandler) unauthorizedHandler(err);
+}
+
 /** Authenticated request; returns {data, cachedAt}. A 401 signs the user out. */
 export async function api(method, path, opts = {}) {
   try {

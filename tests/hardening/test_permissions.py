@@ -246,6 +246,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/v1/push/subscriptions"): Row(every_person(), fresh=own_subscription,
                                                   body=lambda w: {"endpoint": SUBSCRIPTION["endpoint"]}),
     ("GET", "/api/v1/notifications"): Row(every_person()),
+    ("GET", "/api/v1/changes"): Row(every_person()),
     ("POST", "/api/v1/notifications/read"): Row(every_person(), body=lambda w: {"all": True}),
     # --- integrations: admin, or a key with the matching scope ---
     ("POST", "/api/v1/products"): Row(admin_only(key__catalog__write=SUCCESS), body=sku_body),

@@ -1,5 +1,5 @@
 // Plain-words explanations of API error codes.
-import { t, tMaybe } from '../i18n.js';
+import { t, tMaybe, fmtWhen } from '../i18n.js';
 
 export function errorText(err) {
   if (!err) return t('err.unknown');
@@ -10,6 +10,11 @@ export function errorText(err) {
     const seconds = Math.ceil(Number(err.details.retry_after));
     const wait = seconds < 120 ? t('err.wait_seconds', { n: seconds }) : t('err.wait_minutes', { n: Math.ceil(seconds / 60) });
     return t('err.too_many_attempts_wait', { wait });
+  }
+  // Who holds or finished the task, and when: the refusal says it in words (a retry could not succeed).
+  const by = err.details && err.details.by && err.details.by.name;
+  if (by && (code === 'task_taken' || code === 'task_completed')) {
+    return t(`err.${code}_by`, { name: by, time: err.details.at ? fmtWhen(err.details.at) : '' });
   }
   const known = tMaybe(`err.${code}`, null);
   if (known) return known;

@@ -12,6 +12,13 @@ function toLocalInput(iso, withTime) {
   return withTime ? `${date}T${p(d.getHours())}:${p(d.getMinutes())}` : date;
 }
 
+function showError(c, msg) {
+  c.err.textContent = msg || '';
+  c.err.hidden = !msg;
+  c.node.classList.toggle('has-error', Boolean(msg));
+  if (c.control) c.control.setAttribute('aria-invalid', msg ? 'true' : 'false');
+}
+
 /**
  * @param {Array} fields form definition
  * @param {object} opts {values, skip: [names], prefix, capture: offer photos and signatures (files the caller uploads:
@@ -39,7 +46,7 @@ export function renderFields(fields, opts = {}) {
     const common = { id, name: f.name, 'aria-describedby': errId, required: Boolean(f.required) };
     switch (f.type) {
       case 'textarea':
-        control = h('textarea.input', { ...common, rows: 3, maxlength: 4000 });
+        control = h('textarea.input', { ...common, rows: 3, maxlength: f.max_length || 20000 }); // the server's limits
         control.value = values[f.name] ?? '';
         get = () => control.value.trim() || undefined;
         break;
@@ -102,7 +109,7 @@ export function renderFields(fields, opts = {}) {
         ({ control, get, node } = capture);
         break;
       default:
-        control = h('input.input', { ...common, type: 'text', autocomplete: 'off' });
+        control = h('input.input', { ...common, type: 'text', autocomplete: 'off', maxlength: f.max_length || 2000 });
         control.value = values[f.name] ?? '';
         get = () => control.value.trim() || undefined;
     }
@@ -111,16 +118,14 @@ export function renderFields(fields, opts = {}) {
     const entry = { f, get, err, control, node };
     controls.push(entry);
     if (capture) Object.assign(entry, { check: capture.check, files: capture.files });
+    // A message goes as soon as the person changes what it was about, not at the next submit.
+    const clear = () => showError(entry, '');
+    node.addEventListener('input', clear);
+    node.addEventListener('change', clear);
   }
 
   const setErrors = (map = {}) => {
-    for (const c of controls) {
-      const msg = map[c.f.name] || map[`data.${c.f.name}`];
-      c.err.textContent = msg || '';
-      c.err.hidden = !msg;
-      c.node.classList.toggle('has-error', Boolean(msg));
-      if (c.control) c.control.setAttribute('aria-invalid', msg ? 'true' : 'false');
-    }
+    for (const c of controls) showError(c, map[c.f.name] || map[`data.${c.f.name}`]);
   };
   const collect = () => {
     const out = {};
@@ -148,7 +153,10 @@ export function renderFields(fields, opts = {}) {
   };
   const focusFirstError = () => {
     const c = controls.find((x) => !x.err.hidden);
-    if (c && c.control) c.control.focus();
+    if (!c) return false;
+    c.node.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    if (c.control) c.control.focus({ preventScroll: true });
+    return true;
   };
   // The photos and signatures to upload before the values are sent: [{field, multi, blob, name}].
   const files = async () => (await Promise.all(controls.filter((c) => c.files).map((c) => c.files()))).flat();

@@ -432,6 +432,18 @@ export function newView(el) {
         errs[name].hidden = !msg;
       }
     };
+    // A message goes as soon as the person changes what it was about, not at the next submit.
+    const clearNear = (e) => {
+      formErr.hidden = true;
+      const box = e.target && e.target.closest ? e.target.closest('.field') : null;
+      const msg = box && box.querySelector(':scope > .field-error');
+      if (msg) {
+        msg.textContent = '';
+        msg.hidden = true;
+      }
+    };
+    form.addEventListener('input', clearNear);
+    form.addEventListener('change', clearNear);
 
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -488,6 +500,9 @@ export function newView(el) {
         if (tplFields) tplFields.setErrors(dataErrs);
         formErr.textContent = errorText(err);
         formErr.hidden = false;
+        // The server's word may be below the fold: bring the first field it names, or the message, into view.
+        const first = form.querySelector('.field-error:not([hidden])');
+        (first ? first.closest('.field') || first : formErr).scrollIntoView({ block: 'center', behavior: 'smooth' });
         if (err.status && err.status < 500) idemKey = uuid(); // a corrected form is a new request
       } finally {
         submit.disabled = false;

@@ -7,6 +7,9 @@ import { emptyState, pageHeader } from '../ui/parts.js';
 import { confirmDialog } from '../ui/dialog.js';
 import { toast } from '../ui/toast.js';
 
+// Refusals that no retry can change: the task is someone else's, finished, cancelled or gone.
+const FINAL = ['task_taken', 'task_completed', 'task_cancelled', 'not_found', 'not_a_handler', 'not_a_candidate'];
+
 function describe(e) {
   const l = e.label || {};
   const what = tMaybe(`outbox.kind.${e.kind}`, e.kind);
@@ -42,6 +45,13 @@ export default function outboxView(el) {
         e.last_error ? (e.last_error.status === 401 ? t('auth.expired') : t('outbox.retrying', { reason: errorText(e.last_error) })) : t('outbox.status.pending'));
     } else if (e.status === 'done') {
       statusLine = h('p.ob-status.ob-done', icon('check'), t('outbox.sent_at', { time: fmtWhen(e.done_at) }));
+    } else if (FINAL.includes(e.error && e.error.code)) {
+      // Someone else holds or finished the task, or it is gone: sending it again cannot succeed; say who and when.
+      statusLine = h('p.ob-status.ob-failed', icon('warn'), errorText(e.error), ' ', h('span.muted', t('outbox.final')));
+      actions = [
+        e.task_id ? h('a.btn.btn-secondary', { href: `#/task/${e.task_id}` }, t('outbox.open_task')) : null,
+        h('button.btn.btn-ghost', { type: 'button', onclick: async () => { await discard(e.id); } }, t('outbox.dismiss')),
+      ];
     } else {
       statusLine = h('p.ob-status.ob-failed', icon('warn'), errorText(e.error));
       actions = [

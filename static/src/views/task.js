@@ -202,11 +202,17 @@ export default function taskView(el, params) {
       if (photoErr) picker.setError(photoErr);
       formErr.textContent = errorText(res.error);
       formErr.hidden = false;
+      // The server's word may be below the fold: bring the first field it names, or the message, into view.
+      if (!fields.focusFirstError()) formErr.scrollIntoView({ block: 'center', behavior: 'smooth' });
       if (['task_taken', 'task_completed', 'invalid_transition', 'forbidden'].includes(res.error && res.error.code)) load();
     });
     form = f;
     formDirty = false;
-    const markDirty = () => { formDirty = true; };
+    const markDirty = () => {
+      formDirty = true;
+      formErr.hidden = true; // the form's own message goes once the person changes something
+      if (f.querySelector('input[name="outcome"]:checked')) outcomeErr.hidden = true;
+    };
     f.addEventListener('input', markDirty);
     f.addEventListener('change', markDirty);
     return f;
@@ -335,7 +341,7 @@ export default function taskView(el, params) {
     const notices = [];
     if (ab.finishing) notices.push(h('p.notice.notice-info', { role: 'status' }, icon('sync'), t('task.waiting_to_send')));
     else if (ab.claimPending) notices.push(h('p.notice.notice-info', icon('sync'), t('task.claim_pending')));
-    if (ab.takenByOther) notices.push(h('p.notice.notice-warn', icon('warn'), t('task.taken_by_other')));
+    if (ab.takenByOther) notices.push(h('p.notice.notice-warn', icon('warn'), task.assignee && task.assignee.name ? t('task.taken_by_named', { name: task.assignee.name }) : t('task.taken_by_other')));
     if (ab.closed) notices.push(h('p.notice.notice-info', t(`task.closed.${task.status}`)));
 
     const refs = wo
@@ -372,7 +378,8 @@ export default function taskView(el, params) {
         onclick: async (e) => {
           e.currentTarget.disabled = true;
           e.currentTarget.textContent = t('claim.busy');
-          const res = await claimTask(task);
+          // Refused because a colleague took it: the screen, loaded again, says who (no second message).
+          const res = await claimTask(task, { quietWhenTaken: true });
           if (res.state === 'failed') await discard(res.entry.id);
           bus.emit('inbox:refresh');
           await load();

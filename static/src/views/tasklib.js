@@ -45,8 +45,9 @@ export function taskAbilities(task, pending = []) {
   };
 }
 
-/** Claim through the outbox; reports the result in plain words. Resolves the perform() result. */
-export async function claimTask(task) {
+/** Claim through the outbox; reports the result in plain words (a screen that shows who took the task itself asks
+ * `quietWhenTaken`). Resolves the perform() result. */
+export async function claimTask(task, { quietWhenTaken = false } = {}) {
   const res = await perform({
     kind: 'claim',
     task_id: task.id,
@@ -56,7 +57,7 @@ export async function claimTask(task) {
   });
   if (res.state === 'done') toast(t('claim.done'), 'ok');
   else if (res.state === 'queued') toast(t('outbox.queued'), 'warn');
-  else toast(errorText(res.error), 'error');
+  else if (!(quietWhenTaken && res.error && res.error.code === 'task_taken')) toast(errorText(res.error), 'error');
   return res;
 }
 
