@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DIST, Phone, shot
+from tests.e2e.helpers import outbox_entries, reset_outbox_entry_to_pending
 
 BATCH = "B-MILK-A01"
 SHANGHAI = {"latitude": 31.2304, "longitude": 121.4737, "accuracy": 18}
@@ -158,6 +159,45 @@ def test_photos_signature_and_position_are_captured_and_seen_afterwards(phone_fa
     expect(earlier.locator(".captured-location a")).to_have_attribute("href", re.compile(r"^https://uri\.amap\.com/marker\?"))
     for p in (staff, driver, desk):
         assert p.js_errors() == [], p.js_errors()
+
+
+def test_photos_taken_offline_are_sent_once_the_phone_is_back(phone_factory, api, tmp_path):
+    """Photos wait in the outbox with the completion; back online each is uploaded once (its own key, kept on a
+    replay), then the completion names them."""
+    api.ok("PATCH", "/me", {"locale": "en"}, login="staff.wh2")
+    wo, check = _complaint(api, "E2E capture: photos offline", BATCH, "staff.wh2")
+    staff = phone_factory()
+    page = staff.sign_in("staff.wh2")
+    staff.wait_for_sw()
+    staff.open(f"/task/{check['id']}")
+    expect(page.locator(".capture-photos")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+
+    staff.context.set_offline(True)
+    expect(page.locator(".banner-offline")).to_be_visible()
+    page.locator(".capture-photos input[type=file][multiple]").set_input_files(
+        [_jpeg(tmp_path / "c.jpg", 120), _jpeg(tmp_path / "d.jpg", 250)])
+    expect(page.locator(".capture-thumb")).to_have_count(2)
+    _outcome(page, "stock_ok")
+    page.locator("textarea[name=findings]").fill("Checked offline in the cold room.")
+    _submit(page)
+    expect(page.locator(".toast").last).to_contain_text("Saved on this phone")
+    [entry] = [e for e in outbox_entries(page) if e["task_id"] == check["id"] and e["kind"] == "complete"]
+    assert entry["status"] == "pending"
+    assert api.ok("GET", f"/tasks/{check['id']}", login="lead.cs")["status"] == "claimed"
+
+    staff.context.set_offline(False)
+    done = _completed(api, check["id"])
+    assert len(done["data"]["photos"]) == 2, done["data"]
+    api.wait(lambda: any(e["id"] == entry["id"] and e["status"] == "done" for e in outbox_entries(page)), timeout=30)
+    # A lost answer replays the entry with the same keys: no second copy of either photo, no second completion.
+    reset_outbox_entry_to_pending(page, entry["id"])
+    page.reload()
+    api.wait(lambda: any(e["id"] == entry["id"] and e["status"] == "done" for e in outbox_entries(page)), timeout=30)
+    detail = api.ok("GET", f"/work-orders/{wo['id']}", login="lead.cs")
+    assert sorted(a["id"] for a in detail["attachments"]) == sorted(done["data"]["photos"])
+    assert [e["kind"] for e in detail["timeline"] if e.get("task_id") == check["id"]].count("completed") == 1
+    assert staff.js_errors() == [], staff.js_errors()
 
 
 def test_a_refused_position_leaves_the_field_empty(phone_factory, api):
