@@ -77,6 +77,11 @@ def system_title(kind: str, **params) -> str:
     return TITLES[kind].format_map(params)[:300]
 
 
+def entry_point_url(*, origin: str, code: str) -> str:
+    """What a printed QR entry point encodes: the app's scanned-code screen, at this server's public origin."""
+    return f"{origin.rstrip('/')}/#/qr/{code}"
+
+
 def addressed(kind: str, about: dict) -> tuple[str, str, dict]:
     """(url, tag, data) of a notification `about` something: the screen it opens, and the tag that makes a newer
     notification about the same thing replace the older one on the phone.

@@ -30,7 +30,7 @@ class EntryPointSchema(ma.Schema):
 
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String(required=True, validate=validate.Length(1, 200), metadata={
-        "description": "What the label says, e.g. `A-03 货架`."})
+        "description": "What the label says, e.g. `Shelf A-03`."})
     template = ma.fields.String(required=True, validate=validate.Length(1, 64), metadata={
         "description": "The key of the flow template a scan starts (its current version at the time)."})
     prefill = ma.fields.Nested(PrefillSchema, load_default=dict)
@@ -38,7 +38,7 @@ class EntryPointSchema(ma.Schema):
         "description": "The department the work orders belong to; by default the scanning person's."})
     active = StrictBoolean(dump_only=True)
     code = ma.fields.String(dump_only=True, metadata={"description": "The random, unguessable code the QR carries."})
-    url = ma.fields.String(dump_only=True, metadata={"description": "What the QR encodes: `<origin>/#/qr/<code>`."})
+    url = ma.fields.String(dump_only=True, metadata={"description": "What the QR encodes: the address of the app's scanned-code screen with the code."})
     template_name = ma.fields.String(dump_only=True, allow_none=True, metadata={
         "description": "The template's title (null when the template is gone or retired)."})
     created_by = ma.fields.Nested(PersonRefSchema, dump_only=True, allow_none=True)

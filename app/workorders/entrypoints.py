@@ -15,6 +15,7 @@ from app.extensions import db
 from app.flows.forms import validate_values
 from app.flows.models import FlowTemplate
 from app.flows.service import get_template
+from app.notify.messages import entry_point_url
 from app.org.models import Department, User
 from app.org.service import people_named
 from app.workorders import service
@@ -33,8 +34,8 @@ class EntryPointGone(DomainError):
 
 
 def qr_url(*, origin: str, code: str) -> str:
-    """What the QR encodes: the app at the entry point's route."""
-    return f"{origin.rstrip('/')}/#/qr/{code}"
+    """What the QR encodes: the app at the entry point's route (its address is the catalogue's, like every link)."""
+    return entry_point_url(origin=origin, code=code)
 
 
 # -- keeping them (admins) ----------------------------------------------------------------------------------------
