@@ -267,6 +267,8 @@ def test_a_batch_is_scanned_with_the_camera_and_checked_against_the_work_order(c
     _submit(page)
     expect(page.locator(".complete-form .form-error")).to_have_text("扫描的条码与工单不符，请核对后重新扫描。")
     expect(field.locator(".field-error")).to_have_text("与工单的批次不符，请核对货物。")
+    expect(page.locator(".action-bar button[type=submit]")).to_be_enabled()
+    expect(page.locator(".action-bar button[type=submit]")).not_to_have_text("正在发送…")  # says what it does again
     field.evaluate("(el) => el.scrollIntoView({ block: 'center' })")
     shot(page, "capture-barcode-mismatch")
     assert api.ok("GET", f"/tasks/{wrong_check['id']}", login="lead.cs")["status"] == "claimed"

@@ -61,7 +61,7 @@ export default function outboxView(el) {
       ];
     }
     return h(`li.ob-item.ob-${foreign ? 'foreign' : e.status}`,
-      h('p.ob-what', h('strong', d.what), e.photo || e.attachment ? h('span.muted', ` · ${t('outbox.with_photo')}`) : null),
+      h('p.ob-what', h('strong', d.what), e.photo || e.attachment || (e.files && e.files.length) ? h('span.muted', ` · ${t('outbox.with_photo')}`) : null),
       d.target ? h('p.ob-target', d.target) : null,
       d.step ? h('p.muted', d.step) : null,
       h('p.ob-time.muted', t('outbox.taken_at', { time: fmtWhen(e.occurred_at) })),

@@ -223,7 +223,13 @@ export default function taskView(el, params) {
     if (!actionBar) return;
     actionBar.querySelectorAll('button').forEach((x) => (x.disabled = b));
     const primary = actionBar.querySelector('.btn-primary');
-    if (primary && b) primary.textContent = t('common.sending');
+    if (!primary) return;
+    if (b) {
+      primary.dataset.label = primary.textContent;
+      primary.textContent = t('common.sending');
+    } else if (primary.dataset.label) {
+      primary.textContent = primary.dataset.label; // refused: the button says what it does again
+    }
   }
 
   async function doReturn() {
