@@ -11,6 +11,7 @@ from app.notify.dispatch import dispatch_pending
 from app.quality.holds import deliver_sales_events
 from app.quality.recall import run_pending_recalls
 from app.workorders.handback import hand_back_absent
+from app.workorders.handout import hand_out_waiting
 
 
 def _sales_channel(config):
@@ -30,6 +31,8 @@ def run_all_once(*, now: datetime, config, deadline: float | None = None) -> dic
     """Run each job once and say how much each did; the timer sweep starts no batch after `deadline` (monotonic)."""
     # Recalls first: the offers they write go out with this pass's pushes.
     recalls = run_pending_recalls(now=now, tz=config["BUSINESS_TIMEZONE"], batch_size=config["RECALL_BATCH_SIZE"])
+    # Offers that waited for someone to have room go out before the pushes, which then tell their new holders.
+    handed_out = hand_out_waiting(now=now)
     timers = fire_due_timers(now=now, deadline=deadline)
     pushes = dispatch_pending(now=now, provider=providers.from_config(config), max_attempts=config["PUSH_MAX_ATTEMPTS"])
     summary = {
@@ -40,6 +43,7 @@ def run_all_once(*, now: datetime, config, deadline: float | None = None) -> dic
         "timers_left_for_next_sweep": timers["more"],
         "recall_work_orders_created": recalls["created"],
         "recall_fanouts_failed": recalls["failed"],
+        "offers_handed_out": handed_out,
         "sales_events_delivered": deliver_sales_events(now=now, publish=_sales_channel(config)),
         "idempotency_pruned": idempotency.prune_expired(now=now),
         "login_throttles_pruned": prune_login_throttles(now=now, window=config["LOGIN_FAILURE_WINDOW_SECONDS"]),

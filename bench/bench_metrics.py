@@ -115,7 +115,7 @@ LATERAL (SELECT (ARRAY['售后 After-sales','配送 Delivery','商品 Product','
 
 -- One step row and one task per (work order, step); ids derived from the work order id.
 CREATE TEMP TABLE bench_tasks AS
-SELECT w.id * 4 + s.ord AS id, w.id AS work_order_id, s.ord, s.step, s.mode, s.sla, s.dept, w.status AS wo_status, w.wh,
+SELECT w.id * 4 + s.ord AS id, w.id AS work_order_id, w.template_key, s.ord, s.step, s.mode, s.sla, s.dept, w.status AS wo_status, w.wh,
        w.created_at + make_interval(secs => (s.ord - 1) * 14400) AS created_at,
        -ln(1 - random()) * 1200 AS claim_s, -ln(1 - random()) * 5400 AS handle_s, random() AS r
 FROM bench_wo w JOIN bench_steps s ON s.template_key = w.template_key;
@@ -127,10 +127,10 @@ SELECT DISTINCT ON (work_order_id, step) id, work_order_id, step,
        1, created_at, NULL, NULL
 FROM bench_tasks ORDER BY work_order_id, step, id;
 
-INSERT INTO tasks (id, work_order_id, step_id, step, activation, instance, instance_label, mode, status, priority, assignee_id,
-  due_at, escalation_level, created_at, claimed_at, completed_at, completed_effective_at, claimed_effective_at,
+INSERT INTO tasks (id, work_order_id, step_id, step, activation, instance, instance_label, mode, template_key, status, priority,
+  assignee_id, due_at, escalation_level, created_at, claimed_at, completed_at, completed_effective_at, claimed_effective_at,
   device_time_untrusted, completed_by_id, outcome, note, data, version)
-SELECT t.id, t.work_order_id, st.id, t.step, 1, NULL, NULL, t.mode,
+SELECT t.id, t.work_order_id, st.id, t.step, 1, NULL, NULL, t.mode, t.template_key,
        CASE WHEN t.wo_status = 'resolved' THEN 'completed' WHEN t.wo_status = 'cancelled' THEN 'cancelled'
             WHEN t.wo_status = 'in_progress' THEN 'claimed' ELSE 'open' END,
        'P3', NULL, t.created_at + make_interval(secs => t.sla),

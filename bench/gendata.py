@@ -135,10 +135,10 @@ def steps_tasks_candidates(conn, *, first_wo: int, count: int, step_keys: list[s
         FROM {span} JOIN work_orders wo ON wo.id = w""", log=log)
     first_u = f"({first_staff} + {h('t')} % {staff})"
     timed(conn, "tasks", f"""
-        INSERT INTO tasks (id, work_order_id, step_id, step, activation, instance, instance_label, mode, status, priority,
-            assignee_id, due_at, escalation_level, created_at, claimed_at, completed_at, completed_effective_at,
+        INSERT INTO tasks (id, work_order_id, step_id, step, activation, instance, instance_label, mode, template_key, status,
+            priority, assignee_id, due_at, escalation_level, created_at, claimed_at, completed_at, completed_effective_at,
             claimed_effective_at, device_time_untrusted, completed_by_id, outcome, note, data, version)
-        SELECT t, w, t, ({keys})[i], 1, NULL, NULL, 'pool', x.status, wo.priority,
+        SELECT t, w, t, ({keys})[i], 1, NULL, NULL, 'pool', wo.template_key, x.status, wo.priority,
                CASE WHEN x.status = 'open' THEN NULL ELSE {first_u} END,
                wo.created_at + interval '4 hours', 0, wo.created_at,
                CASE WHEN x.status = 'open' THEN NULL ELSE wo.created_at + interval '10 minutes' END,

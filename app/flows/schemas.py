@@ -7,6 +7,8 @@ from app.flows.forms import FormFieldSchema
 from app.flows.graph import measure_duration
 
 MODES = ("pool", "joint", "each")
+DISPATCHES = ("claim", "round_robin", "least_loaded")
+MAX_CAPACITY = 10_000
 PRIORITIES = ("P1", "P2", "P3", "P4")
 KEY = [validate.Length(1, 64), validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$", error="use lower-case letters, digits, '_', '.', '-'")]
 
@@ -85,6 +87,14 @@ class StepSchema(ma.Schema):
                        "template, by exact path. The step is skipped when it does not hold."})
     default = StrictBoolean(load_default=False, metadata={
         "description": "Start this step when none of its siblings' conditions hold (the other cases)."})
+    dispatch = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf(DISPATCHES), metadata={
+        "description": 'How a pool offer is handed out: "claim" (default: the first to claim it), "round_robin" '
+                       '(each candidate on duty in turn) or "least_loaded" (the candidate on duty with the fewest open '
+                       "tasks; of equals, who waited longest). Handed out at once, as a claim by that person."})
+    capacity = ma.fields.Integer(strict=True, load_default=None, allow_none=True,
+                                 validate=validate.Range(min=1, max=MAX_CAPACITY), metadata={
+        "description": "With round_robin or least_loaded: nobody is given more than this many open tasks of the "
+                       "template; beyond it the offer waits in the pool until someone has room."})
 
     @ma.validates_schema
     def _checks(self, data, **kwargs):
@@ -98,6 +108,10 @@ class StepSchema(ma.Schema):
             raise ma.ValidationError("must be shorter than the sla", "remind_before")
         if len(set(data["outcomes"])) != len(data["outcomes"]):
             raise ma.ValidationError("outcomes must be distinct", "outcomes")
+        if data.get("dispatch") not in (None, "claim") and data["mode"] != "pool":
+            raise ma.ValidationError("only a pool step's offer is handed out; use mode pool", "dispatch")
+        if data.get("capacity") is not None and data.get("dispatch") not in ("round_robin", "least_loaded"):
+            raise ma.ValidationError("a capacity needs dispatch round_robin or least_loaded", "capacity")
         esc = data.get("escalation")
         if esc and esc.get("reassign_at_level") and esc["reassign_at_level"] > esc["max_level"]:
             raise ma.ValidationError("reassign_at_level cannot exceed max_level", "escalation")

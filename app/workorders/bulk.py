@@ -24,7 +24,7 @@ import json
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import Integer, false, insert as insert_plain, literal, null, select, true
+from sqlalchemy import Integer, String, false, insert as insert_plain, literal, null, select, true
 
 from app.calendars.worktime import WorkingTime
 from app.common.bulk import chunks, in_list, load_rows, load_rows_returning_ids
@@ -39,7 +39,8 @@ from app.flows.timing import due_at, timer_plan
 from app.notify.service import notify_many
 from app.org.models import User
 from app.workorders.numbers import reserve_numbers
-from app.workorders.engine import activated_details
+from app.workorders.dispatch import Offer, dispatch_of, hand_out_new
+from app.workorders.engine import activated_details, start_many
 from app.workorders.planner import ActivationPlanner, PlannedTask, opened_details, work_order_values
 from app.workorders.models import (
     StepStatus,
@@ -154,20 +155,35 @@ def _create_group(*, template: FlowTemplate, items: list[dict], numbers: list[st
     offered: dict[int, list[str]] = {}
     everyone_by_wo: dict[int, set[int]] = {}
     everyone_uniform: set[int] = set()
+    to_hand_out: dict[str, list[Offer]] = {}
     for decision in decisions:  # in the order the router decided, as the engine writes them
         if not decision.start:  # the engine's `step_skipped` event
             _event_on_each(ours, "step_skipped", {"step": decision.key, "reason": decision.reason}, created_by_id, now)
             continue
         step = template.step(decision.key)
+        how = dispatch_of(step)
+        clock = clocks[step["key"]]
         if step["key"] in uniform:
             planned = uniform[step["key"]]
-            _uniform_tasks(step, planned, ours, wo_ids, due[step["key"]], created_by_id, now, decision.reason, clocks[step["key"]])
+            _uniform_tasks(step, planned, ours, wo_ids, due[step["key"]], created_by_id, now, decision.reason, clock)
             everyone_uniform.update(planned.members)
-            for user_id in planned.members:
-                offered.setdefault(user_id, []).extend([step["title"]] * len(wo_ids))
+            if how:
+                new = db.session.execute(select(Task.id, Task.work_order_id).where(in_list(Task.work_order_id, wo_ids),
+                                                                                   Task.step == step["key"])).all()
+                new_tasks = [(task_id, wo_id, planned.members) for task_id, wo_id in new]
+            else:
+                for user_id in planned.members:
+                    offered.setdefault(user_id, []).extend([step["title"]] * len(wo_ids))
         else:
-            _planned_tasks(step, wo_ids, wo_rows, plans, due[step["key"]], created_by_id, now, offered, everyone_by_wo, decision.reason,
-                           clocks[step["key"]])
+            new_tasks = _planned_tasks(step, wo_ids, wo_rows, plans, due[step["key"]], created_by_id, now,
+                                       {} if how else offered, everyone_by_wo, decision.reason, clock)
+        if how:
+            rows = dict(zip(wo_ids, wo_rows))
+            to_hand_out[step["key"]] = [
+                Offer(task_id, wo_id, step["key"], how, step.get("capacity"), tuple(members), rows[wo_id]["priority"],
+                      due[step["key"]], now, clock.calendar_id if clock else None, rows[wo_id]["number"], rows[wo_id]["title"],
+                      step["title"])
+                for task_id, wo_id, members in new_tasks]
 
     user_departments = _departments_of(everyone_uniform | {u for users in everyone_by_wo.values() for u in users})
     base_departments = {d for d in (owner, template.owner_department_id) if d}
@@ -184,6 +200,10 @@ def _create_group(*, template: FlowTemplate, items: list[dict], numbers: list[st
                            "work_order_id", "department_id")
 
     _announce(offered, numbers, template, items, now)
+    for step_key, offers in to_hand_out.items():  # dispatched steps: each offer handed out at once, the holders told
+        handed, notices = hand_out_new(template_key=template.key, step=step_key, offers=offers, now=now, actor_id=created_by_id)
+        start_many({offer.work_order_id for offer, _ in handed}, now)
+        notify_many(notices, now=now)
     return list(zip(wo_ids, numbers))
 
 
@@ -207,12 +227,13 @@ def _uniform_tasks(step: dict, planned: PlannedTask, ours, wo_ids: list[int], du
     """One task per work order for a root step with the same handlers everywhere, all written set-based."""
     _insert_select(Task, select(
         WorkOrderStep.work_order_id, WorkOrderStep.id, WorkOrderStep.key, literal(1), null(), null(), literal(step["mode"]),
-        literal(TaskStatus.OPEN.value), WorkOrder.priority, null(), literal(due_at, UTCDateTime),
+        WorkOrder.template_key, literal(dispatch_of(step), String), literal(TaskStatus.OPEN.value), WorkOrder.priority, null(), literal(due_at, UTCDateTime),
         literal(clock.calendar_id if clock else None, Integer), literal(0), literal(now, UTCDateTime),
         null(), null(), null(), null(), false(), null(), null(), null(), literal({}, JSONType), literal(1),
     ).join(WorkOrder, WorkOrder.id == WorkOrderStep.work_order_id)
         .where(ours, WorkOrderStep.key == step["key"]).order_by(WorkOrderStep.work_order_id),
-        "work_order_id", "step_id", "step", "activation", "instance", "instance_label", "mode", "status", "priority", "assignee_id",
+        "work_order_id", "step_id", "step", "activation", "instance", "instance_label", "mode", "template_key", "dispatch", "status",
+        "priority", "assignee_id",
         "due_at", "calendar_id", "escalation_level", "created_at", "claimed_at", "completed_at", "completed_effective_at", "claimed_effective_at",
         "device_time_untrusted", "completed_by_id", "outcome", "note", "data", "version")
     new_tasks = select(Task.id, Task.work_order_id).where(in_list(Task.work_order_id, wo_ids), Task.step == step["key"]).subquery()
@@ -231,8 +252,9 @@ def _uniform_tasks(step: dict, planned: PlannedTask, ours, wo_ids: list[int], du
 
 def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: list, due_at: datetime | None,
                    created_by_id: int | None, now: datetime, offered: dict, everyone_by_wo: dict, route_reason: dict | None,
-                   clock: WorkingTime | None) -> None:
-    """The tasks of a root step whose instances or handlers differ per work order (for_each, each, from_data), row by row."""
+                   clock: WorkingTime | None) -> list[tuple[int, int, list[int]]]:
+    """The tasks of a root step whose instances or handlers differ per work order (for_each, each, from_data), row by row;
+    answers (task id, work order id, handlers) of each."""
     step_id = dict(db.session.execute(select(WorkOrderStep.work_order_id, WorkOrderStep.id).where(
         in_list(WorkOrderStep.work_order_id, wo_ids), WorkOrderStep.key == step["key"])).all())
     task_rows, task_meta = [], []
@@ -242,6 +264,7 @@ def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: li
             task_rows.append({
                 "work_order_id": wo_id, "step_id": step_id[wo_id], "step": step["key"], "activation": 1,
                 "instance": planned.instance, "instance_label": planned.label, "mode": step["mode"],
+                "template_key": wo_row["template_key"], "dispatch": dispatch_of(step),
                 "status": TaskStatus.OPEN.value, "priority": wo_row["priority"],
                 "assignee_id": planned.members[0] if step["mode"] == "each" and planned.members else None,
                 "due_at": due_at, "calendar_id": clock.calendar_id if clock else None, "escalation_level": 0, "created_at": now,
@@ -269,6 +292,7 @@ def _planned_tasks(step: dict, wo_ids: list[int], wo_rows: list[dict], plans: li
     load_rows(TaskCandidate.__table__, candidate_rows)
     load_rows(Timer.__table__, timer_rows)
     load_rows(TimelineEvent.__table__, event_rows)
+    return [(task_id, row["work_order_id"], planned.members) for task_id, row, planned in zip(task_ids, task_rows, task_meta)]
 
 
 def _departments_of(user_ids: set[int]) -> dict[int, int | None]:

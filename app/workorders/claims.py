@@ -12,6 +12,8 @@ from app.flows.models import FlowTemplate
 from app.notify.service import notify
 from app.org.models import User
 from app.workorders import engine, timeline
+from app.workorders.dispatch import Desk, dispatch_of
+from app.workorders.handout import nudge
 from app.workorders.acting import check_transition, commit_or_conflict, effective_times, lock_task, refusal_details
 from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
 from app.workorders.policy import is_candidate, oversees_work_order
@@ -19,7 +21,7 @@ from app.workorders.timers import working_seconds
 
 # The claim's statements are built once: building SQLAlchemy constructs costs more CPU than running them.
 _OFFER = (
-    select(WorkOrder, FlowTemplate, Task.created_at)
+    select(WorkOrder, FlowTemplate, Task.created_at, Task.step)
     .join(Task, Task.work_order_id == WorkOrder.id)
     .join(FlowTemplate, FlowTemplate.id == WorkOrder.template_id)
     .where(Task.id == bindparam("task_id"), Task.mode == "pool",
@@ -47,8 +49,9 @@ _TASK_AND_OFFER = (
 )
 
 
-def _lock_offer(user: User, task_id: int) -> tuple[WorkOrder, FlowTemplate, datetime] | None:
-    """Lock the work order of a pool task offered to `user`, in one statement with its template and the task's offer time.
+def _lock_offer(user: User, task_id: int) -> tuple[WorkOrder, FlowTemplate, datetime, str] | None:
+    """Lock the work order of a pool task offered to `user`, in one statement with its template, the task's offer time
+    and its step.
 
     None when there is no such offer (no such task, not a pool task, or not offered to `user`): the full rules then
     say why. The task's state is not read here: rows joined to a locked one may be older than the lock.
@@ -61,6 +64,20 @@ def _take(*, user: User, task_id: int, now: datetime, at: datetime, trusted: boo
     """Claim the task for `user` if it is still open; None when it is not (someone else won)."""
     params = {"task_id": task_id, "user_id": user.id, "now": now, "at": at, "untrusted": not trusted}
     return db.session.scalars(_TAKE, params).one_or_none()
+
+
+def _has_room(user: User, work_order: WorkOrder, step: dict, now: datetime) -> bool:
+    """Whether `user` may claim one more offer of `step`: below its `capacity` of open tasks of the template, counted
+    under the template's dispatch lock, so no hand-out decides about them meanwhile (always, without a capacity)."""
+    capacity = step.get("capacity")
+    if capacity is None or dispatch_of(step) is None:
+        return True
+    desk = Desk(work_order.template_key, now)
+    if not desk.has_room(user.id, capacity):
+        return False
+    desk.given(user.id, None)
+    desk.save()
+    return True
 
 
 def _refuse_claim(user: User, task: Task, candidate: bool) -> Task | None:
@@ -81,14 +98,20 @@ def claim_task(*, user: User, task_id: int, now: datetime, occurred_at: datetime
     """Take a pool task; exactly one claimer wins, the others get 409 task_taken."""
     offer = _lock_offer(user, task_id)
     if offer is not None:
-        work_order, template, offered_at = offer
-        at, trusted = effective_time(occurred_at=occurred_at, received_at=now, not_before=offered_at, max_skew_seconds=max_skew)
-        task = _take(user=user, task_id=task_id, now=now, at=at, trusted=trusted)
-        if task is not None:
-            return _claimed(user=user, task=task, work_order=work_order, template=template, now=now,
-                            occurred_at=occurred_at, trusted=trusted)
+        work_order, template, offered_at, step_key = offer
+        room = _has_room(user, work_order, template.step(step_key), now)
+        if room:
+            at, trusted = effective_time(occurred_at=occurred_at, received_at=now, not_before=offered_at, max_skew_seconds=max_skew)
+            task = _take(user=user, task_id=task_id, now=now, at=at, trusted=trusted)
+            if task is not None:
+                return _claimed(user=user, task=task, work_order=work_order, template=template, now=now,
+                                occurred_at=occurred_at, trusted=trusted)
         # Not taken: read the task as it is now (the work order's lock is held) and say why.
         task, candidate = db.session.execute(_TASK_AND_OFFER, {"task_id": task_id, "user_id": user.id}).one()
+        if not room and candidate and task.status == TaskStatus.OPEN and task.assignee_id is None:
+            capacity = template.step(step_key)["capacity"]
+            raise Conflict(f"You already hold {capacity} open tasks of this kind, the most this step gives one person.",
+                           code="over_capacity", details={"capacity": capacity})
     else:
         task, work_order, _ = lock_task(user, task_id)
         template = db.session.get(FlowTemplate, work_order.template_id)
@@ -141,7 +164,7 @@ def _commit_keeping_loaded() -> None:
 
 def release_task(*, user: User, task_id: int, now: datetime, reason: str | None = None) -> Task:
     """Give a claimed pool task back to the pool."""
-    task, work_order, _ = lock_task(user, task_id)
+    task, work_order, step = lock_task(user, task_id)
     if task.assignee_id != user.id:
         raise Forbidden("Only the person holding this task can release it.", code="not_assignee")
     if task.mode != "pool":
@@ -152,5 +175,6 @@ def release_task(*, user: User, task_id: int, now: datetime, reason: str | None 
     db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == task.id).values(is_open=True)
                        .execution_options(synchronize_session=False))
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="released", actor_id=user.id, now=now, details={"reason": reason})
+    nudge(template_key=work_order.template_key, step=step, released=True)
     commit_or_conflict()
     return task

@@ -12,6 +12,7 @@ from app.org.models import User
 from app.workorders import engine, timeline
 from app.workorders.acting import STATE_CONFLICTS, check_transition, commit_or_conflict, effective_times, lock_task, require_actor
 from app.workorders.attachments import attachment_errors
+from app.workorders.handout import nudge
 from app.workorders.models import StepStatus, Task, TaskStatus, WorkOrderStep
 from app.workorders.timers import disarm_task_timers, working_seconds
 
@@ -63,6 +64,7 @@ def complete_task(*, user: User, task_id: int, outcome: str | None, note: str | 
     engine.close_candidates([task.id])
     disarm_task_timers(task_ids=[task.id])
     engine.mark_started(work_order, now)
+    nudge(template_key=work_order.template_key, step=step, released=False)
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="completed", actor_id=user.id, now=now,
                     occurred_at=occurred_at, details={"outcome": outcome, "note": note, "data": clean, "device_time_trusted": trusted})
     db.session.flush()

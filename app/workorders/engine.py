@@ -17,6 +17,7 @@ from app.flows.timing import timer_plan
 from app.notify.service import notify_many
 from app.org.models import User
 from app.workorders import timeline
+from app.workorders.dispatch import Offer, dispatch_of, hand_out_new
 from app.workorders.models import (
     StepStatus,
     Task,
@@ -48,8 +49,8 @@ def _store_tasks(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, pla
         _TASK, [{"instance": p.instance, "instance_label": p.label, "assignee_id": p.members[0] if each else None} for p in planned],
         returning=(_TASK.c.id, _TASK.c.instance, _TASK.c.assignee_id),
         work_order_id=work_order.id, step_id=wstep.id, step=wstep.key, activation=wstep.activation, mode=step["mode"],
-        status=TaskStatus.OPEN.value, priority=work_order.priority, due_at=due_at, escalation_level=0, created_at=now,
-        calendar_id=clock.calendar_id if clock else None,
+        template_key=work_order.template_key, dispatch=dispatch_of(step), status=TaskStatus.OPEN.value,
+        priority=work_order.priority, due_at=due_at, escalation_level=0, created_at=now, calendar_id=clock.calendar_id if clock else None,
         claimed_at=None, completed_at=None, completed_effective_at=None, claimed_effective_at=None, device_time_untrusted=False,
         completed_by_id=None, outcome=None, note=None, data={}, version=1,
     )
@@ -103,6 +104,20 @@ def _offers(tasks: list[ActivatedTask], work_order: WorkOrder, step: dict) -> li
     for user_id in several:
         requests.append({"user_ids": [user_id], "kind": kind, "params": params, "priority": work_order.priority,
                          "about": {"work_order_id": work_order.id, "step": step["key"], "tasks": len(given[user_id])}})
+    return requests
+
+
+def _hand_out(tasks: list[ActivatedTask], work_order: WorkOrder, step: dict, how: str, due_at: datetime | None, now: datetime,
+              actor_id: int | None, clock: WorkingTime | None) -> list[dict]:
+    """A dispatched step's new offers handed out at once (workorders.dispatch); answers the notifications to send.
+    An offer nobody has room for waits in the pool, untold: the hand-out job gives it out, and tells, later."""
+    offers = [Offer(t.id, work_order.id, step["key"], how, step.get("capacity"), tuple(t.members), work_order.priority,
+                    due_at, now, clock.calendar_id if clock else None, work_order.number, work_order.title, step["title"])
+              for t in tasks]
+    decisions, requests = hand_out_new(template_key=work_order.template_key, step=step["key"], offers=offers, now=now,
+                                       actor_id=actor_id)
+    if decisions:
+        start_locked(work_order, now)
     return requests
 
 
@@ -169,7 +184,11 @@ def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, no
         tasks = _store_tasks(work_order=work_order, wstep=wstep, step=step, planned=planned, due_at=due_at, now=now, actor_id=actor_id,
                              route=route, clock=clock)
         _track_departments(work_order, {u for t in tasks for u in t.members})
-        _send(_offers(tasks, work_order, step), now, outbox)
+        how = dispatch_of(step)
+        if how:
+            _send(_hand_out(tasks, work_order, step, how, due_at, now, actor_id, clock), now, outbox)
+        else:
+            _send(_offers(tasks, work_order, step), now, outbox)
     if due_at and (work_order.due_at is None or due_at > work_order.due_at):
         work_order.due_at = due_at
     return tasks
@@ -329,6 +348,14 @@ def start_locked(work_order: WorkOrder, now: datetime) -> None:
         set_committed_value(work_order, "status", target)
         set_committed_value(work_order, "started_at", now)
     set_committed_value(work_order, "updated_at", now)
+
+
+def start_many(work_order_ids, now: datetime) -> None:
+    """`mark_started` for many work orders at once (tasks handed out by a dispatch), one UPDATE."""
+    if work_order_ids:
+        table = WorkOrder.__table__
+        db.session.execute(update(table).where(among_ids(table.c.id, work_order_ids), table.c.status.in_([s.value for s in _STARTS_FROM]))
+                           .values(status=_STARTED.value, started_at=now, updated_at=now))
 
 
 def cancel_tasks(tasks: list[Task], now: datetime) -> None:

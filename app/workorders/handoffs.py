@@ -66,7 +66,8 @@ def change_candidates(*, user: User, task_id: int, add: list[int], remove: list[
             raise Conflict("Removing everyone would leave the step with nobody.", code="no_handlers_left")
         for uid in sorted(set(add) - set(holders)):
             new = Task(work_order_id=work_order.id, step_id=task.step_id, step=task.step, activation=task.activation,
-                       instance=task.instance, instance_label=task.instance_label, mode="each", status=TaskStatus.OPEN,
+                       instance=task.instance, instance_label=task.instance_label, mode="each", template_key=task.template_key,
+                       status=TaskStatus.OPEN,
                        priority=work_order.priority, assignee_id=uid, due_at=task.due_at, calendar_id=task.calendar_id, created_at=now)
             db.session.add(new)
             db.session.flush()

@@ -2,7 +2,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Float, JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -174,6 +174,10 @@ class WorkOrderStep(db.Model):
     __table_args__ = (UniqueConstraint("work_order_id", "key"),)
 
 
+# A dispatched pool offer nobody holds: what the hand-out job looks for.
+WAITING = "dispatch IS NOT NULL AND status = 'open' AND assignee_id IS NULL"
+
+
 class Task(db.Model):
     __tablename__ = "tasks"
 
@@ -185,6 +189,10 @@ class Task(db.Model):
     instance: Mapped[int | None] = mapped_column(Integer)
     instance_label: Mapped[str | None] = mapped_column(String(200))
     mode: Mapped[str] = mapped_column(String(8))
+    # The work order's template key: a step's `capacity` counts a person's open tasks of that template (every version).
+    template_key: Mapped[str] = mapped_column(String(64))
+    # How a pool offer of its step is handed out when not by claim (`round_robin`, `least_loaded`; docs/design.md §16).
+    dispatch: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=TaskStatus.OPEN)
     priority: Mapped[str] = mapped_column(String(2), default="P3")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -213,8 +221,11 @@ class Task(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        Index("ix_tasks_assignee_status", "assignee_id", "status"),
+        # A person's tasks by status; with the template, a dispatch counts everyone's open load from the index alone.
+        Index("ix_tasks_assignee_status", "assignee_id", "status", "template_key"),
         Index("ix_tasks_work_order", "work_order_id", "step"),
+        # Offers waiting for a dispatch to hand them out (everyone at capacity, or given back): usually none.
+        Index("ix_tasks_dispatch_waiting", "template_key", "step", postgresql_where=text(WAITING), sqlite_where=text(WAITING)),
         Index("ix_tasks_step_activation", "step_id", "activation"),
         Index("ix_tasks_status_due", "status", "due_at"),
     )
@@ -248,6 +259,32 @@ class TimelineEvent(db.Model):
     details: Mapped[dict] = mapped_column(JSONType, default=dict)
 
     __table_args__ = (Index("ix_timeline_events_work_order", "work_order_id", "id"), Index("ix_timeline_events_kind_at", "kind", "at"))
+
+
+class DispatchPointer(db.Model):
+    """Where a template's hand-out stands (docs/design.md §16).
+
+    Every dispatch decision for a template first locks its row (an upsert), so decisions about the same people's
+    load are taken one after another: two work orders created at once cannot both give the 20th task to the same
+    person. `last_given` holds, per step, the last person round robin gave a task to, so the turn survives restarts.
+    """
+
+    __tablename__ = "dispatch_pointers"
+
+    template_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_given: Mapped[dict] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DispatchTurn(db.Model):
+    """When a dispatch last handed a person a task of a template: of two people equally loaded, the one who has
+    waited longer gets the next."""
+
+    __tablename__ = "dispatch_turns"
+
+    template_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Attachment(db.Model):

@@ -58,6 +58,7 @@ def present_task(task: Task, work_order: WorkOrder, template: FlowTemplate, now:
         outcomes=step.get("outcomes") or ["done"],
         form=step.get("form") or [],
         allow_return=bool(step.get("allow_return")) and bool(step.get("after")),
+        capacity=step.get("capacity") if task.dispatch else None,
         overdue=bool(task.due_at and task.due_at < now and task.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)),
         work_order=work_order,
     )
@@ -67,7 +68,7 @@ def present_task(task: Task, work_order: WorkOrder, template: FlowTemplate, now:
 
 
 TASK_FIELDS = (
-    "id", "work_order_id", "step", "mode", "status", "assignee_id", "due_at", "escalation_level", "priority",
+    "id", "work_order_id", "step", "mode", "dispatch", "status", "assignee_id", "due_at", "escalation_level", "priority",
     "instance", "instance_label", "created_at", "claimed_at", "completed_at", "completed_by_id", "outcome", "note",
     "data", "version", "device_time_untrusted", "claimed_effective_at", "completed_effective_at",
 )

@@ -47,6 +47,10 @@ class TaskSchema(ma.Schema):
     step = ma.fields.String()
     step_title = ma.fields.String()
     mode = ma.fields.String()
+    dispatch = ma.fields.String(allow_none=True, metadata={
+        "description": "How the step hands its offer out: round_robin or least_loaded (assigned at once); null: by claim."})
+    capacity = ma.fields.Integer(allow_none=True, metadata={
+        "description": "With a dispatch: the most open tasks of this template the step gives one person."})
     status = ma.fields.String()
     priority = ma.fields.String()
     assignee_id = ma.fields.Integer(allow_none=True)
