@@ -119,8 +119,8 @@ def demo_templates() -> list[dict]:
             "key": "complaint", "name": "客户投诉 Customer complaint", "priority": "P2", "owner_department_id": cs,
             "description": "CS triage → warehouse check → driver visit → CS close; a duplicate closes at triage",
             "classification": {"business": ["零售 Retail", "生鲜 Fresh"], "problem": ["售后 After-sales", "商品质量 Quality"]},
-            "form": [{"name": "customer_phone", "label": "Customer phone", "type": "text", "required": False},
-                     {"name": "order_amount", "label": "Order amount", "type": "number", "required": False}],
+            "form": [{"name": "customer_phone", "label": "客户电话 Customer phone", "type": "text", "required": False},
+                     {"name": "order_amount", "label": "订单金额 Order amount", "type": "number", "required": False}],
             "steps": [
                 {"key": "triage", "title": "客服分诊 CS triage", "mode": "pool", "assignees": {"departments": [cs]},
                  "sla": "PT30M", "remind_before": "PT10M", "outcomes": ["accepted", "duplicate"]},
@@ -132,7 +132,7 @@ def demo_templates() -> list[dict]:
                  "form": [{"name": "batch_scan", "label": "扫描批次码 Scan the batch code", "type": "barcode", "required": False,
                            "formats": ["code_128", "qr_code", "data_matrix"], "must_match": "batch_no"},
                           {"name": "photos", "label": "货物照片 Photos of the goods", "type": "photos", "required": False, "max": 6},
-                          {"name": "findings", "label": "Findings", "type": "textarea", "required": True}]},
+                          {"name": "findings", "label": "检查发现 Findings", "type": "textarea", "required": True}]},
                 {"key": "driver_visit", "title": "司机上门 Driver visit", "after": ["warehouse_check"], "mode": "pool",
                  "assignees": {"departments": [dlv]}, "sla": "PT4H", "allow_return": True,
                  "escalation": {"interval": "PT1H", "max_level": 3, "reassign_at_level": 2},
@@ -150,7 +150,7 @@ def demo_templates() -> list[dict]:
                 {"key": "intake", "title": "客服受理 CS intake", "mode": "pool", "assignees": {"departments": [cs]}, "sla": "PT30M"},
                 {"key": "warehouse", "title": "仓库调查 Warehouse investigates", "after": ["intake"], "mode": "pool",
                  "assignees": {"departments": [wh1, wh2]}, "sla": "PT4H", "allow_return": True,
-                 "form": [{"name": "root_cause", "label": "Root cause", "type": "select", "required": True,
+                 "form": [{"name": "root_cause", "label": "根本原因 Root cause", "type": "select", "required": True,
                            "options": ["picking", "packing", "labelling", "stock", "none"]}]},
                 {"key": "delivery", "title": "配送调查 Delivery investigates", "after": ["intake"], "mode": "pool",
                  "assignees": {"departments": [dlv]}, "sla": "PT4H", "allow_return": True},
@@ -163,7 +163,7 @@ def demo_templates() -> list[dict]:
             "description": "Any merchant on the team completes it for all (joint handling)",
             "steps": [
                 {"key": "inspect", "title": "联合巡检 Inspect the shelf", "mode": "joint", "assignees": {"departments": [mer]}, "sla": "P1D",
-                 "form": [{"name": "shelf_ok", "label": "Shelf in order", "type": "boolean", "required": True}]},
+                 "form": [{"name": "shelf_ok", "label": "货架已整理 Shelf in order", "type": "boolean", "required": True}]},
             ],
         },
         {
@@ -181,8 +181,8 @@ def demo_templates() -> list[dict]:
             "steps": [
                 {"key": "count", "title": "盘点库位 Count the bin", "mode": "pool", "assignees": {"departments": [wh1, wh2]},
                  "sla": "PT1H", "remind_before": "PT15M", "outcomes": ["matches", "discrepancy"],
-                 "form": [{"name": "counted", "label": "Counted quantity", "type": "integer", "required": True},
-                          {"name": "photo", "label": "Photo", "type": "attachment", "required": False}]},
+                 "form": [{"name": "counted", "label": "盘点数量 Counted quantity", "type": "integer", "required": True},
+                          {"name": "photo", "label": "照片 Photo", "type": "attachment", "required": False}]},
             ],
         },
     ] + quality_templates()

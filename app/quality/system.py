@@ -26,7 +26,7 @@ def system_templates(*, customer_service: int | None = None, quality: int | None
             "steps": [
                 {"key": "quarantine", "title": "隔离库存 Quarantine the stock", "mode": "pool", "for_each": "warehouses", "sla": "PT2H",
                  "outcomes": ["quarantined", "none_found"],
-                 "form": [{"name": "quantity", "label": "Quantity quarantined", "type": "integer", "required": False}]},
+                 "form": [{"name": "quantity", "label": "隔离数量 Quantity quarantined", "type": "integer", "required": False}]},
                 {"key": "confirm", "title": "质检确认 Quality confirms the containment", "after": ["quarantine"], "mode": "pool",
                  "assignees": {"roles": [{"role": "quality"}]}, "sla": "PT4H"},
             ],

@@ -370,11 +370,11 @@ def test_a_handler_sees_the_case_and_what_the_steps_before_found(flow):
     assert driver.status_code == 200, driver.json
     case = driver.json["case"]
     assert case["refs"] == {"order_no": "SO-CASE-1", "customer_ref": "C-9"}
-    assert {"name": "customer_phone", "label": "Customer phone", "type": "text", "value": "13800000000"} in case["data"]
+    assert {"name": "customer_phone", "label": "客户电话 Customer phone", "type": "text", "value": "13800000000"} in case["data"]
     assert [(e["step"], e["outcome"]) for e in case["earlier"]] == [("triage", "accepted"), ("warehouse_check", "stock_damaged")]
     check = case["earlier"][1]
     assert check["completed_by"]["login"] == "staff.wh1" and check["title"] == "仓库核查 Warehouse check"
-    assert {"name": "findings", "label": "Findings", "type": "textarea", "value": "box crushed"} in check["data"]
+    assert {"name": "findings", "label": "检查发现 Findings", "type": "textarea", "value": "box crushed"} in check["data"]
     assert case["earlier"][0]["note"] == "customer is upset"
     # Steps after this one, and other work orders, are not part of it; someone who may not see the task gets 404.
     assert flow.client.get(f"/api/v1/tasks/{visit['id']}", headers=flow.h("staff.wh2")).status_code == 404
