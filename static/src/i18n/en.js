@@ -888,4 +888,12 @@ export default {
   'qr.form_values_hint': 'Leave empty what the person scanning should fill in.',
   'qr.name_required': 'Give the code a label.',
   'qr.template_required': 'Choose a flow template.',
+  // Dispatch (docs/design.md §16): a task handed out by Baton, on the timeline; a claim beyond the step's capacity.
+  'timeline.assigned': 'Assigned',
+  'tlkey.assigned.to_user': 'Given to',
+  'tlkey.dispatch': 'How',
+  'dispatch.round_robin': 'In turn (round robin)',
+  'dispatch.least_loaded': 'To whoever had the fewest open tasks',
+  'dispatch.capacity': 'at most {n} open each',
+  'err.over_capacity': 'You already hold as many open tasks of this kind as this step gives one person. Finish one first.',
 };

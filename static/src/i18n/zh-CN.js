@@ -888,4 +888,12 @@ export default {
   'qr.form_values_hint': '需要扫码人填写的内容请留空。',
   'qr.name_required': '请填写标签名称。',
   'qr.template_required': '请选择流程模板。',
+  // 派单（docs/design.md §16）：时间线上由系统分派的任务；超出步骤上限的抢单。
+  'timeline.assigned': '已分派',
+  'tlkey.assigned.to_user': '分派给',
+  'tlkey.dispatch': '方式',
+  'dispatch.round_robin': '轮流分派',
+  'dispatch.least_loaded': '分派给未完成任务最少的人',
+  'dispatch.capacity': '每人最多 {n} 个未完成',
+  'err.over_capacity': '您手上这类未完成的任务已达到该步骤的每人上限，请先完成一个。',
 };

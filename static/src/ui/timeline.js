@@ -3,7 +3,7 @@
 import { h } from './dom.js';
 import { t, tMaybe, fmtWhen, fmtDateTime } from '../i18n.js';
 
-const DETAIL_KEYS = ['outcome', 'reason', 'route', 'note', 'body', 'filename', 'level', 'to', 'from_user', 'to_user', 'cancelled', 'kept', 'score', 'resolved', 'step_title', 'step'];
+const DETAIL_KEYS = ['outcome', 'reason', 'route', 'note', 'body', 'filename', 'level', 'to', 'from_user', 'to_user', 'dispatch', 'cancelled', 'kept', 'score', 'resolved', 'step_title', 'step'];
 
 // Details that hold a person's id: the answer names them in `people`.
 const PERSON_KEYS = ['to_user', 'from_user', 'reassigned_to', 'reassigned_from'];
@@ -23,7 +23,10 @@ function detailLines(kind, details, ev = {}, opts = {}) {
     if (k === 'resolved') v = v ? t('common.yes') : t('common.no');
     if (k === 'outcome') v = tMaybe(`outcome.${v}`, String(v));
     if (k === 'score') v = `${v} · ${tMaybe(`score.${v}`, '')}`;
-    lines.push(h('p.tl-detail', h('span.tl-key', `${tMaybe(`tlkey.${k}`, k)}: `), String(v)));
+    // How a dispatch handed the task out (docs/design.md §16), with the step's capacity when it has one.
+    if (k === 'dispatch') v = tMaybe(`dispatch.${v}`, String(v)) + (details.capacity ? ` · ${t('dispatch.capacity', { n: details.capacity })}` : '');
+    const label = tMaybe(`tlkey.${kind}.${k}`, null) || tMaybe(`tlkey.${k}`, k);
+    lines.push(h('p.tl-detail', h('span.tl-key', `${label}: `), String(v)));
   }
   return lines;
 }
