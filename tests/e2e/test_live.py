@@ -1,7 +1,8 @@
-"""A recall lands on a busy afternoon (docs/design.md §15), on two CS agents' phones in Chinese: a complaint is due,
-then a recall of 1,000 orders floods the pool. The agent still finds the complaint first, finds one recall by its
+"""A recall lands on a busy afternoon (docs/design.md §15), on two CS agents' phones in Chinese: the lead has just taken
+a complaint due within the hour on their own phone, then a recall of 1,000 orders floods the pool. The agent still finds the complaint first, finds one recall by its
 customer, claims from the recall's group; the colleague's open screen drops the claimed offer within 5 s, without a
 reload (`GET /changes`, live.js)."""
+import re
 import time
 import uuid
 
@@ -17,8 +18,16 @@ def test_a_recall_of_a_thousand_orders_while_a_complaint_is_due(phone_factory, a
     batch_no, sku = f"B-LIVE-{tag}", f"SKU-LIVE-{tag}"
     for login in ("cs.agent1", "cs.agent2"):
         api.ok("PATCH", "/me", {"locale": "zh-CN"}, login=login)
-    complaint = api.ok("POST", "/work-orders", {"template": "complaint", "title": f"牛奶破损投诉 {tag}", "priority": "P1"},
-                       login="lead.cs")
+    # The CS lead takes the complaint on their phone (in English), due within the hour.
+    api.ok("PATCH", "/me", {"locale": "en"}, login="lead.cs")
+    lead = phone_factory().sign_in("lead.cs")
+    lead.goto(f"{lead.url.split('#')[0]}#/new")
+    lead.get_by_label("Flow", exact=True).select_option("complaint")
+    lead.get_by_label("Title", exact=True).fill(f"牛奶破损投诉 {tag}")
+    lead.get_by_label("Priority").select_option("P1")
+    lead.locator("form.new-form button[type=submit]").click()
+    expect(lead).to_have_url(re.compile(r"#/wo/\d+$"))
+    complaint = api.ok("GET", f"/work-orders/{int(lead.url.rsplit('/', 1)[1])}", login="lead.cs")
     _catalogue(api, batch_no, sku, delivered_orders=ORDERS)
     andon = api.ok("POST", "/andon", {"scope": "batch", "batch_no": batch_no, "action": "recall",
                                       "reason": "客户反映盒盖鼓胀"}, login="quality.qa")
