@@ -20,12 +20,14 @@ thousands) and the hand-out job (`app.workorders.handout`: offers that waited). 
 Lock order: a writer holds its work order before it asks the desk (creation, completion, a claim); the job
 takes the desk first and then only work orders nobody holds (SKIP LOCKED), so neither ever waits on the other.
 """
+from bisect import bisect_right
 from datetime import datetime
+from heapq import heapify, heappop, heappush, heapreplace
 from typing import NamedTuple
 
-from sqlalchemy import Float, Integer, case, func, select, text, update
+from sqlalchemy import Float, Integer, any_, bindparam, case, func, select, text, update
 
-from app.common.bulk import among_ids, chunks, insert_rows, rows_table, upsert
+from app.common.bulk import IdArray, among_ids, chunks, dialect, insert_rows, rows_table, upsert
 from app.extensions import db
 from app.org.models import User
 from app.workorders.models import DispatchPointer, DispatchTurn, Task, TaskCandidate, TaskStatus, TimelineEvent
@@ -99,16 +101,21 @@ class Desk:
         self.last_given = _lock(template_key, now)
         self._start = dict(self.last_given)
         self._seats: dict[int, _Seat] = {}
+        self._pools: dict[tuple, tuple[list[int], list]] = {}
         self._given: dict[int, None] = {}
         self._sequence = 0
 
     def _read(self, users) -> None:
-        missing = [u for u in dict.fromkeys(users) if u not in self._seats]
-        for part in chunks(missing):
-            for user_id, available, load, kind, given_at in db.session.execute(_seats_query(self.template_key, part)):
-                self._seats[user_id] = _Seat(bool(available), load or 0, kind or 0, (1, given_at, 0) if given_at else _NEVER)
+        seats = self._seats
+        missing = [u for u in dict.fromkeys(users) if u not in seats]
+        # PostgreSQL takes the ids as one array however many; SQLite's parameters are counted.
+        for part in (chunks(missing) if dialect() != "postgresql" else [missing] if missing else []):
+            rows = db.session.execute(_seats_query(self.template_key), {"people": part}).all()
+            for user_id, available, load, kind, given_at in rows:
+                seats[user_id] = _Seat(bool(available), load or 0, kind or 0, (1, given_at, 0) if given_at else _NEVER)
             for user_id in part:
-                self._seats.setdefault(user_id, _Seat(False, 0, 0, _NEVER))  # no such person
+                if user_id not in seats:
+                    seats[user_id] = _Seat(False, 0, 0, _NEVER)  # no such person
 
     def has_room(self, user_id: int, capacity: int | None) -> bool:
         """Whether `user_id` may hold one more open task of the template under `capacity`."""
@@ -116,24 +123,57 @@ class Desk:
         return capacity is None or self._seats[user_id].kind < capacity
 
     def choose(self, offer: Offer) -> int | None:
-        """Who gets `offer`, by its step's rule; None when no candidate on duty has room (it waits in the pool)."""
-        people = sorted(u for u in set(offer.candidates) if u != offer.not_to)
-        self._read(people)
-        room = [u for u in people if self._seats[u].available
-                and (offer.capacity is None or self._seats[u].kind < offer.capacity)]
-        if not room:
-            return None
+        """Who gets `offer`, by its step's rule; None when no candidate on duty has room (it waits in the pool).
+
+        round_robin: the first candidate (by id) after the one the step last gave a task to, going round; least_loaded:
+        the fewest open tasks, then the longest wait since a task of the template, then the lowest id. Either way only
+        people on duty below the capacity, and never the one who gave this task back.
+        """
+        people, heap = self._pool(offer)
         if offer.how == "round_robin":
             last = self.last_given.get(offer.step)
-            chosen = next((u for u in room if last is None or u > last), room[0])
+            start = 0 if last is None else bisect_right(people, last)
+            chosen = next((u for u in people[start:] + people[:start] if u != offer.not_to and self._fits(u, offer.capacity)), None)
         else:
-            chosen = min(room, key=lambda u: (self._seats[u].load, self._seats[u].turn, u))
-        self.given(chosen, offer.step)
+            chosen, passed = None, []
+            while heap:
+                load, turn, user_id = heap[0]
+                seat = self._seats[user_id]
+                if (load, turn) != (seat.load, seat.turn):  # given a task since it was queued: queue it as it is now
+                    heapreplace(heap, (seat.load, seat.turn, user_id))
+                elif not self._fits(user_id, offer.capacity):
+                    heappop(heap)  # full: within this desk a person's load only grows
+                elif user_id == offer.not_to:
+                    passed.append(heappop(heap))
+                else:
+                    chosen = user_id
+                    break
+            for entry in passed:
+                heappush(heap, entry)
+        if chosen is not None:
+            self.given(chosen, offer.step if offer.how == "round_robin" else None)
         return chosen
 
+    def _fits(self, user_id: int, capacity: int | None) -> bool:
+        seat = self._seats[user_id]
+        return seat.available and (capacity is None or seat.kind < capacity)
+
+    def _pool(self, offer: Offer) -> tuple[list[int], list]:
+        """The offer's candidates in id order, and a heap of those on duty by (load, turn, id): built once per
+        candidate set and capacity, so a batch of offers to the same people costs one read and a heap operation each."""
+        key = (offer.candidates, offer.capacity)
+        pool = self._pools.get(key)
+        if pool is None:
+            people = sorted(set(offer.candidates))
+            self._read(people)
+            heap = [(self._seats[u].load, self._seats[u].turn, u) for u in people if self._fits(u, offer.capacity)]
+            heapify(heap)
+            pool = self._pools[key] = (people, heap)
+        return pool
+
     def given(self, user_id: int, step: str | None) -> None:
-        """Count a task given to `user_id` in their load and turn; by the round robin of `step` unless None (their
-        own claim, which leaves the turn of the round robin where it is)."""
+        """Count a task given to `user_id` in their load and turn; `step`: the round robin whose turn moves to them
+        (None: least_loaded, or their own claim)."""
         self._read([user_id])
         seat = self._seats[user_id]
         seat.load += 1
@@ -157,16 +197,25 @@ class Desk:
         self._start, self._given = dict(self.last_given), {}
 
 
-def _seats_query(template_key: str, users: list[int]):
-    """Each of `users`: on duty or not, open load, open load of the template, last turn (one statement)."""
+def _people(column):
+    """`column` among the ids of the parameter `people`: one array on PostgreSQL, an expanded list on SQLite."""
+    if dialect() == "postgresql":
+        return column == any_(bindparam("people", type_=IdArray()))
+    return column.in_(bindparam("people", expanding=True))
+
+
+def _seats_query(template_key: str):
+    """Each of the ids in `people`: on duty or not, open load, open load of the template, last turn (one statement,
+    the counts from the index on (assignee, status, template) alone)."""
+    users = User.__table__
     load = (select(_TASK.c.assignee_id.label("user_id"), func.count().label("load"),
                    func.sum(case((_TASK.c.template_key == template_key, 1), else_=0)).label("kind"))
-            .where(among_ids(_TASK.c.assignee_id, users), _TASK.c.status == TaskStatus.CLAIMED.value)
+            .where(_people(_TASK.c.assignee_id), _TASK.c.status == TaskStatus.CLAIMED.value)
             .group_by(_TASK.c.assignee_id).subquery())
-    return (select(User.id, User.active & User.on_duty, load.c.load, load.c.kind, _TURN.c.given_at).select_from(User)
-            .outerjoin(load, load.c.user_id == User.id)
-            .outerjoin(_TURN, (_TURN.c.template_key == template_key) & (_TURN.c.user_id == User.id))
-            .where(among_ids(User.id, users)))
+    return (select(users.c.id, users.c.active & users.c.on_duty, load.c.load, load.c.kind, _TURN.c.given_at).select_from(users)
+            .outerjoin(load, load.c.user_id == users.c.id)
+            .outerjoin(_TURN, (_TURN.c.template_key == template_key) & (_TURN.c.user_id == users.c.id))
+            .where(_people(users.c.id)))
 
 
 def decide(desk: Desk, offers: list[Offer]) -> list[tuple[Offer, int]]:
