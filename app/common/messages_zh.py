@@ -345,6 +345,8 @@ _WORK = {
     "You are not a handler of this task.": "你不是此任务的处理人。",
     "Only pool tasks are claimed; complete this one directly.": "只有抢单任务需要领取；此任务请直接办理。",
     "This task is not offered to you.": "此任务没有派给你。",
+    "You already hold {capacity} open tasks of this kind, the most this step gives one person.":
+        "你手上这类未完成的任务已有 {capacity} 个，已达到该步骤给每人的上限。",
     "Only the person holding this task can release it.": "只有领取此任务的人才能放回。",
     "Only pool tasks can be released.": "只有抢单任务可以放回。",
     "Only a lead of a department taking part can do that.": "只有参与部门的负责人才能这样做。",
