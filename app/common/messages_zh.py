@@ -327,6 +327,9 @@ _FLOWS = {
 }
 
 _WORK = {
+    # The team board (app/workorders/board.py)
+    "Only leads see a team board.": "只有主管可以查看团队看板。",
+    "You do not lead this department.": "你不是该部门的主管。",
     # work orders and tasks
     "No such work order.": "没有这个工单。",
     "No such task.": "没有这个任务。",

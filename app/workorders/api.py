@@ -9,9 +9,11 @@ from app.common.pagination import PageArgs, page_of, paginate
 from app.errors import Invalid
 from app.flows.service import get_template
 from app.org.service import get_user, reader_zone
-from app.workorders import attachments, claims, classifications, completion, dryrun, handoffs, presenters, service
+from app.workorders import attachments, board, claims, classifications, completion, dryrun, handoffs, presenters, service
 from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import (
+    TeamBoardArgs,
+    TeamBoardSchema,
     TaskDetailSchema,
     DryRunResultSchema,
     DryRunSchema,
@@ -207,6 +209,16 @@ def inbox(args):
     """Your tasks and the offers you can claim, overdue and soonest due first: searchable, sortable, paged, with
     totals, and many similar offers folded into groups."""
     return inbox_of(user=current_user(), now=utcnow(), **args)
+
+
+@blp.route("/team")
+@auth_required(roles=("lead", "admin"))
+@blp.arguments(TeamBoardArgs, location="query")
+@blp.response(200, TeamBoardSchema)
+def team(args):
+    """A lead's team board: who of their departments is on duty, the open work each holds (overdue among it, and
+    per template against a dispatched step's capacity), and offers waiting for someone with room."""
+    return board.team_board(user=current_user(), department_id=args["department_id"], now=utcnow())
 
 
 @blp.route("/users/<int:user_id>/work")

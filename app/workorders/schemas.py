@@ -389,3 +389,42 @@ class TaskDetailSchema(TaskSchema):
                        "(working hours, holidays, make-up days) and the non-working periods it skipped."})
     calendar = ma.fields.Dict(allow_none=True, metadata={
         "description": "The business calendar its due time runs on ({id, name}); null: the wall clock."})
+
+
+class TeamBoardArgs(ma.Schema):
+    department_id = ma.fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1), metadata={
+        "description": "A department (and those below it) the reader leads; by default all they lead (admins: all)."})
+
+
+class TeamLoadSchema(ma.Schema):
+    template = ma.fields.String()
+    name = ma.fields.String()
+    open = ma.fields.Integer()
+    capacity = ma.fields.Integer(allow_none=True, metadata={"description": "The most a dispatched step of it gives one person"})
+
+
+class TeamMemberSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    on_duty = ma.fields.Boolean()
+    department = ma.fields.Nested(PersonRefSchema)
+    open = ma.fields.Integer(metadata={"description": "Tasks they hold, not completed"})
+    overdue = ma.fields.Integer()
+    by_template = ma.fields.List(ma.fields.Nested(TeamLoadSchema))
+
+
+class TeamWaitingSchema(ma.Schema):
+    template = ma.fields.String()
+    name = ma.fields.String()
+    step = ma.fields.String()
+    step_title = ma.fields.String()
+    count = ma.fields.Integer(metadata={"description": "Offers waiting for someone of the team below the capacity"})
+    capacity = ma.fields.Integer(allow_none=True)
+
+
+class TeamBoardSchema(ma.Schema):
+    people = ma.fields.List(ma.fields.Nested(TeamMemberSchema))
+    on_duty = ma.fields.Integer()
+    open = ma.fields.Integer()
+    waiting = ma.fields.List(ma.fields.Nested(TeamWaitingSchema))
+    truncated = ma.fields.Boolean(metadata={"description": "More people than a board shows (500)"})

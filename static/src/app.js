@@ -19,6 +19,7 @@ import notificationsView from './views/notifications.js';
 const lazyLeads = () => import('./views/leads.js');
 const lazyAndon = () => import('./views/andon.js');
 const lazyDashboard = () => import('./views/dashboard.js');
+const lazyTeam = () => import('./views/team.js');
 const lazyAdmin = () => import('./views/admin.js');
 const lazyQr = () => import('./views/qr.js');
 const lazyQrConsole = () => import('./views/admin-qr.js');
@@ -49,6 +50,7 @@ route('/andon/:id', () => lazyAndon().then((m) => m.detailView), { tab: 'andon',
 route('/trace/:batch', () => lazyAndon().then((m) => m.traceView), { tab: 'andon', allow: andon, title: 'trace.title', onLoadError: loadFailed });
 // A scanned QR entry point: for everyone signed in (the printed code is the admin's grant).
 route('/qr/:code', () => lazyQr().then((m) => m.scanView), { tab: 'inbox', title: 'qr.title', onLoadError: loadFailed });
+route('/team', () => lazyTeam().then((m) => m.teamView), { tab: 'wo', allow: lead, title: 'team.title', onLoadError: loadFailed });
 route('/dashboard', () => lazyDashboard().then((m) => m.dashboardView), { tab: 'dashboard', allow: lead, title: 'nav.dashboard', onLoadError: loadFailed });
 // The admin console: its own lazy chunk, for admins only (the API refuses everyone else as well).
 const consoleRoute = (view, title) => ({ load: () => lazyAdmin().then((m) => m[view]), meta: { tab: 'admin', allow: admin, title, onLoadError: loadFailed } });

@@ -280,6 +280,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/service-volumes"): Row(admin_only(key__volumes__write=SUCCESS), body=lambda w: {
         "volumes": [{"day": "2026-11-01", "channel": "ivr", "count": 120}]}),
     ("GET", "/api/v1/metrics/summary"): Row(admin_and_lead()),
+    ("GET", "/api/v1/team"): Row(admin_and_lead()),
     ("GET", "/api/v1/metrics/export.csv"): Row(admin_and_lead()),
     ("GET", "/api/v1/metrics/effort-weights"): Row(admin_and_lead()),
     ("PUT", "/api/v1/metrics/effort-weights"): Row(admin_only(), body=lambda w: default_weights()),

@@ -64,7 +64,8 @@ export function listView(el, params, query) {
   const filterForm = h('form.filters', { role: 'search', 'aria-label': t('wo.filter.label'), novalidate: true },
     h('div.field.field-search', h('label', { for: qId }, t('wo.filter.search')), q),
     h('div.filter-grid', status.el, prio.el, tpl.el));
-  el.append(h('div.page.page-wo-list', pageHeader(t('wo.list_title'), { actions: newBtn }), filterForm, h('p.muted.result-count', { role: 'status' }), body, more));
+  const teamBtn = h('a.btn.btn-secondary', { href: '#/team' }, icon('user'), h('span', t('team.open_board')));
+  el.append(h('div.page.page-wo-list', pageHeader(t('wo.list_title'), { actions: h('div.head-actions', teamBtn, newBtn) }), filterForm, h('p.muted.result-count', { role: 'status' }), body, more));
   const countEl = el.querySelector('.result-count');
 
   templates().then((list) => {
