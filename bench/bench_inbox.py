@@ -11,7 +11,8 @@ time in three) and everything else is completed, with `is_open = false` on its c
 each person a few dozen live items (about 3 of their own, about 28 pool tasks offered). Then ANALYZE.
 
 Measures GET /api/v1/tasks/inbox for random people through the real app: in-process with the Flask test
-client (latency of the request itself), then under gunicorn with concurrent keep-alive clients. Prints
+client (latency of the request itself), then GET /api/v1/changes as an open screen polls it (If-None-Match, 304)
+against the inbox of the same run, then under gunicorn with concurrent keep-alive clients. Prints
 p50/p95/p99 (target p95 < 20 ms) and the EXPLAIN ANALYZE of the inbox's task query (captured from the
 app as it runs, with the indexes it uses). Timing never fails the run.
 """
@@ -142,6 +143,40 @@ def in_process(app, tokens: list[str], requests: int, seed: int = 1) -> None:
     return percentile(latencies, 95) * 1000
 
 
+def live_changes(app, url: str, tokens: list[str], requests: int, per_person: int, inbox_p95: float, seed: int = 2) -> None:
+    """What an open screen's poll costs: `GET /changes` with the ETag it got last (304, no body), beside the
+    inbox measured in the same run. Every person first gets `per_person` notifications (the cursor's index holds
+    them all), so the read is the one it is in a company that has run for months."""
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("""
+            INSERT INTO notifications (user_id, kind, title, body, url, priority, urgent, data, created_at)
+            SELECT u.id, 'task.offered', 'New task you can claim', 'WO · Triage', '/#/inbox', 'P3', false, '{}', now()
+            FROM users u CROSS JOIN generate_series(1, %s)""", (per_person,))
+        conn.execute("VACUUM ANALYZE notifications")
+        figure("notifications", conn.execute("SELECT count(*) FROM notifications").fetchone()[0])
+    note(f"notifications written in {time.perf_counter() - started:.0f}s")
+    client = app.test_client()
+    rng = random.Random(seed)
+    etags = {}
+    for token in tokens:  # each screen's first look: 200 with the ETag it keeps
+        response = client.get("/api/v1/changes", headers={"Authorization": f"Bearer {token}"})
+        etags[token] = response.headers["ETag"]
+    latencies, statuses = [], {}
+    for _ in range(requests):
+        token = rng.choice(tokens)
+        started = time.perf_counter()
+        response = client.get("/api/v1/changes", headers={"Authorization": f"Bearer {token}", "If-None-Match": etags[token]})
+        latencies.append(time.perf_counter() - started)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    figure("changes_304_share", statuses.get(304, 0) / len(latencies))
+    figure("changes_p50_ms", percentile(latencies, 50) * 1000)
+    figure("changes_p95_ms", percentile(latencies, 95) * 1000)
+    figure("changes_vs_inbox_p95", percentile(latencies, 95) * 1000 / inbox_p95)
+
+
 async def over_http(base: str, tokens: list[str], clients: int, seconds: float) -> None:
     import aiohttp
 
@@ -185,6 +220,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn phase")
+    parser.add_argument("--notifications", type=int, default=50, help="notifications per person before timing GET /changes")
     parser.add_argument("--explain-only", action="store_true", help="build, EXPLAIN, and stop")
     args = parser.parse_args()
 
@@ -203,6 +239,7 @@ def main() -> int:
             p95 = in_process(app, tokens, args.requests)
             figure("target_p95_ms", TARGET_P95_MS)
             figure("target_met", "yes" if p95 < TARGET_P95_MS else "no")
+            live_changes(app, url, tokens, args.requests, args.notifications, p95)
             if not args.no_http:
                 env = benchlib.app_environment(url, secret)
                 with benchlib.Gunicorn("app.wsgi:app", env, workers=args.workers, threads=args.threads,
