@@ -246,6 +246,9 @@ _FLOWS = {
     "Template {quoted} exists; PUT /templates/{key} makes a new version.": "模板 {quoted} 已存在；用 PUT /templates/{key} 创建新版本。",
     "Unknown template.": "未知模板。",
     "no template {key}": "没有模板 {key}",
+    "Template {key} is a flow Baton opens itself; edit it to route it instead of deactivating it.":
+        "模板 {key} 是 Baton 自己发起的流程；请编辑它来改变流转，而不是停用它。",
+    "a system flow stays active": "系统流程须保持启用",
     "select fields need options": "选择类字段需要选项",
     "use lower-case letters, digits, '_', '.', '-'": "请使用小写字母、数字、'_'、'.'、'-'",
     'must be "24x7", "business" or a calendar id': '须为 "24x7"、"business" 或日历 ID',

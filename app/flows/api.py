@@ -7,7 +7,8 @@ from app.common.clock import utcnow
 from app.errors import Invalid
 from app.common.pagination import PageArgs, page_of, paginate
 from app.flows import service
-from app.flows.schemas import TemplateListArgs, TemplateSchema, TemplateUpdateSchema, TemplateVersionArgs
+from app.flows.schemas import (TemplateCheckSchema, TemplateListArgs, TemplateSchema, TemplateStateSchema, TemplateUpdateSchema,
+                               TemplateVersionArgs)
 
 blp = Blueprint("templates", __name__, url_prefix="/api/v1", description="Flow templates")
 
@@ -30,6 +31,15 @@ class Templates(MethodView):
         return service.create_template(body=body, created_by=current_user(), now=utcnow())
 
 
+@blp.route("/templates/validate", methods=["POST"])
+@auth_required(roles=("admin",))
+@blp.arguments(TemplateSchema)
+@blp.response(200, TemplateCheckSchema)
+def validate_template(body):
+    """Check a draft template as publishing would (422 naming each path), writing nothing."""
+    return service.check_template(body=body)
+
+
 @blp.route("/templates/<string:key>")
 class TemplateItem(MethodView):
     @auth_required()
@@ -47,3 +57,10 @@ class TemplateItem(MethodView):
         if body.get("key") not in (None, key):
             raise Invalid("The key cannot change.", details={"key": [f"must be {key!r}"]})
         return service.replace_template(key=key, body={**body, "key": key}, created_by=current_user(), now=utcnow())
+
+    @auth_required(roles=("admin",))
+    @blp.arguments(TemplateStateSchema)
+    @blp.response(200, TemplateSchema)
+    def patch(self, body, key):
+        """Deactivate a template (running work orders carry on) or activate it again."""
+        return service.set_template_active(key=key, active=body["active"])

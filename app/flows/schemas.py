@@ -134,6 +134,8 @@ class TemplateSchema(ma.Schema):
     form = ma.fields.List(ma.fields.Nested(FormFieldSchema), load_default=list, validate=validate.Length(max=100))
     steps = ma.fields.List(ma.fields.Nested(StepSchema), required=True, validate=validate.Length(1, 100))
     is_current = ma.fields.Boolean(dump_only=True)
+    active = ma.fields.Boolean(dump_only=True, metadata={
+        "description": "False once deactivated (PATCH /templates/{key}): no new work order opens on it."})
     system = ma.fields.Boolean(dump_only=True, metadata={
         "description": "A flow Baton starts by itself (andon quarantine, recall, restock): installed with the database; "
                        "edit it to route it to your departments."})
@@ -150,3 +152,11 @@ class TemplateListArgs(ma.Schema):
 
 class TemplateVersionArgs(ma.Schema):
     version = ma.fields.Integer(validate=validate.Range(min=1))
+
+
+class TemplateStateSchema(ma.Schema):
+    active = StrictBoolean(required=True, metadata={"description": "false deactivates the template, true activates it again."})
+
+
+class TemplateCheckSchema(ma.Schema):
+    valid = ma.fields.Boolean(dump_only=True)

@@ -77,6 +77,12 @@ def _check(body: dict) -> None:
         raise Invalid("The template is not valid.", code="invalid_template", details=errors)
 
 
+def check_template(*, body: dict) -> dict:
+    """Check a draft exactly as publishing would, writing nothing (the designer's live validation)."""
+    _check(body)
+    return {"valid": True}
+
+
 def get_template(*, key: str, version: int | None = None) -> FlowTemplate:
     """The current version of a template, or a given version."""
     stmt = select(FlowTemplate).where(FlowTemplate.key == key)
@@ -141,8 +147,20 @@ def replace_template(*, key: str, body: dict, created_by: User | None, now: date
     db.session.execute(update(FlowTemplate).where(FlowTemplate.key == key).values(is_current=False))
     template = FlowTemplate(
         **_columns(body), key=key, version=current.version + 1, created_by_id=created_by.id if created_by else None, created_at=now,
-        system=current.system,
+        system=current.system, active=current.active,
     )
     db.session.add(template)
     db.session.commit()
     return template
+
+
+def set_template_active(*, key: str, active: bool) -> FlowTemplate:
+    """Deactivate a template (no new work order opens on it; running ones carry on) or activate it again."""
+    current = get_template(key=key)
+    if not active and current.system:
+        # Baton opens these itself (andon, recall, restock): without them those features stop.
+        raise Conflict(f"Template {key!r} is a flow Baton opens itself; edit it to route it instead of deactivating it.",
+                       code="system_template", details={"active": ["a system flow stays active"]})
+    current.active = active
+    db.session.commit()
+    return current

@@ -183,6 +183,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ("PUT", "/api/v1/templates/<string:key>"): Row(admin_only(admin=OK), params=lambda w: {"key": "safety_briefing"}, body=lambda w: {
         "name": "Safety briefing", "steps": [{"key": "acknowledge", "title": "Acknowledge", "mode": "each",
                                               "assignees": {"roles": [{"role": "staff"}]}}]}),
+    ("PATCH", "/api/v1/templates/<string:key>"): Row(admin_only(), params=lambda w: {"key": "safety_briefing"},
+                                                     body=lambda w: {"active": True}),
+    # The designer's live check of a draft: the same validation as publishing, nothing written.
+    ("POST", "/api/v1/templates/validate"): Row(admin_only(), body=lambda w: {
+        "key": "matrix", "name": "Matrix", "steps": [{"key": "do", "title": "Do", "assignees": {"roles": [{"role": "staff"}]}}]}),
     # The dry run names who would get each step: the people who design and steer flows (admins, leads).
     ("POST", "/api/v1/templates/<string:key>/dry-run"): Row(admin_and_lead(), params=lambda w: {"key": w.ids["template"]},
                                                             body=lambda w: {}),
