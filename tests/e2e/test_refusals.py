@@ -37,9 +37,10 @@ def test_a_stale_claim_is_refused_once_naming_who_took_it(phone_factory, api):
     assert watcher.js_errors() == []
 
 
-def test_a_queued_claim_refused_for_good_says_who_finished_and_offers_no_retry(phone, api):
-    login = _new_warehouse_worker(api, "E2E Tang")
-    wo, task = new_pool_task(api, "E2E finished while offline D-11")
+def _claimed_offline(phone, api, name, title):
+    """A new warehouse worker of their own, signed in, who claims a fresh pool task while the phone is offline."""
+    login = _new_warehouse_worker(api, name)
+    _, task = new_pool_task(api, title)
     page = phone.sign_in(login)
     phone.wait_for_sw()
     phone.open(f"/task/{task['id']}")
@@ -47,6 +48,11 @@ def test_a_queued_claim_refused_for_good_says_who_finished_and_offers_no_retry(p
     phone.context.set_offline(True)
     page.locator(".action-bar .btn-primary").click()
     expect(page.locator(".toast").last).to_contain_text("Saved on this phone")
+    return login, task, page
+
+
+def test_a_queued_claim_refused_for_good_says_who_finished_and_offers_no_retry(phone, api):
+    _, task, page = _claimed_offline(phone, api, "E2E Tang", "E2E finished while offline D-11")
     # Meanwhile a colleague takes the task and finishes it.
     api.ok("POST", f"/tasks/{task['id']}/claim", {}, login="staff.wh2")
     detail = api.ok("GET", f"/tasks/{task['id']}", login="staff.wh2")
@@ -66,14 +72,7 @@ def test_a_queued_claim_refused_for_good_says_who_finished_and_offers_no_retry(p
 
 
 def test_signing_in_again_sends_what_waited_at_once(phone, api):
-    login = _new_warehouse_worker(api, "E2E Song")
-    wo, task = new_pool_task(api, "E2E session ended while offline E-04")
-    page = phone.sign_in(login)
-    phone.wait_for_sw()
-    phone.open(f"/task/{task['id']}")
-    phone.context.set_offline(True)
-    page.locator(".action-bar .btn-primary").click()
-    expect(page.locator(".toast").last).to_contain_text("Saved on this phone")
+    login, task, page = _claimed_offline(phone, api, "E2E Song", "E2E session ended while offline E-04")
     # The session ends while the phone is away (a password change ends every session).
     me = api.me(login)
     api.ok("PATCH", f"/users/{me['id']}", {"password": DEMO_PASSWORD}, login="admin")
