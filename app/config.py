@@ -55,7 +55,25 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
-SSM_NAMES = ("SECRET_KEY", "DATABASE_URL", "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY")
+SSM_NAMES = ("SECRET_KEY", "DATABASE_URL", "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY",
+             # The chat channels' app secrets (docs/design.md §14)
+             "BATON_DINGTALK_APP_SECRET", "BATON_WECOM_SECRET", "BATON_FEISHU_APP_SECRET")
+
+CHANNEL_NAMES = ("webpush", "dingtalk", "wecom", "feishu", "sms")
+
+
+def _channels() -> list[str]:
+    """BATON_CHANNELS: the channels enabled, in ladder order (default: Web Push only)."""
+    names = [n.strip().lower() for n in os.environ.get("BATON_CHANNELS", "webpush").split(",") if n.strip()]
+    unknown = [n for n in names if n not in CHANNEL_NAMES]
+    if unknown:
+        raise ConfigError(f"BATON_CHANNELS names unknown channels {unknown}; known: {', '.join(CHANNEL_NAMES)}")
+    if len(set(names)) != len(names):
+        raise ConfigError("BATON_CHANNELS names a channel twice")
+    sms_provider = os.environ.get("BATON_SMS_PROVIDER", "sns")
+    if "sms" in names and sms_provider not in ("sns",):
+        raise ConfigError(f"BATON_SMS_PROVIDER {sms_provider!r} is not known (sns)")
+    return names
 
 
 def load_ssm_parameters(prefix: str) -> None:
@@ -99,6 +117,24 @@ def from_environment() -> dict:
         "PUSH_MAX_ATTEMPTS": _int("BATON_PUSH_MAX_ATTEMPTS", 8),
         "PUSH_ALLOWED_HOSTS": os.environ.get("BATON_PUSH_ALLOWED_HOSTS"),  # unset: known push services in production, any public host otherwise
         "PUSH_ALLOW_PRIVATE_ENDPOINTS": os.environ.get("BATON_PUSH_ALLOW_PRIVATE_ENDPOINTS") == "true",  # tests/dev only; refused in production
+        # Channels beyond Web Push (docs/design.md §14), in ladder order, and each vendor's app (secrets: SSM in AWS).
+        "CHANNELS": _channels(),
+        "PUBLIC_URL": os.environ.get("BATON_PUBLIC_URL", ""),  # the app's address, for links in chat cards and SMS
+        "DINGTALK_APP_KEY": os.environ.get("BATON_DINGTALK_APP_KEY", ""),
+        "DINGTALK_APP_SECRET": os.environ.get("BATON_DINGTALK_APP_SECRET", ""),
+        "DINGTALK_AGENT_ID": os.environ.get("BATON_DINGTALK_AGENT_ID", ""),
+        "DINGTALK_BASE_URL": os.environ.get("BATON_DINGTALK_BASE_URL", "https://oapi.dingtalk.com"),
+        "WECOM_CORP_ID": os.environ.get("BATON_WECOM_CORP_ID", ""),
+        "WECOM_SECRET": os.environ.get("BATON_WECOM_SECRET", ""),
+        "WECOM_AGENT_ID": os.environ.get("BATON_WECOM_AGENT_ID", ""),
+        "WECOM_BASE_URL": os.environ.get("BATON_WECOM_BASE_URL", "https://qyapi.weixin.qq.com"),
+        "FEISHU_APP_ID": os.environ.get("BATON_FEISHU_APP_ID", ""),
+        "FEISHU_APP_SECRET": os.environ.get("BATON_FEISHU_APP_SECRET", ""),
+        "FEISHU_BASE_URL": os.environ.get("BATON_FEISHU_BASE_URL", "https://open.feishu.cn"),
+        "SMS_PROVIDER": os.environ.get("BATON_SMS_PROVIDER", "sns"),
+        "SMS_SENDER_ID": os.environ.get("BATON_SMS_SENDER_ID", ""),
+        "SMS_DEFAULT_COUNTRY": os.environ.get("BATON_SMS_DEFAULT_COUNTRY", "+86"),
+        "CHANNEL_MAX_ATTEMPTS": _int("BATON_CHANNEL_MAX_ATTEMPTS", 8),
         "ENV_NAME": env,
         "PRODUCTION": production,
         "SECRET_KEY": secret_key,
