@@ -66,6 +66,8 @@ def work_order_transition(status: str, action: str) -> WorkOrderStatus | None:
 # Work orders that are still running: every state a transition may leave.
 RUNNING_WORK_ORDER = WORK_ORDER_TRANSITIONS["cancel"][0]
 
+#: A work order's references to the business's own records, as answers name them (`work_order.refs`).
+REFERENCES = ("order_no", "customer_ref", "product_sku", "batch_no")
 SOURCES = ("cs_desk", "phone", "online", "app", "qr", "andon", "recall", "integration")
 
 

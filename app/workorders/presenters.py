@@ -15,7 +15,7 @@ from app.org.models import User
 from app.org.service import people_named
 from app.workorders import service
 from app.flows.routing import ancestors
-from app.workorders.models import Attachment, Task, TaskCandidate, TaskStatus, WorkOrder, WorkOrderStep
+from app.workorders.models import REFERENCES, Attachment, Task, TaskCandidate, TaskStatus, WorkOrder, WorkOrderStep
 
 class WorkOrderSummary(NamedTuple):
     """What an inbox item shows of its work order (WorkOrderSummarySchema), without loading the whole row."""
@@ -28,6 +28,10 @@ class WorkOrderSummary(NamedTuple):
     status: str
     template_key: str
     template_id: int
+    order_no: str | None
+    customer_ref: str | None
+    product_sku: str | None
+    batch_no: str | None
 
 
 def load_templates(ids: set[int]) -> dict[int, FlowTemplate]:
@@ -169,7 +173,7 @@ def case_of(task: Task, link=None) -> dict:
     """
     work_order = db.session.get(WorkOrder, task.work_order_id)
     template = load_templates({work_order.template_id})[work_order.template_id]
-    refs = {k: getattr(work_order, k) for k in ("order_no", "customer_ref", "product_sku", "batch_no") if getattr(work_order, k)}
+    refs = {k: getattr(work_order, k) for k in REFERENCES if getattr(work_order, k)}
     # The work order's data holds what its form asked and what steps added (a photo, findings): label each by the form
     # that declared it.
     data = _labelled(work_order.data, [*template.form, *(f for step in template.steps for f in step.get("form") or [])])
@@ -194,6 +198,7 @@ def case_of(task: Task, link=None) -> dict:
         "step": row.step, "title": steps[row.step]["title"], "instance": row.instance_label, "outcome": row.outcome,
         "note": row.note, "completed_by": people.get(row.completed_by_id), "completed_at": row.completed_at,
         "data": shown(values),
+        "attachments": [files[i] for i in dict.fromkeys(i for v in values for i in _attachment_ids(v)) if i in files],
     } for row, values in zip(rows, filled)]}
 
 

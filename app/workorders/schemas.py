@@ -3,12 +3,13 @@ import marshmallow as ma
 from webargs.fields import DelimitedList
 
 from marshmallow import validate
+from marshmallow.utils import get_value
 
 from app.common.clock import utcnow
 from app.common.fields import PersonReference
 from app.flows.schemas import PRIORITIES
 from app.org.schemas import PersonRefSchema
-from app.workorders.models import SOURCES
+from app.workorders.models import REFERENCES, SOURCES
 
 LEVELS = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list, validate=validate.Length(max=3))
 
@@ -39,6 +40,11 @@ class WorkOrderSummarySchema(ma.Schema):
     priority = ma.fields.String()
     status = ma.fields.String()
     template = ma.fields.String(attribute="template_key")
+    refs = ma.fields.Method("_refs", metadata={
+        "description": "The work order's references it has: order_no, customer_ref, product_sku, batch_no"})
+
+    def _refs(self, work_order) -> dict:
+        return {k: v for k in REFERENCES if (v := get_value(work_order, k, None))}
 
 
 class TaskSchema(ma.Schema):
@@ -382,8 +388,24 @@ class CaseSchema(ma.Schema):
         "description": "What the steps before this one found, in the order they were completed"})
 
 
+class WorkOrderCaseSchema(WorkOrderSummarySchema):
+    data = ma.fields.List(ma.fields.Nested(CaseValueSchema), metadata={
+        "description": "The work order's data, each value with its form's label and type"})
+
+
+class PreviousStepSchema(EarlierStepSchema):
+    attachments = ma.fields.List(ma.fields.Nested(AttachmentRefSchema), metadata={
+        "description": "The photos, signatures and files the step's form holds"})
+
+
 class TaskDetailSchema(TaskSchema):
-    case = ma.fields.Nested(CaseSchema, metadata={"description": "What the handler needs to know of the case"})
+    work_order = ma.fields.Nested(WorkOrderCaseSchema, metadata={
+        "description": "The work order: number, title, references and data (the handler may see them: the work is theirs)"})
+    previous = ma.fields.List(ma.fields.Nested(PreviousStepSchema), metadata={
+        "description": "The steps completed before this one (its ancestors in the graph), oldest first: outcome, note, "
+                       "data and attachments"})
+    case = ma.fields.Nested(CaseSchema, metadata={"description": "What the handler needs to know of the case (the same "
+                                                                 "as work_order.refs, work_order.data and previous)"})
     due_explained = ma.fields.String(allow_none=True, metadata={
         "description": "Why it is due when it is, in your language and time zone: the SLA, the calendar it runs on "
                        "(working hours, holidays, make-up days) and the non-working periods it skipped."})

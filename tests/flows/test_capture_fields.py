@@ -129,7 +129,16 @@ def test_each_capture_type_is_accepted_and_shown_to_the_next_handler(flow):
     assert done.status_code == 200, done.json
     assert done.json["data"] == data
     (check,) = flow.open_tasks(wo["id"], "check")
-    case = flow.client.get(f"/api/v1/tasks/{check['id']}", headers=flow.h("driver.li")).json["case"]
+    answer = flow.client.get(f"/api/v1/tasks/{check['id']}", headers=flow.h("driver.li")).json
+    case = answer["case"]
+    # The task carries its work order (number, references, data) and the steps before it with their attachments.
+    assert answer["work_order"]["refs"] == {"batch_no": "B-MILK-A01"} and answer["work_order"]["number"] == wo["number"]
+    assert {d["name"] for d in answer["work_order"]["data"]} >= {"photos", "signature"}
+    (previous,) = answer["previous"]
+    assert previous["step"] == "capture" and previous["completed_by"]["login"] == "staff.wh1"
+    assert [a["id"] for a in previous["attachments"]] == [first, second, signature]
+    assert all(a["view_url"] and a["size"] > 0 and a["filename"] and a["content_type"].startswith("image/")
+               for a in previous["attachments"])
     shown = {d["name"]: d for d in case["earlier"][0]["data"]}
     assert shown["batch_scan"]["value"] == "B-MILK-A01" and shown["batch_scan"]["type"] == "barcode"
     assert [p["id"] for p in shown["photos"]["value"]] == [first, second]
