@@ -4,6 +4,9 @@ let currentCleanup = null;
 let renderSeq = 0;
 let guard = null;
 let afterRender = null;
+// A view with unsaved work (the flow designer) asks before the hash moves on: fn(target) → true | Promise<boolean>.
+let leaveGuard = null;
+let shownHash = location.hash;
 
 /** pattern like '/task/:id'; load returns (or resolves to) a view function (el, params, query) => cleanup? */
 export function route(pattern, load, meta = {}) {
@@ -19,6 +22,9 @@ export function route(pattern, load, meta = {}) {
 
 export function setGuard(fn) {
   guard = fn;
+}
+export function setLeaveGuard(fn) {
+  leaveGuard = fn;
 }
 export function setAfterRender(fn) {
   afterRender = fn;
@@ -50,6 +56,7 @@ export function currentPath() {
 
 export async function render(container = document.getElementById('main')) {
   const seq = ++renderSeq;
+  shownHash = location.hash;
   const { path, query } = parseHash();
   let match = null;
   let params = {};
@@ -97,6 +104,19 @@ export async function render(container = document.getElementById('main')) {
 }
 
 export function start() {
-  window.addEventListener('hashchange', () => render());
+  window.addEventListener('hashchange', () => {
+    if (leaveGuard && location.hash !== shownHash) {
+      const target = location.hash;
+      const ask = leaveGuard;
+      history.replaceState(null, '', shownHash);
+      Promise.resolve(ask(target)).then((ok) => {
+        if (!ok) return;
+        leaveGuard = null;
+        location.hash = target;
+      });
+      return;
+    }
+    render();
+  });
   render();
 }

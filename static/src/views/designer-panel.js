@@ -1,0 +1,223 @@
+// The flow designer's side panel: the selected step's settings (or the template's, when no step is selected).
+// Every control writes straight into the draft through `edit(mutate, field)`; the server's messages for a path
+// (`steps.2.sla`) are shown under the control they concern by `showProblems`.
+import { h, uid } from '../ui/dom.js';
+import { t, tMaybe } from '../i18n.js';
+import * as session from '../session.js';
+import { personField } from '../ui/people.js';
+
+const MODES = ['pool', 'joint', 'each'];
+const DISPATCHES = ['claim', 'round_robin', 'least_loaded'];
+const ROLES = ['staff', 'lead', 'quality', 'admin'];
+const PRIORITIES = ['P1', 'P2', 'P3', 'P4'];
+
+const orNull = (v) => (v === '' ? null : v);
+const numOrNull = (v) => (v === '' ? null : Number(v));
+
+/** One labelled control with room for the server's message; `name` is the path segment its messages come under. */
+function row(name, label, control, hint) {
+  const id = control.id || uid('d');
+  control.id = id;
+  const problem = h('p.field-error', { id: `${id}-err`, hidden: true, role: 'alert' });
+  control.setAttribute('aria-describedby', `${id}-err`);
+  return h('div.field', { dataset: { field: name } }, h('label', { for: id }, label), control, hint ? h('p.hint', hint) : null, problem);
+}
+
+function input(value, attrs = {}) {
+  const el = h('input.input', { type: 'text', autocomplete: 'off', spellcheck: false, ...attrs });
+  el.value = value === null || value === undefined ? '' : String(value);
+  return el;
+}
+
+function select(options, value) {
+  const el = h('select.input', options.map(([v, text]) => h('option', { value: v }, text)));
+  el.value = value === null || value === undefined ? '' : String(value);
+  return el;
+}
+
+/** The template's own settings: name, description, priority, owner department. */
+export function templatePanel({ draft, names, edit }) {
+  const name = input(draft.name, { maxlength: 200 });
+  name.addEventListener('input', () => edit((d) => { d.name = name.value; }, 'name'));
+  const description = h('textarea.input', { rows: 3, maxlength: 2000 });
+  description.value = draft.description || '';
+  description.addEventListener('input', () => edit((d) => { d.description = description.value; }, 'description'));
+  const priority = select(PRIORITIES.map((p) => [p, p]), draft.priority || 'P3');
+  priority.addEventListener('change', () => edit((d) => { d.priority = priority.value; }));
+  const owner = select([['', t('admin.none')], ...names.departments.map((d) => [d.id, d.name])], draft.owner_department_id);
+  owner.addEventListener('change', () => edit((d) => { d.owner_department_id = owner.value ? Number(owner.value) : null; }));
+  return h('div.flow-panel-body',
+    h('h2.section-title', t('designer.template_settings')),
+    h('p.hint', t('designer.select_hint')),
+    row('name', t('designer.field.name'), name),
+    row('description', t('designer.field.description'), description),
+    row('priority', t('designer.field.priority'), priority),
+    row('owner_department_id', t('designer.field.owner'), owner));
+}
+
+/** The settings of step `index` of the draft; `actions` are the add/delete buttons' handlers. */
+export function stepPanel({ draft, index, names, calendars, edit, actions }) {
+  const step = draft.steps[index];
+  const at = (mutate) => (d) => mutate(d.steps[index], d);
+
+  const key = input(step.key, { maxlength: 64, autocapitalize: 'none' });
+  key.addEventListener('change', () => edit((d) => actions.rename(d, index, key.value.trim())));
+  const title = input(step.title, { maxlength: 200 });
+  title.addEventListener('input', () => edit(at((s) => { s.title = title.value; }), `title-${index}`));
+  const mode = select(MODES.map((m) => [m, `${m} · ${tMaybe(`mode.${m}`, m)}`]), step.mode || 'pool');
+  mode.addEventListener('change', () => edit(at((s) => { s.mode = mode.value; })));
+
+  const sla = input(step.sla, { maxlength: 40, placeholder: 'PT4H', inputmode: 'text' });
+  sla.addEventListener('input', () => edit(at((s) => { s.sla = orNull(sla.value.trim()); }), `sla-${index}`));
+  const calendar = select([['', t('designer.calendar_default')], ['24x7', t('designer.calendar_24x7')], ['business', t('designer.calendar_business')],
+    ...calendars.map((c) => [c.id, c.name])], step.sla_calendar);
+  calendar.addEventListener('change', () => edit(at((s) => {
+    s.sla_calendar = calendar.value === '' ? null : (/^\d+$/.test(calendar.value) ? Number(calendar.value) : calendar.value);
+  })));
+  const remind = input(step.remind_before, { maxlength: 40, placeholder: 'PT30M' });
+  remind.addEventListener('input', () => edit(at((s) => { s.remind_before = orNull(remind.value.trim()); }), `remind-${index}`));
+
+  const esc = step.escalation || {};
+  const interval = input(esc.interval, { maxlength: 40, placeholder: 'PT1H' });
+  const maxLevel = input(esc.max_level, { type: 'number', min: 1, max: 10 });
+  const reassign = input(esc.reassign_at_level, { type: 'number', min: 1, max: 10 });
+  const setEscalation = () => edit(at((s) => {
+    const next = { interval: orNull(interval.value.trim()), max_level: numOrNull(maxLevel.value), reassign_at_level: numOrNull(reassign.value) };
+    s.escalation = next.interval || next.max_level !== null || next.reassign_at_level !== null
+      ? { interval: next.interval, max_level: next.max_level === null ? 3 : next.max_level, reassign_at_level: next.reassign_at_level } : null;
+  }), `esc-${index}`);
+  [interval, maxLevel, reassign].forEach((el) => el.addEventListener('input', setEscalation));
+
+  const outcomes = input((step.outcomes || ['done']).join(', '), { maxlength: 1400 });
+  outcomes.addEventListener('input', () => edit(at((s) => {
+    s.outcomes = outcomes.value.split(/[,，]/).map((x) => x.trim()).filter(Boolean);
+  }), `outcomes-${index}`));
+  const allowReturn = h('input', { type: 'checkbox', id: uid('ret') });
+  allowReturn.checked = !!step.allow_return;
+  allowReturn.addEventListener('change', () => edit(at((s) => { s.allow_return = allowReturn.checked; })));
+  const dispatch = select([['', t('designer.dispatch_default')], ...DISPATCHES.map((x) => [x, tMaybe(`designer.dispatch.${x}`, x)])], step.dispatch);
+  dispatch.addEventListener('change', () => edit(at((s) => { s.dispatch = orNull(dispatch.value); })));
+  const capacity = input(step.capacity, { type: 'number', min: 1, max: 10000 });
+  capacity.addEventListener('input', () => edit(at((s) => { s.capacity = numOrNull(capacity.value); }), `cap-${index}`));
+  const forEach = input(step.for_each, { maxlength: 64 });
+  forEach.addEventListener('input', () => edit(at((s) => { s.for_each = orNull(forEach.value.trim()); }), `fe-${index}`));
+
+  const dependents = draft.steps.filter((s) => (s.after || []).includes(step.key)).map((s) => s.title || s.key);
+  return h('div.flow-panel-body',
+    h('h2.section-title', t('designer.step_settings', { title: step.title || step.key })),
+    h('div.flow-step-problems.field-error', { role: 'alert', hidden: true }),
+    h('div.button-row',
+      h('button.btn.btn-small.btn-secondary', { type: 'button', onclick: () => actions.addAfter(index) }, t('designer.add_after')),
+      h('button.btn.btn-small.btn-secondary', { type: 'button', onclick: () => actions.addBeside(index) }, t('designer.add_beside')),
+      h('button.btn.btn-small.btn-danger-text', { type: 'button', disabled: draft.steps.length < 2, onclick: () => actions.remove(index) },
+        t('designer.delete_step'))),
+    dependents.length ? h('p.hint', t('designer.followed_by', { steps: dependents.join('、') })) : null,
+    row('title', t('designer.field.title'), title),
+    row('key', t('designer.field.key'), key, t('designer.key_hint')),
+    row('mode', t('designer.field.mode'), mode),
+    assigneesField({ spec: step.assignees, names, edit: (mutate) => edit(at((s) => { s.assignees = mutate({ ...(s.assignees || {}) }); })) }),
+    h('div.flow-pair',
+      row('sla', t('designer.field.sla'), sla, t('designer.duration_hint')),
+      row('sla_calendar', t('designer.field.calendar'), calendar)),
+    row('remind_before', t('designer.field.remind'), remind),
+    h('fieldset.field.flow-fieldset', { dataset: { field: 'escalation' } }, h('legend', t('designer.field.escalation')),
+      h('div.flow-trio',
+        row('escalation.interval', t('designer.field.interval'), interval),
+        row('escalation.max_level', t('designer.field.max_level'), maxLevel),
+        row('escalation.reassign_at_level', t('designer.field.reassign'), reassign)),
+      h('p.field-error', { hidden: true, role: 'alert', dataset: { own: 'escalation' } })),
+    row('outcomes', t('designer.field.outcomes'), outcomes, t('designer.outcomes_hint')),
+    h('div.field.field-check', { dataset: { field: 'allow_return' } },
+      h('label.check', { for: allowReturn.id }, allowReturn, h('span', t('designer.field.allow_return'))),
+      h('p.field-error', { hidden: true, role: 'alert' })),
+    h('div.flow-pair',
+      row('dispatch', t('designer.field.dispatch'), dispatch),
+      row('capacity', t('designer.field.capacity'), capacity)),
+    row('for_each', t('designer.field.for_each'), forEach, t('designer.for_each_hint')));
+}
+
+/** Who gets the step: departments, groups, people and roles, each picked by name and shown as a removable chip. */
+function assigneesField({ spec, names, edit }) {
+  const current = spec || {};
+  const chip = (text, remove) => h('li.chip.flow-chip', h('span', text),
+    h('button.flow-chip-remove', { type: 'button', 'aria-label': t('designer.remove_named', { name: text }), onclick: remove }, '×'));
+  const without = (kind, value) => () => edit((s) => ({ ...s, [kind]: (s[kind] || []).filter((x) => JSON.stringify(x) !== JSON.stringify(value)) }));
+  const chips = [
+    ...(current.departments || []).map((id) => chip(`${t('designer.kind.department')}：${names.department(id)}`, without('departments', id))),
+    ...(current.groups || []).map((id) => chip(`${t('designer.kind.group')}：${names.group(id)}`, without('groups', id))),
+    ...(current.users || []).map((id) => chip(`${t('designer.kind.person')}：${names.user(id)}`, without('users', id))),
+    ...(current.roles || []).map((r) => chip(`${t('designer.kind.role')}：${tMaybe(`role.${r.role}`, r.role)}${r.department ? ` · ${names.department(r.department)}` : ''}`,
+      without('roles', r))),
+    current.from_data ? chip(`data.${current.from_data}`, () => edit((s) => ({ ...s, from_data: null }))) : null,
+  ].filter(Boolean);
+  const add = (kind, value) => edit((s) => ({ ...s, [kind]: [...(s[kind] || []).filter((x) => JSON.stringify(x) !== JSON.stringify(value)), value] }));
+
+  const dept = select([['', t('designer.pick_department')], ...names.departments.map((d) => [d.id, d.name])], '');
+  dept.setAttribute('aria-label', t('designer.pick_department'));
+  dept.addEventListener('change', () => { if (dept.value) add('departments', Number(dept.value)); });
+  const group = select([['', t('designer.pick_group')], ...names.groups.map((g) => [g.id, g.name])], '');
+  group.setAttribute('aria-label', t('designer.pick_group'));
+  group.addEventListener('change', () => { if (group.value) add('groups', Number(group.value)); });
+  const role = select([['', t('designer.pick_role')], ...ROLES.map((r) => [r, tMaybe(`role.${r}`, r)])], '');
+  role.setAttribute('aria-label', t('designer.pick_role'));
+  const roleDept = select([['', t('designer.any_department')], ...names.departments.map((d) => [d.id, d.name])], '');
+  roleDept.setAttribute('aria-label', t('designer.role_department'));
+  const addRole = h('button.btn.btn-small.btn-secondary', { type: 'button', onclick: () => {
+    if (role.value) add('roles', { role: role.value, department: roleDept.value ? Number(roleDept.value) : null });
+  } }, t('designer.add_role'));
+  const person = personField(t('designer.pick_person'), { hint: t('designer.pick_person_hint') });
+  const addPerson = h('button.btn.btn-small.btn-secondary', { type: 'button', onclick: async () => {
+    const login = person.value();
+    if (!login) return;
+    try {
+      const found = (await session.get(`/people?q=${encodeURIComponent(login)}&limit=20`)).items.find((p) => p.login === login);
+      if (!found) throw new Error('nobody');
+      names.remember(found);
+      add('users', found.id);
+    } catch {
+      person.input.setCustomValidity(t('admin.unknown_person'));
+      person.input.reportValidity();
+    }
+  } }, t('designer.add_person'));
+  person.input.addEventListener('input', () => person.input.setCustomValidity(''));
+  return h('fieldset.field.flow-fieldset', { dataset: { field: 'assignees' } },
+    h('legend', t('designer.field.assignees')),
+    chips.length ? h('ul.flow-chips', chips) : h('p.hint', t('designer.nobody_yet')),
+    h('div.flow-pickers', dept, group, h('div.flow-pair', role, roleDept), addRole),
+    h('div.flow-person', person.field, addPerson),
+    h('p.field-error', { hidden: true, role: 'alert', dataset: { own: 'assignees' } }));
+}
+
+/** Put the server's messages for step `index` (or the template when index is null) under their controls. */
+export function showProblems(panel, problems, index) {
+  if (!panel) return;
+  const prefix = index === null ? '' : `steps.${index}.`;
+  const mine = Object.entries(problems).filter(([path]) => (index === null ? !path.startsWith('steps') : path.startsWith(prefix)));
+  panel.querySelectorAll('.field-error').forEach((el) => { el.hidden = true; el.textContent = ''; });
+  panel.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
+  const general = [];
+  for (const [path, messages] of mine) {
+    const rest = path.slice(prefix.length);
+    const text = [].concat(messages).join(' ');
+    // The most specific field that holds the path: escalation.interval before escalation, assignees.users → assignees.
+    const names = rest.split('.');
+    let target = null;
+    for (let n = names.length; n > 0 && !target; n -= 1) {
+      target = panel.querySelector(`[data-field="${CSS.escape(names.slice(0, n).join('.'))}"]`);
+    }
+    if (!target) {
+      general.push(`${rest || path}: ${text}`);
+      continue;
+    }
+    const slot = target.querySelector(':scope > .field-error') || target.querySelector('.field-error');
+    slot.textContent = slot.textContent ? `${slot.textContent} ${text}` : text;
+    slot.hidden = false;
+    const control = target.querySelector('input, select, textarea');
+    if (control) control.setAttribute('aria-invalid', 'true');
+  }
+  const top = panel.querySelector('.flow-step-problems');
+  if (top) {
+    top.textContent = general.join(' · ');
+    top.hidden = !general.length;
+  }
+}

@@ -1,0 +1,47 @@
+// The flow designer's styles, shipped in its own chunk so the staff app's first load does not carry them.
+export const STYLE = `
+main.console.console-wide { max-width: none; }
+.flow-head { display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem 1rem; margin: 0.75rem 0; }
+.flow-head .button-row { margin-left: auto; }
+.flow-name { margin: 0; font-size: 1.25rem; }
+.flow-status { margin: 0.25rem 0; color: var(--muted); font-weight: 600; }
+.flow-problems { color: var(--danger); margin: 0.25rem 0 0.5rem; padding-left: 1.25rem; }
+.flow-grid { display: grid; grid-template-columns: minmax(0, 1fr) 24rem; gap: 1rem; align-items: start; }
+.flow-json { grid-column: 1 / -1; }
+@media (min-width: 110rem) { .flow-grid { grid-template-columns: minmax(0, 1fr) 24rem 28rem; } .flow-json { grid-column: auto; } }
+.flow-graph { overflow: auto; max-height: 75vh; background: var(--surface); border: 1px solid var(--border); border-radius: var(--radius, 10px); padding: 0.5rem; }
+.flow-canvas { position: relative; margin: 0 auto; }
+.flow-edges { position: absolute; inset: 0; overflow: visible; }
+.flow-edge { fill: none; stroke: #6b7280; stroke-width: 1.75; }
+.flow-edge-branch { stroke: #0a4fa3; }
+.flow-edge-default { stroke-dasharray: 6 4; }
+.flow-arrowhead { fill: #6b7280; }
+.flow-edge-label { position: absolute; transform: translate(-50%, -50%); max-width: 14rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+  font-size: 0.75rem; line-height: 1.4; padding: 0 0.375rem; background: #e8f0fb; color: #0a4fa3; border: 1px solid #0a4fa3; border-radius: 999px; }
+.flow-edge-label-default { background: #fff7e6; color: #8a4b00; border-color: #8a4b00; border-style: dashed; font-weight: 700; }
+.flow-card { position: absolute; display: flex; flex-direction: column; gap: 0.125rem; text-align: left; padding: 0.5rem 0.625rem; font: inherit; color: inherit;
+  background: var(--surface); border: 1px solid var(--border); border-left: 0.375rem solid #0a4fa3; border-radius: 8px; box-shadow: 0 1px 3px rgba(0, 0, 0, 0.12); overflow: hidden; }
+button.flow-card { cursor: pointer; }
+.flow-card:focus-visible { outline: 3px solid #0a4fa3; outline-offset: 2px; }
+.flow-card-selected { box-shadow: 0 0 0 3px #0a4fa3; }
+.flow-card-error { border-color: var(--danger); border-left-color: var(--danger); background: #fff5f5; }
+.flow-card-title { font-weight: 700; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.flow-card-meta, .flow-card-who { font-size: 0.8125rem; color: var(--muted); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.flow-card-issue { font-size: 0.8125rem; color: var(--danger); font-weight: 700; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.flow-panel { background: var(--surface); border: 1px solid var(--border); border-radius: var(--radius, 10px); padding: 0.75rem 1rem; max-height: 75vh; overflow: auto; }
+.flow-panel .field { margin-bottom: 0.625rem; }
+.flow-panel .section-title { margin-top: 0; }
+.flow-pair { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5rem; }
+.flow-trio { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 0.5rem; }
+.flow-fieldset { border: 1px solid var(--border); border-radius: 8px; padding: 0.5rem 0.75rem; }
+.flow-chips { list-style: none; margin: 0 0 0.5rem; padding: 0; display: flex; flex-wrap: wrap; gap: 0.375rem; }
+.flow-chip { display: inline-flex; align-items: center; gap: 0.25rem; }
+.flow-chip-remove { min-width: 28px; min-height: 28px; border: 0; background: none; font-size: 1.125rem; cursor: pointer; color: inherit; }
+.flow-pickers { display: grid; gap: 0.375rem; margin-bottom: 0.375rem; }
+.flow-person { display: flex; align-items: end; gap: 0.5rem; }
+.flow-person .field { flex: 1; margin: 0; }
+.flow-json-text { width: 100%; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.8125rem; line-height: 1.45; }
+.flow-table { width: 100%; border-collapse: collapse; background: var(--surface); }
+.flow-table th, .flow-table td { text-align: left; padding: 0.5rem; border-bottom: 1px solid var(--border); vertical-align: middle; }
+.flow-table .button-row { display: flex; flex-wrap: wrap; gap: 0.375rem; }
+`;

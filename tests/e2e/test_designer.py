@@ -1,0 +1,122 @@
+"""The flow designer in a desktop browser (docs/design.md §13): an admin opens the demo's complaint flow as a graph,
+edits a step's title and SLA, sees the server's message on that step's card while the SLA is wrong, fixes it and
+publishes; undo, redo and leaving with unsaved changes; and every demo template goes through the designer unchanged.
+In zh-CN, with a screenshot for the README."""
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import shot
+
+BODY = ("key", "name", "description", "priority", "classification", "owner_department_id", "form", "steps")
+
+
+def _body(template):
+    body = {k: template[k] for k in BODY}
+    # A template the upgrade installed may hold `{}`, which the API reads as both lists empty.
+    body["classification"] = {"business": [], "problem": [], **(body["classification"] or {})}
+    return body
+
+
+def test_an_admin_edits_and_publishes_the_complaint_flow(desktop, api):
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
+    original = api.ok("GET", "/templates/complaint", login="admin")
+    try:
+        page = desktop.sign_in("admin")
+        desktop.open("/admin/flows")
+        row = page.locator("tr[data-key=complaint]")
+        expect(row).to_contain_text("客户投诉 Customer complaint")
+        expect(row.locator("td").nth(3)).to_have_text("4")
+        row.get_by_role("link", name="打开").click()
+
+        # The four steps, one above the other, the warehouse check's condition on its edge.
+        cards = page.locator(".flow-card")
+        expect(cards).to_have_count(4)
+        tops = [page.locator(f".flow-card[data-step={k}]").bounding_box()["y"] for k in ("triage", "warehouse_check", "driver_visit", "close")]
+        assert tops == sorted(tops) and len(set(tops)) == 4, tops
+        expect(page.locator(".flow-edge-label[data-to=warehouse_check]")).to_have_text("triage: accepted")
+        expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+
+        # The closing step: a new title, then an SLA the server refuses, shown on its card and under the field.
+        close = page.locator(".flow-card[data-step=close]")
+        close.click()
+        expect(close).to_have_attribute("aria-pressed", "true")
+        panel = page.locator(".flow-panel")
+        panel.get_by_label("标题", exact=True).fill("客服回访结案 CS close (复核)")
+        expect(close.locator(".flow-card-title")).to_have_text("客服回访结案 CS close (复核)")
+        sla = panel.get_by_label("时限（SLA）")
+        sla.fill("PT1H30")
+        expect(page.locator(".flow-status")).to_contain_text("处问题")
+        expect(close).to_have_class(r"flow-card flow-card-selected flow-card-error")
+        expect(close.locator(".flow-card-issue")).to_contain_text("sla")
+        expect(panel.locator("[data-field=sla] .field-error")).to_be_visible()
+        expect(sla).to_have_attribute("aria-invalid", "true")
+        page.evaluate("window.scrollTo(0, 0)")
+        shot(page, "17-designer")
+        for other in ("triage", "warehouse_check", "driver_visit"):
+            expect(page.locator(f".flow-card[data-step={other}]")).not_to_have_class("flow-card-error")
+        # The JSON beside it says the same.
+        assert '"sla": "PT1H30"' in page.locator("#flow-json").input_value()
+        sla.fill("PT90M")
+        expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+        expect(close).not_to_have_class("flow-card-error")
+
+        # Leaving with unsaved changes asks first.
+        page.get_by_role("link", name="全部模板").click()
+        dialog = page.locator("dialog[open]")
+        expect(dialog).to_contain_text("不发布就离开？")
+        dialog.get_by_role("button", name="取消").click()
+        expect(page.locator(".flow-card")).to_have_count(4)
+
+        page.get_by_role("button", name="发布").click()
+        expect(page.locator(".flow-status")).to_contain_text("已发布")
+        published = api.ok("GET", "/templates/complaint", login="admin")
+        assert published["version"] >= original["version"]
+        step = next(s for s in published["steps"] if s["key"] == "close")
+        assert (step["title"], step["sla"]) == ("客服回访结案 CS close (复核)", "PT90M")
+        assert [s["key"] for s in published["steps"]] == [s["key"] for s in original["steps"]]
+
+        # Undo and redo, by keyboard too, within the session.
+        title = panel.get_by_label("标题", exact=True)
+        title.fill("改过的标题")
+        expect(close.locator(".flow-card-title")).to_have_text("改过的标题")
+        page.keyboard.press("Control+z")
+        expect(close.locator(".flow-card-title")).to_have_text("客服回访结案 CS close (复核)")
+        page.keyboard.press("Control+y")
+        expect(close.locator(".flow-card-title")).to_have_text("改过的标题")
+        page.get_by_role("button", name="撤销").click()
+        expect(close.locator(".flow-card-title")).to_have_text("客服回访结案 CS close (复核)")
+        page.get_by_role("link", name="全部模板").click()  # nothing unsaved: no question
+        expect(page.locator("tr[data-key=complaint]")).to_be_visible()
+        assert not desktop.js_errors(), desktop.js_errors()
+    finally:
+        api.ok("PUT", "/templates/complaint", _body(original), login="admin")
+
+
+def test_every_demo_template_goes_through_the_designer_unchanged(desktop, api):
+    """Round trip: a template loaded into the designer and published as it is keeps exactly its steps and settings."""
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
+    page = desktop.sign_in("admin")
+    templates = api.ok("GET", "/templates?per_page=500", login="admin")["items"]
+    assert {"complaint", "investigation", "store_inspection", "safety_briefing", "stock_check"} <= {t["key"] for t in templates}
+    for template in templates:
+        before = api.ok("GET", f"/templates/{template['key']}", login="admin")
+        desktop.open(f"/admin/flows/{template['key']}")
+        expect(page.locator(".flow-card")).to_have_count(len(before["steps"]))
+        expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+        page.get_by_role("button", name="发布").click()
+        expect(page.locator(".flow-status")).to_contain_text("已发布")
+        after = api.ok("GET", f"/templates/{template['key']}", login="admin")
+        assert _body(after) == _body(before), template["key"]
+    assert not desktop.js_errors(), desktop.js_errors()
+
+
+def test_a_phone_sees_the_graph_read_only(phone, api):
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
+    page = phone.sign_in("admin")
+    phone.open("/admin/flows/investigation")
+    expect(page.locator(".flow-canvas div.flow-card")).to_have_count(4)
+    expect(page.locator(".flow-canvas button")).to_have_count(0)
+    expect(page.get_by_role("button", name="发布")).to_have_count(0)
+    # The join: CS concludes after both investigations, which run side by side.
+    boxes = {k: page.locator(f".flow-card[data-step={k}]").bounding_box() for k in ("intake", "warehouse", "delivery", "conclude")}
+    assert boxes["warehouse"]["y"] == boxes["delivery"]["y"] and boxes["warehouse"]["x"] != boxes["delivery"]["x"]
+    assert boxes["intake"]["y"] < boxes["warehouse"]["y"] < boxes["conclude"]["y"]
