@@ -63,10 +63,6 @@ for (const [path, view, title] of [
   route(path, load, meta);
 }
 route('/admin/qr', () => lazyQrConsole().then((m) => m.qrView), consoleRoute('qrView', 'admin.qr').meta);
-// The flow designer: a lazy chunk of its own (with its layout library), on the console's shell.
-const lazyDesigner = () => import('./views/designer.js');
-route('/admin/flows', () => lazyDesigner().then((m) => m.flowsView), consoleRoute('flowsView', 'admin.flows').meta);
-route('/admin/flows/:key', () => lazyDesigner().then((m) => m.designerView), consoleRoute('designerView', 'admin.flows').meta);
 
 setGuard((match, path) => {
   if (!session.signedIn()) return match && match.meta.public ? null : `/signin${path !== '/' && path !== '/signin' ? `?next=${encodeURIComponent(path)}` : ''}`;
