@@ -62,7 +62,14 @@ for (const [path, view, title] of [
   const { load, meta } = consoleRoute(view, title);
   route(path, load, meta);
 }
+// The console's calendar editor: its own lazy chunk.
+const lazyCalendars = () => import('./views/admin-calendars.js');
+route('/admin/calendars/:id', () => lazyCalendars().then((m) => m.calendarView), consoleRoute('calendarView', 'admin.calendars').meta);
 route('/admin/qr', () => lazyQrConsole().then((m) => m.qrView), consoleRoute('qrView', 'admin.qr').meta);
+// The flow designer: a lazy chunk of its own (with its layout library), on the console's shell.
+const lazyDesigner = () => import('./views/designer.js');
+route('/admin/flows', () => lazyDesigner().then((m) => m.flowsView), consoleRoute('flowsView', 'admin.flows').meta);
+route('/admin/flows/:key', () => lazyDesigner().then((m) => m.designerView), consoleRoute('designerView', 'admin.flows').meta);
 
 setGuard((match, path) => {
   if (!session.signedIn()) return match && match.meta.public ? null : `/signin${path !== '/' && path !== '/signin' ? `?next=${encodeURIComponent(path)}` : ''}`;

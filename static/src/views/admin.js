@@ -16,7 +16,7 @@ const ROLES = ['staff', 'lead', 'quality', 'admin'];
 const SCOPES = ['orders:write', 'inventory:write', 'catalog:write', 'volumes:write'];
 const SECTIONS = [
   ['people', 'admin.people'], ['departments', 'admin.departments'], ['groups', 'admin.groups'],
-  ['keys', 'admin.keys'], ['calendars', 'admin.calendars'], ['qr', 'admin.qr'],
+  ['keys', 'admin.keys'], ['calendars', 'admin.calendars'], ['qr', 'admin.qr'], ['flows', 'admin.flows'],
 ];
 
 // ------------------------------------------------------------------ shared pieces
@@ -565,13 +565,15 @@ export function keysView(el) {
 // ------------------------------------------------------------------ calendars
 export function calendarsView(el) {
   const list = h('div', loading());
-  const cleanup = shell(el, 'calendars', h('p.hint', t('admin.calendars_hint')), list);
+  const add = h('a.btn.btn-primary', { href: '#/admin/calendars/new' }, icon('plus'), h('span', t('calendar.new')));
+  const cleanup = shell(el, 'calendars', h('div.page-head-row', h('p.hint', t('admin.calendars_hint')), add), list);
   const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
   async function load() {
     try {
       const cals = await allOf('/calendars');
       replace(list, h('ul.cards', cals.map((c) => h('li.card',
-        h('div.card-top', h('span.card-title', calendarName(c)), c.built_in ? h('span.chip', t('admin.built_in')) : null),
+        h('div.card-top', h('a.card-title', { href: `#/admin/calendars/${c.id}` }, calendarName(c)),
+          c.built_in ? h('span.chip', t('admin.built_in')) : null),
         h('p.card-step.muted', `${c.timezone} · ${DAYS.filter((d) => (c.week[d] || []).length)
           .map((d) => `${t(`day.${d}`)} ${(c.week[d] || []).map((p) => p.join('–')).join(', ')}`).join('; ')}`),
         c.coverage_until ? h(c.coverage_short ? 'p.notice-warn' : 'p.hint', t(c.coverage_short ? 'admin.coverage_short' : 'admin.coverage',
