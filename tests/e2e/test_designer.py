@@ -49,7 +49,13 @@ def test_an_admin_edits_and_publishes_the_complaint_flow(desktop, api):
         expect(close.locator(".flow-card-issue")).to_contain_text("sla")
         expect(panel.locator("[data-field=sla] .field-error")).to_be_visible()
         expect(sla).to_have_attribute("aria-invalid", "true")
-        page.evaluate("window.scrollTo(0, 0)")
+        page.evaluate("""() => {
+          const head = document.querySelector('.flow-head');
+          window.scrollTo(0, head.getBoundingClientRect().top + window.scrollY - 64);
+          const panel = document.querySelector('.flow-panel');
+          const field = panel.querySelector('[data-field=sla]');
+          panel.scrollTop += field.getBoundingClientRect().top - panel.getBoundingClientRect().top - 160;
+        }""")
         shot(page, "17-designer")
         for other in ("triage", "warehouse_check", "driver_visit"):
             expect(page.locator(f".flow-card[data-step={other}]")).not_to_have_class("flow-card-error")

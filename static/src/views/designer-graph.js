@@ -34,7 +34,7 @@ const clip = (text, n = 28) => (text.length > n ? `${text.slice(0, n - 1)}…` :
 /** Where each step goes, and each edge's route: {width, height, nodes: {key: {x, y}}, edges: [{from, to, points, label}]}. */
 export function place(steps) {
   const g = new graphlib.Graph({ multigraph: false });
-  g.setGraph({ rankdir: 'TB', nodesep: 36, ranksep: 64, edgesep: 16, marginx: 16, marginy: 16 });
+  g.setGraph({ rankdir: 'TB', nodesep: 32, ranksep: 44, edgesep: 16, marginx: 16, marginy: 16 });
   g.setDefaultEdgeLabel(() => ({}));
   const keys = new Set(steps.map((s) => s.key));
   steps.forEach((s) => g.setNode(s.key, { width: CARD_W, height: CARD_H }));
