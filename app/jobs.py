@@ -12,6 +12,7 @@ from app.quality.holds import deliver_sales_events
 from app.quality.recall import run_pending_recalls
 from app.workorders.handback import hand_back_absent
 from app.workorders.handout import hand_out_waiting
+from app.workorders.shiftend import hand_over_ended_shifts
 
 
 def _sales_channel(config):
@@ -31,7 +32,9 @@ def run_all_once(*, now: datetime, config, deadline: float | None = None) -> dic
     """Run each job once and say how much each did; the timer sweep starts no batch after `deadline` (monotonic)."""
     # Recalls first: the offers they write go out with this pass's pushes.
     recalls = run_pending_recalls(now=now, tz=config["BUSINESS_TIMEZONE"], batch_size=config["RECALL_BATCH_SIZE"])
-    # Offers that waited for someone to have room go out before the pushes, which then tell their new holders.
+    # Shifts that ended give back what their people had not started; then offers that waited for someone to have
+    # room (those too) go out before the pushes, which then tell their new holders.
+    handed_over = hand_over_ended_shifts(now=now)
     handed_out = hand_out_waiting(now=now)
     timers = fire_due_timers(now=now, deadline=deadline)
     pushes = dispatch_pending(now=now, provider=providers.from_config(config), max_attempts=config["PUSH_MAX_ATTEMPTS"])
@@ -44,6 +47,7 @@ def run_all_once(*, now: datetime, config, deadline: float | None = None) -> dic
         "recall_work_orders_created": recalls["created"],
         "recall_fanouts_failed": recalls["failed"],
         "offers_handed_out": handed_out,
+        "tasks_handed_back_shift_end": handed_over,
         "sales_events_delivered": deliver_sales_events(now=now, publish=_sales_channel(config)),
         "idempotency_pruned": idempotency.prune_expired(now=now),
         "login_throttles_pruned": prune_login_throttles(now=now, window=config["LOGIN_FAILURE_WINDOW_SECONDS"]),

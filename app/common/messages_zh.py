@@ -221,6 +221,22 @@ _ACCOUNTS = {
     "not an email address": "不是电子邮箱地址",
     "reporting line loops through rows {rows}": "汇报关系在第 {rows} 行之间形成循环",
     "{count} problems in the file; nothing was imported.": "文件中有 {count} 处问题；没有导入任何内容。",
+    # Shifts (app/org/shifts.py, app/org/shift_import.py)
+    "No such shift.": "没有这个班次。",
+    "The shift is not valid.": "班次无效。",
+    "Only a lead of their department plans this shift.": "只有其所在部门的主管可以安排这个班次。",
+    "name either user_id or group_id": "请指定 user_id 或 group_id 之一",
+    "must be after starts_at": "须晚于 starts_at",
+    "a shift lasts at most {days} days": "一个班次最长 {days} 天",
+    "The file has no header row naming the columns (login or group, starts_at, ends_at).": "文件没有列名标题行（login 或 group、starts_at、ends_at）。",
+    "no header row with a login or group column": "没有含 login 或 group 列的标题行",
+    "name either a login or a group": "请填写 login 或 group 之一",
+    "required (or group)": "必填（或填写 group）",
+    "no person with login {login}": "没有登录名为 {login} 的人员",
+    "no group named {name}": "没有名为 {name} 的群组",
+    "not a time such as 2026-12-07 22:00": "不是时间（例如 2026-12-07 22:00）",
+    "yes or no": "请填写 yes 或 no",
+    "not of a department you lead": "不属于你主管的部门",
 }
 
 _FLOWS = {
@@ -327,6 +343,8 @@ _FLOWS = {
     "must be an ISO 8601 date": "须为 ISO 8601 日期",
     "must be an ISO 8601 datetime": "须为 ISO 8601 日期时间",
     "must be a text": "须为文本",
+    # Shifts: the step setting (app/flows/schemas.py)
+    "only a pool step's tasks go back to the pool at a shift's end; use mode pool": "只有抢单步骤的任务会在班次结束时交回任务池；请使用 mode pool",
 }
 
 _WORK = {

@@ -47,7 +47,7 @@ def _base_people(task: Task) -> list[int]:
 def _escalate_task(task: Task, work_order: WorkOrder, step: dict, level: int, now: datetime, actor_id: int, reason: str) -> dict:
     """A lead's escalation of one running task: its level up, the managers reached told (no reassignment)."""
     base = _base_people(task)
-    managers = People(base).managers_at_level(base, level)
+    managers = People(base, now=now).managers_at_level(base, level)
     task.escalation_level = max(task.escalation_level, level)
     work_order.escalation_level = max(work_order.escalation_level, level)
     details = {"level": level, "step": task.step, "notified": managers, "reason": reason}
@@ -125,7 +125,7 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
             .order_by(TaskCandidate.task_id, TaskCandidate.user_id)
         ).all():
             candidates.setdefault(task_id, []).append(user_id)
-    people = People({tasks[t.task_id]["assignee_id"] for t in firing} | {u for ids in candidates.values() for u in ids})
+    people = People({tasks[t.task_id]["assignee_id"] for t in firing} | {u for ids in candidates.values() for u in ids}, now=now)
     steps: dict[tuple[int, str], tuple[dict, int | None]] = {}  # (template, step key) -> (step, reassign_at_level)
     events, messages, fired = [], [], []
     raised: dict[int, tuple[int, int]] = {}  # task id -> (new level, version bumps), written in one statement

@@ -95,6 +95,9 @@ class StepSchema(ma.Schema):
                                  validate=validate.Range(min=1, max=MAX_CAPACITY), metadata={
         "description": "With round_robin or least_loaded: nobody is given more than this many open tasks of the "
                        "template; beyond it the offer waits in the pool until someone has room."})
+    handover_at_shift_end = StrictBoolean(load_default=False, metadata={
+        "description": "A pool step: when its holder's shift ends (a shift with handover), a claimed task not started "
+                       "yet goes back to the pool with a handover note."})
 
     @ma.validates_schema
     def _checks(self, data, **kwargs):
@@ -112,6 +115,9 @@ class StepSchema(ma.Schema):
             raise ma.ValidationError("only a pool step's offer is handed out; use mode pool", "dispatch")
         if data.get("capacity") is not None and data.get("dispatch") not in ("round_robin", "least_loaded"):
             raise ma.ValidationError("a capacity needs dispatch round_robin or least_loaded", "capacity")
+        if data.get("handover_at_shift_end") and data["mode"] != "pool":
+            raise ma.ValidationError("only a pool step's tasks go back to the pool at a shift's end; use mode pool",
+                                     "handover_at_shift_end")
         esc = data.get("escalation")
         if esc and esc.get("reassign_at_level") and esc["reassign_at_level"] > esc["max_level"]:
             raise ma.ValidationError("reassign_at_level cannot exceed max_level", "escalation")

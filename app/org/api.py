@@ -2,7 +2,7 @@
 import csv
 import io
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,7 +11,7 @@ from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
 from app.common.text import spreadsheet_safe
 from app.errors import Invalid
-from app.org import importing, service
+from app.org import importing, service, shift_import, shifts
 from app.org.schemas import (
     DepartmentPatchSchema,
     DepartmentSchema,
@@ -21,6 +21,10 @@ from app.org.schemas import (
     ImportResultSchema,
     PeopleArgs,
     PeopleFoundSchema,
+    ShiftImportResultSchema,
+    ShiftListArgs,
+    ShiftPatchSchema,
+    ShiftSchema,
     MePatchSchema,
     UserListArgs,
     UserPatchSchema,
@@ -186,3 +190,64 @@ def find_people(args):
     """Active people whose name or login contains `q`, for picking someone by name (a transfer, a stand-in): name,
     login and department, at most `limit`, names first that start with `q`."""
     return {"items": service.find_people(q=args["q"], limit=args["limit"])}
+
+
+@blp.route("/shifts")
+class Shifts(MethodView):
+    @auth_required(roles=("admin", "lead"))
+    @blp.arguments(ShiftListArgs, location="query")
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(ShiftSchema))
+    def get(self, filters, page):
+        """List shifts (a lead: those of people and groups of their departments), by start."""
+        return paginate(shifts.list_shifts(user=current_user(), **filters), **page)
+
+    @auth_required(roles=("admin", "lead"))
+    @blp.arguments(ShiftSchema)
+    @blp.response(201, ShiftSchema)
+    def post(self, body):
+        """Plan a shift for a person or a group (a lead: of their departments)."""
+        return shifts.create_shift(user=current_user(), body=body, now=utcnow())
+
+
+@blp.route("/shifts/<int:shift_id>")
+class ShiftItem(MethodView):
+    @auth_required(roles=("admin", "lead"))
+    @blp.response(200, ShiftSchema)
+    def get(self, shift_id):
+        """Get a shift."""
+        return shifts.get_shift(user=current_user(), shift_id=shift_id)
+
+    @auth_required(roles=("admin", "lead"))
+    @blp.arguments(ShiftPatchSchema, required=False)  # every field is optional: no body is an empty one
+    @blp.response(200, ShiftSchema)
+    def patch(self, body, shift_id):
+        """Move a shift, or change whose it is or whether it hands over."""
+        return shifts.update_shift(user=current_user(), shift_id=shift_id, changes=body)
+
+    @auth_required(roles=("admin", "lead"))
+    @blp.response(204)
+    def delete(self, shift_id):
+        """Remove a shift."""
+        shifts.delete_shift(user=current_user(), shift_id=shift_id)
+
+
+@blp.route("/shifts/import", methods=["POST"])
+@auth_required(roles=("admin", "lead"))
+@blp.arguments(ImportArgs, location="query")
+@blp.response(200, ShiftImportResultSchema)
+@blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
+    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}})
+def import_shifts(args):
+    """Plan shifts from a CSV (UTF-8 or GB18030) or XLSX file with a header row: login or group (a group's name),
+    starts_at, ends_at (ISO 8601 with an offset, or local time in the business time zone) and optionally handover.
+    `dry_run=true` checks and writes nothing; a real run is all or nothing. Problems: 422 with `details.rows` =
+    [{row, column, message}], every one of them."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("Send the file as multipart/form-data field `file`.", details={"file": ["missing"]})
+    data = upload.stream.read(IMPORT_MAX_BYTES + 1)
+    if len(data) > IMPORT_MAX_BYTES:
+        raise Invalid(f"The file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB.", details={"file": ["too large"]})
+    return shift_import.import_shifts(user=current_user(), filename=upload.filename or "", data=data, dry_run=args["dry_run"],
+                                      tz=current_app.config["BUSINESS_TIMEZONE"], now=utcnow())

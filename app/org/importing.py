@@ -65,13 +65,17 @@ def _text(value) -> str:
     return from_spreadsheet(str(value).strip())
 
 
-def read_table(filename: str, data: bytes) -> Table:
-    """The file's rows under its header, or 422 naming what cannot be read."""
+def read_table(filename: str, data: bytes, *, columns: tuple[str, ...] = COLUMNS, keys: tuple[str, ...] = ("login",)) -> Table:
+    """The file's rows under its header (the first row naming one of `keys`), keeping `columns`, or 422 naming what
+    cannot be read. People by default; shifts (app/org/shift_import.py) read their own columns the same way."""
     if data[:4] == b"PK\x03\x04" or (filename or "").lower().endswith(".xlsx"):
         lines = _xlsx_lines(data)
     else:
         lines = _csv_lines(data)
-    header_at = next((i for i, (_, cells) in enumerate(lines) if "login" in [_text(c).lower() for c in cells]), None)
+    header_at = next((i for i, (_, cells) in enumerate(lines) if set(keys) & {_text(c).lower() for c in cells}), None)
+    if header_at is None and keys != ("login",):
+        raise Invalid("The file has no header row naming the columns (login or group, starts_at, ends_at).",
+                      code="import_unreadable", details={"file": ["no header row with a login or group column"]})
     if header_at is None:
         raise Invalid("The file has no header row naming the columns (login, name, department, …).",
                       code="import_unreadable", details={"file": ["no header row with a login column"]})
@@ -79,13 +83,13 @@ def read_table(filename: str, data: bytes) -> Table:
     names = [_text(c).lower() for c in header]
     seen: dict[str, int] = {}
     for index, name in enumerate(names):
-        if name in COLUMNS and name in seen:
+        if name in columns and name in seen:
             raise Invalid("A column is named twice.", details={"rows": [_problem(header_number, name, "named twice")]})
         seen.setdefault(name, index)
-    ignored = sorted({n for n in names if n and n not in COLUMNS})
+    ignored = sorted({n for n in names if n and n not in columns})
     rows = []
     for number, cells in lines[header_at + 1:]:
-        values = {name: _text(cells[index]) if index < len(cells) else "" for name, index in seen.items() if name in COLUMNS}
+        values = {name: _text(cells[index]) if index < len(cells) else "" for name, index in seen.items() if name in columns}
         if any(values.values()):
             rows.append(Row(number, values))
     if len(rows) > MAX_ROWS:

@@ -5,15 +5,20 @@ to are read in a few queries (one per step up the lines), whatever the batch's s
 handlers' stand-ins through it, the fallback handler of a step nobody was found for too, and the sweep and a
 lead's manual escalation reach managers through it.
 """
+from datetime import datetime
+
 from sqlalchemy import select
 
 from app.common.bulk import among_ids
 from app.extensions import db
+from app.org.duty import on_duty_at
 from app.org.models import User
 
 
 class People:
     """The people a batch needs, with everyone their reporting lines and delegate chains lead to.
+
+    Everyone's availability is read at `now` by the one rule of `app.org.duty` (their switch, and their shifts).
 
     - `chain(u, n)`: the reporting line above `u`, nearest first, at most `n` long (a loop in the line ends it).
     - `stand_in(u)`: `u` when active and on duty, else the first active, on-duty person down `u`'s delegate chain.
@@ -23,7 +28,8 @@ class People:
       who report to none of the others (`frontline`).
     """
 
-    def __init__(self, user_ids=()):
+    def __init__(self, user_ids=(), *, now: datetime):
+        self.now = now  # on duty is read at this moment (shifts, app.org.duty)
         self.rows: dict[int, tuple] = {}
         # Many tasks share a reporting line: each answer is worked out once per batch.
         self.lines: dict[int, list[int]] = {}
@@ -35,7 +41,8 @@ class People:
         frontier = {u for u in user_ids if u and u not in self.rows}
         while frontier:
             found = db.session.execute(
-                select(User.id, User.manager_id, User.delegate_id, User.active, User.on_duty).where(among_ids(User.id, frontier))
+                select(User.id, User.manager_id, User.delegate_id, User.active, on_duty_at(self.now).label("on_duty"))
+                .where(among_ids(User.id, frontier))
             ).all()
             for row in found:
                 self.rows[row.id] = row

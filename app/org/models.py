@@ -2,7 +2,8 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.models import JSONType, UTCDateTime, utcnow
@@ -27,6 +28,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
 }
 
 LOCALES = ("zh-CN", "en")
+# A shift with a handover whose end has not been handled yet (the partial index states it the same way).
+HANDOVER_DUE = "handover AND handed_over_at IS NULL"
 
 
 class Department(db.Model):
@@ -125,3 +128,34 @@ class GroupMember(db.Model):
 
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
+class Shift(db.Model):
+    """Who works when (docs/design.md §16): one person's or one group's shift, [starts_at, ends_at).
+
+    Someone with any shift (their own or a group's) is on duty only inside one (`app.org.duty.on_duty_at`).
+    `handover`: at its end, claimed tasks not started go back to the pool where the step allows it; the job marks
+    the shift `handed_over_at` once it did so, so the hand-back happens once.
+    """
+
+    __tablename__ = "shifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    handover: Mapped[bool] = mapped_column(Boolean, default=False)
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="one_holder"),
+        CheckConstraint("starts_at < ends_at", name="starts_before_end"),
+        # Who is on duty now reads a person's and their groups' shifts by these two, a bounded range each.
+        Index("ix_shifts_user", "user_id", "starts_at", "ends_at"),
+        Index("ix_shifts_group", "group_id", "starts_at", "ends_at"),
+        # The end-of-shift job reads shifts that ended and were not handed over yet: usually a handful.
+        Index("ix_shifts_handover_due", "ends_at", postgresql_where=text(HANDOVER_DUE), sqlite_where=text(HANDOVER_DUE)),
+    )

@@ -1,5 +1,7 @@
 """Organisation request and response bodies."""
 
+from datetime import timezone
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -154,3 +156,53 @@ class PersonFoundSchema(PersonRefSchema):
 
 class PeopleFoundSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(PersonFoundSchema))
+
+
+def _utc(value):
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+class ShiftSchema(ma.Schema):
+    """A shift: a person's or a group's, [starts_at, ends_at), at most 7 days; times with their offset."""
+
+    id = ma.fields.Integer(dump_only=True)
+    user_id = ma.fields.Integer(load_default=None, allow_none=True, metadata={"description": "Whose shift (or group_id)."})
+    group_id = ma.fields.Integer(load_default=None, allow_none=True, metadata={"description": "The group whose shift (or user_id)."})
+    starts_at = ma.fields.AwareDateTime(required=True)
+    ends_at = ma.fields.AwareDateTime(required=True)
+    handover = StrictBoolean(load_default=False, metadata={
+        "description": "At its end, claimed tasks not started go back to the pool (where the step allows it)."})
+    handed_over_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+    created_by_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    created_at = ma.fields.DateTime(dump_only=True)
+
+    @ma.post_load
+    def _in_utc(self, data, **kwargs):
+        return {k: _utc(v) if k in ("starts_at", "ends_at") else v for k, v in data.items()}
+
+
+class ShiftPatchSchema(ShiftSchema):
+    user_id = ma.fields.Integer(allow_none=True)
+    group_id = ma.fields.Integer(allow_none=True)
+    starts_at = ma.fields.AwareDateTime()
+    ends_at = ma.fields.AwareDateTime()
+    handover = StrictBoolean()
+
+
+class ShiftListArgs(ma.Schema):
+    user_id = ma.fields.Integer(metadata={"description": "A person's shifts: their own and their groups'."})
+    group_id = ma.fields.Integer()
+    starts_before = ma.fields.AwareDateTime(metadata={"description": "Only shifts starting before this time."})
+    ends_after = ma.fields.AwareDateTime(metadata={"description": "Only shifts ending after this time."})
+
+
+class ShiftImportRowSchema(ma.Schema):
+    row = ma.fields.Integer()
+    action = ma.fields.String(metadata={"description": "create"})
+
+
+class ShiftImportResultSchema(ma.Schema):
+    dry_run = ma.fields.Boolean()
+    created = ma.fields.Integer()
+    rows = ma.fields.List(ma.fields.Nested(ShiftImportRowSchema))
+    ignored_columns = ma.fields.List(ma.fields.String())

@@ -93,7 +93,7 @@ def create_work_orders(*, template: FlowTemplate, items: list[dict], now: dateti
         routes.setdefault(signature, (decisions, []))[1].append(index)
     opened: list[tuple[int, str] | None] = [None] * len(items)
     numbers = reserve_numbers(now=now, tz=tz, count=len(items))  # in item order, whichever route each takes
-    planner = ActivationPlanner()  # the engine's planner: it remembers what it resolved across the batch and routes
+    planner = ActivationPlanner(now=now)  # the engine's planner: it remembers what it resolved across the batch and routes
     for decisions, indexes in routes.values():
         group = _create_group(template=template, items=[checked[i] for i in indexes], numbers=[numbers[i] for i in indexes],
                               decisions=decisions, now=now, created_by_id=created_by_id, department_id=department_id,

@@ -29,6 +29,7 @@ from sqlalchemy import Float, Integer, any_, bindparam, case, func, select, text
 
 from app.common.bulk import IdArray, among_ids, chunks, dialect, insert_rows, rows_table, upsert
 from app.extensions import db
+from app.org.duty import on_duty_at
 from app.org.models import User
 from app.workorders.models import DispatchPointer, DispatchTurn, Task, TaskCandidate, TaskStatus, TimelineEvent
 from app.workorders.timers import working_seconds
@@ -110,7 +111,7 @@ class Desk:
         missing = [u for u in dict.fromkeys(users) if u not in seats]
         # PostgreSQL takes the ids as one array however many; SQLite's parameters are counted.
         for part in (chunks(missing) if dialect() != "postgresql" else [missing] if missing else []):
-            rows = db.session.execute(_seats_query(self.template_key), {"people": part}).all()
+            rows = db.session.execute(_seats_query(self.template_key, self.now), {"people": part}).all()
             for user_id, available, load, kind, given_at in rows:
                 seats[user_id] = _Seat(bool(available), load or 0, kind or 0, (1, given_at, 0) if given_at else _NEVER)
             for user_id in part:
@@ -204,15 +205,15 @@ def _people(column):
     return column.in_(bindparam("people", expanding=True))
 
 
-def _seats_query(template_key: str):
-    """Each of the ids in `people`: on duty or not, open load, open load of the template, last turn (one statement,
+def _seats_query(template_key: str, now: datetime):
+    """Each of the ids in `people`: on duty at `now` or not (their switch and shifts, `app.org.duty`), open load, open load of the template, last turn (one statement,
     the counts from the index on (assignee, status, template) alone)."""
     users = User.__table__
     load = (select(_TASK.c.assignee_id.label("user_id"), func.count().label("load"),
                    func.sum(case((_TASK.c.template_key == template_key, 1), else_=0)).label("kind"))
             .where(_people(_TASK.c.assignee_id), _TASK.c.status == TaskStatus.CLAIMED.value)
             .group_by(_TASK.c.assignee_id).subquery())
-    return (select(users.c.id, users.c.active & users.c.on_duty, load.c.load, load.c.kind, _TURN.c.given_at).select_from(users)
+    return (select(users.c.id, users.c.active & on_duty_at(now, users), load.c.load, load.c.kind, _TURN.c.given_at).select_from(users)
             .outerjoin(load, load.c.user_id == users.c.id)
             .outerjoin(_TURN, (_TURN.c.template_key == template_key) & (_TURN.c.user_id == users.c.id))
             .where(_people(users.c.id)))

@@ -33,7 +33,7 @@ def dry_run(*, template: FlowTemplate, user: User, data: dict, outcomes: dict, s
     finished_at: dict[str, datetime] = {}
     facts = Facts(data=dict(data))
     work_order = SimpleNamespace(data=facts.data, department_id=department_id or template.owner_department_id, created_by_id=user.id)
-    planner = ActivationPlanner()
+    planner = ActivationPlanner(now=start_at)
     answer = []
     while True:
         decisions = route(template.steps, status, facts)

@@ -165,7 +165,7 @@ def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, no
     wstep.route = route
     wstep.activation += 1
     wstep.activated_at = now
-    planner = ActivationPlanner()
+    planner = ActivationPlanner(now=now)
     clock = planner.clock(step, work_order.department_id)
     due_at = step_due_at(step, now, clock)
     planned = planner.plan(work_order=work_order, step=step, only_users=only_users)

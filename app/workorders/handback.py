@@ -98,14 +98,15 @@ def _candidates(task: Task) -> list[int]:
                                    .where(TaskCandidate.task_id == task.id, User.active.is_(True))))
 
 
-def _stand_ins(user_id: int, work_order: WorkOrder) -> list[int]:
+def _stand_ins(user_id: int, work_order: WorkOrder, now: datetime) -> list[int]:
     """Who takes over from someone who left: their stand-in up their line, else the work order's owners — never
     the person themselves (they may be the work order's creator or its department's head)."""
-    handlers, _ = available_handlers([user_id])
-    return [u for u in handlers or fallback_handlers(work_order) if u != user_id]
+    handlers, _ = available_handlers([user_id], now)
+    return [u for u in handlers or fallback_handlers(work_order, now) if u != user_id]
 
 
-def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_id: int | None, reason: str, leaving: bool) -> int:
+def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_id: int | None, reason: str, leaving: bool,
+          extra: dict | None = None) -> int:
     """Hand one task back; answers 1 when work moved to someone, 0 when they were merely one candidate of many."""
     step = engine.template_of(work_order).step(task.step)
     held = task.assignee_id == user_id
@@ -121,7 +122,7 @@ def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_
             engine.cancel_tasks([task], now)
             _record(task, work_order, user_id, None, now, actor_id, reason)
             return 1
-        (to, *_) = _stand_ins(user_id, work_order) or [None]  # nobody at all: it stays theirs for a lead to move
+        (to, *_) = _stand_ins(user_id, work_order, now) or [None]  # nobody at all: it stays theirs for a lead to move
         if to is None:
             return 0
         task.assignee_id = to
@@ -130,7 +131,7 @@ def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_
         _record(task, work_order, user_id, to, now, actor_id, reason)
         return 1
     others = [u for u in _candidates(task) if u != user_id]
-    new = [] if others else _stand_ins(user_id, work_order)
+    new = [] if others else _stand_ins(user_id, work_order, now)
     if held:
         task.status = task_transition(task.status, "release")
         task.assignee_id = None
@@ -144,7 +145,7 @@ def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_
     if not held and not new:
         return 0  # one of several candidates: the others still have it
     _tell(others + new if held else new, "task.offered" if task.mode == "pool" else "task.assigned", task, work_order, step, now)
-    _record(task, work_order, user_id, new[0] if new else None, now, actor_id, reason)
+    _record(task, work_order, user_id, new[0] if new else None, now, actor_id, reason, extra)
     return 1
 
 
@@ -154,6 +155,6 @@ def _tell(user_ids: list[int], kind: str, task: Task, work_order: WorkOrder, ste
 
 
 def _record(task: Task, work_order: WorkOrder, user_id: int, to: int | None, now: datetime, actor_id: int | None,
-            reason: str) -> None:
+            reason: str, extra: dict | None = None) -> None:
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="handed_back", actor_id=actor_id, now=now,
-                    details={"from_user": user_id, "to_user": to, "reason": reason, "step": task.step})
+                    details={"from_user": user_id, "to_user": to, "reason": reason, "step": task.step, **(extra or {})})

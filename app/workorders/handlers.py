@@ -2,6 +2,8 @@
 
 Set-based, so that a step opening a thousand tasks, each with its own spec, resolves them all in a few queries.
 """
+from datetime import datetime
+
 from sqlalchemy import select
 
 from app.common.bulk import among_ids
@@ -74,9 +76,9 @@ def resolve_spec(spec: dict | None, data: dict) -> list[int]:
     return resolve_specs([spec], data)[0]
 
 
-def available_handlers_many(named: list[list[int]]) -> list[tuple[list[int], dict[int, int]]]:
+def available_handlers_many(named: list[list[int]], now: datetime) -> list[tuple[list[int], dict[int, int]]]:
     """`available_handlers` for many lists of people at once, reading everyone's delegates and managers set-based."""
-    people = People({u for ids in named for u in ids})
+    people = People({u for ids in named for u in ids}, now=now)
     answers = []
     for user_ids in named:
         result, substitutions = set(), {}
@@ -95,14 +97,14 @@ def available_handlers_many(named: list[list[int]]) -> list[tuple[list[int], dic
     return answers
 
 
-def available_handlers(user_ids: list[int]) -> tuple[list[int], dict[int, int]]:
-    """Replace people who are away by their stand-in (delegate, else the first available manager)."""
+def available_handlers(user_ids: list[int], now: datetime) -> tuple[list[int], dict[int, int]]:
+    """Replace people who are away at `now` by their stand-in (delegate, else the first available manager)."""
     if not user_ids:
         return [], {}
-    return available_handlers_many([user_ids])[0]
+    return available_handlers_many([user_ids], now)[0]
 
 
-def fallback_handlers(work_order: WorkOrder) -> list[int]:
+def fallback_handlers(work_order: WorkOrder, now: datetime) -> list[int]:
     """Nobody's work waits on nobody: the owning department's head, else the creator — each through the same
     stand-in rule as any handler (their delegate, else the first available manager up their line)."""
     owners = []
@@ -113,7 +115,7 @@ def fallback_handlers(work_order: WorkOrder) -> list[int]:
     if work_order.created_by_id:
         owners.append(work_order.created_by_id)
     for owner in owners:
-        handlers, _ = available_handlers([owner])
+        handlers, _ = available_handlers([owner], now)
         if handlers:
             return handlers
     return owners[:1]  # nobody at all is available: the work still has an owner to reach when someone is back

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.notify.service import notify
+from app.org.duty import is_on_duty
 from app.org.models import User
 from app.org.service import find_person
 from app.workorders import engine, timeline
@@ -23,7 +24,7 @@ def transfer_task(*, user: User, task_id: int, to_user: int | str, now: datetime
     target = find_person(to_user)
     if target is None or not target.active:
         raise Invalid("Unknown person.", details={"to_user": ["does not exist or is inactive"]})
-    if not target.on_duty:
+    if not is_on_duty(target.id, now):
         raise Invalid(f"{target.name} is off duty.", code="user_unavailable",
                       details={"to_user": ["off duty"], "delegate_id": target.delegate_id})
     if target.id == task.assignee_id:

@@ -91,7 +91,8 @@ class ActivationPlanner:
     the fallback when nobody named can take the work is that department's head, else the creator.
     """
 
-    def __init__(self):
+    def __init__(self, *, now: datetime):
+        self.now = now  # who is on duty (their switch and their shifts) is read at this moment
         self._named: dict[tuple, list[int]] = {}  # (spec, the data value it reads) -> the active people it names
         self._available: dict[tuple, tuple[list[int], dict]] = {}  # people named -> (handlers, stand-ins)
         self._fallback: dict[tuple, list[int]] = {}  # (department, creator) -> handlers
@@ -141,7 +142,7 @@ class ActivationPlanner:
             named = [self._named[key] for key in keys]
         unseen = [n for n in dict.fromkeys(tuple(n) for n in named) if n not in self._available]
         if unseen:
-            self._available.update(zip(unseen, available_handlers_many([list(n) for n in unseen])))
+            self._available.update(zip(unseen, available_handlers_many([list(n) for n in unseen], self.now)))
         planned = []
         for (index, label, _), people in zip(instances, named):
             handlers, substitutions = self._available[tuple(people)]
@@ -164,5 +165,5 @@ class ActivationPlanner:
     def _fallback_for(self, work_order) -> list[int]:
         key = (work_order.department_id, work_order.created_by_id)
         if key not in self._fallback:
-            self._fallback[key] = fallback_handlers(work_order)
+            self._fallback[key] = fallback_handlers(work_order, self.now)
         return self._fallback[key]

@@ -126,6 +126,24 @@ def entry_point(w, _principal=None):
     return {"entry_point_id": created.json["id"], "code": created.json["code"]}
 
 
+def fresh_shift(w, _principal=None):
+    """A shift of a customer-service agent (the lead's department), planned by the admin."""
+    created = w.client.post(f"{V1}/shifts", json={"user_id": uid(w, "cs.agent2"), **this_week()}, headers=w.bearer("admin"))
+    assert created.status_code == 201, created.json
+    return {"shift_id": created.json["id"]}
+
+
+def this_week():
+    """A shift around now: the agent it is for stays on duty for the other rows (someone with shifts is on duty only
+    inside them)."""
+    from datetime import timedelta
+
+    from app.common.clock import utcnow
+
+    now = utcnow()
+    return {"starts_at": (now - timedelta(days=1)).isoformat(), "ends_at": (now + timedelta(days=6)).isoformat()}
+
+
 def sku_body(w):
     return {"products": [{"sku": w.ids["sku"], "name": "Hardening milk", "owner_department": "MER"}]}
 
@@ -171,6 +189,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/groups"): Row(admin_only(admin=OK), body=lambda w: {"name": "Matrix group"}),
     ("PATCH", "/api/v1/groups/<int:group_id>"): Row(admin_only(), params=lambda w: {"group_id": w.ids["group"]},
                                                     body=lambda w: {"description": "pickers"}),
+    # Shifts: leads for their departments (the lead's own agent here), admins for all (docs/design.md §16).
+    ("GET", "/api/v1/shifts"): Row(admin_and_lead()),
+    ("POST", "/api/v1/shifts"): Row(admin_and_lead(), body=lambda w: {"user_id": uid(w, "cs.agent2"), **this_week()}),
+    ("GET", "/api/v1/shifts/<int:shift_id>"): Row(admin_and_lead(), fresh=fresh_shift),
+    ("PATCH", "/api/v1/shifts/<int:shift_id>"): Row(admin_and_lead(), fresh=fresh_shift, body=lambda w: {"handover": True}),
+    ("DELETE", "/api/v1/shifts/<int:shift_id>"): Row(admin_and_lead(), fresh=fresh_shift),
+    ("POST", "/api/v1/shifts/import"): Row(cells(admin=OK, lead=OK), multipart=True),  # a PNG: 422 for those allowed
     # A key never acts as a person (docs/design.md §5).
     ("GET", "/api/v1/me"): Row(every_person()),
     ("GET", "/api/v1/people"): Row(every_person()),

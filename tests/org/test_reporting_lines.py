@@ -41,13 +41,13 @@ def away(login, *, ids, delegate=None, active=True):
 
 
 def reached(ids, level, who="staff"):
-    target = People([ids[who]]).manager_at_level(ids[who], level)
+    target = People([ids[who]], now=utcnow()).manager_at_level(ids[who], level)
     names = {v: k for k, v in ids.items()}
     return names.get(target)
 
 
 def test_each_level_reaches_the_stand_in_of_the_manager_that_many_steps_up(line):
-    assert People([line["staff"]]).chain(line["staff"], 10) == [line["m1"], line["m2"], line["m3"]]
+    assert People([line["staff"]], now=utcnow()).chain(line["staff"], 10) == [line["m1"], line["m2"], line["m3"]]
     assert reached(line, 1) == "d1"  # m1 is away: their delegate answers
     assert reached(line, 2) == "m3"  # m2 is away with nobody standing in: past them, up the line
     assert reached(line, 3) == "m3"
@@ -70,7 +70,7 @@ def test_an_inactive_manager_is_passed_like_one_who_is_away(line):
 def test_a_loop_in_the_reporting_line_ends_the_line(line):
     db.session.execute(update(User).where(User.id == line["m3"]).values(manager_id=line["staff"]))
     db.session.commit()
-    assert People([line["staff"]]).chain(line["staff"], 10) == [line["m1"], line["m2"], line["m3"]]
+    assert People([line["staff"]], now=utcnow()).chain(line["staff"], 10) == [line["m1"], line["m2"], line["m3"]]
 
 
 def test_a_step_nobody_was_found_for_goes_to_the_stand_in_of_the_departments_head(app, line):

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import event
 
+from app.common.clock import utcnow
 from app.extensions import db
 from app.org.models import User
 from app.workorders.planner import ActivationPlanner
@@ -17,7 +18,7 @@ def _work_order(demo, data):
 
 
 def test_instances_handlers_and_stand_ins(app, demo):
-    planner = ActivationPlanner()
+    planner = ActivationPlanner(now=utcnow())
     step = {"key": "visit", "mode": "pool", "for_each": "stores",
             "assignees": {"departments": [demo.dept("WH-SH-01")]}}
     data = {"stores": [{"code": "S1", "assignees": {"users": [demo.uid("driver.li")]}}, "S2"]}
@@ -44,7 +45,7 @@ def test_planning_many_work_orders_costs_the_queries_of_their_distinct_specs(app
         statements.append(1)
 
     work_orders = [_work_order(demo, {"agent": agents[i % 2]}) for i in range(202)]
-    planner = ActivationPlanner()
+    planner = ActivationPlanner(now=utcnow())
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         planner.plan(work_order=work_orders[0], step=step)

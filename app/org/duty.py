@@ -1,0 +1,54 @@
+"""Who is on duty at a moment (docs/design.md §2, §16): one rule, as an SQL expression every reader uses.
+
+- Someone with shifts (their own, or a group's they belong to; any at all) is on duty inside a shift that covers
+  the moment, unless they switched themselves off (`users.on_duty`).
+- Someone with no shifts at all follows their own on/off switch (Part I).
+
+Whether the person is active is the caller's to add. The planner and dispatch (whom offers go to), the reporting
+lines (stand-ins and whom an escalation reaches), transfers and the hand-back of the absent all read it, so a person
+is on duty in the same way for all of them. Set-based: the expression is a column of a select over `users`, read
+for a whole batch in one statement; each test is a bounded range on the index of shifts by (user or group, start).
+"""
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, not_, or_, select
+
+from app.extensions import db
+from app.org.models import GroupMember, Shift, User
+
+MAX_SHIFT = timedelta(days=7)  # no shift is longer: a shift covering now started less than this before it
+
+_SHIFTS = Shift.__table__
+_MEMBERS = GroupMember.__table__
+
+
+def _covering(now: datetime):
+    return and_(_SHIFTS.c.starts_at > now - MAX_SHIFT, _SHIFTS.c.starts_at <= now, _SHIFTS.c.ends_at > now)
+
+
+def on_shift_at(now: datetime, users=None):
+    """True for a person inside a shift of theirs or of a group of theirs at `now` (a boolean SQL expression)."""
+    users = User.__table__ if users is None else users
+    own = exists().where(_SHIFTS.c.user_id == users.c.id, _covering(now))
+    grouped = exists().where(_MEMBERS.c.user_id == users.c.id, _SHIFTS.c.group_id == _MEMBERS.c.group_id, _covering(now))
+    return or_(own, grouped)
+
+
+def has_shifts(users=None):
+    """True for a person with any shift at all, their own or a group's."""
+    users = User.__table__ if users is None else users
+    own = exists().where(_SHIFTS.c.user_id == users.c.id)
+    grouped = exists().where(_MEMBERS.c.user_id == users.c.id, _SHIFTS.c.group_id == _MEMBERS.c.group_id)
+    return or_(own, grouped)
+
+
+def on_duty_at(now: datetime, users=None):
+    """The one rule: on their switch, and inside a shift when they have any (a boolean SQL expression over `users`)."""
+    users = User.__table__ if users is None else users
+    return and_(users.c.on_duty.is_(True), or_(not_(has_shifts(users)), on_shift_at(now, users)))
+
+
+def is_on_duty(user_id: int, now: datetime) -> bool:
+    """Whether one person is on duty at `now` by the rule (a transfer's check)."""
+    users = User.__table__
+    return bool(db.session.scalar(select(on_duty_at(now, users)).where(users.c.id == user_id)))
