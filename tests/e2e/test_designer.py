@@ -30,10 +30,10 @@ def test_an_admin_edits_and_publishes_the_complaint_flow(desktop, api):
         # The four steps, one above the other, the warehouse check's condition on its edge.
         cards = page.locator(".flow-card")
         expect(cards).to_have_count(4)
+        expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
         tops = [page.locator(f".flow-card[data-step={k}]").bounding_box()["y"] for k in ("triage", "warehouse_check", "driver_visit", "close")]
         assert tops == sorted(tops) and len(set(tops)) == 4, tops
         expect(page.locator(".flow-edge-label[data-to=warehouse_check]")).to_have_text("triage: accepted")
-        expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
 
         # The closing step: a new title, then an SLA the server refuses, shown on its card and under the field.
         close = page.locator(".flow-card[data-step=close]")
@@ -126,3 +126,79 @@ def test_a_phone_sees_the_graph_read_only(phone, api):
     boxes = {k: page.locator(f".flow-card[data-step={k}]").bounding_box() for k in ("intake", "warehouse", "delivery", "conclude")}
     assert boxes["warehouse"]["y"] == boxes["delivery"]["y"] and boxes["warehouse"]["x"] != boxes["delivery"]["x"]
     assert boxes["intake"]["y"] < boxes["warehouse"]["y"] < boxes["conclude"]["y"]
+
+
+def test_templates_are_made_duplicated_reshaped_and_deactivated(desktop, api):
+    import json
+    import uuid
+
+    tag = uuid.uuid4().hex[:6]
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
+    page = desktop.sign_in("admin")
+
+    # Duplicate the investigation: a new key and name, version 1, the same four steps.
+    desktop.open("/admin/flows")
+    page.locator("tr[data-key=investigation]").get_by_role("button", name="复制").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("标识").fill(f"inv_{tag}")
+    dialog.get_by_label("名称").fill(f"调查副本 {tag}")
+    dialog.get_by_role("button", name="复制").click()
+    expect(page.locator(".flow-name")).to_have_text(f"调查副本 {tag}")
+    expect(page.locator(".flow-card")).to_have_count(4)
+
+    # A step beside the warehouse's: side by side with it, and the conclusion waits for both.
+    page.locator(".flow-card[data-step=warehouse]").click()
+    page.get_by_role("button", name="并行添加步骤").click()
+    expect(page.locator(".flow-card")).to_have_count(5)
+    expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+    made = page.locator(".flow-card-selected")
+    new_key = made.get_attribute("data-step")
+    assert made.bounding_box()["y"] == page.locator(".flow-card[data-step=warehouse]").bounding_box()["y"]
+    draft = json.loads(page.locator("#flow-json").input_value())
+    assert next(s for s in draft["steps"] if s["key"] == "conclude")["after"] == ["warehouse", "delivery", new_key]
+    # Deleting it says what follows it; the conclusion then waits for the two investigations again.
+    page.get_by_role("button", name="删除步骤").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_contain_text("客服结论 CS concludes")
+    dialog.get_by_role("button", name="删除步骤").click()
+    expect(page.locator(".flow-card")).to_have_count(4)
+
+    # A step after the intake: the investigations now follow it.
+    page.locator(".flow-card[data-step=intake]").click()
+    page.get_by_role("button", name="在其后添加步骤").click()
+    expect(page.locator(".flow-card")).to_have_count(5)
+    page.locator(".flow-panel").get_by_label("标题", exact=True).fill("主管复核 Lead review")
+    expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+    page.get_by_role("button", name="发布").click()
+    expect(page.locator(".flow-status")).to_contain_text("已直接更新")  # nothing runs on it yet
+    saved = api.ok("GET", f"/templates/inv_{tag}", login="admin")
+    review = next(s for s in saved["steps"] if s["title"] == "主管复核 Lead review")
+    assert (saved["version"], review["after"]) == (1, ["intake"])
+    assert {s["key"]: s["after"] for s in saved["steps"]}["warehouse"] == [review["key"]]
+
+    # Deactivated from the list: gone from the templates new work is opened from.
+    page.get_by_role("link", name="全部模板").click()
+    row = page.locator(f"tr[data-key=inv_{tag}]")
+    row.get_by_role("button", name="停用").click()
+    page.locator("dialog[open]").get_by_role("button", name="停用").click()
+    expect(row).to_contain_text("已停用")
+    assert f"inv_{tag}" not in [t["key"] for t in api.ok("GET", "/templates?per_page=500", login="admin")["items"]]
+
+    # A new template: a key in use is refused at once; a free one starts a one-step draft the first Publish creates.
+    page.get_by_role("button", name="新建模板").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("标识").fill("complaint")
+    dialog.get_by_label("名称").fill("重复")
+    dialog.get_by_role("button", name="开始绘制").click()
+    expect(page.locator(".toast-error")).to_contain_text("已有标识为 complaint 的模板")
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("标识").fill(f"new_{tag}")
+    dialog.get_by_label("名称").fill(f"新流程 {tag}")
+    dialog.get_by_role("button", name="开始绘制").click()
+    expect(page.locator(".flow-card")).to_have_count(1)
+    expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+    page.get_by_role("button", name="发布").click()
+    expect(page.locator(".flow-status")).to_contain_text("创建了第 1 版")
+    created = api.ok("GET", f"/templates/new_{tag}", login="admin")
+    assert (created["name"], len(created["steps"])) == (f"新流程 {tag}", 1)
+    assert not desktop.js_errors(), desktop.js_errors()

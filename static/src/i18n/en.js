@@ -1064,4 +1064,6 @@ export default {
   'calendar.path.week': 'Working hours',
   'calendar.path.holidays': 'Days off',
   'calendar.path.workdays': 'Make-up days',
+  // The flow designer (views/designer.js): a new template's key
+  'designer.key_taken': 'A template {key} exists already: choose another key, or open that one.',
 };

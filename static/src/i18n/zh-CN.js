@@ -1064,4 +1064,6 @@ export default {
   'calendar.path.week': '工作时间',
   'calendar.path.holidays': '休息日',
   'calendar.path.workdays': '调休上班日',
+  // The flow designer (views/designer.js): a new template's key
+  'designer.key_taken': '已有标识为 {key} 的模板：请换一个标识，或打开那个模板。',
 };

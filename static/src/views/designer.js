@@ -74,8 +74,16 @@ export function flowsView(el) {
   }
 
   async function create() {
-    const v = await ask(t('designer.new_template'), '', '', t('designer.start_drawing'));
-    if (v) navigate(`/admin/flows/${encodeURIComponent(v.key)}?new=1&name=${encodeURIComponent(v.name)}`);
+    for (let v = await ask(t('designer.new_template'), '', '', t('designer.start_drawing')); v;
+      v = await ask(t('designer.new_template'), v.key, v.name, t('designer.start_drawing'))) {
+      // A key in use would only be refused at the first Publish (409): say so now.
+      const taken = await session.get(`/templates/${encodeURIComponent(v.key)}`).then(() => true, () => false);
+      if (!taken) {
+        navigate(`/admin/flows/${encodeURIComponent(v.key)}?new=1&name=${encodeURIComponent(v.name)}`);
+        return;
+      }
+      toast(t('designer.key_taken', { key: v.key }), 'error', 8000);
+    }
   }
 
   async function duplicate(tpl) {
@@ -210,7 +218,13 @@ export function designerView(el, params, query) {
     undoBtn.disabled = !undo.length;
     redoBtn.disabled = !redo.length;
     if (selected && !draft.steps.some((s) => s.key === selected)) selected = null;
+    // Redrawing replaces the cards: a card that had the keyboard focus keeps it.
+    const focused = graphEl.contains(document.activeElement) ? document.activeElement.dataset.step : null;
     drawGraph(graphEl, { steps: draft.steps, selected, problems: stepProblems, names, readOnly: isPhone, onSelect: select });
+    if (focused) {
+      const again = graphEl.querySelector(`[data-step="${CSS.escape(focused)}"]`);
+      if (again) again.focus();
+    }
     if (isPhone) return;
     const index = selected ? draft.steps.findIndex((s) => s.key === selected) : null;
     if (panel || panelFor !== index) {
@@ -402,10 +416,8 @@ export function designerView(el, params, query) {
           : t('designer.published_in_place', { n: made.version });
       status.textContent = message;
       toast(message, 'ok', 6000);
-      if (query.get('new')) {
-        navigate(`/admin/flows/${encodeURIComponent(key)}`, { replace: true });
-        return;
-      }
+      // A new template now exists: its address loses ?new (no render, so the message above stays in sight).
+      if (query.get('new')) history.replaceState(null, '', `#/admin/flows/${encodeURIComponent(key)}`);
       refresh({ panel: true, text: true });
     } catch (err) {
       if (err.status === 422) {
