@@ -8,6 +8,7 @@ from sqlalchemy import and_, case, func, select
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows.models import FlowTemplate
+from app.org.duty import on_duty_at
 from app.org.models import Department, User
 from app.org.service import subtree_ids
 from app.workorders.dispatch import WAITING
@@ -54,7 +55,8 @@ def _template(templates: dict, key: str) -> dict:
 def team_board(*, user: User, department_id: int | None, now: datetime) -> dict:
     departments = _departments(user, department_id)
     people = db.session.execute(
-        select(User.id, User.name, User.on_duty, User.department_id, Department.name.label("department"))
+        # On duty now by the one rule (their switch, and their shifts: app/org/duty.py).
+        select(User.id, User.name, on_duty_at(now).label("on_duty"), User.department_id, Department.name.label("department"))
         .join(Department, Department.id == User.department_id)
         .where(User.active.is_(True), User.department_id.in_(sorted(departments)))
         .order_by(Department.name, User.name, User.id).limit(MAX_PEOPLE)

@@ -214,3 +214,15 @@ def test_two_runs_at_once_hand_each_shift_end_back_once(app):
     events = db.session.scalars(select(TimelineEvent.task_id).where(TimelineEvent.kind == "handed_back")).all()
     assert sorted(events) == sorted(tasks)
     assert db.session.scalar(select(func.count()).select_from(Shift).where(Shift.handed_over_at.is_(None))) == 0
+
+
+def test_the_team_board_says_who_is_on_duty_by_their_shifts(flow):
+    from app.common.clock import utcnow
+
+    now = utcnow()
+    agent1, agent2 = flow.demo.user("cs.agent1"), flow.demo.user("cs.agent2")
+    _shift(agent1, starts=now - HOUR, ends=now + HOUR)
+    _shift(agent2, starts=now + 10 * HOUR, ends=now + 18 * HOUR)  # tonight's
+    board = flow.client.get("/api/v1/team", headers=flow.h("lead.cs")).json
+    duty = {p["id"]: p["on_duty"] for p in board["people"]}
+    assert duty[agent1.id] is True and duty[agent2.id] is False
