@@ -1066,4 +1066,8 @@ export default {
   'calendar.path.workdays': 'Make-up days',
   // The flow designer (views/designer.js): a new template's key
   'designer.key_taken': 'A template {key} exists already: choose another key, or open that one.',
+  // Shifts (docs/design.md §16): a task handed back at the end of its holder's shift
+  'reason.shift_end': 'end of shift',
+  'tlkey.handover': 'Handover',
+  'handover.note': 'The shift ended {time}; not started, so it went back to the pool',
 };

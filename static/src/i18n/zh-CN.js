@@ -1066,4 +1066,8 @@ export default {
   'calendar.path.workdays': '调休上班日',
   // The flow designer (views/designer.js): a new template's key
   'designer.key_taken': '已有标识为 {key} 的模板：请换一个标识，或打开那个模板。',
+  // Shifts (docs/design.md §16): a task handed back at the end of its holder's shift
+  'reason.shift_end': '班次结束',
+  'tlkey.handover': '交接',
+  'handover.note': '班次已于 {time} 结束；任务尚未开始，已交回任务池',
 };

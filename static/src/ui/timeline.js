@@ -3,7 +3,7 @@
 import { h } from './dom.js';
 import { t, tMaybe, fmtWhen, fmtDateTime } from '../i18n.js';
 
-const DETAIL_KEYS = ['outcome', 'reason', 'route', 'note', 'body', 'filename', 'level', 'to', 'from_user', 'to_user', 'dispatch', 'cancelled', 'kept', 'score', 'resolved', 'step_title', 'step'];
+const DETAIL_KEYS = ['outcome', 'reason', 'handover', 'route', 'note', 'body', 'filename', 'level', 'to', 'from_user', 'to_user', 'dispatch', 'cancelled', 'kept', 'score', 'resolved', 'step_title', 'step'];
 
 // Details that hold a person's id: the answer names them in `people`.
 const PERSON_KEYS = ['to_user', 'from_user', 'reassigned_to', 'reassigned_from'];
@@ -18,6 +18,8 @@ function detailLines(kind, details, ev = {}, opts = {}) {
     if (k === 'step' && opts.stepTitles && opts.stepTitles[v]) v = opts.stepTitles[v];
     if (PERSON_KEYS.includes(k) && ev.people && ev.people[String(v)]) v = ev.people[String(v)].name;
     if (k === 'reason' && typeof v === 'string') v = tMaybe(`reason.${v}`, v);
+    // The handover note of a task handed back at the end of its holder's shift (docs/design.md §16).
+    if (k === 'handover' && typeof v === 'object') v = t('handover.note', { time: fmtDateTime(v.ended_at) });
     if ((k === 'reason' || k === 'route') && typeof v === 'object') v = routeReason(v);
     else if (typeof v === 'object') v = v.name || v.login || v.id || '';
     if (k === 'resolved') v = v ? t('common.yes') : t('common.no');
