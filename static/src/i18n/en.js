@@ -1070,4 +1070,7 @@ export default {
   'reason.shift_end': 'end of shift',
   'tlkey.handover': 'Handover',
   'handover.note': 'The shift ended {time}; not started, so it went back to the pool',
+  // The flow designer's cards, in words (views/designer-graph.js)
+  'designer.card_follows': 'Follows {steps}; condition: {when}.',
+  'designer.card_first': 'Starts with the work order.',
 };

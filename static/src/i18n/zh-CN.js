@@ -1070,4 +1070,7 @@ export default {
   'reason.shift_end': '班次结束',
   'tlkey.handover': '交接',
   'handover.note': '班次已于 {time} 结束；任务尚未开始，已交回任务池',
+  // The flow designer's cards, in words (views/designer-graph.js)
+  'designer.card_follows': '接在 {steps} 之后；条件：{when}。',
+  'designer.card_first': '工单开始时即开始。',
 };

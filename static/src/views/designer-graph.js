@@ -115,6 +115,10 @@ export function drawGraph(el, { steps, selected, problems, names, onSelect, read
       h('span.flow-card-title', step.title || step.key),
       h('span.flow-card-meta', `${step.key} · ${facts}`),
       h('span.flow-card-who', assigneeText(step.assignees, names) || (step.for_each ? `for_each ${step.for_each}` : '—')),
+      // What the drawing shows, said in words: what the step follows and on which condition.
+      h('span.sr-only', (step.after || []).length ? t('designer.card_follows', {
+        steps: step.after.join(', '), when: step.default ? t('designer.default_branch') : conditionText(step.when) || '—',
+      }) : t('designer.card_first')),
       issues.length ? h('span.flow-card-issue', { id: `flow-issue-${i}` }, `⚠ ${issues[0]}${issues.length > 1 ? ` (+${issues.length - 1})` : ''}`) : null);
     Object.assign(card.style, { left: `${node.x - CARD_W / 2}px`, top: `${node.y - CARD_H / 2}px`, width: `${CARD_W}px`, height: `${CARD_H}px` });
     canvas.append(card);
