@@ -503,6 +503,11 @@ _METRICS = {
 }
 
 _NOTIFY = {
+    "This channel is not set up on this server.": "此服务器未配置这个渠道。",
+    "not set up on this server": "此服务器未配置",
+    "You have no identity on this channel yet; an admin can add it.": "您在这个渠道还没有账号标识，管理员可以为您添加。",
+    "no identity on this channel": "在这个渠道没有账号标识",
+    "no device has allowed notifications": "没有设备允许通知",
     "Push is not configured on this server.": "此服务器未配置推送。",
     "No such subscription.": "没有这个订阅。",
     "This push endpoint is not allowed.": "不允许使用此推送地址。",

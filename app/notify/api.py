@@ -7,10 +7,13 @@ from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, paginate
 from app.errors import NotFound
-from app.notify import service
+from app.notify import reach, service
 from app.notify.endpoints import policy_from_config
 from app.notify.schemas import (
     ChangesSchema,
+    ChannelTestResultSchema,
+    ChannelTestSchema,
+    MyChannelsSchema,
     MarkReadResultSchema,
     MarkReadSchema,
     NotificationListArgs,
@@ -62,6 +65,9 @@ def notifications(args, page):
     """Your notifications, newest first (everything pushed is also here)."""
     user = current_user()
     result = paginate(service.list_notifications(user=user, unread=args["unread"]), **page)
+    deliveries = reach.deliveries_of([note.id for note in result["items"]])
+    for note in result["items"]:
+        note.deliveries = deliveries[note.id]
     result["unread"] = service.unread_count(user=user)
     return result
 
@@ -92,3 +98,20 @@ def mark_read(body):
     user = current_user()
     updated = service.mark_read(user=user, ids=body["ids"], read_all=body["all"], now=utcnow())
     return {"updated": updated, "unread": service.unread_count(user=user)}
+
+
+@blp.route("/me/channels")
+@auth_required()
+@blp.response(200, MyChannelsSchema)
+def my_channels():
+    """Your channels this server has set up (in ladder order), your identity on each, its state and last attempt."""
+    return {"items": reach.my_channels(user=current_user(), config=current_app.config)}
+
+
+@blp.route("/me/channels/test", methods=["POST"])
+@auth_required()
+@blp.arguments(ChannelTestSchema)
+@blp.response(200, ChannelTestResultSchema)
+def test_channel(body):
+    """Send yourself a test message on one channel now, and see how it went (kept like any attempt)."""
+    return reach.send_test(user=current_user(), channel=body["channel"], config=current_app.config, now=utcnow())

@@ -47,14 +47,20 @@ MESSAGES = {
         "en": ("Andon pulled", "{scope} {target}: {reason}"),
         "zh-CN": ("已拉灯（安灯）", "{scope} {target}：{reason}"),
     },
+    "channel.test": {
+        "en": ("Test message from Baton", "{name}, this is how Baton reaches you on {channel}."),
+        "zh-CN": ("Baton 测试消息", "{name}，Baton 将这样通过{channel}联系您。"),
+    },
 }
 
 #: Values quoted in a text that are words themselves, said in the reader's language: the parameters of each
 #: kind that hold one, and the words.
-WORDED = {"andon.pulled": {"scope"}}
+WORDED = {"andon.pulled": {"scope"}, "channel.test": {"channel"}}
 WORDS = {
-    "en": {"batch": "Batch", "product": "Product"},
-    "zh-CN": {"batch": "批次", "product": "产品"},
+    "en": {"batch": "Batch", "product": "Product", "webpush": "push notifications", "dingtalk": "DingTalk",
+           "wecom": "WeCom", "feishu": "Feishu", "sms": "SMS"},
+    "zh-CN": {"batch": "批次", "product": "产品", "webpush": "推送通知", "dingtalk": "钉钉", "wecom": "企业微信",
+              "feishu": "飞书", "sms": "短信"},
 }
 #: The buttons a push offers on a task the reader may claim.
 BUTTONS = {
@@ -68,6 +74,8 @@ TITLES = {
     "quarantine": "隔离 Quarantine {target}: {reason}",
     "restock": "补货 Restock {sku} {name}",
 }
+#: Where a channel's test message leads: the person's settings, where they asked for it.
+SETTINGS_URL = "/#/settings"
 #: What a notification's data may carry besides the ids it is about.
 _DATA_KEYS = ("task_id", "level", "andon_id", "work_order_id", "tasks", "work_orders")
 

@@ -64,6 +64,15 @@ class NotificationSchema(ma.Schema):
     data = ma.fields.Dict()
     created_at = ma.fields.DateTime()
     read_at = ma.fields.DateTime(allow_none=True)
+    deliveries = ma.fields.List(ma.fields.Nested(lambda: DeliverySchema()), metadata={
+        "description": "How it went out: each push (one per device) and every attempt on the other channels"})
+
+
+class DeliverySchema(ma.Schema):
+    channel = ma.fields.String(metadata={"description": "webpush, dingtalk, wecom, feishu or sms"})
+    at = ma.fields.DateTime()
+    result = ma.fields.String(metadata={"description": "sent, pending, retry, gone, failed or muted"})
+    error = ma.fields.String(allow_none=True, metadata={"description": "The vendor's error code, if any"})
 
 
 class NotificationListArgs(ma.Schema):
@@ -96,3 +105,38 @@ class MarkReadSchema(ma.Schema):
 class MarkReadResultSchema(ma.Schema):
     updated = ma.fields.Integer()
     unread = ma.fields.Integer()
+
+
+CHANNEL_VALUES = ("webpush", "dingtalk", "wecom", "feishu", "sms")
+
+
+class ChannelAttemptRefSchema(ma.Schema):
+    at = ma.fields.DateTime()
+    result = ma.fields.String(metadata={"description": "sent, retry, gone (the vendor does not know the identity), failed or muted"})
+    error = ma.fields.String(allow_none=True, metadata={"description": "The vendor's error code, if any"})
+
+
+class MyChannelSchema(ma.Schema):
+    channel = ma.fields.String(metadata={"description": "webpush, dingtalk, wecom, feishu or sms"})
+    identity = ma.fields.String(allow_none=True, metadata={"description": "Your id there (your phone for sms); null: none yet"})
+    devices = ma.fields.Integer(allow_none=True, metadata={"description": "webpush: your devices that allowed notifications"})
+    state = ma.fields.String(metadata={"description": "ok, untried, broken (the vendor does not know the identity) or none"})
+    broken_code = ma.fields.String(allow_none=True)
+    last_sent_at = ma.fields.DateTime(allow_none=True)
+    last_attempt = ma.fields.Nested(ChannelAttemptRefSchema, allow_none=True)
+
+
+class MyChannelsSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(MyChannelSchema))
+
+
+class ChannelTestSchema(ma.Schema):
+    channel = ma.fields.String(required=True, validate=validate.OneOf(CHANNEL_VALUES))
+
+
+class ChannelTestResultSchema(ma.Schema):
+    channel = ma.fields.String()
+    result = ma.fields.String(metadata={"description": "sent, retry (the vendor is busy or down), gone (it does not know you) or failed"})
+    error = ma.fields.String(allow_none=True, metadata={"description": "The vendor's error code"})
+    detail = ma.fields.String(allow_none=True, metadata={"description": "The vendor's words, as it said them"})
+    at = ma.fields.DateTime()

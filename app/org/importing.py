@@ -28,7 +28,10 @@ from app.org.models import LOCALES, Department, Permission, Role, User, UserPerm
 from app.org.passwords import hash_password, password_problems
 from app.org.schemas import EMAIL as EMAIL_PATTERN, PHONE as PHONE_PATTERN
 
-COLUMNS = ("login", "name", "department", "manager", "roles", "permissions", "locale", "phone", "email", "password")
+# The channel identities (docs/design.md §14) come after phone and email; the password stays last (never exported).
+IDENTITIES = ("dingtalk_userid", "wecom_userid", "feishu_user_id")
+COLUMNS = ("login", "name", "department", "manager", "roles", "permissions", "locale", "phone", "email", *IDENTITIES,
+           "password")
 EXPORTED = COLUMNS[:-1]  # the export leaves passwords out
 MAX_ROWS = 10_000
 LOGIN = re.compile(r"^\S{1,64}$")
@@ -201,6 +204,12 @@ def plan_import(table: Table) -> tuple[list[dict], list[dict]]:
                     problems.append(_problem(row.number, column, f"not {what}"))
                 elif user is None or getattr(user, column) != v[column]:
                     changes[column] = v[column]
+        for column in IDENTITIES:
+            if v.get(column):
+                if len(v[column]) > 64 or any(c.isspace() for c in v[column]):
+                    problems.append(_problem(row.number, column, "at most 64 characters, no spaces"))
+                elif user is None or getattr(user, column) != v[column]:
+                    changes[column] = v[column]
         if v.get("password"):
             found = password_problems(v["password"], user_inputs=(login, name))
             if found:
@@ -291,7 +300,7 @@ def apply_import(plan: list[dict]) -> None:
             for column in ("name", "locale"):
                 if column in changes:
                     setattr(user, column, changes[column])
-        for column in ("department_id", "phone", "email"):
+        for column in ("department_id", "phone", "email", *IDENTITIES):
             if column in changes:
                 setattr(user, column, changes[column])
         if "permissions" in changes:
@@ -329,4 +338,4 @@ def export_rows() -> list[list[str]]:
     codes = dict(db.session.execute(select(Department.id, Department.code)).all())
     logins = {u.id: u.login for u in people}
     return [[u.login, u.name, codes.get(u.department_id, ""), logins.get(u.manager_id, ""), ",".join(u.roles), ",".join(_granted(u)),
-             u.locale, u.phone or "", u.email or ""] for u in people]
+             u.locale, u.phone or "", u.email or "", *(getattr(u, c) or "" for c in IDENTITIES)] for u in people]

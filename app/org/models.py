@@ -65,6 +65,10 @@ class User(db.Model):
     # How to reach the person beyond the app (imported from HR files; SMS and the chat channels of §14 use them).
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    # The person's user id in the company's DingTalk, WeCom and Feishu apps (docs/design.md §14).
+    dingtalk_userid: Mapped[str | None] = mapped_column(String(64))
+    wecom_userid: Mapped[str | None] = mapped_column(String(64))
+    feishu_user_id: Mapped[str | None] = mapped_column(String(64))
     # Bumped on deactivation and password change: every token issued before stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,6 +13,7 @@ PHONE = r"^\+?[0-9][0-9 \-]{4,30}$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _PHONE = [validate.Length(max=32), validate.Regexp(PHONE, error="not a phone number such as +86 138 0000 0000")]
 _EMAIL = [validate.Length(max=254), validate.Regexp(EMAIL, error="not an email address")]
+_CHANNEL_ID = [validate.Length(max=64), validate.Regexp(r"^\S*$", error="at most 64 characters, no spaces")]
 PERMISSION_VALUES = [p.value for p in Permission]
 
 
@@ -65,6 +66,10 @@ class UserSchema(ma.Schema):
     locale = ma.fields.String(load_default="zh-CN", validate=validate.OneOf(LOCALES))
     phone = ma.fields.String(load_default=None, allow_none=True, validate=_PHONE)
     email = ma.fields.String(load_default=None, allow_none=True, validate=_EMAIL)
+    # The person's user id in the company's DingTalk, WeCom and Feishu apps (docs/design.md §14).
+    dingtalk_userid = ma.fields.String(load_default=None, allow_none=True, validate=_CHANNEL_ID)
+    wecom_userid = ma.fields.String(load_default=None, allow_none=True, validate=_CHANNEL_ID)
+    feishu_user_id = ma.fields.String(load_default=None, allow_none=True, validate=_CHANNEL_ID)
     active = ma.fields.Boolean(dump_only=True)
     handed_back = ma.fields.Integer(dump_only=True, allow_none=True, metadata={
         "description": "After a deactivation: how many of their tasks were handed back (to the pool, or to whoever "
@@ -85,6 +90,9 @@ class UserPatchSchema(ma.Schema):
     phone = ma.fields.String(allow_none=True, validate=_PHONE)
     email = ma.fields.String(allow_none=True, validate=_EMAIL)
     active = StrictBoolean()
+    dingtalk_userid = ma.fields.String(allow_none=True, validate=_CHANNEL_ID)
+    wecom_userid = ma.fields.String(allow_none=True, validate=_CHANNEL_ID)
+    feishu_user_id = ma.fields.String(allow_none=True, validate=_CHANNEL_ID)
 
 
 class MeSchema(UserSchema):
@@ -98,6 +106,11 @@ class MePatchSchema(ma.Schema):
     delegate_id = PersonReference(allow_none=True, metadata={"description": "Your stand-in while away: an id or a login; null for none"})
     locale = ma.fields.String(validate=validate.OneOf(LOCALES))
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
+    # One's own identities on the channels (docs/design.md §14): an admin, the import or the person sets them.
+    phone = ma.fields.String(allow_none=True, validate=_PHONE)
+    dingtalk_userid = ma.fields.String(allow_none=True, validate=_CHANNEL_ID)
+    wecom_userid = ma.fields.String(allow_none=True, validate=_CHANNEL_ID)
+    feishu_user_id = ma.fields.String(allow_none=True, validate=_CHANNEL_ID)
 
 
 class UserListArgs(ma.Schema):

@@ -194,6 +194,10 @@ def _set_grants(user: User, roles: list[str] | None, permissions: list[str] | No
         user.permission_rows = [UserPermission(permission=p) for p in sorted(set(permissions))]
 
 
+#: A person's user ids on the chat channels (docs/design.md §14; the phone is the SMS channel's).
+CHANNEL_IDENTITIES = ("dingtalk_userid", "wecom_userid", "feishu_user_id")
+
+
 def create_user(
     *,
     login: str,
@@ -206,6 +210,9 @@ def create_user(
     locale: str = "zh-CN",
     phone: str | None = None,
     email: str | None = None,
+    dingtalk_userid: str | None = None,
+    wecom_userid: str | None = None,
+    feishu_user_id: str | None = None,
 ) -> User:
     """Create a person with a hashed password, roles and grants."""
     if db.session.scalar(select(User.id).where(func.lower(User.login) == login.lower())):
@@ -222,6 +229,9 @@ def create_user(
         locale=locale,
         phone=phone,
         email=email,
+        dingtalk_userid=dingtalk_userid or None,
+        wecom_userid=wecom_userid or None,
+        feishu_user_id=feishu_user_id or None,
     )
     _set_grants(user, roles if roles is not None else ["staff"], permissions or [])
     db.session.add(user)
@@ -260,6 +270,9 @@ def update_user(*, user_id: int, changes: dict, actor_id: int | None = None, now
     for field in ("name", "locale", "phone", "email"):
         if field in changes:
             setattr(user, field, changes[field])
+    for field in CHANNEL_IDENTITIES:  # an empty text clears, like null
+        if field in changes:
+            setattr(user, field, changes[field] or None)
     _set_grants(user, changes.get("roles"), changes.get("permissions"))
     handed_back = 0
     if leaving:
@@ -332,6 +345,9 @@ def update_me(*, user: User, changes: dict, now: datetime) -> User:
     for field in ("on_duty", "delegate_id", "locale", "quiet_hours"):
         if field in changes:
             setattr(user, field, changes[field])
+    for field in ("phone", *CHANNEL_IDENTITIES):
+        if field in changes:
+            setattr(user, field, changes[field] or None)
     db.session.commit()
     return MeView(user)
 

@@ -22,7 +22,9 @@ BEFORE, THIS = "c8d41f0a7b25", "e3f1a9c2b7d4"
 LATER_COLUMNS = [("departments", "calendar_id INTEGER"), ("tasks", "calendar_id INTEGER"), ("tasks", "claim_working_seconds FLOAT"),
                  ("tasks", "complete_working_seconds FLOAT"), ("flow_templates", "system BOOLEAN NOT NULL DEFAULT FALSE"),
                  ("users", "phone VARCHAR(32)"), ("users", "email VARCHAR(254)"),
-                 ("users", "off_duty_since TIMESTAMP"), ("tasks", "template_key VARCHAR(64)"), ("tasks", "dispatch VARCHAR(16)")]
+                 ("users", "off_duty_since TIMESTAMP"), ("tasks", "template_key VARCHAR(64)"), ("tasks", "dispatch VARCHAR(16)"),
+                 ("users", "dingtalk_userid VARCHAR(64)"), ("users", "wecom_userid VARCHAR(64)"),
+                 ("users", "feishu_user_id VARCHAR(64)")]
 
 
 def _upgrade_to_before():
