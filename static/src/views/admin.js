@@ -289,9 +289,14 @@ export function personView(el, params) {
     const locale = selectField(t('admin.field.locale'), [['zh-CN', t('lang.zh-CN')], ['en', t('lang.en')]], p.locale);
     const phone = textField(t('admin.field.phone'), p.phone, { type: 'tel', maxlength: 32 });
     const email = textField(t('admin.field.email'), p.email, { type: 'email', maxlength: 254 });
+    // Their user ids in the company's DingTalk, WeCom and Feishu apps (the phone is the SMS channel's).
+    const identities = ['dingtalk_userid', 'wecom_userid', 'feishu_user_id'].map((key) => [key,
+      textField(t(`admin.field.${key}`), p[key], { maxlength: 64, autocomplete: 'off' })]);
     const status = h('p.form-error', { role: 'alert', hidden: true });
     const form = h('form.fields.admin-form', { novalidate: true },
-      name.field, dept.field, manager.field, roles.field, andon.field, locale.field, phone.field, email.field, status,
+      name.field, dept.field, manager.field, roles.field, andon.field, locale.field, phone.field, email.field,
+      h('fieldset.field', h('legend', t('admin.channels')), h('p.hint', t('admin.channels_hint')), ...identities.map(([, f]) => f.field)),
+      status,
       h('div.button-row', h('button.btn.btn-primary', { type: 'submit' }, t('admin.save'))));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -308,6 +313,7 @@ export function personView(el, params) {
           name: name.input.value.trim(), department_id: dept.select.value ? Number(dept.select.value) : null, manager_id: managerId,
           roles: roles.value(), permissions: granted, locale: locale.select.value,
           phone: phone.input.value.trim() || null, email: email.input.value.trim() || null,
+          ...Object.fromEntries(identities.map(([key, f]) => [key, f.input.value.trim() || null])),
         });
         toast(t('admin.saved', { name: saved.name }), 'ok');
         load();

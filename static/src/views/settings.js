@@ -157,6 +157,51 @@ export default function settingsView(el) {
   drawPush();
   page.append(h('section.section', { 'aria-labelledby': 'set-push' }, h('h2#set-push.section-title', t('settings.notifications')), pushBox));
 
+  // ---- channels: the ones this server has set up, the person's identity on each, and a test message
+  const channelBox = h('div.channel-list', h('p.muted', t('common.loading')));
+  async function drawChannels() {
+    let items;
+    try {
+      items = (await session.get('/me/channels')).items || [];
+    } catch (err) {
+      replace(channelBox, h('p.muted', errorText(err)));
+      return;
+    }
+    if (!items.length) {
+      replace(channelBox, h('p.muted', t('channels.none_set_up')));
+      return;
+    }
+    replace(channelBox, h('ul.plain-list', items.map((c) => {
+      const state = h('span.muted', t(`channels.state.${c.state}`));
+      const result = h('p.hint', { role: 'status' });
+      const who = c.channel === 'webpush'
+        ? (c.devices ? t('channels.devices', { n: c.devices }) : t('channels.no_identity'))
+        : (c.identity || t('channels.no_identity'));
+      const test = h('button.btn.btn-secondary.btn-small', { type: 'button', disabled: !c.identity }, t('channels.test'));
+      test.addEventListener('click', async () => {
+        test.disabled = true;
+        result.textContent = t('channels.testing');
+        try {
+          const r = await session.post('/me/channels/test', { channel: c.channel });
+          result.textContent = t(`channels.result.${r.result}`) + (r.error ? ` (${r.error})` : '');
+          state.textContent = t(`channels.state.${r.result === 'sent' ? 'ok' : r.result === 'gone' ? 'broken' : c.state}`);
+        } catch (err) {
+          result.textContent = errorText(err);
+        } finally {
+          test.disabled = false;
+        }
+      });
+      return h('li.channel-row', { 'data-channel': c.channel },
+        h('div', h('strong', t(`channels.name.${c.channel}`)), ' · ', state),
+        h('p.muted', who),
+        c.last_attempt ? h('p.hint', t('channels.last', { result: t(`channels.result.${c.last_attempt.result}`) })) : null,
+        test, result);
+    })));
+  }
+  drawChannels();
+  page.append(h('section.section', { 'aria-labelledby': 'set-channels' },
+    h('h2#set-channels.section-title', t('channels.title')), h('p.hint', t('channels.hint')), channelBox));
+
   // ---- outbox + sign out
   const { pending, failed } = counts();
   const signOut = h('button.btn.btn-danger.btn-block', { type: 'button' }, t('settings.sign_out'));
