@@ -19,6 +19,8 @@ def _body(template):
 def test_an_admin_edits_and_publishes_the_complaint_flow(desktop, api):
     api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
     original = api.ok("GET", "/templates/complaint", login="admin")
+    # A work order on the current version: publishing must then make a new one and leave this one where it is.
+    running = api.create_work_order("lead.cs", "complaint", "Designer e2e: stays on its version")
     try:
         page = desktop.sign_in("admin")
         desktop.open("/admin/flows")
@@ -73,9 +75,12 @@ def test_an_admin_edits_and_publishes_the_complaint_flow(desktop, api):
         expect(page.locator(".flow-card")).to_have_count(4)
 
         page.get_by_role("button", name="发布").click()
-        expect(page.locator(".flow-status")).to_contain_text("已发布")
+        n = original["version"] + 1
+        expect(page.locator(".flow-status")).to_have_text(f"已发布为第 {n} 版；进行中的工单仍按第 {n - 1} 版运行。")
+        expect(page.locator(".flow-head .chip")).to_have_text(f"第 {n} 版")
         published = api.ok("GET", "/templates/complaint", login="admin")
-        assert published["version"] >= original["version"]
+        assert published["version"] == n
+        assert api.ok("GET", f"/templates/complaint?version={n - 1}", login="admin")["steps"] == original["steps"]
         step = next(s for s in published["steps"] if s["key"] == "close")
         assert (step["title"], step["sla"]) == ("客服回访结案 CS close (复核)", "PT90M")
         assert [s["key"] for s in published["steps"]] == [s["key"] for s in original["steps"]]
@@ -94,6 +99,7 @@ def test_an_admin_edits_and_publishes_the_complaint_flow(desktop, api):
         expect(page.locator("tr[data-key=complaint]")).to_be_visible()
         assert not desktop.js_errors(), desktop.js_errors()
     finally:
+        api.ok("POST", f"/work-orders/{running['id']}/cancel", {"reason": "designer e2e"}, login="lead.cs")
         api.ok("PUT", "/templates/complaint", _body(original), login="admin")
 
 
