@@ -66,6 +66,8 @@ for (const [path, view, title] of [
 const lazyCalendars = () => import('./views/admin-calendars.js');
 route('/admin/calendars/:id', () => lazyCalendars().then((m) => m.calendarView), consoleRoute('calendarView', 'admin.calendars').meta);
 route('/admin/qr', () => lazyQrConsole().then((m) => m.qrView), consoleRoute('qrView', 'admin.qr').meta);
+// Shifts: who works when (docs/design.md §16), a lazy chunk of its own on the console's shell.
+route('/admin/shifts', () => import('./views/admin-shifts.js').then((m) => m.shiftsView), consoleRoute('shiftsView', 'admin.shifts').meta);
 // The flow designer: a lazy chunk of its own (with its layout library), on the console's shell.
 const lazyDesigner = () => import('./views/designer.js');
 route('/admin/flows', () => lazyDesigner().then((m) => m.flowsView), consoleRoute('flowsView', 'admin.flows').meta);

@@ -16,7 +16,7 @@ const ROLES = ['staff', 'lead', 'quality', 'admin'];
 const SCOPES = ['orders:write', 'inventory:write', 'catalog:write', 'volumes:write'];
 const SECTIONS = [
   ['people', 'admin.people'], ['departments', 'admin.departments'], ['groups', 'admin.groups'],
-  ['keys', 'admin.keys'], ['calendars', 'admin.calendars'], ['qr', 'admin.qr'], ['flows', 'admin.flows'],
+  ['keys', 'admin.keys'], ['calendars', 'admin.calendars'], ['shifts', 'admin.shifts'], ['qr', 'admin.qr'], ['flows', 'admin.flows'],
 ];
 
 // ------------------------------------------------------------------ shared pieces
