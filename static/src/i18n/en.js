@@ -1084,6 +1084,7 @@ export default {
   'channels.state.none': 'Not set up for you',
   'channels.no_identity': 'No ID yet — an admin can add it',
   'channels.devices': '{n} device(s)',
+  'channels.no_devices': 'No device of yours allows notifications yet — turn them on above',
   'channels.test': 'Send me a test',
   'channels.testing': 'Sending…',
   'channels.last': 'Last attempt: {result}',

@@ -1084,6 +1084,7 @@ export default {
   'channels.state.none': '尚未为您设置',
   'channels.no_identity': '还没有 ID，管理员可以添加',
   'channels.devices': '{n} 台设备',
+  'channels.no_devices': '您还没有设备允许通知，请在上方开启',
   'channels.test': '给我发测试消息',
   'channels.testing': '正在发送…',
   'channels.last': '上次尝试：{result}',

@@ -175,7 +175,7 @@ export default function settingsView(el) {
       const state = h('span.muted', t(`channels.state.${c.state}`));
       const result = h('p.hint', { role: 'status' });
       const who = c.channel === 'webpush'
-        ? (c.devices ? t('channels.devices', { n: c.devices }) : t('channels.no_identity'))
+        ? (c.devices ? t('channels.devices', { n: c.devices }) : t('channels.no_devices'))
         : (c.identity || t('channels.no_identity'));
       const test = h('button.btn.btn-secondary.btn-small', { type: 'button', disabled: !c.identity }, t('channels.test'));
       test.addEventListener('click', async () => {

@@ -1,0 +1,92 @@
+"""Settings shows the person's channels and sends them a test: a real server whose DingTalk is a local fake DingTalk
+speaking its protocol over HTTP; and an admin sets someone's DingTalk id on the console's person screen."""
+import json
+import re
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import DEMO_PASSWORD, DESKTOP, Phone, _config, _ensure_build, _serve, shot
+from tests.notify.vendor_servers import FakeDingTalk
+
+DINGTALK_LABEL = re.compile("DingTalk user ID|钉钉用户 ID")
+
+
+@pytest.fixture
+def dingtalk_server(tmp_path):
+    """(base URL, fake DingTalk): the demo company with DingTalk enabled after Web Push, staff.wh1 on it as dt-wh1."""
+    _ensure_build()
+    from app import create_app
+    from app.extensions import db
+    from app.org.models import User
+    from app.seed import seed_demo
+
+    with FakeDingTalk() as dingtalk:
+        app = create_app({**_config(tmp_path), "CHANNELS": ["webpush", "dingtalk"], "DINGTALK_APP_KEY": "key-1",
+                          "DINGTALK_APP_SECRET": "secret-1", "DINGTALK_AGENT_ID": str(FakeDingTalk.agent_id),
+                          "DINGTALK_BASE_URL": dingtalk.url, "PUBLIC_URL": "https://baton.example"})
+        with app.app_context():
+            db.create_all()
+            seed_demo()
+            db.session.scalar(db.select(User).where(User.login == "staff.wh1")).dingtalk_userid = "dt-wh1"
+            db.session.commit()
+            db.session.remove()
+        serving = _serve(app)
+        base = next(serving)
+        yield base, dingtalk
+        next(serving, None)
+
+
+def test_a_person_sends_themselves_a_test_on_dingtalk(browser, dingtalk_server):
+    base, dingtalk = dingtalk_server
+    phone = Phone(browser, base, locale="zh-CN")
+    try:
+        page = phone.sign_in("staff.wh1")
+        page.locator(".tabbar .tab", has_text="我的").click()
+        row = page.locator(".channel-row[data-channel=dingtalk]")
+        expect(row).to_contain_text("钉钉")
+        expect(row).to_contain_text("dt-wh1")
+        expect(row).to_contain_text("尚未试过")
+        row.get_by_role("button", name="给我发测试消息").click()
+        expect(row).to_contain_text("已发送，请查看手机")
+        expect(row).to_contain_text("正常")
+        row.scroll_into_view_if_needed()
+        shot(page, "18-channels-test")
+        (to, message), = dingtalk.sent
+        assert to == "dt-wh1" and message["action_card"]["title"] == "Baton 测试消息"
+        assert message["action_card"]["single_url"] == "https://baton.example/#/settings"
+        # an id DingTalk does not know: said so, and the channel is shown broken
+        dingtalk.unknown.add("dt-wh1")
+        row.get_by_role("button", name="给我发测试消息").click()
+        expect(row).to_contain_text("该服务不认识这个 ID")
+        assert phone.js_errors() == []
+    finally:
+        phone.close()
+
+
+def test_an_admin_sets_a_persons_dingtalk_id(browser, dingtalk_server):
+    base, _ = dingtalk_server
+    admin = Phone(browser, base, device=DESKTOP)
+    try:
+        page = admin.sign_in("admin")
+        login = urllib.request.Request(f"{base}/api/v1/auth/login", data=json.dumps({"login": "admin", "password": DEMO_PASSWORD}).encode(),
+                                       headers={"Content-Type": "application/json"})
+        token = json.load(urllib.request.urlopen(login))["token"]
+        found = urllib.request.Request(f"{base}/api/v1/users?q=staff.wh2", headers={"Authorization": f"Bearer {token}"})
+        user_id = next(p["id"] for p in json.load(urllib.request.urlopen(found))["items"] if p["login"] == "staff.wh2")
+        page.goto(f"{base}/#/admin/people/{user_id}")
+        field = page.get_by_label(DINGTALK_LABEL)
+        field.fill("dt-wh2")
+        page.locator("form.admin-form button[type=submit]").click()
+        expect(page.get_by_label(DINGTALK_LABEL)).to_have_value("dt-wh2")
+        check = urllib.request.Request(f"{base}/api/v1/users/{user_id}", headers={"Authorization": f"Bearer {token}"})
+        for _ in range(50):  # the save is on its way when the field already shows the value
+            if json.load(urllib.request.urlopen(check))["dingtalk_userid"] == "dt-wh2":
+                break
+            page.wait_for_timeout(100)
+        else:
+            raise AssertionError("the DingTalk id was not saved")
+        assert admin.js_errors() == []
+    finally:
+        admin.close()
