@@ -175,7 +175,16 @@ def test_templates_are_made_duplicated_reshaped_and_deactivated(desktop, api):
     expect(page.locator(".flow-card")).to_have_count(5)
     page.locator(".flow-panel").get_by_label("标题", exact=True).fill("主管复核 Lead review")
     expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+    # Another admin changes the template meanwhile: Publish says so before replacing it.
+    theirs = api.ok("GET", f"/templates/inv_{tag}", login="admin")
+    api.ok("PUT", f"/templates/inv_{tag}", {**_body(theirs), "description": "changed elsewhere"}, login="admin")
     page.get_by_role("button", name="发布").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_contain_text("已被他人修改")
+    dialog.get_by_role("button", name="取消").click()
+    expect(page.locator(".flow-card")).to_have_count(5)
+    page.get_by_role("button", name="发布").click()
+    page.locator("dialog[open]").get_by_role("button", name="发布我的版本").click()
     expect(page.locator(".flow-status")).to_contain_text("已直接更新")  # nothing runs on it yet
     saved = api.ok("GET", f"/templates/inv_{tag}", login="admin")
     review = next(s for s in saved["steps"] if s["title"] == "主管复核 Lead review")

@@ -1127,4 +1127,8 @@ export default {
   // The flow designer's cards, in words (views/designer-graph.js)
   'designer.card_follows': 'Follows {steps}; condition: {when}.',
   'designer.card_first': 'Starts with the work order.',
+  // The flow designer: someone else published meanwhile (views/designer.js)
+  'designer.changed_title': 'Changed by someone else',
+  'designer.changed_body': 'Version {n} of this template was published or edited after you opened it. Publishing replaces it with yours.',
+  'designer.publish_anyway': 'Publish mine',
 };

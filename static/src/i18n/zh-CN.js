@@ -1127,4 +1127,8 @@ export default {
   // The flow designer's cards, in words (views/designer-graph.js)
   'designer.card_follows': '接在 {steps} 之后；条件：{when}。',
   'designer.card_first': '工单开始时即开始。',
+  // The flow designer: someone else published meanwhile (views/designer.js)
+  'designer.changed_title': '已被他人修改',
+  'designer.changed_body': '你打开此模板后，第 {n} 版已被发布或修改。发布将用你的版本替换它。',
+  'designer.publish_anyway': '发布我的版本',
 };

@@ -405,6 +405,13 @@ export function designerView(el, params, query) {
   publishBtn.addEventListener('click', async () => {
     publishBtn.disabled = true;
     try {
+      if (current) {
+        // Another admin may have published since this draft was loaded: say so rather than overwrite it unseen.
+        const now = await session.get(`/templates/${encodeURIComponent(key)}`);
+        const theirs = JSON.stringify(bodyOf(now)) !== saved;
+        if (theirs && !(await confirmDialog(t('designer.changed_title'), t('designer.changed_body', { n: now.version }),
+          { confirmLabel: t('designer.publish_anyway'), danger: true }))) return;
+      }
       const before = current ? current.version : 0;
       const made = current ? await put(`/templates/${encodeURIComponent(key)}`, draft) : await session.post('/templates', draft);
       current = made;
