@@ -8,6 +8,7 @@ from app.escalation.sweep import fire_due_timers
 from app.metrics.catch_up import catch_up_facts
 from app.notify import providers
 from app.notify.dispatch import dispatch_pending
+from app.notify.reach import dispatch_channels
 from app.quality.holds import deliver_sales_events
 from app.quality.recall import run_pending_recalls
 from app.workorders.handback import hand_back_absent
@@ -38,9 +39,14 @@ def run_all_once(*, now: datetime, config, deadline: float | None = None) -> dic
     handed_out = hand_out_waiting(now=now)
     timers = fire_due_timers(now=now, deadline=deadline)
     pushes = dispatch_pending(now=now, provider=providers.from_config(config), max_attempts=config["PUSH_MAX_ATTEMPTS"])
+    # DingTalk, WeCom, Feishu and SMS, when enabled: their own outbox, so a vendor that is down stalls no push.
+    channels = dispatch_channels(now=now, config=config, max_attempts=config.get("CHANNEL_MAX_ATTEMPTS", 8)) \
+        if any(c != "webpush" for c in config.get("CHANNELS") or ()) else {"sent": 0, "failed": 0}
     summary = {
         "pushes_sent": pushes["sent"],
         "pushes_failed": pushes["failed"],
+        "channel_messages_sent": channels["sent"],
+        "channel_messages_failed": channels["failed"],
         "timers_fired": timers["fired"],
         "timers_stale": timers["stale"],
         "timers_left_for_next_sweep": timers["more"],

@@ -187,3 +187,16 @@ def test_each_notification_shows_how_it_went_out(app, client, auth, demo, dingta
     (item,) = [i for i in items if i["id"] == note_id]
     assert [(d["channel"], d["result"], d["error"]) for d in item["deliveries"]] == [
         ("dingtalk", "retry", "90018"), ("dingtalk", "sent", None)]
+
+
+def test_the_worker_delivers_the_channel_outbox(app, demo, dingtalk):
+    from app.jobs import run_all_once
+
+    now = utcnow()
+    user = demo.user("staff.wh1")
+    user.dingtalk_userid = "dt-wh1"
+    note_id = _notification(user.id, now)
+    reach.queue_channel(notification_ids=[note_id], channel="dingtalk", now=now)
+    db.session.commit()
+    assert run_all_once(now=now, config=app.config)["channel_messages_sent"] == 1
+    assert [to for to, _ in dingtalk.sent] == ["dt-wh1"]
