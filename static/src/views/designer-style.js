@@ -44,4 +44,5 @@ button.flow-card { cursor: pointer; }
 .flow-table { width: 100%; border-collapse: collapse; background: var(--surface); }
 .flow-table th, .flow-table td { text-align: left; padding: 0.5rem; border-bottom: 1px solid var(--border); vertical-align: middle; }
 .flow-table .button-row { display: flex; flex-wrap: wrap; gap: 0.375rem; }
+.flow-table td > .chip { margin-left: 0.5rem; }
 `;
