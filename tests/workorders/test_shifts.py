@@ -226,3 +226,16 @@ def test_the_team_board_says_who_is_on_duty_by_their_shifts(flow):
     board = flow.client.get("/api/v1/team", headers=flow.h("lead.cs")).json
     duty = {p["id"]: p["on_duty"] for p in board["people"]}
     assert duty[agent1.id] is True and duty[agent2.id] is False
+
+
+def test_a_transfer_to_someone_off_shift_is_refused(flow):
+    from app.common.clock import utcnow
+
+    now = utcnow()
+    _shift(flow.demo.user("cs.agent2"), starts=now + 10 * HOUR, ends=now + 18 * HOUR)  # tonight's, not now
+    task = flow.create("complaint")["tasks"][0]
+    assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
+    error = assert_error(flow.act(task["id"], "transfer", "cs.agent1", to_user=flow.demo.uid("cs.agent2")), 422, "user_unavailable")
+    assert "to_user" in error["details"]
+    _shift(flow.demo.user("cs.agent2"), starts=now - HOUR, ends=now + HOUR)  # now on shift: taken
+    assert flow.act(task["id"], "transfer", "cs.agent1", to_user=flow.demo.uid("cs.agent2")).status_code == 200
