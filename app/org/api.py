@@ -135,7 +135,7 @@ class Me(MethodView):
     @blp.response(200, MeSchema)
     def get(self):
         """The signed-in person with roles and permissions, and their stand-in by name."""
-        return service.MeView(current_user())
+        return service.MeView(current_user(), utcnow())
 
     @auth_required()
     @blp.arguments(MePatchSchema, required=False)  # every field is optional: no body is an empty one

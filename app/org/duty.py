@@ -52,3 +52,13 @@ def is_on_duty(user_id: int, now: datetime) -> bool:
     """Whether one person is on duty at `now` by the rule (a transfer's check)."""
     users = User.__table__
     return bool(db.session.scalar(select(on_duty_at(now, users)).where(users.c.id == user_id)))
+
+
+def shift_of(user_id: int, now: datetime) -> tuple[datetime, datetime] | None:
+    """The person's shift (their own or a group's) covering `now`, else their next one within MAX_SHIFT; None if none."""
+    own = select(_SHIFTS.c.starts_at, _SHIFTS.c.ends_at).where(_SHIFTS.c.user_id == user_id)
+    grouped = (select(_SHIFTS.c.starts_at, _SHIFTS.c.ends_at).join(_MEMBERS, _MEMBERS.c.group_id == _SHIFTS.c.group_id)
+               .where(_MEMBERS.c.user_id == user_id))
+    window = and_(_SHIFTS.c.ends_at > now, _SHIFTS.c.starts_at > now - MAX_SHIFT, _SHIFTS.c.starts_at <= now + MAX_SHIFT)
+    rows = [r for stmt in (own, grouped) for r in db.session.execute(stmt.where(window)).all()]
+    return tuple(min(rows, key=lambda r: r[0])) if rows else None

@@ -95,10 +95,19 @@ class UserPatchSchema(ma.Schema):
     feishu_user_id = ma.fields.String(allow_none=True, validate=_CHANNEL_ID)
 
 
+class ShiftTimesSchema(ma.Schema):
+    starts_at = ma.fields.DateTime()
+    ends_at = ma.fields.DateTime()
+
+
 class MeSchema(UserSchema):
     """The signed-in person, with the stand-in they named by name (people are shown by name, never by id)."""
 
     delegate = ma.fields.Nested(PersonRefSchema, dump_only=True, allow_none=True)
+    on_duty_now = ma.fields.Boolean(dump_only=True, metadata={
+        "description": "On duty at this moment: their switch, and for someone with shifts a shift covering now."})
+    shift = ma.fields.Nested(ShiftTimesSchema, dump_only=True, allow_none=True, metadata={
+        "description": "Their shift covering now, else their next one within 7 days; null when none."})
 
 
 class MePatchSchema(ma.Schema):

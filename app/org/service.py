@@ -10,6 +10,7 @@ from app.org.passwords import hash_password, password_problems
 from app.common.text import LIKE_ESCAPE, like_pattern
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
+from app.org.duty import is_on_duty, shift_of
 from app.org.models import Department, Group, GroupMember, User, UserPermission, UserRole
 
 _UNSET = object()
@@ -323,9 +324,14 @@ def list_users(*, department_id: int | None = None, role: str | None = None, act
 class MeView:
     """The signed-in person as /me answers it (MeSchema): a read model over the row, with their stand-in named."""
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, now: datetime | None = None):
         self.user = user
         self.delegate = people_named([user.delegate_id]).get(user.delegate_id) if user.delegate_id else None
+        # On duty now by the one rule (their switch and their shifts), and the shift that says so or comes next.
+        now = now or utcnow()
+        self.on_duty_now = is_on_duty(user.id, now)
+        found = shift_of(user.id, now)
+        self.shift = {"starts_at": found[0], "ends_at": found[1]} if found else None
 
     def __getattr__(self, name):
         return getattr(self.user, name)
@@ -349,7 +355,7 @@ def update_me(*, user: User, changes: dict, now: datetime) -> User:
         if field in changes:
             setattr(user, field, changes[field] or None)
     db.session.commit()
-    return MeView(user)
+    return MeView(user, now)
 
 
 def _check_members(members: list[int]) -> None:

@@ -132,3 +132,19 @@ def test_shifts_import_from_csv_and_xlsx_with_every_problem_named(client, h, dem
 def test_importing_shifts_is_for_leads_and_admins(client, h, demo):
     files = {"file": (io.BytesIO(b"login,starts_at,ends_at\n"), "shifts.csv")}
     assert_error(client.post("/api/v1/shifts/import", data=files, headers=h("staff.wh1"), content_type="multipart/form-data"), 403)
+
+
+def test_me_says_whether_you_are_on_duty_by_your_shifts_and_which_shift(client, h, demo):
+    from datetime import timedelta
+
+    from app.common.clock import utcnow
+
+    me = client.get("/api/v1/me", headers=h("staff.wh1")).json
+    assert me["on_duty"] is True and me["on_duty_now"] is True and me["shift"] is None  # no shifts: the switch
+    now = utcnow()
+    later = {"user_id": demo.uid("staff.wh1"), "starts_at": (now + timedelta(hours=3)).isoformat(),
+             "ends_at": (now + timedelta(hours=11)).isoformat()}
+    assert client.post("/api/v1/shifts", json=later, headers=h("mgr.wh1")).status_code == 201
+    me = client.get("/api/v1/me", headers=h("staff.wh1")).json
+    assert me["on_duty"] is True and me["on_duty_now"] is False  # the switch is on, but the shift is tonight's
+    assert me["shift"]["starts_at"][:16] == (now + timedelta(hours=3)).isoformat()[:16]

@@ -1124,6 +1124,8 @@ export default {
   'shifts.imported': '{n} shift(s) planned.',
   'shifts.column': 'Column',
   'shifts.problem': 'Problem',
+  'settings.shift_now': 'On shift until {end}.',
+  'settings.shift_next': 'Off shift: your next shift starts {start}.',
   // The flow designer's cards, in words (views/designer-graph.js)
   'designer.card_follows': 'Follows {steps}; condition: {when}.',
   'designer.card_first': 'Starts with the work order.',

@@ -1124,6 +1124,8 @@ export default {
   'shifts.imported': '已安排 {n} 个班次。',
   'shifts.column': '列',
   'shifts.problem': '问题',
+  'settings.shift_now': '当前班次至 {end}。',
+  'settings.shift_next': '当前不在班次内：下一个班次 {start} 开始。',
   // The flow designer's cards, in words (views/designer-graph.js)
   'designer.card_follows': '接在 {steps} 之后；条件：{when}。',
   'designer.card_first': '工单开始时即开始。',

@@ -1,5 +1,5 @@
 import { h, icon, replace, uid } from '../ui/dom.js';
-import { t, tMaybe, setLocale, getLocale, LOCALES } from '../i18n.js';
+import { t, tMaybe, setLocale, getLocale, LOCALES, fmtDateTime } from '../i18n.js';
 import * as session from '../session.js';
 import { kvSet, kvDel } from '../core/store.js';
 import { navigate } from '../router.js';
@@ -18,6 +18,14 @@ async function savePatch(body) {
   const res = await session.patch('/me', body);
   if (res && res.id) await session.setUser(res);
   else await session.refreshMe();
+}
+
+/** With shifts, on duty also needs a shift (docs/design.md §16): the one you are on, or when the next one starts. */
+function shiftHint(me) {
+  if (!me.shift) return null;
+  if (me.on_duty_now) return h('p.hint.shift-hint', t('settings.shift_now', { end: fmtDateTime(me.shift.ends_at) }));
+  if (new Date(me.shift.starts_at) > new Date()) return h('p.hint.shift-hint', t('settings.shift_next', { start: fmtDateTime(me.shift.starts_at) }));
+  return null;
 }
 
 export default function settingsView(el) {
@@ -86,7 +94,9 @@ export default function settingsView(el) {
   });
   const saveAvail = h('button.btn.btn-secondary', { type: 'submit' }, t('common.save'));
   const availForm = h('form', { novalidate: true },
-    h('div.field.field-check', h('label.check', { for: dutyId }, duty, dutyText), h('p.hint', t('settings.duty_hint'))),
+    h('div.field.field-check', h('label.check', { for: dutyId }, duty, dutyText), h('p.hint', t('settings.duty_hint')),
+      // With shifts, on duty also needs a shift (docs/design.md §16): which one says so, or when the next starts.
+      shiftHint(me)),
     delField,
     h('fieldset.field',
       h('legend', t('settings.quiet_hours')),
