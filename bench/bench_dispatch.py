@@ -142,7 +142,7 @@ def explain_seats(app, candidates: list[int]) -> float:
     from app.workorders.dispatch import _seats_query
 
     with app.app_context():
-        compiled = _seats_query(KEY).compile(dialect=db.engine.dialect)
+        compiled = _seats_query(KEY, datetime.now(timezone.utc)).compile(dialect=db.engine.dialect)
         params = {**compiled.params, "people": "{" + ",".join(map(str, candidates)) + "}"}
         times = []
         for _ in range(5):
