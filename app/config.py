@@ -89,6 +89,26 @@ def load_ssm_parameters(prefix: str) -> None:
                 os.environ[name] = parameter["Value"]
 
 
+def parse_step_up(text: str) -> dict[str, int | None]:
+    """BATON_STEP_UP, `P1=2m,P2=10m,P3=1h,P4=off`: seconds per priority before the next channel (None: never)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    found: dict[str, int | None] = {"P1": 120, "P2": 600, "P3": 3600, "P4": None}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        priority, _, value = (p.strip() for p in part.partition("="))
+        value = value.lower()
+        if priority.upper() not in found:
+            raise ConfigError(f"BATON_STEP_UP: {part.strip()!r} names no priority P1-P4")
+        if value == "off":
+            found[priority.upper()] = None
+        elif value[-1:] in units and value[:-1].isdigit() and int(value[:-1]) > 0:
+            found[priority.upper()] = int(value[:-1]) * units[value[-1]]
+        else:
+            raise ConfigError(f"BATON_STEP_UP: {part.strip()!r} is not like P1=2m, P3=1h or P4=off")
+    return found
+
+
 def from_environment() -> dict:
     """Build the Flask configuration mapping from environment variables."""
     if os.environ.get("BATON_SSM_PREFIX"):
@@ -135,6 +155,8 @@ def from_environment() -> dict:
         "SMS_SENDER_ID": os.environ.get("BATON_SMS_SENDER_ID", ""),
         "SMS_DEFAULT_COUNTRY": os.environ.get("BATON_SMS_DEFAULT_COUNTRY", "+86"),
         "CHANNEL_MAX_ATTEMPTS": _int("BATON_CHANNEL_MAX_ATTEMPTS", 8),
+        # The ladder: how long a notification may stay unopened before the next channel, per priority.
+        "STEP_UP": parse_step_up(os.environ.get("BATON_STEP_UP", "P1=2m,P2=10m,P3=1h,P4=off")),
         "ENV_NAME": env,
         "PRODUCTION": production,
         "SECRET_KEY": secret_key,

@@ -52,6 +52,7 @@ class DeliveryStatus(StrEnum):
     GONE = "gone"
     FAILED = "failed"
     MUTED = "muted"
+    STOPPED = "stopped"  # a ladder's rung not sent: the notification was opened or its task taken meanwhile
 
 
 class PushDelivery(db.Model):

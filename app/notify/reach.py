@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from app.errors import Invalid
 from app.extensions import db
 from app.notify import channels as registry
+from app.notify import ladder
 from app.notify import providers
 from app.notify.channels.base import ChannelMessage, ChannelResult
 from app.notify.dispatch import LEASE, backoff, in_quiet_hours
@@ -166,7 +167,7 @@ def dispatch_channels(*, now: datetime, config, max_attempts: int = 8, batch_siz
                       rng: random.Random | None = None) -> dict:
     """Deliver due rows of the channel outbox: each attempt kept, a vendor down retried with backoff, an identity
     the vendor does not know marked broken (the delivery ends `gone`, so a ladder goes on down)."""
-    counts = {"sent": 0, "retry": 0, "gone": 0, "failed": 0, "muted": 0}
+    counts = {"sent": 0, "retry": 0, "gone": 0, "failed": 0, "muted": 0, "stopped": 0}
     for _ in range(max_batches):
         ids = _claim(now, batch_size)
         if not ids:
@@ -178,24 +179,29 @@ def dispatch_channels(*, now: datetime, config, max_attempts: int = 8, batch_siz
             .where(ChannelDelivery.id.in_(ids))).all()
         by_channel: dict[str, list] = {}
         for delivery, note, user in rows:
+            if note.kind in ladder.LADDER_KINDS and not ladder.still_waiting(note):
+                delivery.status, delivery.last_error = DeliveryStatus.STOPPED, "opened or acted on"
+                counts["stopped"] += 1
+                continue
             identity = identity_of(user, delivery.channel)
             provider = registry.provider(config, delivery.channel)
             state = db.session.get(ChannelState, (user.id, delivery.channel))
             if identity is None or provider is None or (state is not None and state.broken_identity == identity):
                 delivery.status, delivery.last_error = DeliveryStatus.GONE, "no working identity" if provider else "channel not set up"
                 counts["gone"] += 1
+                ladder.climb(config=config, note=note, user=user, channel=delivery.channel, outcome="gone", now=now)
                 continue
             if not note.urgent and in_quiet_hours(user.quiet_hours, now):
                 delivery.status = DeliveryStatus.MUTED
                 counts["muted"] += 1
                 continue
-            by_channel.setdefault(delivery.channel, []).append((delivery, user, identity, ChannelMessage(
+            by_channel.setdefault(delivery.channel, []).append((delivery, note, user, identity, ChannelMessage(
                 ref=delivery.id, to=identity, title=note.title, body=note.body, url=note.url,
                 actions=buttons(note.data, user.locale))))
         db.session.commit()  # nothing is held locked while a vendor is slow
         for channel, batch in by_channel.items():
             results = {r.ref: r for r in registry.provider(config, channel).send_many([m for *_, m in batch])}
-            for delivery, user, identity, message in batch:
+            for delivery, note, user, identity, message in batch:
                 result = results[message.ref]
                 delivery = db.session.get(ChannelDelivery, delivery.id)
                 _record(user_id=user.id, notification_id=delivery.notification_id, channel=channel, identity=identity,
@@ -213,6 +219,9 @@ def dispatch_channels(*, now: datetime, config, max_attempts: int = 8, batch_siz
                     delivery.status, delivery.last_error = DeliveryStatus.FAILED, result.error
                     log.warning("%s delivery %s failed for good: %s %s", channel, delivery.id, result.code, result.error)
                 counts[delivery.status if delivery.status in counts else "retry"] += 1
+                if delivery.status != DeliveryStatus.PENDING:  # done with this rung: the next one, if the ladder climbs
+                    ladder.climb(config=config, note=db.session.get(Notification, note.id), user=user, channel=channel,
+                                 outcome=delivery.status, now=now)
         db.session.commit()
         if len(ids) < batch_size:
             break

@@ -10,6 +10,7 @@ from app.common.bulk import among_ids, insert_rows
 from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.notify.endpoints import EndpointPolicy, EndpointRefused, EndpointUnresolvable
+from app.notify import ladder
 from app.notify.messages import addressed, render
 from app.notify.models import DeliveryStatus, Notification, PushDelivery, PushSubscription
 from app.org.models import User
@@ -39,15 +40,21 @@ def notify_many(requests: list[dict], now: datetime) -> int:
         return 0
     readers: dict[int, tuple[str, str]] = {}  # language and time zone
     devices: dict[int, list[int]] = {}
-    business_zone = current_app.config.get("BUSINESS_TIMEZONE", "Asia/Shanghai")
-    for user_id, locale, quiet_hours, subscription_id in db.session.execute(
-        select(User.id, User.locale, User.quiet_hours, PushSubscription.id)
+    config = current_app.config
+    business_zone = config.get("BUSINESS_TIMEZONE", "Asia/Shanghai")
+    climbing = bool(ladder.ladder_of(config)) and any(r["kind"] in ladder.LADDER_KINDS for r, _ in wanted)
+    identities = (User.phone, User.dingtalk_userid, User.wecom_userid, User.feishu_user_id) if climbing else ()
+    people: dict[int, object] = {}  # their channel identities, when a ladder may climb
+    for user_id, locale, quiet_hours, subscription_id, *ids in db.session.execute(
+        select(User.id, User.locale, User.quiet_hours, PushSubscription.id, *identities)
         .outerjoin(PushSubscription, PushSubscription.user_id == User.id)
         .where(among_ids(User.id, everyone), User.active.is_(True))
     ):
         readers[user_id] = (locale, reader_zone(quiet_hours, business_zone))
         if subscription_id is not None:
             devices.setdefault(user_id, []).append(subscription_id)
+        if climbing and user_id not in people:
+            people[user_id] = _Identities(*ids)
     rows = []
     for r, ids in wanted:
         texts: dict[tuple[str, str], tuple[str, str]] = {}  # a message reads the same for everyone alike
@@ -65,16 +72,32 @@ def notify_many(requests: list[dict], now: datetime) -> int:
                          "tag": tag, "priority": r["priority"], "urgent": urgent, "data": data})
     if not rows:
         return 0
-    if not any(row["user_id"] in devices for row in rows):
+    if not climbing and not any(row["user_id"] in devices for row in rows):
         insert_rows(Notification.__table__, rows, created_at=now, read_at=None)
         return len(rows)
-    notes = insert_rows(Notification.__table__, rows, returning=(Notification.id, Notification.user_id), created_at=now, read_at=None)
+    returning = (Notification.id, Notification.user_id, Notification.kind, Notification.priority) if climbing else \
+        (Notification.id, Notification.user_id)
+    notes = [tuple(n) for n in insert_rows(Notification.__table__, rows, returning=returning, created_at=now, read_at=None)]
+    if climbing:  # the ladder's first rungs: durable timers in the channel outbox (app/notify/ladder.py)
+        ladder.start(config=config, notes=notes, users=people, has_devices=set(devices), now=now)
+        notes = [n[:2] for n in notes]
+        if not any(row["user_id"] in devices for row in rows):
+            return len(rows)
     db.session.info["baton.push_pending"] = True  # nudges the dispatcher after commit (see nudge.py)
     insert_rows(PushDelivery.__table__, [
         {"notification_id": note_id, "subscription_id": subscription_id}
         for note_id, user_id in sorted(notes) for subscription_id in devices.get(user_id, [])
     ], status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=now, last_error=None, created_at=now, sent_at=None)
     return len(rows)
+
+
+class _Identities:
+    """A person's addresses on the channels, as the ladder reads them (named like the columns of users)."""
+
+    __slots__ = ("phone", "dingtalk_userid", "wecom_userid", "feishu_user_id")
+
+    def __init__(self, phone, dingtalk_userid, wecom_userid, feishu_user_id):
+        self.phone, self.dingtalk_userid, self.wecom_userid, self.feishu_user_id = phone, dingtalk_userid, wecom_userid, feishu_user_id
 
 
 @functools.lru_cache(maxsize=64)

@@ -116,7 +116,7 @@ def test_the_import_and_export_carry_identities(client, auth, demo):
 
 def _notification(user_id, now):
     note = Notification(user_id=user_id, kind="task.assigned", title="A task is yours", body="WO-1 · Pick", url="/#/task/1",
-                        priority="P1", urgent=True, data={"task_id": 1}, created_at=now)
+                        priority="P1", urgent=True, data={}, created_at=now)
     db.session.add(note)
     db.session.commit()
     return note.id
