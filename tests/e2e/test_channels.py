@@ -30,6 +30,7 @@ def dingtalk_server(tmp_path):
             db.create_all()
             seed_demo()
             db.session.scalar(db.select(User).where(User.login == "staff.wh1")).dingtalk_userid = "dt-wh1"
+            db.session.scalar(db.select(User).where(User.login == "cs.agent1")).dingtalk_userid = "dt-a1"
             db.session.commit()
             db.session.remove()
         serving = _serve(app)
@@ -90,3 +91,30 @@ def test_an_admin_sets_a_persons_dingtalk_id(browser, dingtalk_server):
         assert admin.js_errors() == []
     finally:
         admin.close()
+
+
+def test_an_offer_nobody_can_push_to_goes_to_dingtalk_and_the_notification_says_so(browser, dingtalk_server):
+    base, dingtalk = dingtalk_server
+    login = urllib.request.Request(f"{base}/api/v1/auth/login", data=json.dumps({"login": "lead.cs", "password": DEMO_PASSWORD}).encode(),
+                                   headers={"Content-Type": "application/json"})
+    token = json.load(urllib.request.urlopen(login))["token"]
+    create = urllib.request.Request(f"{base}/api/v1/work-orders", data=json.dumps(
+        {"template": "complaint", "title": "Leaking carton", "priority": "P1"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert urllib.request.urlopen(create).status == 201
+    phone = Phone(browser, base, locale="zh-CN")
+    try:
+        page = phone.sign_in("cs.agent1")
+        for _ in range(100):  # the worker's next pass sends the first rung: cs.agent1 has no device for a push
+            if "dt-a1" in [to for to, _ in dingtalk.sent]:
+                break
+            page.wait_for_timeout(100)
+        else:
+            raise AssertionError("the offer did not reach DingTalk")
+        (to, card), = [(to, m) for to, m in dingtalk.sent if to == "dt-a1"]
+        assert "Leaking carton" in card["action_card"]["markdown"] and "/#/task/" in card["action_card"]["single_url"]
+        phone.open("/notifications")
+        expect(page.locator(".notif-reach").first).to_contain_text("钉钉: 已送达")
+        assert phone.js_errors() == []
+    finally:
+        phone.close()

@@ -1133,4 +1133,10 @@ export default {
   'designer.changed_title': 'Changed by someone else',
   'designer.changed_body': 'Version {n} of this template was published or edited after you opened it. Publishing replaces it with yours.',
   'designer.publish_anyway': 'Publish mine',
+  // How a notification went out on the other channels (issue 18)
+  'channels.delivery.sent': 'delivered',
+  'channels.delivery.retry': 'will retry',
+  'channels.delivery.gone': 'ID not recognised',
+  'channels.delivery.failed': 'failed',
+  'channels.delivery.muted': 'quiet hours',
 };

@@ -1133,4 +1133,10 @@ export default {
   'designer.changed_title': '已被他人修改',
   'designer.changed_body': '你打开此模板后，第 {n} 版已被发布或修改。发布将用你的版本替换它。',
   'designer.publish_anyway': '发布我的版本',
+  // How a notification went out on the other channels (issue 18)
+  'channels.delivery.sent': '已送达',
+  'channels.delivery.retry': '稍后重试',
+  'channels.delivery.gone': 'ID 无法识别',
+  'channels.delivery.failed': '发送失败',
+  'channels.delivery.muted': '免打扰',
 };

@@ -39,6 +39,15 @@ export default function notificationsView(el) {
     }
   }
 
+  // How it went out beyond the push: the last attempt on each chat channel or SMS (the ladder's rungs).
+  function reached(deliveries) {
+    const last = new Map();
+    (deliveries || []).filter((d) => d.channel !== 'webpush').forEach((d) => last.set(d.channel, d));
+    if (!last.size) return null;
+    return h('p.hint.notif-reach', [...last.values()].map((d) =>
+      `${t(`channels.name.${d.channel}`)}: ${tMaybe(`channels.delivery.${d.result}`, d.result)}`).join(' · '));
+  }
+
   function draw(cachedAt) {
     markAll.hidden = !items.some((n) => !n.read_at);
     if (!items.length) {
@@ -52,6 +61,7 @@ export default function notificationsView(el) {
           !n.read_at ? h('span.sr-only', ` (${t('notif.unread')})`) : null),
         n.body ? h('p', n.body) : null,
         h('p.muted', when(n.created_at)),
+        reached(n.deliveries),
       ];
       const open = async (e) => {
         if (!n.read_at) {
