@@ -14,6 +14,8 @@ from app.notify.schemas import (
     ChannelTestResultSchema,
     ChannelTestSchema,
     MyChannelsSchema,
+    UnreachableArgs,
+    UnreachableSchema,
     MarkReadResultSchema,
     MarkReadSchema,
     NotificationListArgs,
@@ -115,3 +117,13 @@ def my_channels():
 def test_channel(body):
     """Send yourself a test message on one channel now, and see how it went (kept like any attempt)."""
     return reach.send_test(user=current_user(), channel=body["channel"], config=current_app.config, now=utcnow())
+
+
+@blp.route("/people/unreachable")
+@auth_required(roles=("lead", "admin"))
+@blp.arguments(UnreachableArgs, location="query")
+@blp.response(200, UnreachableSchema)
+def unreachable(args):
+    """People of your departments (everyone, for an admin) whom nothing reached in `days` days: no push accepted and
+    no message delivered on DingTalk, WeCom, Feishu or SMS, with the channels they have and those that are broken."""
+    return {"items": reach.unreachable(user=current_user(), days=args["days"], now=utcnow())}

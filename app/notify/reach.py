@@ -4,7 +4,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.errors import Invalid
 from app.extensions import db
@@ -25,6 +25,7 @@ from app.notify.models import (
 )
 from app.notify.webpush import PushMessage
 from app.org.models import User
+from app.org.service import subtree_ids
 
 log = logging.getLogger("baton.channels")
 
@@ -226,3 +227,31 @@ def dispatch_channels(*, now: datetime, config, max_attempts: int = 8, batch_siz
         if len(ids) < batch_size:
             break
     return counts
+
+
+def unreachable(*, user: User, days: int, now: datetime) -> list[dict]:
+    """People (of the departments a lead leads; everyone for an admin) whom nothing reached in `days` days: no push
+    accepted by a device of theirs and no message delivered on another channel. Two set-based reads and one per
+    table of identities."""
+    people = select(User).where(User.active.is_(True)).order_by(User.name, User.id)
+    if not user.has_role("admin"):
+        if user.department_id is None:
+            return []
+        people = people.where(User.department_id.in_(subtree_ids(user.department_id)))
+    since = now - timedelta(days=days)
+    everyone = list(db.session.scalars(people))
+    ids = [p.id for p in everyone]
+    last: dict[int, datetime] = {}
+    broken: dict[int, list[str]] = {}
+    for user_id, at in db.session.execute(select(PushSubscription.user_id, func.max(PushSubscription.last_success_at))
+                                          .where(PushSubscription.user_id.in_(ids)).group_by(PushSubscription.user_id)):
+        if at is not None:
+            last[user_id] = at
+    for state in db.session.scalars(select(ChannelState).where(ChannelState.user_id.in_(ids))):
+        if state.last_sent_at is not None and (state.user_id not in last or state.last_sent_at > last[state.user_id]):
+            last[state.user_id] = state.last_sent_at
+        if state.broken_identity:
+            broken.setdefault(state.user_id, []).append(state.channel)
+    return [{"id": p.id, "name": p.name, "department_id": p.department_id, "last_delivered_at": last.get(p.id),
+             "channels": [c for c in registry.IDENTITY if identity_of(p, c)], "broken": sorted(broken.get(p.id, []))}
+            for p in everyone if last.get(p.id) is None or last[p.id] < since]

@@ -140,3 +140,21 @@ class ChannelTestResultSchema(ma.Schema):
     error = ma.fields.String(allow_none=True, metadata={"description": "The vendor's error code"})
     detail = ma.fields.String(allow_none=True, metadata={"description": "The vendor's words, as it said them"})
     at = ma.fields.DateTime()
+
+
+class UnreachableArgs(ma.Schema):
+    days = ma.fields.Integer(load_default=7, validate=validate.Range(1, 365),
+                             metadata={"description": "Nothing delivered to them in this many days"})
+
+
+class UnreachablePersonSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    department_id = ma.fields.Integer(allow_none=True)
+    last_delivered_at = ma.fields.DateTime(allow_none=True, metadata={"description": "The last push or message that reached them"})
+    channels = ma.fields.List(ma.fields.String(), metadata={"description": "The channels they have an identity on"})
+    broken = ma.fields.List(ma.fields.String(), metadata={"description": "Channels whose vendor does not know their identity"})
+
+
+class UnreachableSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(UnreachablePersonSchema))

@@ -279,6 +279,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/changes"): Row(every_person()),
     ("POST", "/api/v1/notifications/read"): Row(every_person(), body=lambda w: {"all": True}),
     ("GET", "/api/v1/me/channels"): Row(every_person()),
+    ("GET", "/api/v1/people/unreachable"): Row(cells(lead=SUCCESS, admin=SUCCESS)),
     # Web Push without VAPID keys in this world: a 422 about the channel, never 401/403/404 for a person
     ("POST", "/api/v1/me/channels/test"): Row(every_person(OK), body=lambda w: {"channel": "webpush"}),
     # --- integrations: admin, or a key with the matching scope ---

@@ -200,3 +200,21 @@ def test_the_worker_delivers_the_channel_outbox(app, demo, dingtalk):
     db.session.commit()
     assert run_all_once(now=now, config=app.config)["channel_messages_sent"] == 1
     assert [to for to, _ in dingtalk.sent] == ["dt-wh1"]
+
+
+def test_leads_and_admins_see_who_nothing_reached(client, auth, demo, dingtalk):
+    staff = auth.headers("staff.wh1")
+    client.patch(f"{V1}/me", json={"dingtalk_userid": "dt-wh1"}, headers=staff)
+
+    def unreachable(login):
+        r = client.get(f"{V1}/people/unreachable", query_string={"days": 7}, headers=auth.headers(login))
+        assert r.status_code == 200, r.json
+        return {p["id"]: p for p in r.json["items"]}
+
+    before = unreachable("admin")
+    assert demo.uid("staff.wh1") in before and before[demo.uid("staff.wh1")]["channels"] == ["dingtalk"]
+    assert client.post(f"{V1}/me/channels/test", json={"channel": "dingtalk"}, headers=staff).json["result"] == "sent"
+    assert demo.uid("staff.wh1") not in unreachable("admin")
+    theirs = unreachable("lead.cs")  # a lead sees the people of the departments they lead
+    assert demo.uid("cs.agent1") in theirs and demo.uid("staff.wh1") not in theirs
+    assert_error(client.get(f"{V1}/people/unreachable", headers=staff), 403)
