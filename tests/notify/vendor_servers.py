@@ -19,6 +19,7 @@ import itertools
 import json
 import secrets
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,6 +50,8 @@ class FakeVendor:
                     body = json.loads(raw) if raw else {}
                 except ValueError:
                     body = None
+                if vendor.delay:
+                    time.sleep(vendor.delay)  # the vendor's latency, outside the lock so requests overlap
                 with vendor.lock:
                     vendor.requests.append((method, parts.path))
                     if vendor.down > 0:
@@ -85,6 +88,7 @@ class FakeVendor:
             self.unknown: set[str] = set()
             self.rate_limited = 0
             self.down = 0
+            self.delay = 0.0  # seconds each request takes
             self.requests: list[tuple[str, str]] = []
             self._counter = itertools.count(1)
             self.results: dict[int, list[str]] = {}

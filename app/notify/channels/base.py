@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
@@ -110,12 +111,15 @@ class VendorChannel:
     per_minute = 1000
 
     def __init__(self, *, base_url: str, timeout: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 per_minute: int | None = None):
+                 per_minute: int | None = None, max_workers: int = 16):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._clock = clock
+        self.max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
         self.session = PushSession()  # env read once, no cookies, no redirects followed
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_workers, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.token = AccessToken(self._fetch_token, clock)
@@ -137,8 +141,16 @@ class VendorChannel:
         return self.fetch_token()
 
     def send_many(self, messages: list[ChannelMessage]) -> list[ChannelResult]:
-        """Send each message in turn; a vendor's rate limit holds back the rest of the batch (answered ``retry``)."""
-        return [self.send(m) for m in messages]
+        """Send the messages concurrently (``max_workers`` at a time, one connection each); results in input order.
+        A vendor's rate limit holds back what is not sent yet (answered ``retry``)."""
+        messages = list(messages)
+        if len(messages) <= 1 or self.max_workers <= 1:
+            return [self.send(m) for m in messages]
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix=f"channel-{self.name}")
+            executor = self._executor
+        return list(executor.map(self.send, messages))
 
     def send(self, message: ChannelMessage) -> ChannelResult:
         """One message; never raises for a per-message failure."""

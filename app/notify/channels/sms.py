@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
@@ -42,6 +43,7 @@ class SnsSmsChannel:
         self.region, self.endpoint_url, self.sender_id = region, endpoint_url, sender_id
         self.default_country, self.public_url = default_country, public_url
         self._client = None
+        self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def client(self):
@@ -59,7 +61,15 @@ class SnsSmsChannel:
         return (words[:400] + (f" {link}" if link.startswith("http") else ""))[:600]
 
     def send_many(self, messages: list[ChannelMessage]) -> list[ChannelResult]:
-        return [self.send(m) for m in messages]
+        """Concurrently (boto3 clients are thread-safe); results in input order."""
+        messages = list(messages)
+        if len(messages) <= 1:
+            return [self.send(m) for m in messages]
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="channel-sms")
+            executor = self._executor
+        return list(executor.map(self.send, messages))
 
     def send(self, message: ChannelMessage) -> ChannelResult:
         number = e164(message.to, self.default_country)
