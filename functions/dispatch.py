@@ -1,4 +1,4 @@
-"""SQS: a nudge that the push outbox has rows; deliver them (idempotent: rows are leased and recorded)."""
+"""SQS: a nudge that the push or channel outbox has rows; deliver them (idempotent: rows are leased and recorded)."""
 from functions.runtime import app_context, sqs_batch
 
 
@@ -9,9 +9,12 @@ def handler(event, context):
         from app.common.clock import utcnow
         from app.notify import providers
         from app.notify.dispatch import dispatch_pending
+        from app.notify.reach import dispatch_channels
 
-        dispatch_pending(now=utcnow(), provider=providers.from_config(current_app.config),
-                         max_attempts=current_app.config["PUSH_MAX_ATTEMPTS"])
+        config = current_app.config
+        dispatch_pending(now=utcnow(), provider=providers.from_config(config), max_attempts=config["PUSH_MAX_ATTEMPTS"])
+        if any(c != "webpush" for c in config.get("CHANNELS") or ()):
+            dispatch_channels(now=utcnow(), config=config, max_attempts=config.get("CHANNEL_MAX_ATTEMPTS", 8))
 
     return sqs_batch(event, handle, job="dispatch")
 

@@ -47,7 +47,7 @@ def start(*, config, notes: list[tuple[int, int, str, str]], users: dict, has_de
     """Write the first rung of each new notification that climbs: `notes` are (id, user id, kind, priority).
 
     Someone with a device gets the push now and the first other channel after the step-up; someone without one
-    gets the first other channel at once."""
+    gets the first other channel at once. Answers how many rungs are due at once (the dispatcher is nudged)."""
     step_up = config.get("STEP_UP") or {}
     by_due: dict[datetime, list[dict]] = {}
     for note_id, user_id, kind, priority in notes:
@@ -61,7 +61,7 @@ def start(*, config, notes: list[tuple[int, int, str, str]], users: dict, has_de
     for due, rows in by_due.items():  # a statement per due time however many offers (a recall's fan-out)
         insert_rows(ChannelDelivery.__table__, rows, status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=due,
                     last_error=None, error_code=None, created_at=now, sent_at=None)
-    return sum(len(rows) for rows in by_due.values())
+    return len(by_due.get(now, []))
 
 
 def still_waiting(note: Notification) -> bool:

@@ -79,7 +79,8 @@ def notify_many(requests: list[dict], now: datetime) -> int:
         (Notification.id, Notification.user_id)
     notes = [tuple(n) for n in insert_rows(Notification.__table__, rows, returning=returning, created_at=now, read_at=None)]
     if climbing:  # the ladder's first rungs: durable timers in the channel outbox (app/notify/ladder.py)
-        ladder.start(config=config, notes=notes, users=people, has_devices=set(devices), now=now)
+        if ladder.start(config=config, notes=notes, users=people, has_devices=set(devices), now=now):
+            db.session.info["baton.push_pending"] = True  # someone without a device is sent the first other channel now
         notes = [n[:2] for n in notes]
         if not any(row["user_id"] in devices for row in rows):
             return len(rows)

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.notify import channels as registry
 from app.notify.models import ChannelAttempt, ChannelDelivery, Notification, PushSubscription
 from app.notify.reach import dispatch_channels
-from tests.functions.conftest import aws, moto_endpoint  # noqa: F401 - SNS on the session's moto server
+from tests.functions.conftest import aws, handler_app, moto_endpoint  # noqa: F401 - SNS on the session's moto server; the Lambda app
 from tests.notify.vendor_servers import FakeDingTalk
 from tests.workorders.conftest import Flow
 
@@ -121,3 +121,14 @@ def test_step_up_times_come_from_the_environment():
     for bad in ("P1=soon", "P9=2m", "P1=0m"):
         with pytest.raises(ConfigError):
             parse_step_up(bad)
+
+
+def test_the_dispatch_job_sends_the_rungs_due_now(app, world, handler_app):  # noqa: F811
+    from functions import dispatch
+    from tests.functions.conftest import sqs_event
+
+    flow, dingtalk = world
+    flow.create("complaint", priority="P1")
+    result = dispatch.handler(sqs_event('{"kind": "dispatch"}'), None)
+    assert result == {"batchItemFailures": []}
+    assert _sent_to(dingtalk) == ["dt-a2"]  # no device: DingTalk at once, without waiting for the minute's sweep
