@@ -44,7 +44,8 @@ def my_channels(*, user: User, config) -> list[dict]:
     for attempt in db.session.scalars(select(ChannelAttempt).where(ChannelAttempt.user_id == user.id)
                                       .order_by(ChannelAttempt.id.desc()).limit(200)):
         last.setdefault(attempt.channel, attempt)
-    devices = db.session.scalar(select(db.func.count()).select_from(PushSubscription).where(PushSubscription.user_id == user.id))
+    devices, pushed_at = db.session.execute(select(func.count(), func.max(PushSubscription.last_success_at))
+                                            .where(PushSubscription.user_id == user.id)).one()
     answer = []
     for channel in registry.enabled(config):
         if not registry.configured(config, channel):
@@ -53,11 +54,12 @@ def my_channels(*, user: User, config) -> list[dict]:
         state = states.get(channel)
         broken = bool(state and identity and state.broken_identity == identity)
         attempt = last.get(channel)
+        sent_at = pushed_at if channel == "webpush" else (state.last_sent_at if state else None)
         answer.append({
             "channel": channel, "identity": identity, "devices": devices if channel == "webpush" else None,
-            "state": "none" if identity is None else ("broken" if broken else ("ok" if state and state.last_sent_at else "untried")),
+            "state": "none" if identity is None else ("broken" if broken else ("ok" if sent_at else "untried")),
             "broken_code": state.broken_code if broken else None,
-            "last_sent_at": state.last_sent_at if state else None,
+            "last_sent_at": sent_at,
             "last_attempt": {"at": attempt.at, "result": attempt.result, "error": attempt.error_code} if attempt else None,
         })
     return answer

@@ -218,3 +218,21 @@ def test_leads_and_admins_see_who_nothing_reached(client, auth, demo, dingtalk):
     theirs = unreachable("lead.cs")  # a lead sees the people of the departments they lead
     assert demo.uid("cs.agent1") in theirs and demo.uid("staff.wh1") not in theirs
     assert_error(client.get(f"{V1}/people/unreachable", headers=staff), 403)
+
+
+def test_web_push_is_listed_with_the_devices_and_whether_a_push_got_through(app, client, auth, demo, dingtalk, monkeypatch):
+    from app.notify.models import PushSubscription
+
+    monkeypatch.setitem(app.config, "PUSH_PROVIDER", "log")  # Web Push set up (logged) on this server
+    staff = auth.headers("staff.wh1")
+    assert _channels(client, staff)["webpush"]["state"] == "none"
+    subscription = PushSubscription(user_id=demo.uid("staff.wh1"), endpoint="https://push.example/wh1", p256dh="k", auth="a",
+                                    created_at=utcnow())
+    db.session.add(subscription)
+    db.session.commit()
+    assert (_channels(client, staff)["webpush"]["devices"], _channels(client, staff)["webpush"]["state"]) == (1, "untried")
+    subscription.last_success_at = utcnow()
+    db.session.commit()
+    assert _channels(client, staff)["webpush"]["state"] == "ok"
+    r = client.post(f"{V1}/me/channels/test", json={"channel": "webpush"}, headers=staff)
+    assert (r.status_code, r.json["result"]) == (200, "sent")
