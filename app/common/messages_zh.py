@@ -526,3 +526,7 @@ _NOTIFY = {
 }
 
 MESSAGES: dict[str, str] = {**_LIBRARIES, **_REQUESTS, **_ACCOUNTS, **_FLOWS, **_WORK, **_QUALITY, **_METRICS, **_NOTIFY}
+
+#: Yes and no as people type them in a spreadsheet's column, in Chinese (the importers add the English ones).
+SPREADSHEET_YES = frozenset({"是", "对"})
+SPREADSHEET_NO = frozenset({"否", "不"})

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from app.common.bulk import lookup_ci
+from app.common.messages_zh import SPREADSHEET_NO, SPREADSHEET_YES
 from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.org.importing import _problem, read_table
@@ -20,8 +21,8 @@ from app.org.models import Group, Shift, User
 from app.org.shifts import check_shift, require_planner
 
 COLUMNS = ("login", "group", "starts_at", "ends_at", "handover")
-YES = {"yes", "y", "true", "1", "是", "x"}
-NO = {"", "no", "n", "false", "0", "否"}
+YES = {"yes", "y", "true", "1", "x"} | SPREADSHEET_YES
+NO = {"", "no", "n", "false", "0"} | SPREADSHEET_NO
 FIELD_COLUMN = {"user_id": "login", "group_id": "group", "starts_at": "starts_at", "ends_at": "ends_at"}
 
 
