@@ -113,6 +113,17 @@ def test_an_offer_nobody_can_push_to_goes_to_dingtalk_and_the_notification_says_
             raise AssertionError("the offer did not reach DingTalk")
         (to, card), = [(to, m) for to, m in dingtalk.sent if to == "dt-a1"]
         assert "Leaking carton" in card["action_card"]["markdown"] and "/#/task/" in card["action_card"]["single_url"]
+        # DingTalk has the card; the worker records the attempt once it has asked DingTalk how the send went.
+        agent = json.load(urllib.request.urlopen(urllib.request.Request(
+            f"{base}/api/v1/auth/login", data=json.dumps({"login": "cs.agent1", "password": DEMO_PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"})))["token"]
+        mine = urllib.request.Request(f"{base}/api/v1/notifications", headers={"Authorization": f"Bearer {agent}"})
+        for _ in range(100):
+            if any(n.get("deliveries") for n in json.load(urllib.request.urlopen(mine))["items"]):
+                break
+            page.wait_for_timeout(100)
+        else:
+            raise AssertionError("the DingTalk attempt was not recorded")
         phone.open("/notifications")
         expect(page.locator(".notif-reach").first).to_contain_text("钉钉: 已送达")
         assert phone.js_errors() == []
