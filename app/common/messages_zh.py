@@ -348,6 +348,7 @@ _FLOWS = {
 }
 
 _WORK = {
+    "overlaps shift {id} of the same person or group": "与同一人或同一小组的班次 {id} 时间重叠",
     # The team board (app/workorders/board.py)
     "Only leads see a team board.": "只有主管可以查看团队看板。",
     "You do not lead this department.": "你不是该部门的主管。",

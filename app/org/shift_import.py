@@ -18,7 +18,7 @@ from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.org.importing import _problem, read_table
 from app.org.models import Group, Shift, User
-from app.org.shifts import check_shift, require_planner
+from app.org.shifts import check_shift, overlap, require_planner
 
 COLUMNS = ("login", "group", "starts_at", "ends_at", "handover")
 YES = {"yes", "y", "true", "1", "x"} | SPREADSHEET_YES
@@ -69,6 +69,9 @@ def import_shifts(*, user: User, filename: str, data: bytes, dry_run: bool, tz: 
                 require_planner(user, user_id=user_id, group_id=group_id)
             except Forbidden:
                 found.append(("group" if group else "login", "not of a department you lead"))
+            else:
+                for field, messages in overlap(user_id=user_id, group_id=group_id, starts_at=starts_at, ends_at=ends_at).items():
+                    found.extend((FIELD_COLUMN[field], m) for m in messages)
         problems.extend(_problem(row.number, column, message) for column, message in found)
         if not found:
             shifts.append(Shift(user_id=user_id, group_id=group_id, starts_at=starts_at, ends_at=ends_at,

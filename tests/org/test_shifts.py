@@ -93,6 +93,32 @@ def test_a_bad_shift_is_refused_at_its_path(client, h, demo, body, path):
     assert path in error["details"], error
 
 
+def test_a_persons_shifts_never_overlap(client, h, demo):
+    """Two shifts of one person (or one group) at once would make "on duty" and the end's hand-back ambiguous: the
+    second is refused at starts_at, naming the first; back to back, or another person's, is fine."""
+    zhao = demo.uid("staff.wh1")
+    first = client.post("/api/v1/shifts", json={"user_id": zhao, **NIGHT}, headers=h("mgr.wh1")).json
+    clash = {"user_id": zhao, "starts_at": "2026-12-08T05:00:00+08:00", "ends_at": "2026-12-08T13:00:00+08:00"}
+    error = assert_error(client.post("/api/v1/shifts", json=clash, headers=h("mgr.wh1")), 422)
+    assert error["details"] == {"starts_at": [f"overlaps shift {first['id']} of the same person or group"]}
+    chinese = client.post("/api/v1/shifts", json=clash, headers={**h("mgr.wh1"), "Accept-Language": "zh-CN"}).json
+    assert chinese["error"]["details"]["starts_at"] == [f"与同一人或同一小组的班次 {first['id']} 时间重叠"]
+    after = {"user_id": zhao, "starts_at": NIGHT["ends_at"], "ends_at": "2026-12-08T14:00:00+08:00"}
+    second = client.post("/api/v1/shifts", json=after, headers=h("mgr.wh1"))
+    assert second.status_code == 201, second.json  # back to back
+    assert client.post("/api/v1/shifts", json={"user_id": demo.uid("staff.wh1b"), **NIGHT}, headers=h("mgr.wh1")).status_code == 201
+    # Moving one onto the other is refused too; moving it onto itself is not an overlap.
+    moved = client.patch(f"/api/v1/shifts/{second.json['id']}", json={"starts_at": "2026-12-08T05:00:00+08:00"}, headers=h("mgr.wh1"))
+    assert_error(moved, 422)
+    assert client.patch(f"/api/v1/shifts/{first['id']}", json={"handover": True}, headers=h("mgr.wh1")).status_code == 200
+    # And in an import, at the row.
+    csv_text = "login,group,starts_at,ends_at,handover\nstaff.wh1,,2026-12-08 01:00,2026-12-08 09:00,no\n"
+    response = client.post("/api/v1/shifts/import", data={"file": (io.BytesIO(csv_text.encode()), "shifts.csv")},
+                           headers=h("mgr.wh1"), content_type="multipart/form-data")
+    problems = assert_error(response, 422, "import_invalid")["details"]["rows"]
+    assert [(p["row"], p["column"]) for p in problems] == [(2, "starts_at")]
+
+
 def test_shifts_import_from_csv_and_xlsx_with_every_problem_named(client, h, demo):
     _group(client, h, "SH day", [demo.uid("staff.wh1b")])
     csv_text = ("login,group,starts_at,ends_at,handover\n"
