@@ -128,20 +128,28 @@ def entry_point(w, _principal=None):
 
 def fresh_shift(w, _principal=None):
     """A shift of a customer-service agent (the lead's department), planned by the admin."""
-    created = w.client.post(f"{V1}/shifts", json={"user_id": uid(w, "cs.agent2"), **this_week()}, headers=w.bearer("admin"))
+    created = w.client.post(f"{V1}/shifts", json={"user_id": uid(w, "cs.agent2"), **next_shift(w)}, headers=w.bearer("admin"))
     assert created.status_code == 201, created.json
     return {"shift_id": created.json["id"]}
 
 
-def this_week():
-    """A shift around now: the agent it is for stays on duty for the other rows (someone with shifts is on duty only
-    inside them)."""
+def next_shift(w):
+    """Times for one more shift of the agent: the first call plans one around now (so the agent stays on duty for the
+    other rows: someone with shifts is on duty only inside them), and each call answers a later half hour of its
+    own (a person's shifts never overlap)."""
     from datetime import timedelta
 
     from app.common.clock import utcnow
 
     now = utcnow()
-    return {"starts_at": (now - timedelta(days=1)).isoformat(), "ends_at": (now + timedelta(days=6)).isoformat()}
+    count = w.ids.get("shifts_planned", 0)
+    if count == 0:
+        keeper = {"user_id": uid(w, "cs.agent2"), "starts_at": (now - timedelta(days=1)).isoformat(),
+                  "ends_at": (now + timedelta(days=6)).isoformat()}
+        assert w.client.post(f"{V1}/shifts", json=keeper, headers=w.bearer("admin")).status_code == 201
+    w.ids["shifts_planned"] = count + 1
+    start = now + timedelta(days=7, hours=count)
+    return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=30)).isoformat()}
 
 
 def sku_body(w):
@@ -191,7 +199,7 @@ TABLE: dict[tuple[str, str], Row] = {
                                                     body=lambda w: {"description": "pickers"}),
     # Shifts: leads for their departments (the lead's own agent here), admins for all (docs/design.md §16).
     ("GET", "/api/v1/shifts"): Row(admin_and_lead()),
-    ("POST", "/api/v1/shifts"): Row(admin_and_lead(), body=lambda w: {"user_id": uid(w, "cs.agent2"), **this_week()}),
+    ("POST", "/api/v1/shifts"): Row(admin_and_lead(), body=lambda w: {"user_id": uid(w, "cs.agent2"), **next_shift(w)}),
     ("GET", "/api/v1/shifts/<int:shift_id>"): Row(admin_and_lead(), fresh=fresh_shift),
     ("PATCH", "/api/v1/shifts/<int:shift_id>"): Row(admin_and_lead(), fresh=fresh_shift, body=lambda w: {"handover": True}),
     ("DELETE", "/api/v1/shifts/<int:shift_id>"): Row(admin_and_lead(), fresh=fresh_shift),
