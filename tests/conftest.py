@@ -6,6 +6,7 @@ under CI=true a missing server is a failure.
 """
 import copy
 import os
+from contextlib import contextmanager
 import uuid
 import warnings
 
@@ -286,3 +287,20 @@ def assert_error(response, status: int, code: str | None = None):
 def names(details: dict, field: str) -> bool:
     """Whether a 422's `details` names `field` or something inside it (`roles` for `roles.0`)."""
     return any(path == field or path.startswith(f"{field}.") for path in details)
+
+
+@contextmanager
+def racing_app(app, connections: int):
+    """A second app on the same database whose pool holds `connections` at once, for tests with real threads; its
+    connections are closed afterwards."""
+    racing = create_app({
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": connections, "max_overflow": 10, "pool_timeout": 60},
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        **FAST_HASH,
+    })
+    try:
+        yield racing
+    finally:
+        with racing.app_context():
+            db.engine.dispose()

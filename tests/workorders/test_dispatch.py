@@ -21,7 +21,7 @@ from app.workorders.completion import complete_task
 from app.workorders.handout import hand_out_waiting
 from app.workorders.models import DispatchPointer, Task, TaskStatus, TimelineEvent, WorkOrder
 from app.workorders.service import create_work_order
-from tests.conftest import FAST_HASH, assert_error
+from tests.conftest import FAST_HASH, racing_app, assert_error
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
 TZ = "Asia/Shanghai"
@@ -297,15 +297,9 @@ CAPACITY = 20
 
 @pytest.fixture
 def race_app(app):
-    racing = create_app({
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS + 4, "max_overflow": 10, "pool_timeout": 60},
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        **FAST_HASH,
-    })
-    yield racing
-    with racing.app_context():
-        db.engine.dispose()
+    """A second app on the same database with a connection pool big enough for every thread."""
+    with racing_app(app, THREADS + 4) as racing:
+        yield racing
 
 
 class Watch:

@@ -5,12 +5,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app
 from app.auth.service import issue_token
 from app.extensions import db
 from app.org import service as org
 from app.workorders.models import Task, TaskStatus, TimelineEvent, WorkOrder
-from tests.conftest import FAST_HASH
+from tests.conftest import racing_app
 
 # 16 phones at once on 40 tasks: enough to catch a broken arbiter every time (an arbiter that does not check the
 # row is still open lets several win in nearly every round); the 10,000-claim run is `bench/bench_claims.py`.
@@ -21,15 +20,8 @@ ROUNDS = 40
 @pytest.fixture
 def race_app(app):
     """A second app on the same database with a connection pool big enough for every thread."""
-    racing = create_app({
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS + 5, "max_overflow": 10, "pool_timeout": 60},
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        **FAST_HASH,
-    })
-    yield racing
-    with racing.app_context():
-        db.engine.dispose()
+    with racing_app(app, THREADS + 5) as racing:
+        yield racing
 
 
 def _people(n):

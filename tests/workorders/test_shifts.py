@@ -5,7 +5,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app
 from app.escalation.sweep import fire_due_timers
 from app.extensions import db
 from app.flows import service as flows
@@ -19,7 +18,7 @@ from app.workorders.claims import claim_task
 from app.workorders.models import Task, TaskCandidate, TimelineEvent
 from app.workorders.service import add_comment, create_work_order
 from app.workorders.shiftend import hand_over_ended_shifts
-from tests.conftest import FAST_HASH, assert_error
+from tests.conftest import assert_error, racing_app
 
 TZ = "Asia/Shanghai"
 # Monday 7 December 2026, 10:00 in Shanghai.
@@ -197,19 +196,16 @@ def test_two_runs_at_once_hand_each_shift_end_back_once(app):
         claim_task(user=db.session.get(User, people[i % 4].id), task_id=task.id, now=T0, max_skew=300)
         tasks.append(task.id)
     db.session.remove()
-    racing = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": app.config["SECRET_KEY"],
-                         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 4}, **FAST_HASH})
+    with racing_app(app, 4) as racing:
 
-    def run(_):
-        with racing.app_context():
-            moved = hand_over_ended_shifts(now=T0 + 2 * HOUR)
-            db.session.remove()
-            return moved
+        def run(_):
+            with racing.app_context():
+                moved = hand_over_ended_shifts(now=T0 + 2 * HOUR)
+                db.session.remove()
+                return moved
 
-    with ThreadPoolExecutor(2) as pool:
-        moved = sum(pool.map(run, range(2)))
-    with racing.app_context():
-        db.engine.dispose()
+        with ThreadPoolExecutor(2) as pool:
+            moved = sum(pool.map(run, range(2)))
     assert moved == 20
     events = db.session.scalars(select(TimelineEvent.task_id).where(TimelineEvent.kind == "handed_back")).all()
     assert sorted(events) == sorted(tasks)
