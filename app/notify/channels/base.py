@@ -209,6 +209,16 @@ class VendorChannel:
         return response, body
 
 
+    def errcode_token(self, path: str, params: dict, *, retry_codes: set[str]) -> tuple[str, float]:
+        """An access token from a `gettoken`-style call answering {errcode, errmsg, access_token, expires_in}
+        (DingTalk's and WeCom's); an errcode in `retry_codes` is worth trying again later."""
+        _, body = self.request_json("GET", path, params=params)
+        code = str(body.get("errcode", -1))
+        if code != "0":
+            raise VendorError("retry" if code in retry_codes else "failed", code, str(body.get("errmsg") or ""))
+        return body["access_token"], float(body.get("expires_in") or 7200)
+
+
 def card_link(message: ChannelMessage, base_url: str = "") -> str:
     """The absolute link a card opens (the notification's deep link in the app)."""
     url = message.url or "/"

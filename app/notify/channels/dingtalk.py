@@ -60,11 +60,8 @@ class DingTalkChannel(VendorChannel):
         self.app_key, self.app_secret, self.agent_id, self.public_url = app_key, app_secret, agent_id, public_url
 
     def fetch_token(self):
-        _, body = self.request_json("GET", "/gettoken", params={"appkey": self.app_key, "appsecret": self.app_secret})
-        code = str(body.get("errcode", -1))
-        if code != "0":
-            raise VendorError("retry" if code in BUSY_CODES | RATE_CODES else "failed", code, str(body.get("errmsg") or ""))
-        return body["access_token"], float(body.get("expires_in") or 7200)
+        return self.errcode_token("/gettoken", {"appkey": self.app_key, "appsecret": self.app_secret},
+                                  retry_codes=BUSY_CODES | RATE_CODES)
 
     def card(self, message: ChannelMessage) -> dict:
         markdown = f"### {message.title}\n\n{message.body}"

@@ -38,11 +38,8 @@ class WeComChannel(VendorChannel):
         self.corp_id, self.secret, self.agent_id, self.public_url = corp_id, secret, agent_id, public_url
 
     def fetch_token(self):
-        _, body = self.request_json("GET", "/cgi-bin/gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret})
-        code = str(body.get("errcode", -1))
-        if code != "0":
-            raise VendorError("retry" if code == "-1" or code in RATE_CODES else "failed", code, str(body.get("errmsg") or ""))
-        return body["access_token"], float(body.get("expires_in") or 7200)
+        return self.errcode_token("/cgi-bin/gettoken", {"corpid": self.corp_id, "corpsecret": self.secret},
+                                  retry_codes={"-1"} | RATE_CODES)
 
     def card(self, message: ChannelMessage) -> dict:
         button = next((a["title"] for a in message.actions or [] if a.get("action") == "open"), "")
