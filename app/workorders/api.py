@@ -12,7 +12,6 @@ from app.org.service import get_user, reader_zone
 from app.workorders import attachments, board, claims, classifications, completion, dryrun, handoffs, presenters, service
 from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import (
-    WorkOrderSummarySchema,
     TeamBoardArgs,
     TeamBoardSchema,
     TaskDetailSchema,
@@ -238,12 +237,7 @@ def get_task(task_id):
     data and what the steps before this one found."""
     user = current_user()
     task = visible_task(user, task_id)
-    view, case = presenters.present_one(task, utcnow()), presenters.case_of(task, link=_viewer(user))
-    work_order = {**{field: getattr(view["work_order"], field) for field in WorkOrderSummarySchema._declared_fields
-                     if field not in ("template", "refs")},
-                  "template_key": view["work_order"].template_key, **case["refs"], "data": case["data"]}
-    return {**view, "work_order": work_order, "previous": case["earlier"], "case": case,
-            **presenters.due_of(task, user, _reader_zone(user))}
+    return {**presenters.task_detail(task, utcnow(), link=_viewer(user)), **presenters.due_of(task, user, _reader_zone(user))}
 
 
 def _reader_zone(user) -> str:

@@ -202,6 +202,15 @@ def case_of(task: Task, link=None) -> dict:
     } for row, values in zip(rows, filled)]}
 
 
+def task_detail(task: Task, now: datetime, link=None) -> dict:
+    """A task as `GET /tasks/{id}` answers it: the task, its work order with references and data, the steps before it
+    with their attachments (`previous`), and the same as `case`."""
+    view, case = present_one(task, now), case_of(task, link)
+    summary = view["work_order"]
+    work_order = {**{field: getattr(summary, field) for field in WorkOrderSummary._fields}, "data": case["data"]}
+    return {**view, "work_order": work_order, "previous": case["earlier"], "case": case}
+
+
 def _labelled(values: dict | None, form: list[dict] | None) -> list[dict]:
     """Filled-in values with their form's label and type (None for a key the form does not declare); where several
     forms declare a name, the first one's."""
