@@ -9,17 +9,13 @@ import { navigate } from '../router.js';
 import { toast } from '../ui/toast.js';
 import { errorText, fieldErrors } from '../ui/errors.js';
 import { loading, errorState } from '../ui/parts.js';
-import { shell, textField, selectField } from './admin.js';
+import { shell, textField, selectField, calendarName } from './admin.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const ZONES = ['Asia/Shanghai', 'Asia/Hong_Kong', 'Asia/Taipei', 'Asia/Singapore', 'Asia/Tokyo', 'Europe/London', 'Europe/Berlin',
   'America/New_York', 'America/Los_Angeles', 'UTC'];
 const BLANK = { name: '', timezone: 'Asia/Shanghai', holidays_from: 'CN', holidays: [], workdays: [],
   week: { mon: [['09:00', '18:00']], tue: [['09:00', '18:00']], wed: [['09:00', '18:00']], thu: [['09:00', '18:00']], fri: [['09:00', '18:00']] } };
-
-function calendarName(c) {
-  return c.key ? tMaybe(`calendar.${c.key}`, c.name) : c.name;
-}
 
 /** A list of rows the admin adds to and removes from; each row has an error line the save may fill. */
 function rows(makeRow, initial, addLabel) {

@@ -434,7 +434,7 @@ export function departmentsView(el) {
   return cleanup;
 }
 
-function calendarName(c) {
+export function calendarName(c) {
   return c.key ? tMaybe(`calendar.${c.key}`, c.name) : c.name;
 }
 
