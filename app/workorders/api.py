@@ -255,7 +255,7 @@ def _task_view(task):
 @blp.response(200, TaskSchema)
 def claim(body, task_id):
     """Claim a pool task; 409 task_taken when someone else won."""
-    return _task_view(claims.claim_task(user=current_user(), task_id=task_id, now=utcnow(), occurred_at=body["occurred_at"], max_skew=_skew()))
+    return claims.claim_and_present(user=current_user(), task_id=task_id, now=utcnow(), occurred_at=body["occurred_at"], max_skew=_skew())
 
 
 @blp.route("/tasks/<int:task_id>/release", methods=["POST"])
