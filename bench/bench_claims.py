@@ -1,30 +1,43 @@
-"""Claims through the HTTP API under gunicorn on PostgreSQL, against a one-UPDATE baseline served the same way.
+"""Create, claim and complete over HTTP under gunicorn: Baton beside its peer (django-viewflow 2) and two baselines.
 
-    .venv/bin/python bench/bench_claims.py [--clients 32] [--per-client 40] [--group-size 8]
-        [--contended-rounds 40] [--workers 4] [--threads 2] [--baseline-seconds 8]
+    .venv/bin/python bench/bench_claims.py [--clients 32] [--per-client 20] [--runs 2] [--group-size 8]
+        [--contended-rounds 40] [--workers 4] [--threads 2] [--baseline-seconds 8] [--no-peer]
 
-Creates its own database `baton_bench_claims_*` (dropped at the end), the schema, one lead and one
-staff member per client, groups of --group-size staff and one pool template per group (SLA and
-reminder, so timers are armed as in real use). Then, with --clients concurrent HTTP clients (asyncio +
-aiohttp, one keep-alive connection each, like one phone each):
+Creates its own database `baton_bench_claims_*` (dropped at the end), the schema, one lead and one staff member per
+client, groups of --group-size staff and one pool template per group (SLA and reminder, so timers are armed as in
+real use). The peer, unless --no-peer, is bench/peer/: the same one-step flow (start -> one human task claimable by
+a group's members -> end) in django-viewflow 2 on its own database `baton_bench_claims_peer_*` (dropped too), with
+the same people, installed on first use into bench/peer/.venv from bench/peer/requirements.txt (if that fails, the
+bench says so and goes on without it). All four servers run under gunicorn with the same settings. Then, with
+--clients concurrent HTTP clients (asyncio + aiohttp, one keep-alive connection each, like one phone each):
 
-  baseline   POST /bump/<random row> on bench/baseline_app.py: one `UPDATE ... RETURNING`, nothing else
-  create     POST /api/v1/work-orders               (each client's lead opens work orders for its group)
-  claim      POST /api/v1/tasks/{id}/claim          (each task claimed once, by its own client: no contention)
-  complete   POST /api/v1/tasks/{id}/complete       (resolves the work order)
-  contended  the --group-size members of a group claim the same task at once, --contended-rounds times
-  baseline   again, so that a drift of the shared machine shows
+  baselines  POST /bump/<random row>, one `UPDATE ... RETURNING`: bench/baseline_app.py (bare WSGI, psycopg in
+             autocommit) and bench/baseline_flask.py (Flask + SQLAlchemy Core, pooled, in a transaction)
+  create     Baton POST /api/v1/work-orders; Viewflow POST /api/start/ (each client's lead, for its group)
+  claim      Baton POST /api/v1/tasks/{id}/claim; Viewflow POST /api/{process}/handle/{task}/assign/
+             (each task claimed once, by its own client: no contention)
+  complete   Baton POST /api/v1/tasks/{id}/complete; Viewflow POST /api/{process}/handle/{task}/execute/ (ends it)
+  contended  Baton only: the --group-size members of a group claim the same task at once, --contended-rounds times
+  baselines  again, so that a drift of the shared machine shows
 
-Prints one figure per line: rates, p50/p95 latencies, the 409 share of the contended phase and the
-ratio claims/s : baseline req/s (target >= 0.5). Exit status 1 only when a correctness check fails
-(a claim that should win did not, or a contended task had other than one winner); timing never fails it.
+Each of create, claim and complete runs Baton and Viewflow in alternating runs (A B A B for --runs 2), each run
+--per-client operations per client. Prints one figure per line, per system and operation: requests/s, p50/p95, CPU
+ms per operation of the gunicorn workers, of that system's database backends and of this client, and SQL statements
+per operation; then the ratios Baton : Viewflow (whole-life CPU, target <= 0.4; req/s per operation, target >= 2)
+and claims/s : baseline req/s (same-stack target >= 0.5; bare WSGI too). Exit status 1 only when a correctness check
+fails (an operation that should succeed did not, a contended task had other than one winner, or a database disagrees
+with what the clients saw); timing never fails it.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import hashlib
+import json
 import os
 import random
+import subprocess
 import sys
 import time
 
@@ -35,8 +48,13 @@ from benchlib import figure, note, percentile  # noqa: E402
 import aiohttp  # noqa: E402
 
 BASELINE_ROWS = 10_000
-TARGET_RATIO = 0.5
+TARGET_CLAIMS_TO_BASELINE = 0.5
+TARGET_LIFE_CPU_RATIO = 0.4
+TARGET_RATE_RATIO = 2.0
 PASSWORD = "bench-password-1"
+OPERATIONS = ("create", "claim", "complete")
+PEER_DIR = os.path.join(benchlib.ROOT, "bench", "peer")
+PEER_VENV = os.path.join(PEER_DIR, ".venv")
 
 
 # --------------------------------------------------------------------------
@@ -101,6 +119,65 @@ def create_baseline_table(url: str) -> None:
 
 
 # --------------------------------------------------------------------------
+# The peer: bench/peer/ in its own venv, its own database, its own people
+# --------------------------------------------------------------------------
+
+
+def install_peer() -> str | None:
+    """Make bench/peer/.venv from bench/peer/requirements.txt unless it was made from the same file; answer why not."""
+    requirements = os.path.join(PEER_DIR, "requirements.txt")
+    with open(requirements, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(PEER_VENV, "requirements.sha256")
+    with contextlib.suppress(OSError), open(stamp) as f:
+        if f.read().strip() == digest:
+            return None
+    note("installing the peer (bench/peer/requirements.txt) into bench/peer/.venv")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", PEER_VENV], check=True, capture_output=True, timeout=300)
+        subprocess.run([os.path.join(PEER_VENV, "bin", "python"), "-m", "pip", "install", "-q", "-r", requirements],
+                       check=True, capture_output=True, timeout=900)
+    except subprocess.CalledProcessError as error:
+        return f"{' '.join(error.cmd[:4])} failed: {error.stderr.decode(errors='replace')[-500:]}"
+    except (subprocess.TimeoutExpired, OSError) as error:
+        return str(error)
+    with open(stamp, "w") as f:
+        f.write(digest)
+    return None
+
+
+def peer_environment(url: str, secret_key: str) -> dict:
+    """The peer's environment: its database and key, and none of Baton's paths."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DATABASE_URL", "VIRTUAL_ENV")}
+    env.update({"PEER_DATABASE_URL": url, "PEER_SECRET_KEY": secret_key, "DJANGO_SETTINGS_MODULE": "peerflow.settings",
+                "PYTHONPATH": PEER_DIR})
+    return env
+
+
+def peer_manage(env: dict, *args: str) -> str:
+    """Run the peer's `manage.py` with its own Python; answer what it printed."""
+    done = subprocess.run([os.path.join(PEER_VENV, "bin", "python"), "manage.py", *args], cwd=PEER_DIR, env=env,
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode:
+        raise RuntimeError(f"peer manage.py {args[0]} failed: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def check_peer_database(url: str, claimed: dict[int, int], processes: list[int]) -> int:
+    """Every claimed task is done and owned by exactly the staff member who claimed it; every completed process ended."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT id, owner_id, status FROM viewflow_task WHERE id = ANY(%s)", (list(claimed),)).fetchall()
+        owned = sum(1 for task_id, owner, status in rows if owner == claimed[task_id] and status == "DONE")
+        finished = conn.execute("SELECT count(*) FROM viewflow_process WHERE id = ANY(%s) AND status = 'DONE' AND finished IS NOT NULL",
+                                (processes,)).fetchone()[0]
+    figure("viewflow_db_tasks_done_by_their_claimer", f"{owned}/{len(claimed)}")
+    figure("viewflow_db_processes_finished", f"{finished}/{len(processes)}")
+    return 0 if owned == len(claimed) and finished == len(processes) else 1
+
+
+# --------------------------------------------------------------------------
 # The load: one coroutine and one keep-alive connection per client
 # --------------------------------------------------------------------------
 
@@ -115,6 +192,9 @@ class Recorder:
         self.latencies.setdefault(kind, []).append(seconds)
         counts = self.statuses.setdefault(kind, {})
         counts[status] = counts.get(status, 0) + 1
+
+    def ok(self, kind: str) -> int:
+        return self.statuses.get(kind, {}).get(200, 0) + self.statuses.get(kind, {}).get(201, 0)
 
 
 def session() -> aiohttp.ClientSession:
@@ -133,8 +213,6 @@ async def call(http: aiohttp.ClientSession, rec: Recorder | None, kind: str, met
     if rec is not None:
         rec.add(kind, status, elapsed)
     if response.content_type == "application/json":
-        import json
-
         return status, json.loads(data)
     return status, None
 
@@ -150,40 +228,6 @@ async def run_phase(n_clients: int, work) -> float:
         await asyncio.gather(*(s.close() for s in sessions))
 
 
-async def baseline_phase(base: str, clients: int, seconds: float, token: str, meter: Meter | None = None):
-    rec = Recorder()
-    stop_at = time.perf_counter() + seconds
-
-    async def work(i, http):
-        rng = random.Random(i)
-        while time.perf_counter() < stop_at:
-            await call(http, rec, "baseline", "POST", f"{base}/bump/{rng.randint(1, BASELINE_ROWS)}", token, {})
-
-    if meter:
-        meter.start()
-    wall = await run_phase(clients, work)
-    return wall, rec, meter.stop() if meter else None
-
-
-# --------------------------------------------------------------------------
-
-
-def summarise(rec: Recorder, kind: str, wall: float, label: str | None = None, cpu: dict | None = None, server: str = "app") -> float:
-    label = label or kind
-    lat = rec.latencies.get(kind, [])
-    ok = rec.statuses.get(kind, {}).get(200, 0) + rec.statuses.get(kind, {}).get(201, 0)
-    rate = ok / wall if wall else 0.0
-    figure(f"{label}_per_s", rate)
-    figure(f"{label}_p50_ms", percentile(lat, 50) * 1000)
-    figure(f"{label}_p95_ms", percentile(lat, 95) * 1000)
-    if cpu and ok:
-        # CPU per successful request: the gunicorn workers, all of PostgreSQL, and this load generator.
-        figure(f"{label}_cpu_ms_per_req_server", cpu[server] / ok * 1000)
-        figure(f"{label}_cpu_ms_per_req_postgres", cpu["postgres"] / ok * 1000)
-        figure(f"{label}_cpu_ms_per_req_client", cpu["client"] / ok * 1000)
-    return rate
-
-
 class Meter:
     def __init__(self, cpu: "benchlib.CpuMeter"):
         self.cpu, self.last = cpu, None
@@ -195,100 +239,186 @@ class Meter:
         return benchlib.CpuMeter.delta(self.last, self.cpu.snapshot())
 
 
-async def main_async(args, base_app: str, base_line: str, tokens: dict, people: dict, meter: Meter) -> int:
+def summarise(label: str, latencies: list[float], ok: int, wall: float, cpu: dict | None = None, server: str = "app") -> tuple[float, float]:
+    """Print a phase's figures; answer its rate and the CPU ms per successful request of its workers and database."""
+    rate = ok / wall if wall else 0.0
+    figure(f"{label}_per_s", rate)
+    figure(f"{label}_p50_ms", percentile(latencies, 50) * 1000)
+    figure(f"{label}_p95_ms", percentile(latencies, 95) * 1000)
+    cpu_ms = float("nan")
+    if cpu and ok:
+        # CPU per successful request: the gunicorn workers, the system's database backends, and this load generator.
+        figure(f"{label}_cpu_ms_per_req_server", cpu[server] / ok * 1000)
+        figure(f"{label}_cpu_ms_per_req_postgres", cpu["postgres"] / ok * 1000)
+        figure(f"{label}_cpu_ms_per_req_client", cpu["client"] / ok * 1000)
+        cpu_ms = (cpu[server] + cpu["postgres"]) / ok * 1000
+    return rate, cpu_ms
+
+
+async def baseline_phase(label: str, base: str, clients: int, seconds: float, meter: Meter | None, server: str) -> float:
+    """Bump random rows for `seconds`; print the figures under `label` (none for a warm-up); answer req/s."""
+    rec = Recorder()
+    stop_at = time.perf_counter() + seconds
+
+    async def work(i, http):
+        rng = random.Random(i)
+        while time.perf_counter() < stop_at:
+            await call(http, rec, "bump", "POST", f"{base}/bump/{rng.randint(1, BASELINE_ROWS)}", None, {})
+
+    if meter is None:
+        await run_phase(clients, work)
+        return 0.0
+    meter.start()
+    wall = await run_phase(clients, work)
+    return summarise(label, rec.latencies.get("bump", []), rec.ok("bump"), wall, meter.stop(), server)[0]
+
+
+class System:
+    """One system under test: where its server is, how it meters, and each operation's request; tallies its runs."""
+
+    name = ""
+    server = ""
+
+    def __init__(self, base: str, meter: Meter, leads: list[str], staff: list[str], group_of: list[int]):
+        self.base, self.meter, self.leads, self.staff, self.group_of = base, meter, leads, staff, group_of
+        self.errors: list[str] = []
+        self.tally = {op: {"latencies": [], "ok": 0, "wall": 0.0, "cpu": {}} for op in OPERATIONS}
+
+    def add(self, op: str, rec: Recorder, wall: float, cpu: dict) -> None:
+        tally = self.tally[op]
+        tally["latencies"] += rec.latencies.get(op, [])
+        tally["ok"] += rec.ok(op)
+        tally["wall"] += wall
+        for key, seconds in cpu.items():
+            tally["cpu"][key] = tally["cpu"].get(key, 0.0) + seconds
+
+    def summarise(self, op: str) -> tuple[float, float]:
+        tally = self.tally[op]
+        return summarise(f"{self.name}_{op}", tally["latencies"], tally["ok"], tally["wall"], tally["cpu"], self.server)
+
+
+class Baton(System):
+    name, server = "baton", "app"
+
+    def create(self, i, n):
+        return f"{self.base}/api/v1/work-orders", self.leads[i], {"template": f"bench-pool-{self.group_of[i]}", "title": f"Bench order {i}-{n}"}
+
+    def created(self, body):
+        return body["tasks"][0]["id"]
+
+    def claim(self, i, task_id):
+        return f"{self.base}/api/v1/tasks/{task_id}/claim", self.staff[i], {}
+
+    def complete(self, i, task_id):
+        return f"{self.base}/api/v1/tasks/{task_id}/complete", self.staff[i], {"outcome": "done", "note": "bench"}
+
+
+class Viewflow(System):
+    name, server = "viewflow", "peer"
+
+    def create(self, i, n):
+        return f"{self.base}/api/start/", self.leads[i], {"team": self.group_of[i], "title": f"Bench order {i}-{n}"}
+
+    def created(self, body):
+        return body["process"], body["task"]
+
+    def claim(self, i, handle):
+        return f"{self.base}/api/{handle[0]}/handle/{handle[1]}/assign/", self.staff[i], {}
+
+    def complete(self, i, handle):
+        return f"{self.base}/api/{handle[0]}/handle/{handle[1]}/execute/", self.staff[i], {}
+
+
+EXPECTED = {"create": 201, "claim": 200, "complete": 200}
+
+
+async def run_operation(system: System, op: str, clients: int, work_of: list[list], meter: bool = True) -> list[list]:
+    """One run of `op` on `system`: client i works through `work_of[i]`; answer, per client, what succeeded
+    (for create, the new tasks' handles). Metered and tallied unless it is a warm-up."""
+    rec = Recorder()
+    done: list[list] = [[] for _ in range(clients)]
+
+    async def work(i, http):
+        for item in work_of[i]:
+            url, token, body = getattr(system, op)(i, item)
+            status, answer = await call(http, rec, op, "POST", url, token, body)
+            if status != EXPECTED[op]:
+                system.errors.append(f"{op} {item}: {status} {answer}")
+            else:
+                done[i].append(system.created(answer) if op == "create" else item)
+
+    if not meter:
+        await run_phase(clients, work)
+        return done
+    system.meter.start()
+    wall = await run_phase(clients, work)
+    system.add(op, rec, wall, system.meter.stop())
+    return done
+
+
+async def warm_up(system: System, clients: int, lives: int = 2) -> None:
+    """Create, claim and complete a few tasks per client, unmetered: every worker imports, connects and fills its caches."""
+    created = await run_operation(system, "create", clients, [range(lives)] * clients, meter=False)
+    claimed = await run_operation(system, "claim", clients, created, meter=False)
+    await run_operation(system, "complete", clients, claimed, meter=False)
+
+
+async def main_async(args, baton: Baton, peer: Viewflow | None, wsgi_base: str, flask_base: str, people: dict) -> tuple[int, dict]:
     clients, group_size = args.clients, args.group_size
-    failures = 0
-    lead_tok = [tokens[u] for u in people["leads"]]
-    staff_tok = [tokens[u] for u in people["staff"]]
-    group_of = [i // group_size for i in range(clients)]
-    some_token = staff_tok[0]
+    systems = [baton] + ([peer] if peer else [])
+    meter = baton.meter  # the baselines' tables live in Baton's database
 
     # Sign-in through HTTP once, to show that the minted tokens are what sign-in gives.
     async with session() as http:
-        status, body = await call(http, None, "login", "POST", f"{base_app}/api/v1/auth/login", None,
+        status, body = await call(http, None, "login", "POST", f"{baton.base}/api/v1/auth/login", None,
                                   {"login": "bench.staff0", "password": PASSWORD})
         if status != 200 or "token" not in (body or {}):
             print(f"sign-in failed: {status} {body}", file=sys.stderr)
-            return 1
-        status, _ = await call(http, None, "inbox", "GET", f"{base_app}/api/v1/tasks/inbox", body["token"])
+            return 1, {}
+        status, _ = await call(http, None, "inbox", "GET", f"{baton.base}/api/v1/tasks/inbox", body["token"])
         if status != 200:
             print(f"inbox with the signed-in token failed: {status}", file=sys.stderr)
-            return 1
+            return 1, {}
 
-    # Warm-up of both servers (every worker imports, connects and fills its caches); not counted.
-    await baseline_phase(base_line, clients, 1.5, some_token)
+    # Warm-up of every server; not counted.
+    for base in (wsgi_base, flask_base):
+        await baseline_phase("", base, clients, 1.5, None, "")
+    for system in systems:
+        await warm_up(system, clients)
 
-    async def warm_app(i, http):
-        for _ in range(2):
-            _, wo = await call(http, None, "w", "POST", f"{base_app}/api/v1/work-orders", lead_tok[i],
-                               {"template": f"bench-pool-{group_of[i]}", "title": "warm-up"})
-            task_id = wo["tasks"][0]["id"]
-            await call(http, None, "w", "POST", f"{base_app}/api/v1/tasks/{task_id}/claim", staff_tok[i], {})
-            await call(http, None, "w", "POST", f"{base_app}/api/v1/tasks/{task_id}/complete", staff_tok[i], {"outcome": "done"})
-            await call(http, None, "w", "GET", f"{base_app}/api/v1/tasks/inbox", staff_tok[i])
+    rates = {"wsgi": [], "flask": []}
+    for kind, base in (("wsgi", wsgi_base), ("flask", flask_base)):
+        rates[kind].append(await baseline_phase(f"baseline_{kind}_before", base, clients, args.baseline_seconds, meter, kind))
 
-    await run_phase(clients, warm_app)
+    # create, claim, complete: each in alternating runs, Baton then Viewflow, run after run
+    handles = {system.name: [] for system in systems}
+    for op in OPERATIONS:
+        for run in range(args.runs):
+            for system in systems:
+                if op == "create":
+                    handles[system.name].append(await run_operation(system, op, clients, [range(args.per_client)] * clients))
+                else:
+                    handles[system.name][run] = await run_operation(system, op, clients, handles[system.name][run])
+    results = {system.name: {op: system.summarise(op) for op in OPERATIONS} for system in systems}
 
-    base_wall, base_rec, cpu = await baseline_phase(base_line, clients, args.baseline_seconds, some_token, meter)
-    baseline_before = summarise(base_rec, "baseline", base_wall, "baseline_before", cpu, "baseline")
-
-    # create
+    # contended (Baton): the members of a group claim the same task at the same moment
     rec = Recorder()
-    own: list[list[int]] = [[] for _ in range(clients)]
     contended: dict[int, list[int]] = {}
-
-    async def create(i, http):
-        for n in range(args.per_client + args.contended_rounds_share[i]):
-            status, wo = await call(http, rec, "create", "POST", f"{base_app}/api/v1/work-orders", lead_tok[i],
-                                    {"template": f"bench-pool-{group_of[i]}", "title": f"Bench order {i}-{n}"})
-            if status != 201:
-                rec.errors.append(f"create {status} {wo}")
-                continue
-            task_id = wo["tasks"][0]["id"]
-            (own[i] if n < args.per_client else contended.setdefault(group_of[i], [])).append(task_id)
-
-    meter.start()
-    wall = await run_phase(clients, create)
-    cpu = meter.stop()
-    summarise(rec, "create", wall, cpu=cpu)
-
-    # claim, uncontended: every claim must win
-    async def claim(i, http):
-        for task_id in own[i]:
-            status, body = await call(http, rec, "claim", "POST", f"{base_app}/api/v1/tasks/{task_id}/claim", staff_tok[i], {})
-            if status != 200:
-                rec.errors.append(f"claim {task_id}: {status} {body}")
-
-    meter.start()
-    wall = await run_phase(clients, claim)
-    cpu = meter.stop()
-    claims_per_s = summarise(rec, "claim", wall, cpu=cpu)
-
-    async def complete(i, http):
-        for task_id in own[i]:
-            status, body = await call(http, rec, "complete", "POST", f"{base_app}/api/v1/tasks/{task_id}/complete", staff_tok[i],
-                                      {"outcome": "done", "note": "bench"})
-            if status != 200:
-                rec.errors.append(f"complete {task_id}: {status} {body}")
-
-    meter.start()
-    wall = await run_phase(clients, complete)
-    cpu = meter.stop()
-    summarise(rec, "complete", wall, cpu=cpu)
-
-    # contended: the members of a group claim the same task at the same moment
-    barriers = {g: asyncio.Barrier(sum(1 for x in group_of if x == g)) for g in set(group_of)}
+    created = await run_operation(baton, "create", clients, [range(n) for n in args.contended_rounds_share], meter=False)
+    for i, task_ids in enumerate(created):
+        contended.setdefault(baton.group_of[i], []).extend(task_ids)
+    barriers = {g: asyncio.Barrier(sum(1 for x in baton.group_of if x == g)) for g in set(baton.group_of)}
     winners: dict[int, list[int]] = {}
 
     async def race(i, http):
-        g = group_of[i]
+        g = baton.group_of[i]
         for task_id in contended.get(g, []):
             await barriers[g].wait()
-            status, body = await call(http, rec, "contended_claim", "POST", f"{base_app}/api/v1/tasks/{task_id}/claim", staff_tok[i], {})
+            status, body = await call(http, rec, "contended_claim", "POST", f"{baton.base}/api/v1/tasks/{task_id}/claim", baton.staff[i], {})
             if status == 200:
                 winners.setdefault(task_id, []).append(people["staff"][i])
             elif status != 409 or ((body or {}).get("error") or {}).get("code") != "task_taken":
-                rec.errors.append(f"contended claim {task_id}: {status} {body}")
+                baton.errors.append(f"contended claim {task_id}: {status} {body}")
 
     wall = await run_phase(clients, race)
     statuses = rec.statuses.get("contended_claim", {})
@@ -304,43 +434,58 @@ async def main_async(args, base_app: str, base_line: str, tokens: dict, people: 
     bad = [t for ts in contended.values() for t in ts if len(winners.get(t, [])) != 1]
     figure("contended_tasks_without_exactly_one_winner", len(bad))
 
-    base_wall, base_rec, cpu = await baseline_phase(base_line, clients, args.baseline_seconds, some_token, meter)
-    baseline_after = summarise(base_rec, "baseline", base_wall, "baseline_after", cpu, "baseline")
-    baseline = (baseline_before + baseline_after) / 2
-    figure("baseline_per_s_mean", baseline)
-    ratio = claims_per_s / baseline if baseline else 0.0
-    figure("ratio_claims_to_baseline", ratio)
-    figure("ratio_target", TARGET_RATIO)
-    figure("target_met", "yes" if ratio >= TARGET_RATIO else "no")
+    for kind, base in (("wsgi", wsgi_base), ("flask", flask_base)):
+        rates[kind].append(await baseline_phase(f"baseline_{kind}_after", base, clients, args.baseline_seconds, meter, kind))
 
-    if rec.errors or bad:
+    claims_per_s = results["baton"]["claim"][0]
+    to_baseline = {}
+    for kind in ("flask", "wsgi"):
+        baseline = sum(rates[kind]) / len(rates[kind])
+        to_baseline[kind] = claims_per_s / baseline if baseline else 0.0
+        figure(f"baseline_{kind}_per_s_mean", baseline)
+        figure(f"ratio_claims_to_{kind}_baseline", to_baseline[kind])
+    flask_ratio = to_baseline["flask"]
+    figure("target_claims_to_flask_baseline", f">= {TARGET_CLAIMS_TO_BASELINE}: {'met' if flask_ratio >= TARGET_CLAIMS_TO_BASELINE else 'not met'}")
+    if peer:
+        life_ms = {name: sum(results[name][op][1] for op in OPERATIONS) for name in results}
+        figure("baton_life_cpu_ms", life_ms["baton"])
+        figure("viewflow_life_cpu_ms", life_ms["viewflow"])
+        cpu_ratio = life_ms["baton"] / life_ms["viewflow"] if life_ms["viewflow"] else float("nan")
+        figure("ratio_life_cpu_baton_to_viewflow", cpu_ratio)
+        figure("target_life_cpu", f"<= {TARGET_LIFE_CPU_RATIO}: {'met' if cpu_ratio <= TARGET_LIFE_CPU_RATIO else 'not met'}")
+        for op in OPERATIONS:
+            rate_ratio = results["baton"][op][0] / results["viewflow"][op][0] if results["viewflow"][op][0] else float("nan")
+            figure(f"ratio_{op}_per_s_baton_to_viewflow", rate_ratio)
+            figure(f"target_{op}_per_s", f">= {TARGET_RATE_RATIO}: {'met' if rate_ratio >= TARGET_RATE_RATIO else 'not met'}")
+
+    failures = 0
+    for system in systems:
+        if system.errors:
+            failures = 1
+            for line in system.errors[:20]:
+                print(f"ERROR {system.name}", line, file=sys.stderr)
+    if bad:
         failures = 1
-        for line in rec.errors[:20]:
-            print("ERROR", line, file=sys.stderr)
-        if bad:
-            print(f"ERROR tasks without exactly one winner: {bad[:20]}", file=sys.stderr)
-    args.winners = winners
-    args.contended = contended
-    args.own = own
-    return failures
+        print(f"ERROR tasks without exactly one winner: {bad[:20]}", file=sys.stderr)
+    outcome = {"handles": handles, "winners": winners, "contended": contended}
+    return failures, outcome
 
 
-def check_database(app, args) -> int:
-    """The database must agree with what the clients saw."""
+def check_database(app, completed: list[int], contended: dict[int, list[int]], winners: dict[int, list[int]]) -> int:
+    """Baton's database must agree with what the clients saw."""
     from sqlalchemy import func, select
 
     from app.extensions import db
     from app.workorders.models import Task
 
     with app.app_context():
-        own_ids = [t for ts in args.own for t in ts]
-        completed = db.session.scalar(select(func.count()).select_from(Task).where(Task.id.in_(own_ids), Task.status == "completed"))
-        cont_ids = [t for ts in args.contended.values() for t in ts]
+        done = db.session.scalar(select(func.count()).select_from(Task).where(Task.id.in_(completed), Task.status == "completed"))
+        cont_ids = [t for ts in contended.values() for t in ts]
         rows = db.session.execute(select(Task.id, Task.status, Task.assignee_id).where(Task.id.in_(cont_ids))).all()
-        agree = sum(1 for tid, status, assignee in rows if status == "claimed" and [assignee] == args.winners.get(tid))
-    figure("db_completed_matches", f"{completed}/{len(own_ids)}")
-    figure("db_contended_winner_matches", f"{agree}/{len(cont_ids)}")
-    return 0 if completed == len(own_ids) and agree == len(cont_ids) else 1
+        agree = sum(1 for tid, status, assignee in rows if status == "claimed" and [assignee] == winners.get(tid))
+    figure("baton_db_completed_matches", f"{done}/{len(completed)}")
+    figure("baton_db_contended_winner_matches", f"{agree}/{len(cont_ids)}")
+    return 0 if done == len(completed) and agree == len(cont_ids) else 1
 
 
 def statement_counts(app, tokens: dict, people: dict) -> None:
@@ -363,14 +508,14 @@ def statement_counts(app, tokens: dict, people: dict) -> None:
     try:
         seen.clear()
         wo = client.post("/api/v1/work-orders", json={"template": "bench-pool-0", "title": "count"}, headers=headers(lead)).get_json()
-        figure("sql_statements_per_create", len(seen))
+        figure("baton_sql_statements_per_create", len(seen))
         task_id = wo["tasks"][0]["id"]
         seen.clear()
         client.post(f"/api/v1/tasks/{task_id}/claim", json={}, headers=headers(member))
-        figure("sql_statements_per_claim", len(seen))
+        figure("baton_sql_statements_per_claim", len(seen))
         seen.clear()
         client.post(f"/api/v1/tasks/{task_id}/complete", json={"outcome": "done"}, headers=headers(member))
-        figure("sql_statements_per_complete", len(seen))
+        figure("baton_sql_statements_per_complete", len(seen))
         figure("sql_statements_per_baseline_request", 1)
     finally:
         event.remove(engine, "before_cursor_execute", count)
@@ -379,13 +524,16 @@ def statement_counts(app, tokens: dict, people: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--per-client", type=int, default=40, help="uncontended work orders per client")
+    parser.add_argument("--per-client", type=int, default=20, help="operations per client in each run")
+    parser.add_argument("--runs", type=int, default=2, help="runs of each operation per system, alternating")
     parser.add_argument("--group-size", type=int, default=8, help="candidates per pool task (and racers per contended task)")
     parser.add_argument("--contended-rounds", type=int, default=40, help="contended tasks per group")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--baseline-seconds", type=float, default=8.0)
+    parser.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the django-viewflow peer beside Baton (installed on first use; --no-peer skips it)")
     args = parser.parse_args()
     if args.clients % args.group_size:
         parser.error("--clients must be a multiple of --group-size")
@@ -393,11 +541,19 @@ def main() -> int:
     args.contended_rounds_share = [args.contended_rounds // args.group_size + (1 if (i % args.group_size) < args.contended_rounds % args.group_size else 0)
                                    for i in range(args.clients)]
 
-    note(f"bench_claims on {benchlib.machine()}; {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    note(f"gunicorn -k {args.worker_class} -w {args.workers} --threads {args.threads}; {args.clients} clients (aiohttp, keep-alive); "
-         f"{args.group_size} candidates per task")
+    note(f"bench_claims on {benchlib.machine()}; {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; load average {os.getloadavg()[0]:.2f}")
+    note(f"gunicorn -k {args.worker_class} -w {args.workers} --threads {args.threads} --keep-alive 30 for every server; "
+         f"{args.clients} clients (aiohttp, keep-alive); {args.group_size} candidates per task; {args.runs} runs of "
+         f"{args.per_client} operations per client")
+    if args.peer:
+        why_not = install_peer()
+        if why_not:
+            note(f"the peer is left out: {why_not}")
+            args.peer = False
     secret = benchlib.new_secret()
-    with benchlib.bench_database("claims") as url:
+    server_opts = dict(workers=args.workers, threads=args.threads, worker_class=args.worker_class)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(benchlib.bench_database("claims"))
         app = benchlib.make_app(url, secret)
         benchlib.create_schema(app)
         people = setup(app, args.clients, args.group_size)
@@ -406,16 +562,44 @@ def main() -> int:
             tokens = {u: benchlib.token_for(secret, u) for u in people["leads"] + people["staff"]}
         env = benchlib.app_environment(url, secret)
         env["BASELINE_DATABASE_URL"] = url
-        server_opts = dict(workers=args.workers, threads=args.threads, worker_class=args.worker_class)
-        with benchlib.Gunicorn("app.wsgi:app", env, **server_opts, log_path="/tmp/bench_claims_app.log") as app_srv, \
-                benchlib.Gunicorn("baseline_app:app", env, **server_opts, pythonpath=os.path.join(benchlib.ROOT, "bench"),
-                                  log_path="/tmp/bench_claims_baseline.log") as base_srv:
-            app_srv.wait_ready("/healthz")
-            base_srv.wait_ready("/healthz")
-            meter = Meter(benchlib.CpuMeter({"app": app_srv.proc.pid, "baseline": base_srv.proc.pid}, url.rsplit("/", 1)[1]))
-            failures = asyncio.run(main_async(args, app_srv.base, base_srv.base, tokens, people, meter))
-        failures |= check_database(app, args)
+        bench_dir = os.path.join(benchlib.ROOT, "bench")
+        app_srv = stack.enter_context(benchlib.Gunicorn("app.wsgi:app", env, **server_opts, log_path="/tmp/bench_claims_app.log"))
+        wsgi_srv = stack.enter_context(benchlib.Gunicorn("baseline_app:app", env, **server_opts, pythonpath=bench_dir,
+                                                         log_path="/tmp/bench_claims_baseline.log"))
+        flask_srv = stack.enter_context(benchlib.Gunicorn("baseline_flask:app", env, **server_opts, pythonpath=bench_dir,
+                                                          log_path="/tmp/bench_claims_baseline_flask.log"))
+        peer = peer_url = peer_env = peer_people = None
+        if args.peer:
+            peer_url = stack.enter_context(benchlib.bench_database("claims_peer"))
+            peer_env = peer_environment(peer_url, secret)
+            peer_manage(peer_env, "migrate", "-v", "0")
+            peer_people = json.loads(peer_manage(peer_env, "bench_setup", "--clients", str(args.clients), "--group-size", str(args.group_size)))
+            peer_srv = stack.enter_context(benchlib.Gunicorn("peerflow.wsgi:application", peer_env, **server_opts, pythonpath=PEER_DIR,
+                                                             gunicorn=os.path.join(PEER_VENV, "bin", "gunicorn"),
+                                                             log_path="/tmp/bench_claims_peer.log"))
+            peer_srv.wait_ready("/healthz")
+            peer = Viewflow(peer_srv.base, Meter(benchlib.CpuMeter({"peer": peer_srv.proc.pid}, peer_url.rsplit("/", 1)[1])),
+                            [p["token"] for p in peer_people["leads"]], [p["token"] for p in peer_people["staff"]],
+                            [p["team"] for p in peer_people["staff"]])
+        for srv in (app_srv, wsgi_srv, flask_srv):
+            srv.wait_ready("/healthz")
+        meter = Meter(benchlib.CpuMeter({"app": app_srv.proc.pid, "wsgi": wsgi_srv.proc.pid, "flask": flask_srv.proc.pid}, url.rsplit("/", 1)[1]))
+        baton = Baton(app_srv.base, meter, [tokens[u] for u in people["leads"]], [tokens[u] for u in people["staff"]],
+                      [i // args.group_size for i in range(args.clients)])
+        failures, outcome = asyncio.run(main_async(args, baton, peer, wsgi_srv.base, flask_srv.base, people))
+        if outcome:
+            completed = [t for run in outcome["handles"]["baton"] for ts in run for t in ts]
+            failures |= check_database(app, completed, outcome["contended"], outcome["winners"])
+            if peer:
+                claimed = {task: peer_people["staff"][i]["id"] for run in outcome["handles"]["viewflow"] for i, ts in enumerate(run) for _, task in ts}
+                processes = [process for run in outcome["handles"]["viewflow"] for ts in run for process, _ in ts]
+                failures |= check_peer_database(peer_url, claimed, processes)
         statement_counts(app, tokens, people)
+        if peer:
+            counts = json.loads(peer_manage(peer_env, "bench_statements", "--lead-token", peer.leads[0], "--staff-token", peer.staff[0],
+                                            "--team", str(peer.group_of[0])))
+            for op in OPERATIONS:
+                figure(f"viewflow_sql_statements_per_{op}", counts[op])
         benchlib.close_app(app)
     return failures
 

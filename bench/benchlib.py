@@ -150,14 +150,14 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """A gunicorn server we start (and stop, by its pid) on 127.0.0.1."""
+    """A gunicorn server we start (and stop, by its pid) on 127.0.0.1; `gunicorn` names another venv's, for a peer."""
 
     def __init__(self, target: str, env: dict, *, workers: int, threads: int, worker_class: str = "gthread",
-                 pythonpath: str | None = None, log_path: str | None = None):
+                 pythonpath: str | None = None, log_path: str | None = None, gunicorn: str = GUNICORN):
         self.port = free_port()
         self.target = target
         self.env = env
-        self.args = [GUNICORN, "-k", worker_class, "-w", str(workers), "--threads", str(threads),
+        self.args = [gunicorn, "-k", worker_class, "-w", str(workers), "--threads", str(threads),
                      "-b", f"127.0.0.1:{self.port}", "--keep-alive", "30", "--backlog", "2048",
                      "--graceful-timeout", "5", "--log-level", "warning"]
         if pythonpath:
