@@ -273,9 +273,9 @@ def release(body, task_id):
 @blp.response(200, TaskSchema)
 def complete(body, task_id):
     """Complete a task with an allowed outcome, a note and the step's form."""
-    return _task_view(completion.complete_task(
+    return completion.complete_and_present(
         user=current_user(), task_id=task_id, outcome=body["outcome"], note=body["note"], data=body["data"], now=utcnow(),
-        occurred_at=body["occurred_at"], expected_version=body["version"], max_skew=_skew()))
+        occurred_at=body["occurred_at"], expected_version=body["version"], max_skew=_skew())
 
 
 @blp.route("/tasks/<int:task_id>/return", methods=["POST"])

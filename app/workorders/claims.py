@@ -1,7 +1,7 @@
 """Claiming a pool task (exactly one claimer wins) and giving it back."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, bindparam, exists, select, text, update
+from sqlalchemy import Boolean, bindparam, exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.common.bulk import dialect
@@ -10,14 +10,13 @@ from app.common.types import UTCDateTime
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.flows.models import FlowTemplate
-from app.flows.versions import XMIN, running_version
-from app.notify.service import Reader, notify, notify_many
+from app.notify.service import notify
 from app.org.models import User
-from app.workorders import engine, presenters, timeline
+from app.workorders import engine, fastpaths, presenters, timeline
 from app.workorders.dispatch import Desk, dispatch_of
 from app.workorders.handout import nudge
 from app.workorders.acting import check_transition, commit_or_conflict, effective_times, lock_task, refusal_details
-from app.workorders.models import TASK_TRANSITIONS, WORK_ORDER_TRANSITIONS, Task, TaskCandidate, TaskStatus, WorkOrder
+from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
 from app.workorders.policy import is_candidate, oversees_work_order
 from app.workorders.timers import working_seconds
 
@@ -97,9 +96,9 @@ def _refuse_claim(user: User, task: Task, candidate: bool) -> Task | None:
 
 
 def claim_and_present(*, user: User, task_id: int, now: datetime, occurred_at: datetime | None = None, max_skew: int) -> dict:
-    """`claim_task`, answered as the API shows a task: in one statement when it can be (`_claim_at_once`)."""
+    """`claim_task`, answered as the API shows a task: in one statement when it can be (fastpaths.claim)."""
     if occurred_at is None and dialect() == "postgresql":
-        view = _claim_at_once(user, task_id, now)
+        view = fastpaths.claim(user, task_id, now)
         if view is not None:
             return view
     return presenters.present_one(claim_task(user=user, task_id=task_id, now=now, occurred_at=occurred_at, max_skew=max_skew), now)
@@ -189,85 +188,3 @@ def release_task(*, user: User, task_id: int, now: datetime, reason: str | None 
     nudge(template_key=work_order.template_key, step=step, released=True)
     commit_or_conflict()
     return task
-
-
-# The claim in one statement (PostgreSQL), for the claim a phone makes all day: a pool offer handed out by claiming, on
-# no business calendar, claimed online (so the device's time plays no part). Lock the work order of an offer to the
-# claimer (always before the task, as every other writer does), take the task with the same arbitrating UPDATE as
-# `_TAKE`, close the offer answering its candidates, start the work order, write the timeline; and answer what the
-# answer and the "taken" notifications need: the task, its work order, the candidates with their language, time
-# zone and devices, and the template version's id and xmin (app/flows/versions.py). No row means anything else
-# (nothing offered, taken by someone else, held already, a dispatched step, a calendar): `claim_task` then applies
-# the full rules under the same lock, so every refusal says exactly why.
-_CLAIMABLE = ", ".join(f"'{s.value}'" for s in sorted(TASK_TRANSITIONS["claim"][0]))
-_STARTABLE = ", ".join(f"'{s.value}'" for s in sorted(WORK_ORDER_TRANSITIONS["start"][0]))
-_WORK_ORDER_COLUMNS = ("id", "number", "title", "description", "priority", "status", "template_key", "template_id",
-                       "order_no", "customer_ref", "product_sku", "batch_no")
-_CLAIM_AT_ONCE = text(f"""
-    WITH offer AS (
-        SELECT work_orders.id AS work_order_id, flow_templates.id AS template_id, {XMIN} AS template_xmin
-        FROM tasks
-        JOIN work_orders ON work_orders.id = tasks.work_order_id
-        JOIN flow_templates ON flow_templates.id = work_orders.template_id
-        WHERE tasks.id = :task_id AND tasks.mode = 'pool' AND tasks.dispatch IS NULL AND tasks.calendar_id IS NULL
-          AND EXISTS (SELECT 1 FROM task_candidates
-                      WHERE task_candidates.task_id = tasks.id AND task_candidates.user_id = :user_id)
-        FOR UPDATE OF work_orders
-    ), taken AS (
-        UPDATE tasks SET status = '{TaskStatus.CLAIMED.value}', assignee_id = :user_id, claimed_at = :now,
-                         claimed_effective_at = :now, version = tasks.version + 1
-        FROM offer
-        WHERE tasks.id = :task_id AND tasks.work_order_id = offer.work_order_id AND tasks.status IN ({_CLAIMABLE})
-          AND tasks.assignee_id IS NULL
-        RETURNING {", ".join(f"tasks.{c}" for c in presenters.TASK_FIELDS)}, offer.template_id, offer.template_xmin
-    ), closed AS (
-        UPDATE task_candidates SET is_open = false FROM taken WHERE task_candidates.task_id = taken.id
-        RETURNING task_candidates.user_id
-    ), started AS (
-        UPDATE work_orders SET
-            status = CASE WHEN work_orders.status IN ({_STARTABLE}) THEN '{WORK_ORDER_TRANSITIONS["start"][1].value}'
-                          ELSE work_orders.status END,
-            started_at = CASE WHEN work_orders.status IN ({_STARTABLE}) THEN :now ELSE work_orders.started_at END,
-            updated_at = :now
-        FROM taken WHERE work_orders.id = taken.work_order_id
-        RETURNING {", ".join(f"work_orders.{c} AS wo_{c}" for c in _WORK_ORDER_COLUMNS)}
-    ), logged AS (
-        INSERT INTO timeline_events (work_order_id, task_id, kind, actor_id, at, occurred_at, details)
-        SELECT taken.work_order_id, taken.id, 'claimed', :user_id, :now, NULL, '{{"device_time_trusted": true}}' FROM taken
-    )
-    SELECT taken.*, started.*, (
-        SELECT json_agg(json_build_object(
-            'id', users.id, 'name', users.name, 'login', users.login, 'locale', users.locale, 'active', users.active,
-            'quiet_hours', users.quiet_hours,
-            'devices', ARRAY(SELECT push_subscriptions.id FROM push_subscriptions WHERE push_subscriptions.user_id = users.id)
-        ) ORDER BY users.id)
-        FROM closed JOIN users ON users.id = closed.user_id
-    ) AS people
-    FROM taken CROSS JOIN started
-""").bindparams(bindparam("now", type_=UTCDateTime())).columns(
-    **{name: column.type for name, column in Task.__table__.c.items() if name in presenters.TASK_FIELDS},
-    **{f"wo_{name}": WorkOrder.__table__.c[name].type for name in _WORK_ORDER_COLUMNS},
-)
-
-
-def _claim_at_once(user: User, task_id: int, now: datetime) -> dict | None:
-    """The claim of `claim_task` in one statement, its "taken" notifications in one more, answered from the rows they
-    return (no object loaded, nothing read again); None when the full rules must decide (nothing written then)."""
-    me = {"id": user.id, "name": user.name, "login": user.login}  # read before the commit expires `user`
-    row = db.session.execute(_CLAIM_AT_ONCE, {"task_id": task_id, "user_id": me["id"], "now": now}).first()
-    if row is None:
-        return None
-    template = running_version(row.template_id, row.template_xmin)
-    work_order = presenters.WorkOrderSummary(*(getattr(row, f"wo_{name}") for name in _WORK_ORDER_COLUMNS))
-    people = row.people or []
-    step = template.step(row.step)
-    others = [p for p in people if p["id"] != me["id"] and p["active"]]
-    notify_many([{"user_ids": [p["id"] for p in others], "kind": "task.taken", "about": {"task_id": row.id},
-                  "params": {"who": me["name"], "number": work_order.number, "step": step["title"]}, "priority": "P4"}],
-                now, readers=[Reader(p["id"], p["locale"], p["quiet_hours"], p["devices"]) for p in others])
-    db.session.commit()
-    view = presenters.present_task(row, work_order, template, now, [p["id"] for p in people])
-    named = {p["id"]: {"id": p["id"], "name": p["name"], "login": p["login"]} for p in people}
-    view["assignee"] = named.get(me["id"], me)
-    view["candidate_people"] = list(named.values())
-    return view

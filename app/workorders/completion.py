@@ -3,18 +3,32 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from app.common.bulk import dialect
 from app.flows.routing import descendants
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.flows.forms import REFERENCES, for_each_errors, mismatch_errors, validate_values
 from app.notify.service import notify
 from app.org.models import User
-from app.workorders import engine, timeline
+from app.workorders import engine, fastpaths, presenters, timeline
 from app.workorders.acting import STATE_CONFLICTS, check_transition, commit_or_conflict, effective_times, lock_task, require_actor
 from app.workorders.attachments import attachment_errors
 from app.workorders.handout import nudge
 from app.workorders.models import StepStatus, Task, TaskStatus, WorkOrderStep
 from app.workorders.timers import disarm_task_timers, working_seconds
+
+def complete_and_present(*, user: User, task_id: int, outcome: str | None, note: str | None, data: dict | None,
+                         now: datetime, occurred_at: datetime | None = None, expected_version: int | None = None,
+                         max_skew: int) -> dict:
+    """`complete_task`, answered as the API shows a task: in a few statements when it can be (fastpaths.complete)."""
+    if occurred_at is None and dialect() == "postgresql":
+        view = fastpaths.complete(user, task_id, outcome, note, data, expected_version, now)
+        if view is not None:
+            return view
+    return presenters.present_one(complete_task(
+        user=user, task_id=task_id, outcome=outcome, note=note, data=data, now=now, occurred_at=occurred_at,
+        expected_version=expected_version, max_skew=max_skew), now)
+
 
 def complete_task(*, user: User, task_id: int, outcome: str | None, note: str | None, data: dict | None, now: datetime,
                   occurred_at: datetime | None = None, expected_version: int | None = None, max_skew: int) -> Task:

@@ -1,9 +1,11 @@
 """The hot paths a phone hits all day answer exactly as the full rules do, in the few statements they promise."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 
 from app.common.clock import utcnow
 from app.extensions import db
@@ -11,8 +13,9 @@ from app.notify.messages import render
 from app.notify.models import Notification
 from app.org.models import User
 from app.workorders import presenters
-from app.workorders.models import Task, TimelineEvent, WorkOrder
+from app.workorders.models import Task, TaskCandidate, TimelineEvent, Timer, WorkOrder, WorkOrderStep
 from app.workorders.schemas import TaskSchema
+from tests.conftest import racing_app
 
 
 @contextmanager
@@ -89,3 +92,88 @@ def test_an_offer_that_is_not_claimed_online_takes_the_full_rules(flow):
     db.session.expire_all()
     claimed = db.session.get(Task, task["id"])
     assert claimed.claimed_effective_at == at and not claimed.device_time_untrusted
+
+
+def test_finishing_a_work_order_leaves_what_the_full_rules_leave(flow, backend):
+    """The last task of the last step: the same rows on both databases (PostgreSQL in a few statements)."""
+    _pool_template(flow)
+    wo = flow.create("hot", title="Crate 9")
+    (task,) = wo["tasks"]
+    claimed = flow.act(task["id"], "claim", "cs.agent1").json
+    with statements() as seen:
+        response = flow.act(task["id"], "complete", "cs.agent1", outcome="not_needed", note="empty crate",
+                            version=claimed["version"])
+    assert response.status_code == 200, response.json
+    if backend == "postgresql":  # who signed in, the read under the lock, the write, the creator's notification
+        assert len(seen) <= 4, seen
+    db.session.expire_all()
+    row = db.session.get(Task, task["id"])
+    assert response.json == TaskSchema().dump(presenters.present_one(row, utcnow()))
+    assert (row.status, row.outcome, row.note, row.completed_by_id, row.data) == \
+        ("completed", "not_needed", "empty crate", flow.demo.uid("cs.agent1"), {})
+    order = db.session.get(WorkOrder, wo["id"])
+    assert order.status == "resolved" and order.resolved_at == row.completed_at and order.started_at is not None
+    assert response.json["work_order"]["status"] == "resolved"
+    events = db.session.execute(select(TimelineEvent.kind, TimelineEvent.task_id, TimelineEvent.details)
+                                .where(TimelineEvent.work_order_id == wo["id"]).order_by(TimelineEvent.id)).all()
+    assert [e.kind for e in events][-3:] == ["completed", "step_completed", "resolved"]
+    assert events[-3].details == {"outcome": "not_needed", "note": "empty crate", "data": {}, "device_time_trusted": True}
+    assert events[-3].task_id == task["id"] and events[-2].details == {"step": "pick"}
+    assert db.session.scalar(select(WorkOrderStep.status).where(WorkOrderStep.work_order_id == wo["id"])) == "completed"
+    assert db.session.scalar(select(WorkOrderStep.last_handler_id).where(WorkOrderStep.work_order_id == wo["id"])) == \
+        flow.demo.uid("cs.agent1")
+    assert set(db.session.scalars(select(Timer.status).where(Timer.task_id == task["id"]))) == {"stale"}
+    assert not db.session.scalar(select(func.count()).select_from(TaskCandidate).where(
+        TaskCandidate.task_id == task["id"], TaskCandidate.is_open.is_(True)))
+    told = db.session.scalars(select(Notification).where(Notification.kind == "work_order.resolved")).all()
+    assert [n.user_id for n in told] == [flow.demo.uid("lead.cs")]
+    # Finished already: refused as before, with who and when.
+    again = flow.act(task["id"], "complete", "cs.agent1")
+    assert again.status_code == 409 and again.json["error"]["code"] == "task_completed"
+
+
+def test_a_task_with_a_form_or_a_stale_version_takes_the_full_rules(flow):
+    _pool_template(flow)
+    (task,) = flow.create("hot")["tasks"]
+    claimed = flow.act(task["id"], "claim", "cs.agent1").json
+    stale = flow.act(task["id"], "complete", "cs.agent1", version=claimed["version"] - 1)
+    assert stale.status_code == 409 and stale.json["error"]["code"] == "task_changed"
+    unknown = flow.act(task["id"], "complete", "cs.agent1", outcome="exploded")
+    assert unknown.status_code == 422 and "outcome" in unknown.json["error"]["details"]
+    assert flow.act(task["id"], "complete", "cs.agent2").status_code == 409  # a colleague holds it
+
+
+# SQLite's BEGIN IMMEDIATE serialises every transaction, so only PostgreSQL races for real.
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_completion_sent_from_several_devices_at_once_finishes_the_work_order_once(app, flow, auth):
+    """The same person's phone and tablet (and a retry) finishing the same last task at the same moment."""
+    devices, rounds = 6, 12
+    _pool_template(flow)
+    tasks = []
+    for i in range(rounds):
+        (task,) = flow.create("hot", title=f"race {i}")["tasks"]
+        assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
+        tasks.append(task)
+    headers = flow.h("cs.agent1")
+    db.session.rollback()
+    barrier = threading.Barrier(devices)
+    results = [[None] * devices for _ in range(rounds)]
+
+    def device(k):
+        with racing.app_context():
+            client = racing.test_client()
+            for n, task in enumerate(tasks):
+                barrier.wait(timeout=120)
+                response = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=headers, json={"outcome": "done"})
+                results[n][k] = (response.status_code, (response.get_json().get("error") or {}).get("code"))
+            db.session.remove()
+
+    with racing_app(app, devices + 2) as racing, ThreadPoolExecutor(devices) as pool:
+        list(pool.map(device, range(devices)))
+    for n, task in enumerate(tasks):
+        assert sorted(r[0] for r in results[n]) == [200] + [409] * (devices - 1), results[n]
+        assert {r[1] for r in results[n] if r[0] == 409} == {"task_completed"}
+        kinds = db.session.scalars(select(TimelineEvent.kind).where(TimelineEvent.work_order_id == task["work_order_id"])).all()
+        assert (kinds.count("completed"), kinds.count("step_completed"), kinds.count("resolved")) == (1, 1, 1), kinds
+    told = db.session.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "work_order.resolved"))
+    assert told == rounds

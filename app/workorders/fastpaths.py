@@ -1,0 +1,237 @@
+"""The commands a phone sends all day, in a handful of prebuilt statements (PostgreSQL).
+
+`claims.claim_task` and `completion.complete_task` are the rules, for every case. Most commands are the plainest
+case of them: a pool offer claimed online; the last task of a work order's last step finished with an outcome and
+no form. For those, the same rules are planned once in Python from one read and written by one data-modifying
+statement (a CTE) whose guards restate every assumption of the plan, under the work order's lock: if anything
+differs (someone else was faster, a sibling task is still open, the task changed), the statement writes nothing and
+answers no row, and the full rules then decide and say exactly why (404, 403, 409 stay what they were). The answer
+is built from the rows the statements return, never by loading objects again: the same dict `presenters` builds,
+dumped by the same schema. Template versions come from the per-process cache (app/flows/versions.py).
+
+The SQL names the same states as the transitions table (`TASK_TRANSITIONS`, `WORK_ORDER_TRANSITIONS`), so a change
+of the rules there changes them here.
+"""
+from datetime import datetime
+
+from sqlalchemy import bindparam, text
+
+from app.common.models import JSONType, UTCDateTime
+from app.extensions import db
+from app.flows.versions import XMIN, running_version
+from app.notify.service import Reader, notify_many
+from app.org.models import User
+from app.workorders import presenters
+from app.workorders.models import (
+    TASK_TRANSITIONS, WORK_ORDER_TRANSITIONS, StepStatus, Task, TaskStatus, TimerStatus, WorkOrder,
+)
+
+
+def _states(states) -> str:
+    return ", ".join(f"'{s.value}'" for s in sorted(states))
+
+
+_CLAIMABLE = _states(TASK_TRANSITIONS["claim"][0])
+_STARTABLE = _states(WORK_ORDER_TRANSITIONS["start"][0])
+_STARTED = WORK_ORDER_TRANSITIONS["start"][1].value
+_LIVE = _states({TaskStatus.OPEN, TaskStatus.CLAIMED})
+_SETTLED = _states({StepStatus.COMPLETED, StepStatus.SKIPPED})
+_WORK_ORDER_COLUMNS = ("id", "number", "title", "description", "priority", "status", "template_key", "template_id",
+                       "order_no", "customer_ref", "product_sku", "batch_no")
+_RETURNED_TASK = ", ".join(f"tasks.{c}" for c in presenters.TASK_FIELDS)
+_RETURNED_WORK_ORDER = ", ".join(f"work_orders.{c} AS wo_{c}" for c in _WORK_ORDER_COLUMNS)
+# People as an answer names them, with what writing them a notification needs (language, zone, devices).
+_PERSON = """json_build_object(
+    'id', users.id, 'name', users.name, 'login', users.login, 'locale', users.locale, 'active', users.active,
+    'quiet_hours', users.quiet_hours,
+    'devices', ARRAY(SELECT push_subscriptions.id FROM push_subscriptions WHERE push_subscriptions.user_id = users.id))"""
+_TYPES = {
+    **{name: column.type for name, column in Task.__table__.c.items() if name in presenters.TASK_FIELDS},
+    **{f"wo_{name}": WorkOrder.__table__.c[name].type for name in _WORK_ORDER_COLUMNS},
+}
+
+
+def _reader(person: dict) -> Reader:
+    return Reader(person["id"], person["locale"], person["quiet_hours"], person["devices"])
+
+
+def _answer(row, work_order: presenters.WorkOrderSummary, template, people: list[dict], me: dict, now: datetime) -> dict:
+    """The task as `presenters.present_many` shows it, from the rows the statements returned."""
+    view = presenters.present_task(row, work_order, template, now, [p["id"] for p in people])
+    named = {p["id"]: {"id": p["id"], "name": p["name"], "login": p["login"]} for p in people}
+    view["assignee"] = named.get(row.assignee_id, me if row.assignee_id == me["id"] else None)
+    view["candidate_people"] = list(named.values())
+    return view
+
+
+def _me(user: User) -> dict:
+    """Who acts, read before a commit expires `user`."""
+    return {"id": user.id, "name": user.name, "login": user.login}
+
+
+# --------------------------------------------------------------------------
+# Claim: lock the work order of an offer to the claimer (always before the task, as every other writer does), take
+# the task with the arbitrating UPDATE of `claims._TAKE`, close the offer answering its candidates, start the work
+# order, write the timeline. Only a pool offer handed out by claiming (no dispatch, so no capacity), on no business
+# calendar (no working time to count), claimed online (the device's time plays no part).
+# --------------------------------------------------------------------------
+_CLAIM = text(f"""
+    WITH offer AS (
+        SELECT work_orders.id AS work_order_id, flow_templates.id AS template_id, {XMIN} AS template_xmin
+        FROM tasks
+        JOIN work_orders ON work_orders.id = tasks.work_order_id
+        JOIN flow_templates ON flow_templates.id = work_orders.template_id
+        WHERE tasks.id = :task_id AND tasks.mode = 'pool' AND tasks.dispatch IS NULL AND tasks.calendar_id IS NULL
+          AND EXISTS (SELECT 1 FROM task_candidates
+                      WHERE task_candidates.task_id = tasks.id AND task_candidates.user_id = :user_id)
+        FOR UPDATE OF work_orders
+    ), taken AS (
+        UPDATE tasks SET status = '{TaskStatus.CLAIMED.value}', assignee_id = :user_id, claimed_at = :now,
+                         claimed_effective_at = :now, version = tasks.version + 1
+        FROM offer
+        WHERE tasks.id = :task_id AND tasks.work_order_id = offer.work_order_id AND tasks.status IN ({_CLAIMABLE})
+          AND tasks.assignee_id IS NULL
+        RETURNING {_RETURNED_TASK}, offer.template_id, offer.template_xmin
+    ), closed AS (
+        UPDATE task_candidates SET is_open = false FROM taken WHERE task_candidates.task_id = taken.id
+        RETURNING task_candidates.user_id
+    ), started AS (
+        UPDATE work_orders SET
+            status = CASE WHEN work_orders.status IN ({_STARTABLE}) THEN '{_STARTED}' ELSE work_orders.status END,
+            started_at = CASE WHEN work_orders.status IN ({_STARTABLE}) THEN :now ELSE work_orders.started_at END,
+            updated_at = :now
+        FROM taken WHERE work_orders.id = taken.work_order_id
+        RETURNING {_RETURNED_WORK_ORDER}
+    ), logged AS (
+        INSERT INTO timeline_events (work_order_id, task_id, kind, actor_id, at, occurred_at, details)
+        SELECT taken.work_order_id, taken.id, 'claimed', :user_id, :now, NULL, '{{"device_time_trusted": true}}'
+        FROM taken
+    )
+    SELECT taken.*, started.*,
+           (SELECT json_agg({_PERSON} ORDER BY users.id) FROM closed JOIN users ON users.id = closed.user_id) AS people
+    FROM taken CROSS JOIN started
+""").bindparams(bindparam("now", type_=UTCDateTime())).columns(**_TYPES)
+
+
+def claim(user: User, task_id: int, now: datetime) -> dict | None:
+    """`claims.claim_task` for a pool offer claimed online, answered as the API shows the task: the claim in one
+    statement, the "taken" notifications and their push outbox in one more. None when the full rules must decide
+    (nothing was written then; the work order's lock is held, as the full rules take it first anyway)."""
+    me = _me(user)
+    row = db.session.execute(_CLAIM, {"task_id": task_id, "user_id": me["id"], "now": now}).first()
+    if row is None:
+        return None
+    template = running_version(row.template_id, row.template_xmin)
+    work_order = presenters.WorkOrderSummary(*(getattr(row, f"wo_{name}") for name in _WORK_ORDER_COLUMNS))
+    people = row.people or []
+    others = [p for p in people if p["id"] != me["id"] and p["active"]]
+    notify_many([{"user_ids": [p["id"] for p in others], "kind": "task.taken", "about": {"task_id": row.id},
+                  "params": {"who": me["name"], "number": work_order.number, "step": template.step(row.step)["title"]},
+                  "priority": "P4"}], now, readers=[_reader(p) for p in others])
+    db.session.commit()
+    return _answer(row, work_order, template, people, me, now)
+
+
+# --------------------------------------------------------------------------
+# Complete: the last live task of a work order's last unsettled step, held by whoever finishes it, with an outcome
+# and no form, finished online on no business calendar and no dispatch: the task completed, its step completed, the
+# work order resolved and its creator told (`completion.complete_task`, then `engine.advance` and `engine.resolve`).
+# --------------------------------------------------------------------------
+_FINISHING = text(f"""
+    SELECT {_RETURNED_TASK}, tasks.step_id, {_RETURNED_WORK_ORDER}, flow_templates.id AS template_id,
+           {XMIN} AS template_xmin,
+           (SELECT count(*) FROM tasks AS other
+            WHERE other.step_id = tasks.step_id AND other.activation = tasks.activation AND other.id <> tasks.id
+              AND other.status IN ({_LIVE})) AS live_siblings,
+           (SELECT count(*) FROM work_order_steps
+            WHERE work_order_steps.work_order_id = work_orders.id AND work_order_steps.id <> tasks.step_id
+              AND work_order_steps.status NOT IN ({_SETTLED})) AS unsettled_steps,
+           (SELECT json_agg({_PERSON} ORDER BY users.id)
+            FROM task_candidates JOIN users ON users.id = task_candidates.user_id
+            WHERE task_candidates.task_id = tasks.id) AS people,
+           (SELECT {_PERSON} FROM users WHERE users.id = work_orders.created_by_id) AS creator
+    FROM tasks
+    JOIN work_orders ON work_orders.id = tasks.work_order_id
+    JOIN flow_templates ON flow_templates.id = work_orders.template_id
+    WHERE tasks.id = :task_id AND tasks.assignee_id = :user_id AND tasks.status = '{TaskStatus.CLAIMED.value}'
+      AND tasks.dispatch IS NULL AND tasks.calendar_id IS NULL
+      AND work_orders.status IN ({_states(WORK_ORDER_TRANSITIONS["resolve"][0])})
+    FOR UPDATE OF work_orders
+""").columns(**_TYPES)
+# The read above may have waited for the lock, and rows joined to a locked one are read as they were before the wait:
+# this statement runs on a fresh snapshot, under the lock, and writes only if all the plan assumed still holds.
+_FINISH = text(f"""
+    WITH done AS (
+        UPDATE tasks SET status = '{TaskStatus.COMPLETED.value}', completed_at = :now, completed_effective_at = :now,
+                         completed_by_id = :user_id, outcome = :outcome, note = :note, data = '{{}}',
+                         version = tasks.version + 1
+        WHERE tasks.id = :task_id AND tasks.version = :version AND tasks.status = '{TaskStatus.CLAIMED.value}'
+          AND tasks.assignee_id = :user_id
+          AND NOT EXISTS (SELECT 1 FROM tasks AS other
+                          WHERE other.step_id = tasks.step_id AND other.activation = tasks.activation
+                            AND other.id <> tasks.id AND other.status IN ({_LIVE}))
+          AND NOT EXISTS (SELECT 1 FROM work_order_steps
+                          WHERE work_order_steps.work_order_id = tasks.work_order_id
+                            AND work_order_steps.id <> tasks.step_id AND work_order_steps.status NOT IN ({_SETTLED}))
+          AND EXISTS (SELECT 1 FROM work_order_steps
+                      WHERE work_order_steps.id = tasks.step_id AND work_order_steps.status = '{StepStatus.ACTIVE.value}'
+                        AND work_order_steps.activation = tasks.activation)
+        RETURNING {_RETURNED_TASK}, tasks.step_id
+    ), step_done AS (
+        UPDATE work_order_steps SET last_handler_id = :user_id, status = '{StepStatus.COMPLETED.value}', completed_at = :now
+        FROM done WHERE work_order_steps.id = done.step_id
+    ), offer_closed AS (
+        UPDATE task_candidates SET is_open = false FROM done WHERE task_candidates.task_id = done.id
+    ), disarmed AS (
+        UPDATE timers SET status = '{TimerStatus.STALE.value}'
+        FROM done WHERE timers.task_id = done.id AND timers.status = '{TimerStatus.PENDING.value}'
+    ), resolved AS (
+        UPDATE work_orders SET
+            status = '{WORK_ORDER_TRANSITIONS["resolve"][1].value}', resolved_at = :now, updated_at = :now,
+            started_at = CASE WHEN work_orders.status IN ({_STARTABLE}) THEN :now ELSE work_orders.started_at END
+        FROM done WHERE work_orders.id = done.work_order_id
+        RETURNING work_orders.status
+    ), logged AS (
+        INSERT INTO timeline_events (work_order_id, task_id, kind, actor_id, at, occurred_at, details)
+        SELECT done.work_order_id, event.task_id, event.kind, :user_id, :now, NULL, event.details
+        FROM done, (VALUES (1, :task_id, 'completed', CAST(:completed AS jsonb)),
+                           (2, NULL, 'step_completed', CAST(:step_completed AS jsonb)),
+                           (3, NULL, 'resolved', CAST('{{}}' AS jsonb))) AS event(n, task_id, kind, details)
+        ORDER BY event.n
+    )
+    SELECT done.*, resolved.status AS wo_status FROM done CROSS JOIN resolved
+""").bindparams(bindparam("now", type_=UTCDateTime()), bindparam("completed", type_=JSONType),
+                bindparam("step_completed", type_=JSONType)).columns(**_TYPES)
+
+
+def complete(user: User, task_id: int, outcome: str | None, note: str | None, data: dict | None,
+             expected_version: int | None, now: datetime) -> dict | None:
+    """`completion.complete_task` for the last task of a work order, answered as the API shows the task: a read
+    under the work order's lock, one guarded write, the creator's notification. None when the full rules must decide
+    (nothing was written then)."""
+    me = _me(user)
+    row = db.session.execute(_FINISHING, {"task_id": task_id, "user_id": me["id"]}).first()
+    if row is None or row.live_siblings or row.unsettled_steps:
+        return None
+    template = running_version(row.template_id, row.template_xmin)
+    step = template.step(row.step)
+    outcomes = step.get("outcomes") or ["done"]
+    outcome = outcome or outcomes[0]
+    if step.get("form") or data or outcome not in outcomes or expected_version not in (None, row.version):
+        return None  # a form to check, a refusal to explain: the full rules
+    done = db.session.execute(_FINISH, {
+        "task_id": task_id, "user_id": me["id"], "version": row.version, "now": now, "outcome": outcome, "note": note,
+        "completed": {"outcome": outcome, "note": note, "data": {}, "device_time_trusted": True},
+        "step_completed": {"step": row.step},
+    }).first()
+    if done is None:
+        return None
+    work_order = presenters.WorkOrderSummary(*(
+        done.wo_status if name == "status" else getattr(row, f"wo_{name}") for name in _WORK_ORDER_COLUMNS))
+    creator = row.creator
+    if creator is not None and creator["active"]:
+        notify_many([{"user_ids": [creator["id"]], "kind": "work_order.resolved", "about": {"work_order_id": work_order.id},
+                      "params": {"number": work_order.number, "title": work_order.title}, "priority": work_order.priority}],
+                    now, readers=[_reader(creator)])
+    db.session.commit()
+    return _answer(done, work_order, template, row.people or [], me, now)
