@@ -1,7 +1,7 @@
 """The reporting line and the stand-ins: who acts for a person who is away, and whom an escalation reaches.
 
 One rule, read set-based: the people a batch needs and everyone their reporting lines and delegate chains lead
-to are read in a few queries (one per step up the lines), whatever the batch's size. The engine finds
+to are read in one recursive query, whatever the batch's size and the lines' length. The engine finds
 handlers' stand-ins through it, the fallback handler of a step nobody was found for too, and the sweep and a
 lead's manual escalation reach managers through it.
 """
@@ -38,15 +38,22 @@ class People:
         self.add(user_ids)
 
     def add(self, user_ids) -> None:
-        frontier = {u for u in user_ids if u and u not in self.rows}
-        while frontier:
-            found = db.session.execute(
-                select(User.id, User.manager_id, User.delegate_id, User.active, on_duty_at(self.now).label("on_duty"))
-                .where(among_ids(User.id, frontier))
-            ).all()
-            for row in found:
-                self.rows[row.id] = row
-            frontier = {ref for row in found for ref in (row.manager_id, row.delegate_id) if ref and ref not in self.rows}
+        """Read `user_ids` and everyone up their reporting lines and down their delegate chains, in one recursive
+        statement (UNION drops a row met twice, so a loop in a line ends the walk)."""
+        wanted = {u for u in user_ids if u and u not in self.rows}
+        if not wanted:
+            return
+        people = User.__table__
+        reach = select(people.c.id, people.c.manager_id, people.c.delegate_id).where(among_ids(people.c.id, wanted)) \
+            .cte("reach", recursive=True)
+        above = people.alias("above")
+        reach = reach.union(select(above.c.id, above.c.manager_id, above.c.delegate_id).join(
+            reach, (above.c.id == reach.c.manager_id) | (above.c.id == reach.c.delegate_id)))
+        for row in db.session.execute(
+            select(User.id, User.manager_id, User.delegate_id, User.active, on_duty_at(self.now).label("on_duty"))
+            .where(User.id.in_(select(reach.c.id)))
+        ):
+            self.rows.setdefault(row.id, row)
 
     def exists(self, user_id: int) -> bool:
         return user_id in self.rows
