@@ -140,6 +140,8 @@ def from_environment() -> dict:
         # Channels beyond Web Push (docs/design.md §14), in ladder order, and each vendor's app (secrets: SSM in AWS).
         "CHANNELS": _channels(),
         "PUBLIC_URL": os.environ.get("BATON_PUBLIC_URL", ""),  # the app's address, for links in chat cards and SMS
+        # How long the signed "Claim"/"Open" links of a card or SMS work (app/notify/links.py).
+        "CARD_LINK_TTL_SECONDS": _int("BATON_CARD_LINK_TTL_SECONDS", 12 * 3600),
         "DINGTALK_APP_KEY": os.environ.get("BATON_DINGTALK_APP_KEY", ""),
         "DINGTALK_APP_SECRET": os.environ.get("BATON_DINGTALK_APP_SECRET", ""),
         "DINGTALK_AGENT_ID": os.environ.get("BATON_DINGTALK_AGENT_ID", ""),

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from app.errors import Invalid
 from app.extensions import db
 from app.notify import channels as registry
-from app.notify import ladder
+from app.notify import ladder, links
 from app.notify import providers
 from app.notify.channels.base import ChannelMessage, ChannelResult
 from app.notify.dispatch import LEASE, backoff, in_quiet_hours
@@ -198,9 +198,11 @@ def dispatch_channels(*, now: datetime, config, max_attempts: int = 8, batch_siz
                 delivery.status = DeliveryStatus.MUTED
                 counts["muted"] += 1
                 continue
+            actions = buttons(note.data, user.locale)
             by_channel.setdefault(delivery.channel, []).append((delivery, note, user, identity, ChannelMessage(
-                ref=delivery.id, to=identity, title=note.title, body=note.body, url=note.url,
-                actions=buttons(note.data, user.locale))))
+                ref=delivery.id, to=identity, title=note.title, body=note.body, url=note.url, actions=actions,
+                links=links.card_links(config=config, notification_id=note.id, user_id=user.id, now=now,
+                                       actions=[a["action"] for a in actions] or ["open"]))))
         db.session.commit()  # nothing is held locked while a vendor is slow
         for channel, batch in by_channel.items():
             results = {r.ref: r for r in registry.provider(config, channel).send_many([m for *_, m in batch])}

@@ -158,3 +158,17 @@ class UnreachablePersonSchema(ma.Schema):
 
 class UnreachableSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(UnreachablePersonSchema))
+
+
+class LinkRedeemSchema(ma.Schema):
+    """A card's signed link, as the app got it from /l/<token>."""
+
+    token = ma.fields.String(required=True, validate=validate.Length(1, 120))
+
+
+class LinkRedeemedSchema(ma.Schema):
+    action = ma.fields.String(metadata={"description": "`claim`: the app claims the task now (through POST "
+                                                     "/tasks/{id}/claim); `open`: it opens `url`"})
+    notification_id = ma.fields.Integer()
+    task_id = ma.fields.Integer(allow_none=True)
+    url = ma.fields.String()

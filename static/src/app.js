@@ -52,6 +52,11 @@ route('/trace/:batch', () => lazyAndon().then((m) => m.traceView), { tab: 'andon
 route('/qr/:code', () => lazyQr().then((m) => m.scanView), { tab: 'inbox', title: 'qr.title', onLoadError: loadFailed });
 route('/team', () => lazyTeam().then((m) => m.teamView), { tab: 'wo', allow: lead, title: 'team.title', onLoadError: loadFailed });
 route('/dashboard', () => lazyDashboard().then((m) => m.dashboardView), { tab: 'dashboard', allow: lead, title: 'nav.dashboard', onLoadError: loadFailed });
+// A chat card's or an SMS's signed link (docs/design.md §14), redeemed under the reader's session; and the page
+// /l/<token> opens for a link that cannot be used, shown signed in or not.
+const lazyLink = () => import('./views/link.js');
+route('/link/:token', () => lazyLink().then((m) => m.linkView), { tab: 'inbox', title: 'link.title', onLoadError: loadFailed });
+route('/link-refused/:reason', () => lazyLink().then((m) => m.refusedView), { anyone: true, title: 'link.title', onLoadError: loadFailed });
 // The admin console: its own lazy chunk, for admins only (the API refuses everyone else as well).
 const consoleRoute = (view, title) => ({ load: () => lazyAdmin().then((m) => m[view]), meta: { tab: 'admin', allow: admin, title, onLoadError: loadFailed } });
 for (const [path, view, title] of [
@@ -74,6 +79,7 @@ route('/admin/flows', () => lazyDesigner().then((m) => m.flowsView), consoleRout
 route('/admin/flows/:key', () => lazyDesigner().then((m) => m.designerView), consoleRoute('designerView', 'admin.flows').meta);
 
 setGuard((match, path) => {
+  if (match && match.meta.anyone) return null;
   if (!session.signedIn()) return match && match.meta.public ? null : `/signin${path !== '/' && path !== '/signin' ? `?next=${encodeURIComponent(path)}` : ''}`;
   if (match && match.meta.public) return '/inbox';
   if (match && match.meta.allow && session.user() && !match.meta.allow()) return '/inbox';

@@ -140,8 +140,13 @@ class FakeDingTalk(FakeVendor):
                 return 200, {}, {"errcode": 90018, "errmsg": "当前企业调用频率超过限制"}
             msg = body.get("msg") or {}
             card = msg.get("action_card") or {}
+            # An action card has one button (single_title, single_url) or several (btn_orientation, btn_json_list).
+            buttons = card.get("btn_json_list")
+            one = bool(card.get("single_url") and card.get("single_title"))
+            several = isinstance(buttons, list) and buttons and card.get("btn_orientation") in ("0", "1") \
+                and all(isinstance(b, dict) and b.get("title") and b.get("action_url") for b in buttons)
             if body.get("agent_id") != self.agent_id or msg.get("msgtype") != "action_card" or not card.get("markdown") \
-                    or not card.get("title") or not (card.get("single_url") and card.get("single_title")):
+                    or not card.get("title") or one == bool(several):
                 return 200, {}, {"errcode": 40035, "errmsg": "不合法的参数"}
             task_id = next(self._counter)
             users = [u for u in str(body.get("userid_list") or "").split(",") if u]
