@@ -150,7 +150,10 @@ class UnreachableArgs(ma.Schema):
 class UnreachablePersonSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
+    login = ma.fields.String()
     department_id = ma.fields.Integer(allow_none=True)
+    department_name = ma.fields.String(allow_none=True)
+    devices = ma.fields.Integer(metadata={"description": "Devices of theirs that allowed Web Push"})
     last_delivered_at = ma.fields.DateTime(allow_none=True, metadata={"description": "The last push or message that reached them"})
     channels = ma.fields.List(ma.fields.String(), metadata={"description": "The channels they have an identity on"})
     broken = ma.fields.List(ma.fields.String(), metadata={"description": "Channels whose vendor does not know their identity"})
