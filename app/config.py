@@ -57,7 +57,7 @@ def _int(name: str, default: int) -> int:
 
 SSM_NAMES = ("SECRET_KEY", "DATABASE_URL", "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY",
              # The chat channels' app secrets (docs/design.md §14)
-             "BATON_DINGTALK_APP_SECRET", "BATON_WECOM_SECRET", "BATON_FEISHU_APP_SECRET")
+             "BATON_DINGTALK_APP_SECRET", "BATON_WECOM_SECRET", "BATON_FEISHU_APP_SECRET", "BATON_ALIYUN_SMS_ACCESS_KEY_SECRET")
 
 CHANNEL_NAMES = ("webpush", "dingtalk", "wecom", "feishu", "sms")
 
@@ -71,8 +71,8 @@ def _channels() -> list[str]:
     if len(set(names)) != len(names):
         raise ConfigError("BATON_CHANNELS names a channel twice")
     sms_provider = os.environ.get("BATON_SMS_PROVIDER", "sns")
-    if "sms" in names and sms_provider not in ("sns",):
-        raise ConfigError(f"BATON_SMS_PROVIDER {sms_provider!r} is not known (sns)")
+    if "sms" in names and sms_provider not in ("sns", "aliyun"):
+        raise ConfigError(f"BATON_SMS_PROVIDER {sms_provider!r} is not known (sns, aliyun)")
     return names
 
 
@@ -140,6 +140,8 @@ def from_environment() -> dict:
         # Channels beyond Web Push (docs/design.md §14), in ladder order, and each vendor's app (secrets: SSM in AWS).
         "CHANNELS": _channels(),
         "PUBLIC_URL": os.environ.get("BATON_PUBLIC_URL", ""),  # the app's address, for links in chat cards and SMS
+        # How long the signed "Claim"/"Open" links of a card or SMS work (app/notify/links.py).
+        "CARD_LINK_TTL_SECONDS": _int("BATON_CARD_LINK_TTL_SECONDS", 12 * 3600),
         "DINGTALK_APP_KEY": os.environ.get("BATON_DINGTALK_APP_KEY", ""),
         "DINGTALK_APP_SECRET": os.environ.get("BATON_DINGTALK_APP_SECRET", ""),
         "DINGTALK_AGENT_ID": os.environ.get("BATON_DINGTALK_AGENT_ID", ""),
@@ -154,6 +156,13 @@ def from_environment() -> dict:
         "SMS_PROVIDER": os.environ.get("BATON_SMS_PROVIDER", "sns"),
         "SMS_SENDER_ID": os.environ.get("BATON_SMS_SENDER_ID", ""),
         "SMS_DEFAULT_COUNTRY": os.environ.get("BATON_SMS_DEFAULT_COUNTRY", "+86"),
+        # Alibaba Cloud SMS (BATON_SMS_PROVIDER=aliyun): a RAM user's key, an approved sign name and template.
+        "ALIYUN_SMS_ACCESS_KEY_ID": os.environ.get("BATON_ALIYUN_SMS_ACCESS_KEY_ID", ""),
+        "ALIYUN_SMS_ACCESS_KEY_SECRET": os.environ.get("BATON_ALIYUN_SMS_ACCESS_KEY_SECRET", ""),
+        "ALIYUN_SMS_SIGN_NAME": os.environ.get("BATON_ALIYUN_SMS_SIGN_NAME", ""),
+        "ALIYUN_SMS_TEMPLATE_CODE": os.environ.get("BATON_ALIYUN_SMS_TEMPLATE_CODE", ""),
+        "ALIYUN_SMS_BASE_URL": os.environ.get("BATON_ALIYUN_SMS_BASE_URL", "https://dysmsapi.aliyuncs.com"),
+        "ALIYUN_SMS_REGION": os.environ.get("BATON_ALIYUN_SMS_REGION", "cn-hangzhou"),
         "CHANNEL_MAX_ATTEMPTS": _int("BATON_CHANNEL_MAX_ATTEMPTS", 8),
         # The ladder: how long a notification may stay unopened before the next channel, per priority.
         "STEP_UP": parse_step_up(os.environ.get("BATON_STEP_UP", "P1=2m,P2=10m,P3=1h,P4=off")),

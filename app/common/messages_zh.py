@@ -524,6 +524,9 @@ _NOTIFY = {
     "{host} has no addresses": "{host} 没有地址",
     "{host} is not a public address": "{host} 不是公网地址",
     "{host} resolves to a non-public address": "{host} 解析到非公网地址",
+    "This link is not valid: it was changed or cut short.": "此链接无效：链接被改动或不完整。",
+    "This link has expired; open the app to see the task.": "此链接已过期，请打开应用查看任务。",
+    "This link was sent to someone else; sign in as them, or open the app.": "此链接是发给其他人的；请以其身份登录，或直接打开应用。",
 }
 
 MESSAGES: dict[str, str] = {**_LIBRARIES, **_REQUESTS, **_ACCOUNTS, **_FLOWS, **_WORK, **_QUALITY, **_METRICS, **_NOTIFY}

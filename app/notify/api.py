@@ -7,12 +7,14 @@ from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, paginate
 from app.errors import NotFound
-from app.notify import reach, service
+from app.notify import links, reach, service
 from app.notify.endpoints import policy_from_config
 from app.notify.schemas import (
     ChangesSchema,
     ChannelTestResultSchema,
     ChannelTestSchema,
+    LinkRedeemedSchema,
+    LinkRedeemSchema,
     MyChannelsSchema,
     UnreachableArgs,
     UnreachableSchema,
@@ -127,3 +129,14 @@ def unreachable(args):
     """People of your departments (everyone, for an admin) whom nothing reached in `days` days: no push accepted and
     no message delivered on DingTalk, WeCom, Feishu or SMS, with the channels they have and those that are broken."""
     return {"items": reach.unreachable(user=current_user(), days=args["days"], now=utcnow())}
+
+
+@blp.route("/links/redeem", methods=["POST"])
+@auth_required()
+@blp.arguments(LinkRedeemSchema)
+@blp.response(200, LinkRedeemedSchema)
+def redeem_link(body):
+    """What a chat card's or an SMS's signed link asks (docs/design.md §14), for the person it was sent to: its
+    notification is marked read, and the answer says where to go and whether to claim. The link acts only through
+    this call, under your session: 422 `link_invalid` (changed or cut), 410 `link_expired`, 403 `link_not_yours`."""
+    return links.redeem(token=body["token"], user=current_user(), config=current_app.config, now=utcnow())

@@ -90,6 +90,16 @@ def entry_point_url(*, origin: str, code: str) -> str:
     return f"{origin.rstrip('/')}/#/qr/{code}"
 
 
+def link_screen(token: str) -> str:
+    """Where a card's signed link opens the app: the screen that redeems it under the reader's session."""
+    return f"/#/link/{token}"
+
+
+def link_refused(reason: str) -> str:
+    """Where a card's link that cannot be used opens the app: a page saying why (`expired`, `invalid`)."""
+    return f"/#/link-refused/{reason}"
+
+
 def addressed(kind: str, about: dict) -> tuple[str, str, dict]:
     """(url, tag, data) of a notification `about` something: the screen it opens, and the tag that makes a newer
     notification about the same thing replace the older one on the phone.

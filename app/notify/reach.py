@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from app.errors import Invalid
 from app.extensions import db
 from app.notify import channels as registry
-from app.notify import ladder
+from app.notify import ladder, links
 from app.notify import providers
 from app.notify.channels.base import ChannelMessage, ChannelResult
 from app.notify.dispatch import LEASE, backoff, in_quiet_hours
@@ -24,7 +24,7 @@ from app.notify.models import (
     PushSubscription,
 )
 from app.notify.webpush import PushMessage
-from app.org.models import User
+from app.org.models import Department, User
 from app.org.service import subtree_ids
 
 log = logging.getLogger("baton.channels")
@@ -198,9 +198,11 @@ def dispatch_channels(*, now: datetime, config, max_attempts: int = 8, batch_siz
                 delivery.status = DeliveryStatus.MUTED
                 counts["muted"] += 1
                 continue
+            actions = buttons(note.data, user.locale)
             by_channel.setdefault(delivery.channel, []).append((delivery, note, user, identity, ChannelMessage(
-                ref=delivery.id, to=identity, title=note.title, body=note.body, url=note.url,
-                actions=buttons(note.data, user.locale))))
+                ref=delivery.id, to=identity, title=note.title, body=note.body, url=note.url, actions=actions,
+                links=links.card_links(config=config, notification_id=note.id, user_id=user.id, now=now,
+                                       actions=[a["action"] for a in actions] or ["open"]))))
         db.session.commit()  # nothing is held locked while a vendor is slow
         for channel, batch in by_channel.items():
             results = {r.ref: r for r in registry.provider(config, channel).send_many([m for *_, m in batch])}
@@ -245,8 +247,11 @@ def unreachable(*, user: User, days: int, now: datetime) -> list[dict]:
     ids = [p.id for p in everyone]
     last: dict[int, datetime] = {}
     broken: dict[int, list[str]] = {}
-    for user_id, at in db.session.execute(select(PushSubscription.user_id, func.max(PushSubscription.last_success_at))
-                                          .where(PushSubscription.user_id.in_(ids)).group_by(PushSubscription.user_id)):
+    devices: dict[int, int] = {}
+    for user_id, count, at in db.session.execute(
+            select(PushSubscription.user_id, func.count(), func.max(PushSubscription.last_success_at))
+            .where(PushSubscription.user_id.in_(ids)).group_by(PushSubscription.user_id)):
+        devices[user_id] = count
         if at is not None:
             last[user_id] = at
     for state in db.session.scalars(select(ChannelState).where(ChannelState.user_id.in_(ids))):
@@ -254,6 +259,10 @@ def unreachable(*, user: User, days: int, now: datetime) -> list[dict]:
             last[state.user_id] = state.last_sent_at
         if state.broken_identity:
             broken.setdefault(state.user_id, []).append(state.channel)
-    return [{"id": p.id, "name": p.name, "department_id": p.department_id, "last_delivered_at": last.get(p.id),
-             "channels": [c for c in registry.IDENTITY if identity_of(p, c)], "broken": sorted(broken.get(p.id, []))}
-            for p in everyone if last.get(p.id) is None or last[p.id] < since]
+    found = [p for p in everyone if last.get(p.id) is None or last[p.id] < since]
+    departments = dict(db.session.execute(select(Department.id, Department.name).where(
+        Department.id.in_({p.department_id for p in found if p.department_id is not None}))).all()) if found else {}
+    return [{"id": p.id, "name": p.name, "login": p.login, "department_id": p.department_id,
+             "department_name": departments.get(p.department_id), "last_delivered_at": last.get(p.id),
+             "devices": devices.get(p.id, 0), "channels": [c for c in registry.IDENTITY if identity_of(p, c)],
+             "broken": sorted(broken.get(p.id, []))} for p in found]

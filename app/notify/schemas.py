@@ -150,7 +150,10 @@ class UnreachableArgs(ma.Schema):
 class UnreachablePersonSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
+    login = ma.fields.String()
     department_id = ma.fields.Integer(allow_none=True)
+    department_name = ma.fields.String(allow_none=True)
+    devices = ma.fields.Integer(metadata={"description": "Devices of theirs that allowed Web Push"})
     last_delivered_at = ma.fields.DateTime(allow_none=True, metadata={"description": "The last push or message that reached them"})
     channels = ma.fields.List(ma.fields.String(), metadata={"description": "The channels they have an identity on"})
     broken = ma.fields.List(ma.fields.String(), metadata={"description": "Channels whose vendor does not know their identity"})
@@ -158,3 +161,17 @@ class UnreachablePersonSchema(ma.Schema):
 
 class UnreachableSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(UnreachablePersonSchema))
+
+
+class LinkRedeemSchema(ma.Schema):
+    """A card's signed link, as the app got it from /l/<token>."""
+
+    token = ma.fields.String(required=True, validate=validate.Length(1, 120))
+
+
+class LinkRedeemedSchema(ma.Schema):
+    action = ma.fields.String(metadata={"description": "`claim`: the app claims the task now (through POST "
+                                                     "/tasks/{id}/claim); `open`: it opens `url`"})
+    notification_id = ma.fields.Integer()
+    task_id = ma.fields.Integer(allow_none=True)
+    url = ma.fields.String()

@@ -2,7 +2,9 @@
 speaking its protocol over HTTP; and an admin sets someone's DingTalk id on the console's person screen."""
 import json
 import re
+import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -112,7 +114,9 @@ def test_an_offer_nobody_can_push_to_goes_to_dingtalk_and_the_notification_says_
         else:
             raise AssertionError("the offer did not reach DingTalk")
         (to, card), = [(to, m) for to, m in dingtalk.sent if to == "dt-a1"]
-        assert "Leaking carton" in card["action_card"]["markdown"] and "/#/task/" in card["action_card"]["single_url"]
+        assert "Leaking carton" in card["action_card"]["markdown"]
+        buttons = {b["title"]: b["action_url"] for b in card["action_card"]["btn_json_list"]}
+        assert set(buttons) == {"抢单", "查看"} and all(u.startswith("https://baton.example/l/") for u in buttons.values())
         # DingTalk has the card; the worker records the attempt once it has asked DingTalk how the send went.
         agent = json.load(urllib.request.urlopen(urllib.request.Request(
             f"{base}/api/v1/auth/login", data=json.dumps({"login": "cs.agent1", "password": DEMO_PASSWORD}).encode(),
@@ -126,6 +130,70 @@ def test_an_offer_nobody_can_push_to_goes_to_dingtalk_and_the_notification_says_
             raise AssertionError("the DingTalk attempt was not recorded")
         phone.open("/notifications")
         expect(page.locator(".notif-reach").first).to_contain_text("钉钉: 已送达")
+        # "抢单" on the card: the signed link opens the app, which claims under cs.agent1's session and opens the task
+        page.goto(buttons["抢单"].replace("https://baton.example", base))
+        expect(page).to_have_url(re.compile(r"#/task/\d+$"))
+        expect(page.locator(".task-head .chip-status")).to_have_text("已领取")
+        expect(page.locator(".task-head h1")).to_have_text("Leaking carton")
+        # the same link again, kept past its use: the task is simply opened (nothing is claimed twice)
+        page.goto(buttons["抢单"].replace("https://baton.example", base))
+        expect(page).to_have_url(re.compile(r"#/task/\d+$"))
+        # a link changed on the way, and one signed-in person following another's link, are told so in their language
+        page.goto(buttons["查看"].replace("https://baton.example", base)[:-2] + "zz")
+        expect(page.locator("h1")).to_have_text("链接无法使用")
         assert phone.js_errors() == []
     finally:
         phone.close()
+
+
+def test_a_card_link_signs_in_first_and_an_expired_one_says_so(browser, dingtalk_server):
+    """Not signed in: the link waits for the sign-in and then opens the task; an expired link is a page in English."""
+    from datetime import datetime, timedelta, timezone
+
+    from app.notify.links import sign
+
+    base, dingtalk = dingtalk_server
+    _call(base, "lead.cs", "POST", "/api/v1/work-orders", {"template": "complaint", "title": "Dented tin", "priority": "P1"})
+    for _ in range(100):
+        if "dt-a1" in [to for to, _ in dingtalk.sent]:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the offer did not reach DingTalk")
+    (card,) = [m for to, m in dingtalk.sent if to == "dt-a1"]
+    opener = next(b["action_url"] for b in card["action_card"]["btn_json_list"] if b["title"] == "查看")
+    phone = Phone(browser, base, locale="en-US")
+    try:
+        page = phone.page
+        # expired, before signing in: a page in the browser's language (English here)
+        old = sign(secret=_config(Path("/nonexistent"))["SECRET_KEY"], notification_id=1, user_id=1, action="open",
+                   expires_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+        page.goto(f"{base}/l/{old}")
+        expect(page.locator("h1")).to_have_text("This link has expired")
+        expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+        # a good link: the sign-in first, then the task it is about
+        page.goto(opener.replace("https://baton.example", base))
+        expect(page).to_have_url(re.compile(r"#/signin\?next="))
+        page.locator("input[name=login]").fill("cs.agent1")
+        page.locator("input[name=password]").fill(DEMO_PASSWORD)
+        page.locator("form.signin-form button[type=submit]").click()
+        expect(page).to_have_url(re.compile(r"#/task/\d+$"))
+        expect(page.locator(".task-head h1")).to_have_text("Dented tin")
+        notes = _call(base, "cs.agent1", "GET", "/api/v1/notifications")["items"]
+        assert next(n for n in notes if n["kind"] == "task.offered")["read_at"]  # opened from the card: read, ladder stops
+        # signed in, the page speaks the person's language (cs.agent1 reads Chinese)
+        page.goto(f"{base}/l/{old}")
+        expect(page.locator("h1")).to_have_text("链接已过期")
+        expect(page.get_by_role("link", name="查看我的任务")).to_be_visible()
+        assert phone.js_errors() == []
+    finally:
+        phone.close()
+
+
+def _call(base, login, method, path, body=None):
+    token = json.load(urllib.request.urlopen(urllib.request.Request(
+        f"{base}/api/v1/auth/login", data=json.dumps({"login": login, "password": DEMO_PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"})))["token"]
+    request = urllib.request.Request(f"{base}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    return json.load(urllib.request.urlopen(request))

@@ -290,6 +290,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/people/unreachable"): Row(cells(lead=SUCCESS, admin=SUCCESS)),
     # Web Push without VAPID keys in this world: a 422 about the channel, never 401/403/404 for a person
     ("POST", "/api/v1/me/channels/test"): Row(every_person(OK), body=lambda w: {"channel": "webpush"}),
+    # a card's signed link: any person may try one, a made-up token is 422 link_invalid (never 401/403/404 for a person)
+    ("POST", "/api/v1/links/redeem"): Row(every_person(OK), body=lambda w: {"token": "1.2.c.3.made-up"}),
     # --- integrations: admin, or a key with the matching scope ---
     ("POST", "/api/v1/products"): Row(admin_only(key__catalog__write=SUCCESS), body=sku_body),
     ("POST", "/api/v1/batches"): Row(admin_only(key__catalog__write=SUCCESS), body=lambda w: {

@@ -219,3 +219,72 @@ def test_a_batch_is_sent_concurrently(servers):
     server.delay = 0.0
     assert [r.ref for r in results] == list(range(64)) and all(r.ok for r in results)
     assert elapsed < 1.6, elapsed  # 64 × 50 ms one after another would be 3.2 s; 16 at a time, 0.2 s
+
+
+# --- Alibaba Cloud SMS, against a fake Dysmsapi that checks every request's signature -------------------------------
+
+
+@pytest.fixture(scope="module")
+def aliyun_server():
+    from tests.notify.vendor_servers import FakeAliyunSms
+
+    with FakeAliyunSms(app_key="LTAI-test", app_secret="secret-aliyun") as server:
+        yield server
+
+
+def _aliyun(server, **kw):
+    from app.notify.channels.aliyun_sms import AliyunSmsChannel
+
+    return AliyunSmsChannel(access_key_id=kw.pop("key", "LTAI-test"), access_key_secret=kw.pop("secret", "secret-aliyun"),
+                            sign_name="Baton", template_code=kw.pop("template", "SMS_100001"), base_url=server.url,
+                            public_url="https://baton.example", **kw)
+
+
+def test_aliyun_sms_is_signed_and_carries_the_template_and_the_link(aliyun_server):
+    aliyun_server.reset()
+    message = ChannelMessage(ref=1, to="138 0013 8000", title="有新任务可以抢单", body="WO-1 · 分诊：纸箱漏水",
+                             url="/#/task/7", links={"open": "https://baton.example/l/1.2.o.abc.signature"})
+    results = _aliyun(aliyun_server).send_many([message, _message("+85291234567", 2)])
+    assert [r.outcome for r in results] == ["sent", "sent"], results
+    sent = dict(aliyun_server.sent)
+    assert sent["13800138000"] == {"title": "有新任务可以抢单", "body": "WO-1 · 分诊：纸箱漏水",
+                                   "link": "https://baton.example/l/1.2.o.abc.signature"}
+    assert "85291234567" in sent  # outside the mainland: the country code, without "+"
+
+
+def test_aliyun_sms_refusals_are_told_apart(aliyun_server):
+    aliyun_server.reset()
+    wrong = _aliyun(aliyun_server, secret="not-the-secret").send(_message("13800138000"))
+    assert (wrong.outcome, wrong.code) == ("failed", "SignatureDoesNotMatch")
+    assert _aliyun(aliyun_server, key="LTAI-other").send(_message("13800138000")).code == "InvalidAccessKeyId.NotFound"
+    assert _aliyun(aliyun_server, template="SMS_9").send(_message("13800138000")).code == "isv.SMS_TEMPLATE_ILLEGAL"
+    aliyun_server.unknown.add("13800000000")
+    gone = _aliyun(aliyun_server).send(_message("13800000000"))
+    assert (gone.outcome, gone.code) == ("gone", "isv.MOBILE_NUMBER_ILLEGAL")
+    assert _aliyun(aliyun_server).send(_message("12")).code == "invalid_number"  # never sent
+    aliyun_server.rate_limited = 1
+    provider = _aliyun(aliyun_server)
+    limited = provider.send(_message("13900139000"))
+    assert (limited.outcome, limited.code) == ("retry", "isv.BUSINESS_LIMIT_CONTROL")
+    assert provider.send(_message("13700137000")).ok  # a number's limit holds back only that number
+    aliyun_server.down = 1
+    assert _aliyun(aliyun_server).send(_message("13800138000")).outcome == "retry"
+    assert [n for n, _ in aliyun_server.sent] == ["13700137000"]
+
+
+def test_aliyun_sms_is_chosen_by_the_environment(monkeypatch):
+    import app.notify.channels
+    from app.config import from_environment
+    from app.notify.channels.aliyun_sms import AliyunSmsChannel
+
+    monkeypatch.setenv("BATON_ENV", "development")
+    monkeypatch.setenv("BATON_CHANNELS", "webpush,sms")
+    monkeypatch.setenv("BATON_SMS_PROVIDER", "aliyun")
+    config = from_environment()
+    assert not app.notify.channels.configured(config, "sms")  # no key, sign name or template yet
+    for key, value in {"ACCESS_KEY_ID": "LTAI-1", "ACCESS_KEY_SECRET": "s", "SIGN_NAME": "Baton", "TEMPLATE_CODE": "SMS_1"}.items():
+        monkeypatch.setenv(f"BATON_ALIYUN_SMS_{key}", value)
+    config = from_environment()
+    assert app.notify.channels.configured(config, "sms")
+    provider = app.notify.channels.provider(config, "sms")
+    assert isinstance(provider, AliyunSmsChannel) and provider.base_url == "https://dysmsapi.aliyuncs.com"

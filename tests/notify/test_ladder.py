@@ -132,3 +132,40 @@ def test_the_dispatch_job_sends_the_rungs_due_now(app, world, handler_app):  # n
     result = dispatch.handler(sqs_event('{"kind": "dispatch"}'), None)
     assert result == {"batchItemFailures": []}
     assert _sent_to(dingtalk) == ["dt-a2"]  # no device: DingTalk at once, without waiting for the minute's sweep
+
+
+def _buttons(card: dict) -> dict[str, str]:
+    """An action card's buttons as {words: link}."""
+    card = card["action_card"]
+    if card.get("btn_json_list"):
+        return {b["title"]: b["action_url"] for b in card["btn_json_list"]}
+    return {card["single_title"]: card["single_url"]}
+
+
+def test_claimed_from_the_dingtalk_cards_link_the_ladder_stops_and_the_others_offers_are_withdrawn(app, world, monkeypatch):
+    flow, dingtalk = world
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://baton.example")
+    wo = flow.create("complaint", priority="P1")
+    task_id = wo["tasks"][0]["id"]
+    t0 = utcnow()
+    dispatch_channels(now=t0, config=app.config)
+    ((to, card),) = dingtalk.sent
+    buttons = _buttons(card)
+    assert to == "dt-a2" and set(buttons) == {"抢单", "查看"}  # in cs.agent2's language; two buttons, two links
+    claim = buttons["抢单"]
+    assert claim.startswith("https://baton.example/l/") and claim != buttons["查看"] and len(claim) < 80
+    token = claim.rsplit("/", 1)[1]
+
+    opened = flow.client.get(f"/l/{token}")  # the phone's browser: no session needed, nothing done yet
+    assert opened.status_code == 303 and opened.headers["Location"].endswith(f"/#/link/{token}")
+    redeemed = flow.client.post("/api/v1/links/redeem", json={"token": token}, headers=flow.h("cs.agent2"))
+    assert redeemed.status_code == 200, redeemed.json
+    assert redeemed.json["action"] == "claim" and redeemed.json["task_id"] == task_id
+    assert flow.act(task_id, "claim", "cs.agent2").status_code == 200  # the app's claim, under the reader's session
+
+    counts = dispatch_channels(now=t0 + STEP, config=app.config)
+    assert [to for to, _ in dingtalk.sent] == ["dt-a2"] and counts["stopped"] == 1  # cs.agent1's rung stops
+    agent1 = flow.demo.uid("cs.agent1")
+    kinds = list(db.session.scalars(select(Notification.kind).where(Notification.user_id == agent1).order_by(Notification.id)))
+    assert kinds == ["task.offered", "task.taken"]  # the offer withdrawn on their phone (same tag) and in the app
+    assert dispatch_channels(now=t0 + 5 * STEP, config=app.config)["sent"] == 0  # and no SMS later either

@@ -213,6 +213,9 @@ def test_leads_and_admins_see_who_nothing_reached(client, auth, demo, dingtalk):
 
     before = unreachable("admin")
     assert demo.uid("staff.wh1") in before and before[demo.uid("staff.wh1")]["channels"] == ["dingtalk"]
+    listed = before[demo.uid("staff.wh1")]
+    assert (listed["login"], listed["devices"], listed["last_delivered_at"]) == ("staff.wh1", 0, None)
+    assert listed["department_name"]  # by name, for the screen
     assert client.post(f"{V1}/me/channels/test", json={"channel": "dingtalk"}, headers=staff).json["result"] == "sent"
     assert demo.uid("staff.wh1") not in unreachable("admin")
     theirs = unreachable("lead.cs")  # a lead sees the people of the departments they lead

@@ -140,8 +140,13 @@ class FakeDingTalk(FakeVendor):
                 return 200, {}, {"errcode": 90018, "errmsg": "当前企业调用频率超过限制"}
             msg = body.get("msg") or {}
             card = msg.get("action_card") or {}
+            # An action card has one button (single_title, single_url) or several (btn_orientation, btn_json_list).
+            buttons = card.get("btn_json_list")
+            one = bool(card.get("single_url") and card.get("single_title"))
+            several = isinstance(buttons, list) and buttons and card.get("btn_orientation") in ("0", "1") \
+                and all(isinstance(b, dict) and b.get("title") and b.get("action_url") for b in buttons)
             if body.get("agent_id") != self.agent_id or msg.get("msgtype") != "action_card" or not card.get("markdown") \
-                    or not card.get("title") or not (card.get("single_url") and card.get("single_title")):
+                    or not card.get("title") or one == bool(several):
                 return 200, {}, {"errcode": 40035, "errmsg": "不合法的参数"}
             task_id = next(self._counter)
             users = [u for u in str(body.get("userid_list") or "").split(",") if u]
@@ -229,3 +234,71 @@ class FakeFeishu(FakeVendor):
             return 200, {}, {"code": 0, "msg": "success", "data": {"message_id": f"om_{secrets.token_hex(8)}",
                                                                    "msg_type": "interactive"}}
         return 404, {}, {"code": 404, "msg": "not found"}
+
+
+class FakeAliyunSms(FakeVendor):
+    """dysmsapi.aliyuncs.com: SendSms in Aliyun's RPC style, every request's signature checked (HMAC-SHA1 over the
+    canonical query, computed here on its own), its timestamp (15 minutes) and its nonce (once). `app_key` and
+    `app_secret` are the AccessKey; `signs` and `templates` the approved sign names and template codes."""
+
+    signs = {"Baton"}
+    templates = {"SMS_100001"}
+
+    def reset(self):
+        super().reset()
+        self.nonces: set[str] = set()
+
+    @staticmethod
+    def _signature(query: dict, secret: str) -> str:
+        import base64
+        import hashlib
+        import hmac
+        from urllib.parse import quote
+
+        def enc(value):
+            return quote(str(value), safe="-_.~")
+
+        canonical = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(query.items()) if k != "Signature")
+        to_sign = "GET&%2F&" + enc(canonical)
+        return base64.b64encode(hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
+
+    def route(self, method, path, query, headers, body):
+        from datetime import datetime, timezone
+
+        request_id = secrets.token_hex(8).upper()
+        if path != "/" or method != "GET" or query.get("Action") != "SendSms":
+            return 404, {}, {"Code": "InvalidAction.NotFound", "Message": "Specified api is not found", "RequestId": request_id}
+        missing = [k for k in ("Format", "Version", "AccessKeyId", "SignatureMethod", "SignatureVersion", "SignatureNonce",
+                               "Timestamp", "Signature", "PhoneNumbers", "SignName", "TemplateCode") if not query.get(k)]
+        if missing or query["Version"] != "2017-05-25" or query["SignatureMethod"] != "HMAC-SHA1":
+            return 400, {}, {"Code": "MissingParameter", "Message": f"missing {missing}", "RequestId": request_id}
+        if query["AccessKeyId"] != self.app_key:
+            return 404, {}, {"Code": "InvalidAccessKeyId.NotFound", "Message": "Specified access key is not found.",
+                             "RequestId": request_id}
+        if query["Signature"] != self._signature(query, self.app_secret):
+            return 400, {}, {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched with our calculation.",
+                             "RequestId": request_id}
+        stamp = datetime.strptime(query["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if abs((datetime.now(timezone.utc) - stamp).total_seconds()) > 900:
+            return 400, {}, {"Code": "InvalidTimeStamp.Expired", "Message": "Specified time stamp or date value is expired.",
+                             "RequestId": request_id}
+        if query["SignatureNonce"] in self.nonces:
+            return 400, {}, {"Code": "SignatureNonceUsed", "Message": "Specified signature nonce was used already.",
+                             "RequestId": request_id}
+        self.nonces.add(query["SignatureNonce"])
+        if query["SignName"] not in self.signs:
+            return 200, {}, {"Code": "isv.SMS_SIGNATURE_ILLEGAL", "Message": "该账号下找不到对应签名", "RequestId": request_id}
+        if query["TemplateCode"] not in self.templates:
+            return 200, {}, {"Code": "isv.SMS_TEMPLATE_ILLEGAL", "Message": "该账号下找不到对应模板", "RequestId": request_id}
+        try:
+            params = json.loads(query.get("TemplateParam") or "{}")
+        except ValueError:
+            return 200, {}, {"Code": "isv.INVALID_JSON_PARAM", "Message": "JSON参数不合法", "RequestId": request_id}
+        number = query["PhoneNumbers"]
+        if not number.isdigit() or number in self.unknown:
+            return 200, {}, {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "非法手机号", "RequestId": request_id}
+        if self.rate_limited > 0:
+            self.rate_limited -= 1
+            return 200, {}, {"Code": "isv.BUSINESS_LIMIT_CONTROL", "Message": "触发号码天级流控Permits:10", "RequestId": request_id}
+        self.sent.append((number, params))
+        return 200, {}, {"Code": "OK", "Message": "OK", "BizId": f"{secrets.randbelow(10**9)}^0", "RequestId": request_id}

@@ -2,6 +2,7 @@
 interface (``send_many(messages) -> results``, CONVENTIONS 5), chosen and configured by the environment."""
 from __future__ import annotations
 
+from app.notify.channels.aliyun_sms import AliyunSmsChannel
 from app.notify.channels.dingtalk import DingTalkChannel
 from app.notify.channels.feishu import FeishuChannel
 from app.notify.channels.sms import SnsSmsChannel
@@ -33,6 +34,8 @@ def configured(config, name: str) -> bool:
             "wecom": ("WECOM_CORP_ID", "WECOM_SECRET", "WECOM_AGENT_ID"),
             "feishu": ("FEISHU_APP_ID", "FEISHU_APP_SECRET"),
             "sms": ("SMS_PROVIDER",)}[name]
+    if name == "sms" and config.get("SMS_PROVIDER") == "aliyun":
+        need = ("ALIYUN_SMS_ACCESS_KEY_ID", "ALIYUN_SMS_ACCESS_KEY_SECRET", "ALIYUN_SMS_SIGN_NAME", "ALIYUN_SMS_TEMPLATE_CODE")
     return all(config.get(key) for key in need)
 
 
@@ -53,6 +56,10 @@ def provider(config, name: str):
                public_url)
     elif name == "feishu":
         key = (name, config["FEISHU_APP_ID"], config["FEISHU_APP_SECRET"], config.get("FEISHU_BASE_URL"), public_url)
+    elif config["SMS_PROVIDER"] == "aliyun":
+        key = (name, "aliyun", config["ALIYUN_SMS_ACCESS_KEY_ID"], config["ALIYUN_SMS_ACCESS_KEY_SECRET"],
+               config["ALIYUN_SMS_SIGN_NAME"], config["ALIYUN_SMS_TEMPLATE_CODE"], config.get("ALIYUN_SMS_BASE_URL"),
+               config.get("ALIYUN_SMS_REGION") or "cn-hangzhou", config.get("SMS_DEFAULT_COUNTRY"), public_url)
     else:
         key = (name, config["SMS_PROVIDER"], config.get("AWS_REGION"), config.get("AWS_ENDPOINT_URL"),
                config.get("SMS_SENDER_ID"), config.get("SMS_DEFAULT_COUNTRY"), public_url)
@@ -68,6 +75,9 @@ def _build(name: str, key: tuple):
         return WeComChannel(corp_id=key[1], secret=key[2], agent_id=key[3], base_url=key[4] or "", public_url=key[5])
     if name == "feishu":
         return FeishuChannel(app_id=key[1], app_secret=key[2], base_url=key[3] or "", public_url=key[4])
+    if key[1] == "aliyun":
+        return AliyunSmsChannel(access_key_id=key[2], access_key_secret=key[3], sign_name=key[4], template_code=key[5],
+                                base_url=key[6] or "", region=key[7], default_country=key[8] or "+86", public_url=key[9])
     if key[1] != "sns":
         raise ValueError(f"unknown SMS provider {key[1]!r}")
     return SnsSmsChannel(region=key[2], endpoint_url=key[3], sender_id=key[4] or "", default_country=key[5] or "+86",

@@ -44,6 +44,7 @@ class ChannelMessage:
     body: str
     url: str = ""
     actions: list | None = None  # [{"action", "title"}], as on the push (app.notify.messages.buttons)
+    links: dict | None = None  # {"claim"|"open": the signed, expiring link of that button} (app.notify.links)
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,23 @@ class VendorChannel:
         return body["access_token"], float(body.get("expires_in") or 7200)
 
 
-def card_link(message: ChannelMessage, base_url: str = "") -> str:
-    """The absolute link a card opens (the notification's deep link in the app)."""
+def button_title(message: ChannelMessage, action: str, default: str = "") -> str:
+    """The words of a card's button in the reader's language (the push's buttons), or `default`."""
+    return next((a["title"] for a in message.actions or [] if a.get("action") == action), default)
+
+
+def claim_and_open(message: ChannelMessage, base_url: str = "") -> list[tuple[str, str]]:
+    """A card's buttons as (words, link): "Claim" and "Open" for an offer with signed links, else "Open" alone."""
+    if (message.links or {}).get("claim"):
+        return [(button_title(message, "claim", "Claim"), message.links["claim"]),
+                (button_title(message, "open", "Open"), card_link(message, base_url))]
+    return [(button_title(message, "open", "Open"), card_link(message, base_url))]
+
+
+def card_link(message: ChannelMessage, base_url: str = "", action: str = "open") -> str:
+    """The absolute link of a card's button: its signed link when the message has one, else the notification's
+    deep link in the app (a test message, a server without a public address)."""
+    if (message.links or {}).get(action):
+        return message.links[action]
     url = message.url or "/"
     return url if url.startswith(("http://", "https://")) or not base_url else base_url.rstrip("/") + url

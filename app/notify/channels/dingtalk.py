@@ -23,7 +23,7 @@ from app.notify.channels.base import (
     TokenExpired,
     VendorChannel,
     VendorError,
-    card_link,
+    claim_and_open,
 )
 
 DEFAULT_BASE_URL = "https://oapi.dingtalk.com"
@@ -64,12 +64,15 @@ class DingTalkChannel(VendorChannel):
                                   retry_codes=BUSY_CODES | RATE_CODES)
 
     def card(self, message: ChannelMessage) -> dict:
+        """An action card: one button ("Open"), or two side by side ("Claim", "Open") for an offer."""
         markdown = f"### {message.title}\n\n{message.body}"
-        link = card_link(message, self.public_url)
-        return {"msgtype": "action_card", "action_card": {
-            "title": message.title[:60], "markdown": markdown,
-            "single_title": next((a["title"] for a in message.actions or [] if a.get("action") == "open"), "Open"),
-            "single_url": link}}
+        buttons = claim_and_open(message, self.public_url)
+        card = {"title": message.title[:60], "markdown": markdown}
+        if len(buttons) == 1:
+            card.update(single_title=buttons[0][0], single_url=buttons[0][1])
+        else:
+            card.update(btn_orientation="1", btn_json_list=[{"title": title, "action_url": url} for title, url in buttons])
+        return {"msgtype": "action_card", "action_card": card}
 
     def post_message(self, token: str, message: ChannelMessage) -> None:
         agent_id = int(self.agent_id) if str(self.agent_id).isdigit() else self.agent_id

@@ -23,7 +23,7 @@ from app.notify.channels.base import (
     TokenExpired,
     VendorChannel,
     VendorError,
-    card_link,
+    claim_and_open,
 )
 
 DEFAULT_BASE_URL = "https://open.feishu.cn"
@@ -58,14 +58,15 @@ class FeishuChannel(VendorChannel):
         return body["tenant_access_token"], float(body.get("expire") or 7200)
 
     def card(self, message: ChannelMessage) -> dict:
-        button = next((a["title"] for a in message.actions or [] if a.get("action") == "open"), "Open")
+        """An interactive card: the text, then "Open" (or "Claim" and "Open" for an offer) as buttons with links."""
+        buttons = [{"tag": "button", "type": "primary" if i == 0 else "default", "text": {"tag": "plain_text", "content": title},
+                    "url": url} for i, (title, url) in enumerate(claim_and_open(message, self.public_url))]
         return {
             "config": {"wide_screen_mode": True},
             "header": {"title": {"tag": "plain_text", "content": message.title}},
             "elements": [
                 {"tag": "div", "text": {"tag": "plain_text", "content": message.body}},
-                {"tag": "action", "actions": [{"tag": "button", "type": "primary", "text": {"tag": "plain_text", "content": button},
-                                               "url": card_link(message, self.public_url)}]},
+                {"tag": "action", "actions": buttons},
             ],
         }
 

@@ -19,6 +19,7 @@ from app.notify.channels.base import (
     TokenExpired,
     VendorChannel,
     VendorError,
+    button_title,
     card_link,
 )
 
@@ -42,7 +43,10 @@ class WeComChannel(VendorChannel):
                                   retry_codes={"-1"} | RATE_CODES)
 
     def card(self, message: ChannelMessage) -> dict:
-        button = next((a["title"] for a in message.actions or [] if a.get("action") == "open"), "")
+        """A text card: the whole card is one link, so it opens (the task screen has "Claim" one tap away). Text cards
+        show wherever WeCom messages do, also in WeChat through WeCom's plugin, where template cards with several
+        buttons do not."""
+        button = button_title(message, "open")
         card = {"title": message.title[:128], "description": message.body[:512], "url": card_link(message, self.public_url)}
         if button:
             card["btntxt"] = button[:4]

@@ -11,11 +11,12 @@ import { errorText, fieldErrors } from '../ui/errors.js';
 import { openDialog, confirmDialog, promptDialog } from '../ui/dialog.js';
 import { pageHeader, loading, emptyState, errorState } from '../ui/parts.js';
 import { personField } from '../ui/people.js';
+import { unreachable } from './reach.js';
 
 const ROLES = ['staff', 'lead', 'quality', 'admin'];
 const SCOPES = ['orders:write', 'inventory:write', 'catalog:write', 'volumes:write'];
 const SECTIONS = [
-  ['people', 'admin.people'], ['departments', 'admin.departments'], ['groups', 'admin.groups'],
+  ['people', 'admin.people'], ['reach', 'admin.reach'], ['departments', 'admin.departments'], ['groups', 'admin.groups'],
   ['keys', 'admin.keys'], ['calendars', 'admin.calendars'], ['shifts', 'admin.shifts'], ['qr', 'admin.qr'], ['flows', 'admin.flows'],
 ];
 
@@ -365,6 +366,14 @@ export function personView(el, params) {
 }
 
 // ------------------------------------------------------------------ departments
+/** #/admin/reach: whom nothing reached lately, beside people; a name opens the person's record to fix their IDs. */
+export function reachView(el) {
+  const body = h('div.page-reach');
+  const cleanup = shell(el, 'reach', h('h2.section-title', t('reach.title')), body);
+  unreachable(body, { console: true });
+  return cleanup;
+}
+
 export function departmentsView(el) {
   const tree = h('div.admin-tree', loading());
   const cleanup = shell(el, 'departments',

@@ -34,7 +34,10 @@ function person(item) {
 
 export function teamView(el) {
   const body = h('div', loading());
-  el.append(h('div.page.page-team', pageHeader(t('team.title'), { back: { href: '#/wo', label: t('nav.orders') } }), body));
+  el.append(h('div.page.page-team', pageHeader(t('team.title'), {
+    back: { href: '#/wo', label: t('nav.orders') },
+    actions: h('a.btn.btn-secondary', { href: '#/team/reach' }, t('reach.open')),
+  }), body));
   let stopped = false;
 
   async function refresh() {
