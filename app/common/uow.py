@@ -13,15 +13,24 @@ _DEPTH = "baton.unit_of_work_depth"
 
 
 @contextmanager
-def unit_of_work():
-    """Commit the session when the outermost block ends; roll back when it raises. Nested blocks join it."""
+def unit_of_work(*, keep_loaded: bool = False):
+    """Commit the session when the outermost block ends; roll back when it raises. Nested blocks join it.
+
+    `keep_loaded`: what the session holds stays loaded after the commit (it was written in this transaction, so
+    its loaded values are the committed ones), for a use case whose answer shows what it just wrote.
+    """
     session = db.session()
     depth = session.info.get(_DEPTH, 0)
     session.info[_DEPTH] = depth + 1
     try:
         yield session
         if depth == 0:
-            session.commit()
+            keep = session.expire_on_commit
+            session.expire_on_commit = not keep_loaded and keep
+            try:
+                session.commit()
+            finally:
+                session.expire_on_commit = keep
         else:
             session.flush()
     except BaseException:

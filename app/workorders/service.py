@@ -69,7 +69,7 @@ def create_work_order(*, body: dict, created_by: User | None, department_id: int
 
     Its own use case, or part of a caller's (an andon pull, a shortage): in a caller's unit of work it joins it.
     """
-    with unit_of_work():
+    with unit_of_work(keep_loaded=True):  # the answer shows the work order as written, without reading it again
         return _create_work_order(body=body, created_by=created_by, department_id=department_id, now=now, tz=tz,
                                   source_default=source_default)
 
