@@ -146,6 +146,9 @@ class TemplateSchema(ma.Schema):
         "description": "A flow Baton starts by itself (andon quarantine, recall, restock): installed with the database; "
                        "edit it to route it to your departments."})
     created_at = ma.fields.DateTime(dump_only=True)
+    left_running = ma.fields.Integer(dump_only=True, metadata={
+        "description": "In the answer to an edit only: how many running work orders stay on the version before (0 when "
+                       "the version was edited in place)."})
 
 
 class TemplateUpdateSchema(TemplateSchema):
@@ -166,3 +169,38 @@ class TemplateStateSchema(ma.Schema):
 
 class TemplateCheckSchema(ma.Schema):
     valid = ma.fields.Boolean(dump_only=True)
+
+
+class TemplateDiffArgs(ma.Schema):
+    from_ = ma.fields.Integer(data_key="from", load_default=None, validate=validate.Range(min=1),
+                              metadata={"description": "The older version (default: the one before `to`)."})
+    to = ma.fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={"description": "Default: the current version."})
+
+
+class _ChangeSchema(ma.Schema):
+    field = ma.fields.String()
+    from_ = ma.fields.Raw(data_key="from", attribute="from", allow_none=True)
+    to = ma.fields.Raw(allow_none=True)
+
+
+class _StepChangesSchema(ma.Schema):
+    added = ma.fields.List(ma.fields.Dict(), metadata={"description": "{key, title} of each step only the newer version has"})
+    removed = ma.fields.List(ma.fields.Dict(), metadata={"description": "{key, title} of each step only the older version has"})
+    changed = ma.fields.List(ma.fields.Dict(), metadata={"description": "{key, title, fields: [{field, from, to}]}"})
+    reordered = ma.fields.Boolean(metadata={"description": "Whether the steps both versions have are listed in another order"})
+
+
+class _FormChangesSchema(ma.Schema):
+    added = ma.fields.List(ma.fields.Dict(), metadata={"description": "{name, label}"})
+    removed = ma.fields.List(ma.fields.Dict(), metadata={"description": "{name, label}"})
+    changed = ma.fields.List(ma.fields.Dict(), metadata={"description": "{name, label, fields: [{field, from, to}]}"})
+
+
+class TemplateDiffSchema(ma.Schema):
+    key = ma.fields.String()
+    from_ = ma.fields.Integer(data_key="from", attribute="from")
+    to = ma.fields.Integer()
+    same = ma.fields.Boolean()
+    settings = ma.fields.List(ma.fields.Nested(_ChangeSchema), metadata={"description": "name, description, priority, classification, owner"})
+    form = ma.fields.Nested(_FormChangesSchema)
+    steps = ma.fields.Nested(_StepChangesSchema)
