@@ -5,6 +5,7 @@ import { h, uid } from '../ui/dom.js';
 import { t, tMaybe } from '../i18n.js';
 import * as session from '../session.js';
 import { personField } from '../ui/people.js';
+import { conditionEditor } from './designer-when.js';
 
 const MODES = ['pool', 'joint', 'each'];
 const DISPATCHES = ['claim', 'round_robin', 'least_loaded'];
@@ -127,6 +128,7 @@ export function stepPanel({ draft, index, names, calendars, edit, actions }) {
         row('escalation.reassign_at_level', t('designer.field.reassign'), reassign)),
       h('p.field-error', { hidden: true, role: 'alert', dataset: { own: 'escalation' } })),
     row('outcomes', t('designer.field.outcomes'), outcomes, t('designer.outcomes_hint')),
+    conditionEditor({ draft, index, edit: (mutate, field) => edit(at(mutate), field ? `${field}-${index}` : null) }),
     h('div.field.field-check', { dataset: { field: 'allow_return' } },
       h('label.check', { for: allowReturn.id }, allowReturn, h('span', t('designer.field.allow_return'))),
       h('p.field-error', { hidden: true, role: 'alert' })),
