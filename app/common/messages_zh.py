@@ -399,6 +399,7 @@ _WORK = {
     "The draft's key must be the template's.": "草稿的标识须与模板的标识一致。",
     "Give either a version or a draft.": "请指定版本或草稿，二者只能选一。",
     "not with a draft template": "不能与草稿模板同时指定",
+    "no such outcome: {outcomes}": "没有这个结果：{outcomes}",
     "A bulk work order is not valid.": "批量工单有误。",
     "Every step of this work order would be skipped; open it through the engine.": "此工单的每个步骤都会被跳过；请通过流程引擎创建。",
     "Step {step} would open no task; open this work order through the engine.": "步骤 {step} 不会产生任务；请通过流程引擎创建此工单。",

@@ -3,7 +3,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.common.fields import StrictBoolean
-from app.flows.forms import FormFieldSchema
+from app.flows.forms import FormFieldSchema, per_language
 from app.flows.graph import measure_duration
 
 MODES = ("pool", "joint", "each")
@@ -68,6 +68,11 @@ class EscalationSchema(ma.Schema):
 class StepSchema(ma.Schema):
     key = ma.fields.String(required=True, validate=KEY)
     title = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    titles = per_language(metadata={"description": 'The title per language ({"zh-CN": …, "en": …}); `title` is said where a language '
+                                                   "has none."})
+    outcome_labels = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(1, 64)), values=per_language(64), metadata={
+        "description": 'How each outcome is said per language: {"<outcome>": {"zh-CN": …, "en": …}}; the outcome itself is what '
+                       "is stored and what conditions name."})
     after = ma.fields.List(ma.fields.String(validate=validate.Length(1, 64)), load_default=list, validate=validate.Length(max=50))
     assignees = ma.fields.Nested(AssigneeSpecSchema, load_default=None, allow_none=True)
     mode = ma.fields.String(load_default="pool", validate=validate.OneOf(MODES))
@@ -111,6 +116,9 @@ class StepSchema(ma.Schema):
             raise ma.ValidationError("must be shorter than the sla", "remind_before")
         if len(set(data["outcomes"])) != len(data["outcomes"]):
             raise ma.ValidationError("outcomes must be distinct", "outcomes")
+        unknown = sorted(set(data.get("outcome_labels") or {}) - set(data["outcomes"]))
+        if unknown:
+            raise ma.ValidationError(f"no such outcome: {', '.join(unknown)}", "outcome_labels")
         if data.get("dispatch") not in (None, "claim") and data["mode"] != "pool":
             raise ma.ValidationError("only a pool step's offer is handed out; use mode pool", "dispatch")
         if data.get("capacity") is not None and data.get("dispatch") not in ("round_robin", "least_loaded"):

@@ -52,6 +52,8 @@ class TaskSchema(ma.Schema):
     work_order_id = ma.fields.Integer()
     step = ma.fields.String()
     step_title = ma.fields.String()
+    step_titles = ma.fields.Dict(metadata={"description": 'The step\'s title per language ({"zh-CN": …, "en": …}), where the template gives it'})
+    outcome_labels = ma.fields.Dict(metadata={"description": 'How each outcome is said per language, where the template gives it'})
     mode = ma.fields.String()
     dispatch = ma.fields.String(allow_none=True, metadata={
         "description": "How the step hands its offer out: round_robin or least_loaded (assigned at once); null: by claim."})

@@ -171,3 +171,90 @@ def test_versions_are_compared_and_publishing_says_what_stays_behind(desktop, ap
     expect(page.locator("dialog[open]")).to_have_count(0)
     api.ok("POST", f"/work-orders/{running['id']}/cancel", {"reason": "designer e2e"}, login="lead.cs")
     assert not desktop.js_errors(), desktop.js_errors()
+
+
+def test_the_form_builder_and_its_phone_preview(desktop, api):
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
+    key = _copy(api, "complaint")
+    page = desktop.sign_in("admin")
+    desktop.open(f"/admin/flows/{key}")
+    status = page.locator(".flow-status")
+    expect(status).to_have_text("未发现问题，可以发布。")
+    page.locator(".flow-card[data-step=warehouse_check]").click()
+    form = page.locator(".flow-panel .flow-form")
+    phone = form.locator(".flow-phone")
+    # The completion screen as a handler sees it: the outcomes, a barcode, photos and the findings, then the note.
+    expect(phone.locator(".flow-phone-bar")).to_have_text("仓库核查 Warehouse check")
+    expect(phone.locator(".choice-list label")).to_have_count(2)
+    for label in ("扫描批次码 Scan the batch code", "货物照片 Photos of the goods", "检查发现 Findings", "备注"):
+        expect(phone).to_contain_text(label)
+
+    # New fields of every capture type, and a choice with its options.
+    for kind in ("signature", "location", "select"):
+        form.get_by_role("button", name="+ 添加字段").click()
+        form = page.locator(".flow-panel .flow-form")
+        item = form.locator(".flow-form-item").last
+        if not item.locator("details").get_attribute("open"):
+            item.locator("summary").click()
+        item.get_by_label("类型").select_option(kind)
+        form = page.locator(".flow-panel .flow-form")
+    item = form.locator(".flow-form-item").last
+    if item.locator("details").get_attribute("open") is None:
+        item.locator("summary").click()
+    item.get_by_label("选项").fill("轻微 minor, 严重 major")
+    item.get_by_label("标签", exact=True).fill("损坏程度 Damage")
+    expect(status).to_have_text("未发现问题，可以发布。")
+    fields = _step(page, "warehouse_check")["form"]
+    assert [f["type"] for f in fields] == ["barcode", "photos", "textarea", "signature", "location", "select"]
+    assert fields[-1]["options"] == ["轻微 minor", "严重 major"] and fields[-1]["label"] == "损坏程度 Damage"
+    phone = page.locator(".flow-panel .flow-phone")
+    expect(phone).to_contain_text("损坏程度 Damage")
+    expect(phone.locator("select option")).to_have_text(["请选择…", "轻微 minor", "严重 major"])
+
+    # Words per language: the step's title, an outcome, a label; the preview in English says them.
+    panel = page.locator(".flow-panel")
+    panel.get_by_label("标题（English）").fill("Warehouse check")
+    panel.get_by_label("标题（中文）").fill("仓库核查")
+    panel.get_by_label("“stock_ok”（English）").fill("Stock is fine")
+    findings = panel.locator(".flow-form-item[data-name=findings]")
+    findings.locator("summary").click()
+    findings.get_by_label("标签（English）").fill("What was found")
+    expect(phone.locator(".flow-phone-bar")).to_have_text("仓库核查")
+    panel.get_by_label("预览语言").select_option("en")
+    phone = page.locator(".flow-panel .flow-phone")
+    expect(phone.locator(".flow-phone-bar")).to_have_text("Warehouse check")
+    expect(phone).to_contain_text("What was found")
+    expect(phone).to_contain_text("Stock is fine")
+    expect(status).to_have_text("未发现问题，可以发布。")
+    page.get_by_role("button", name="发布").click()
+    expect(status).to_contain_text("已直接更新")
+    step = api.ok("GET", f"/templates/{key}", login="admin")["steps"][1]
+    assert step["titles"] == {"zh-CN": "仓库核查", "en": "Warehouse check"}
+    assert step["outcome_labels"] == {"stock_ok": {"en": "Stock is fine"}}
+    assert next(f for f in step["form"] if f["name"] == "findings")["labels"] == {"en": "What was found"}
+    # Removing a field and clearing a word leave no trace of them.
+    panel = page.locator(".flow-panel")
+    panel.get_by_label("“stock_ok”（English）").fill("")
+    assert "outcome_labels" not in _step(page, "warehouse_check")
+    assert not desktop.js_errors(), desktop.js_errors()
+
+
+def test_the_live_count_of_who_a_selection_is(desktop, api):
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
+    key = _copy(api, "investigation")
+    page = desktop.sign_in("admin")
+    desktop.open(f"/admin/flows/{key}")
+    page.locator(".flow-card[data-step=intake]").click()
+    spec = _step(page, "intake")["assignees"]
+    count = api.ok("POST", "/assignees/count", {k: spec.get(k) or [] for k in ("users", "groups", "departments", "roles")}, login="admin")
+    today = page.locator(".flow-panel .flow-today")
+    expect(today).to_have_text(f"今天：{count['named']} 人，其中 {count['on_duty']} 人在岗。")
+    # Another department: the count follows the selection.
+    panel = page.locator(".flow-panel")
+    departments = api.ok("GET", "/departments?per_page=500", login="admin")["items"]
+    warehouse = next(d for d in departments if d["code"] == "WH-SH-01")
+    panel.get_by_label("添加部门…").select_option(str(warehouse["id"]))
+    both = api.ok("POST", "/assignees/count", {"departments": [*spec["departments"], warehouse["id"]]}, login="admin")
+    expect(page.locator(".flow-panel .flow-today")).to_have_text(f"今天：{both['named']} 人，其中 {both['on_duty']} 人在岗。")
+    assert both["named"] > count["named"]
+    assert not desktop.js_errors(), desktop.js_errors()

@@ -199,3 +199,35 @@ def test_the_count_of_an_assignee_selection(flow, demo):
     assert nobody == {"named": 0, "on_duty": 0, "handlers": 0, "people": []}
     assert_error(flow.client.post("/api/v1/assignees/count", json={"users": ["x"]}, headers=flow.h("admin")), 422)
     assert_error(flow.client.post("/api/v1/assignees/count", json={"departments": [cs_id]}, headers=flow.h("staff.wh1")), 403)
+
+
+# ---------------------------------------------------------------- words per language
+
+
+def test_titles_outcomes_and_labels_per_language_are_kept_and_shown_to_handlers(flow):
+    draft = _draft(flow)
+    draft["steps"][0] = {**draft["steps"][0], "titles": {"zh-CN": "客服分诊", "en": "CS triage"},
+                         "outcome_labels": {"accepted": {"zh-CN": "受理", "en": "Accepted"}}}
+    draft["form"][0] = {**draft["form"][0], "labels": {"en": "Customer phone"}}
+    saved = flow.client.put("/api/v1/templates/complaint", json=draft, headers=flow.h("admin"))
+    assert saved.status_code == 200, saved.json
+    stored = {k: saved.json[k] for k in ("form", "steps")}
+    assert stored["steps"][0]["titles"] == {"zh-CN": "客服分诊", "en": "CS triage"}
+    assert stored["form"][0]["labels"] == {"en": "Customer phone"}
+    assert "titles" not in stored["steps"][1] and "labels" not in stored["form"][1]  # absent unless given
+    # Published again as read, the template is the same.
+    again = flow.client.put("/api/v1/templates/complaint", json={**draft, **stored}, headers=flow.h("admin")).json
+    assert {k: again[k] for k in ("form", "steps")} == stored
+    task = flow.create("complaint")["tasks"][0]
+    shown = flow.client.get(f"/api/v1/tasks/{task['id']}", headers=flow.h("admin")).json
+    assert shown["step_titles"] == {"zh-CN": "客服分诊", "en": "CS triage"}
+    assert shown["outcome_labels"] == {"accepted": {"zh-CN": "受理", "en": "Accepted"}}
+
+
+def test_words_per_language_are_checked(flow):
+    draft = _draft(flow, titles={"fr": "Tri"}, outcome_labels={"nope": {"en": "No"}})
+    err = assert_error(flow.client.post("/api/v1/templates/validate", json=draft, headers=flow.h("admin")), 422)
+    assert any(p.startswith("steps.0.titles") for p in err["details"]), err
+    draft = _draft(flow, outcome_labels={"nope": {"en": "No"}})
+    err = assert_error(flow.client.post("/api/v1/templates/validate", json=draft, headers=flow.h("admin")), 422)
+    assert err["details"] == {"steps.0.outcome_labels": ["no such outcome: nope"]}, err

@@ -77,4 +77,15 @@ button.flow-card { cursor: pointer; }
 .flow-diff-new { background: #eefaf0; }
 .flow-diff-added > .chip { background: #eefaf0; color: #137333; }
 .flow-diff-removed > .chip { background: #fff0f0; color: #a50e0e; }
+.flow-form-list { list-style: none; margin: 0 0 0.5rem; padding: 0; display: grid; gap: 0.375rem; }
+.flow-form-item { border: 1px solid var(--border); border-radius: 6px; padding: 0.25rem 0.5rem; }
+.flow-form-item summary { cursor: pointer; padding: 0.25rem 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.flow-form-edit { display: grid; gap: 0.25rem; }
+.flow-phone-head { display: flex; align-items: center; justify-content: space-between; gap: 0.5rem; margin: 0.75rem 0 0.375rem; font-weight: 700; }
+.flow-phone-lang { width: auto; }
+.flow-phone { width: 320px; max-width: 100%; margin: 0 auto; border: 10px solid #1f2328; border-radius: 28px; background: var(--bg, #f6f7f9);
+  overflow: hidden; box-shadow: 0 2px 8px rgba(0, 0, 0, 0.2); }
+.flow-phone-bar { background: #0a4fa3; color: #fff; font-weight: 700; padding: 0.625rem 0.75rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.flow-phone-screen { padding: 0.75rem; max-height: 34rem; overflow: auto; }
+.flow-phone-label { display: block; font-weight: 600; margin-bottom: 0.25rem; }
 `;

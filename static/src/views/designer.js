@@ -243,7 +243,8 @@ export function designerView(el, params, query) {
     const index = selected ? draft.steps.findIndex((s) => s.key === selected) : null;
     if (!simulating && (panel || panelFor !== index)) {
       panelFor = index;
-      replace(panelEl, index === null ? templatePanel({ draft, names, edit }) : stepPanel({ draft, index, names, calendars, edit, actions }));
+      const live = () => draft;
+      replace(panelEl, index === null ? templatePanel({ draft, names, edit, live }) : stepPanel({ draft, index, names, calendars, edit, actions, live }));
     }
     if (!simulating) showProblems(panelEl, problems, index);
     if (text && document.activeElement !== json) {
