@@ -7,7 +7,7 @@ from app.common.clock import utcnow
 from app.errors import Invalid
 from app.common.pagination import PageArgs, page_of, paginate
 from app.flows import service
-from app.flows.schemas import (TemplateCheckSchema, TemplateListArgs, TemplateSchema, TemplateStateSchema, TemplateUpdateSchema,
+from app.flows.schemas import (TemplateCheckSchema, TemplateDiffArgs, TemplateDiffSchema, TemplateListArgs, TemplateSchema, TemplateStateSchema, TemplateUpdateSchema,
                                TemplateVersionArgs)
 
 blp = Blueprint("templates", __name__, url_prefix="/api/v1", description="Flow templates")
@@ -64,3 +64,13 @@ class TemplateItem(MethodView):
     def patch(self, body, key):
         """Deactivate a template (running work orders carry on) or activate it again."""
         return service.set_template_active(key=key, active=body["active"])
+
+
+@blp.route("/templates/<string:key>/diff")
+@auth_required()
+@blp.arguments(TemplateDiffArgs, location="query")
+@blp.response(200, TemplateDiffSchema)
+def template_diff(args, key):
+    """What changed between two versions: the template's settings, its form's fields, and its steps (added, removed,
+    changed field by field)."""
+    return service.template_diff(key=key, before=args["from_"], after=args["to"])

@@ -27,9 +27,22 @@ REFERENCES = ("order_no", "customer_ref", "product_sku", "batch_no")
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+# The languages a template's words may be given in besides its plain text (docs/design.md §13).
+LANGUAGES = ("zh-CN", "en")
+
+
+def per_language(length: int = 200, **kwargs) -> ma.fields.Dict:
+    """`{"zh-CN": "…", "en": "…"}`: a text per language, each optional; absent unless given (stored templates keep
+    their shape)."""
+    return ma.fields.Dict(keys=ma.fields.String(validate=validate.OneOf(LANGUAGES)), values=ma.fields.String(validate=validate.Length(1, length)),
+                          **kwargs)
+
+
 class FormFieldSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=[validate.Length(1, 64), validate.Regexp(NAME)])
     label = ma.fields.String(load_default=None, validate=validate.Length(0, 200))
+    labels = per_language(metadata={"description": "The label per language ({\"zh-CN\": …, \"en\": …}); `label` is said where a "
+                                                   "language has none."})
     type = ma.fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
     required = StrictBoolean(load_default=False)
     options = ma.fields.List(ma.fields.String(validate=validate.Length(1, 200)), load_default=None, validate=validate.Length(min=1, max=500))

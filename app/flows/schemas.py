@@ -3,7 +3,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.common.fields import StrictBoolean
-from app.flows.forms import FormFieldSchema
+from app.flows.forms import FormFieldSchema, per_language
 from app.flows.graph import measure_duration
 
 MODES = ("pool", "joint", "each")
@@ -68,6 +68,11 @@ class EscalationSchema(ma.Schema):
 class StepSchema(ma.Schema):
     key = ma.fields.String(required=True, validate=KEY)
     title = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    titles = per_language(metadata={"description": 'The title per language ({"zh-CN": …, "en": …}); `title` is said where a language '
+                                                   "has none."})
+    outcome_labels = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(1, 64)), values=per_language(64), metadata={
+        "description": 'How each outcome is said per language: {"<outcome>": {"zh-CN": …, "en": …}}; the outcome itself is what '
+                       "is stored and what conditions name."})
     after = ma.fields.List(ma.fields.String(validate=validate.Length(1, 64)), load_default=list, validate=validate.Length(max=50))
     assignees = ma.fields.Nested(AssigneeSpecSchema, load_default=None, allow_none=True)
     mode = ma.fields.String(load_default="pool", validate=validate.OneOf(MODES))
@@ -111,6 +116,9 @@ class StepSchema(ma.Schema):
             raise ma.ValidationError("must be shorter than the sla", "remind_before")
         if len(set(data["outcomes"])) != len(data["outcomes"]):
             raise ma.ValidationError("outcomes must be distinct", "outcomes")
+        unknown = sorted(set(data.get("outcome_labels") or {}) - set(data["outcomes"]))
+        if unknown:
+            raise ma.ValidationError(f"no such outcome: {', '.join(unknown)}", "outcome_labels")
         if data.get("dispatch") not in (None, "claim") and data["mode"] != "pool":
             raise ma.ValidationError("only a pool step's offer is handed out; use mode pool", "dispatch")
         if data.get("capacity") is not None and data.get("dispatch") not in ("round_robin", "least_loaded"):
@@ -146,6 +154,9 @@ class TemplateSchema(ma.Schema):
         "description": "A flow Baton starts by itself (andon quarantine, recall, restock): installed with the database; "
                        "edit it to route it to your departments."})
     created_at = ma.fields.DateTime(dump_only=True)
+    left_running = ma.fields.Integer(dump_only=True, metadata={
+        "description": "In the answer to an edit only: how many running work orders stay on the version before (0 when "
+                       "the version was edited in place)."})
 
 
 class TemplateUpdateSchema(TemplateSchema):
@@ -166,3 +177,38 @@ class TemplateStateSchema(ma.Schema):
 
 class TemplateCheckSchema(ma.Schema):
     valid = ma.fields.Boolean(dump_only=True)
+
+
+class TemplateDiffArgs(ma.Schema):
+    from_ = ma.fields.Integer(data_key="from", load_default=None, validate=validate.Range(min=1),
+                              metadata={"description": "The older version (default: the one before `to`)."})
+    to = ma.fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={"description": "Default: the current version."})
+
+
+class _ChangeSchema(ma.Schema):
+    field = ma.fields.String()
+    from_ = ma.fields.Raw(data_key="from", attribute="from", allow_none=True)
+    to = ma.fields.Raw(allow_none=True)
+
+
+class _StepChangesSchema(ma.Schema):
+    added = ma.fields.List(ma.fields.Dict(), metadata={"description": "{key, title} of each step only the newer version has"})
+    removed = ma.fields.List(ma.fields.Dict(), metadata={"description": "{key, title} of each step only the older version has"})
+    changed = ma.fields.List(ma.fields.Dict(), metadata={"description": "{key, title, fields: [{field, from, to}]}"})
+    reordered = ma.fields.Boolean(metadata={"description": "Whether the steps both versions have are listed in another order"})
+
+
+class _FormChangesSchema(ma.Schema):
+    added = ma.fields.List(ma.fields.Dict(), metadata={"description": "{name, label}"})
+    removed = ma.fields.List(ma.fields.Dict(), metadata={"description": "{name, label}"})
+    changed = ma.fields.List(ma.fields.Dict(), metadata={"description": "{name, label, fields: [{field, from, to}]}"})
+
+
+class TemplateDiffSchema(ma.Schema):
+    key = ma.fields.String()
+    from_ = ma.fields.Integer(data_key="from", attribute="from")
+    to = ma.fields.Integer()
+    same = ma.fields.Boolean()
+    settings = ma.fields.List(ma.fields.Nested(_ChangeSchema), metadata={"description": "name, description, priority, classification, owner"})
+    form = ma.fields.Nested(_FormChangesSchema)
+    steps = ma.fields.Nested(_StepChangesSchema)

@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from app.calendars.service import calendar_exists
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
+from app.flows import diff
 from app.flows.forms import ATTACHMENT_TYPES
 from app.flows.graph import duration_errors, graph_errors
 from app.flows.routing import routing_errors
@@ -135,6 +136,19 @@ def register_usage_check(check: Callable[[int], bool]) -> None:
     _usage_checks.append(check)
 
 
+# How many running work orders a template version has (app.workorders registers it): what a publish leaves behind.
+_running_counts: list[Callable[[int], int]] = []
+
+
+def register_running_count(count: Callable[[int], int]) -> None:
+    """`count(template_id)` says how many unfinished things run on that template version."""
+    _running_counts.append(count)
+
+
+def running_on(template_id: int) -> int:
+    return sum(count(template_id) for count in _running_counts)
+
+
 def replace_template(*, key: str, body: dict, created_by: User | None, now: datetime) -> FlowTemplate:
     """Edit a template: a new version when work orders already run on the current one, else in place."""
     current = get_template(key=key)
@@ -143,7 +157,9 @@ def replace_template(*, key: str, body: dict, created_by: User | None, now: date
         for field, value in _columns(body).items():
             setattr(current, field, value)
         db.session.commit()
+        current.left_running = 0
         return current
+    left_running = running_on(current.id)
     db.session.execute(update(FlowTemplate).where(FlowTemplate.key == key).values(is_current=False))
     template = FlowTemplate(
         **_columns(body), key=key, version=current.version + 1, created_by_id=created_by.id if created_by else None, created_at=now,
@@ -151,7 +167,15 @@ def replace_template(*, key: str, body: dict, created_by: User | None, now: date
     )
     db.session.add(template)
     db.session.commit()
+    template.left_running = left_running  # said in the answer: the work orders that stay on the version before
     return template
+
+
+def template_diff(*, key: str, before: int | None, after: int | None) -> dict:
+    """What changed from version `before` (default: the one before `after`) to `after` (default: the current one)."""
+    newer = get_template(key=key, version=after)
+    older = get_template(key=key, version=before if before else max(newer.version - 1, 1))
+    return diff.template_diff(older, newer)
 
 
 def set_template_active(*, key: str, active: bool) -> FlowTemplate:

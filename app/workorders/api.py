@@ -9,12 +9,14 @@ from app.common.pagination import PageArgs, page_of, paginate
 from app.errors import Invalid
 from app.flows.service import get_template
 from app.org.service import get_user, reader_zone
-from app.workorders import attachments, board, claims, classifications, completion, dryrun, handoffs, presenters, service
+from app.flows.schemas import AssigneeSpecSchema
+from app.workorders import attachments, board, claims, classifications, completion, dryrun, handlers, handoffs, presenters, service
 from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import (
     TeamBoardArgs,
     TeamBoardSchema,
     TaskDetailSchema,
+    AssigneeCountResultSchema,
     DryRunResultSchema,
     DryRunSchema,
     AttachmentFormSchema,
@@ -313,9 +315,25 @@ def candidates(body, task_id):
 def template_dry_run(body, key):
     """Which steps a work order would start or skip with this sample, who would get each, when each would be due;
     nothing is written."""
-    return dryrun.dry_run(template=get_template(key=key, version=body["version"]), user=current_user(), data=body["data"],
+    if body["template"] is not None:
+        if body["version"] is not None:
+            raise Invalid("Give either a version or a draft.", details={"version": ["not with a draft template"]})
+        template = dryrun.draft_template(key=key, body=body["template"])
+    else:
+        template = get_template(key=key, version=body["version"])
+    return dryrun.dry_run(template=template, user=current_user(), data=body["data"],
                           outcomes=body["outcomes"], step_data=body["step_data"], start_at=body["start_at"] or utcnow(),
                           department_id=body["department_id"], zone=current_app.config["BUSINESS_TIMEZONE"])
+
+
+@blp.route("/assignees/count", methods=["POST"])
+@auth_required(roles=("admin", "lead"))
+@blp.arguments(AssigneeSpecSchema)
+@blp.response(200, AssigneeCountResultSchema)
+def assignee_count(body):
+    """Who an assignee selection names today: the active people, how many are on duty now, and how many a task opened
+    now would be offered (stand-ins for those away). `from_data` depends on each work order and is not counted."""
+    return handlers.count_spec(body, now=utcnow())
 
 
 @blp.route("/classifications")

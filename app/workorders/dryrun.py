@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from app.common.bulk import among_ids
 from app.errors import Invalid
 from app.extensions import db
 from app.flows.conditions import Facts
 from app.flows.forms import validate_values
 from app.flows.models import FlowTemplate
+from app.flows.service import check_template
 from app.flows.routing import COMPLETED, PENDING, SKIPPED, route
 from app.flows.timing import due_at, explain_due
 from app.org.models import Department, User
@@ -61,7 +63,24 @@ def dry_run(*, template: FlowTemplate, user: User, data: dict, outcomes: dict, s
                                  candidates=sorted({u for p in planned for u in p.members}), started_at=started, due_at=due,
                                  due_explained=explain_due(step, started, user.locale, reader_zone, clock)))
     answer.extend(_entry(s, "not_reached") for s in template.steps if status[s["key"]] == PENDING)
-    return {"template": template.key, "version": template.version, "steps": answer}
+    named = sorted({u for entry in answer for u in entry["candidates"]})
+    people = [{"id": i, "name": n} for i, n in db.session.execute(select(User.id, User.name).where(among_ids(User.id, named)).order_by(User.id))] \
+        if named else []
+    return {"template": template.key, "version": template.version, "steps": answer, "people": people}
+
+
+def draft_template(*, key: str, body: dict) -> FlowTemplate:
+    """A template body not published (yet), checked as publishing checks it, as a template the dry run can read; never
+    added to the session. Its version is null."""
+    if body["key"] != key:
+        raise Invalid("The draft's key must be the template's.", details={"template.key": [f"must be {key!r}"]})
+    try:
+        check_template(body=body)
+    except Invalid as exc:
+        exc.details = {f"template.{path}": messages for path, messages in (exc.details or {}).items()}
+        raise
+    return FlowTemplate(key=key, version=None, name=body["name"], form=body.get("form") or [], steps=body["steps"],
+                        owner_department_id=body.get("owner_department_id"))
 
 
 def _entry(step: dict, status: str, **known) -> dict:

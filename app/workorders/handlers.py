@@ -76,6 +76,18 @@ def resolve_spec(spec: dict | None, data: dict) -> list[int]:
     return resolve_specs([spec], data)[0]
 
 
+def count_spec(spec: dict, *, now: datetime, sample: int = 20) -> dict:
+    """Who an assignee spec names at `now`: {named, on_duty, handlers, people: the first `sample` {id, name, on_duty}}."""
+    named = resolve_spec(spec, {})
+    people = People(named, now=now)
+    on_duty = [u for u in named if people.available(u)]
+    handlers, _ = available_handlers_many([named], now)[0] if named else ([], {})
+    first = named[:sample]
+    names = {row.id: row.name for row in db.session.execute(select(User.id, User.name).where(among_ids(User.id, first)))} if first else {}
+    return {"named": len(named), "on_duty": len(on_duty), "handlers": len(handlers),
+            "people": [{"id": u, "name": names.get(u), "on_duty": people.available(u)} for u in first]}
+
+
 def available_handlers_many(named: list[list[int]], now: datetime) -> list[tuple[list[int], dict[int, int]]]:
     """`available_handlers` for many lists of people at once, reading everyone's delegates and managers set-based."""
     people = People({u for ids in named for u in ids}, now=now)

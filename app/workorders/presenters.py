@@ -60,6 +60,8 @@ def present_task(task: Task, work_order: WorkOrder, template: FlowTemplate, now:
     view.update(
         step_title=step["title"],
         outcomes=step.get("outcomes") or ["done"],
+        step_titles=step.get("titles") or {},
+        outcome_labels=step.get("outcome_labels") or {},
         form=step.get("form") or [],
         allow_return=bool(step.get("allow_return")) and bool(step.get("after")),
         capacity=step.get("capacity") if task.dispatch else None,

@@ -7,7 +7,7 @@ from marshmallow.utils import get_value
 
 from app.common.clock import utcnow
 from app.common.fields import PersonReference
-from app.flows.schemas import PRIORITIES
+from app.flows.schemas import PRIORITIES, TemplateSchema
 from app.org.schemas import PersonRefSchema
 from app.workorders.models import REFERENCES, SOURCES
 
@@ -52,6 +52,8 @@ class TaskSchema(ma.Schema):
     work_order_id = ma.fields.Integer()
     step = ma.fields.String()
     step_title = ma.fields.String()
+    step_titles = ma.fields.Dict(metadata={"description": 'The step\'s title per language ({"zh-CN": …, "en": …}), where the template gives it'})
+    outcome_labels = ma.fields.Dict(metadata={"description": 'How each outcome is said per language, where the template gives it'})
     mode = ma.fields.String()
     dispatch = ma.fields.String(allow_none=True, metadata={
         "description": "How the step hands its offer out: round_robin or least_loaded (assigned at once); null: by claim."})
@@ -340,6 +342,9 @@ class DryRunSchema(ma.Schema):
     start_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={"description": "Default: now."})
     department_id = ma.fields.Integer(load_default=None, allow_none=True)
     version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    template = ma.fields.Nested(TemplateSchema, load_default=None, allow_none=True, metadata={
+        "description": "A draft to try instead of a stored version (the designer's Simulate): checked as publishing "
+                       "checks it (422 under template.…); its key must be the one in the address, which need not exist yet."})
 
 
 class DryRunStepSchema(ma.Schema):
@@ -354,10 +359,23 @@ class DryRunStepSchema(ma.Schema):
     due_explained = ma.fields.String(allow_none=True, metadata={"description": "Why it is due then, in your language."})
 
 
+class DryRunPersonSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+
+
 class DryRunResultSchema(ma.Schema):
     template = ma.fields.String()
-    version = ma.fields.Integer()
+    version = ma.fields.Integer(allow_none=True, metadata={"description": "null for a draft"})
     steps = ma.fields.List(ma.fields.Nested(DryRunStepSchema))
+    people = ma.fields.List(ma.fields.Nested(DryRunPersonSchema), metadata={"description": "The name of each candidate named above."})
+
+
+class AssigneeCountResultSchema(ma.Schema):
+    named = ma.fields.Integer(metadata={"description": "Active people the selection names today"})
+    on_duty = ma.fields.Integer(metadata={"description": "Of them, on duty now (their switch and their shifts)"})
+    handlers = ma.fields.Integer(metadata={"description": "Who a task opened now would be offered: stand-ins for those away"})
+    people = ma.fields.List(ma.fields.Dict(), metadata={"description": "The first 20 named: {id, name, on_duty}"})
 
 
 class CaseValueSchema(ma.Schema):

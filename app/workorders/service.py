@@ -3,7 +3,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from app.calendars import service as calendars_service
 from app.calendars.service import clock as calendar_clock
@@ -50,7 +50,15 @@ def _runs_on_template(template_id: int) -> bool:
     return db.session.scalar(select(WorkOrder.id).where(WorkOrder.template_id == template_id).limit(1)) is not None
 
 
+def _running_on_template(template_id: int) -> int:
+    """How many work orders still run (open or in progress) on this template version."""
+    return db.session.scalar(select(func.count(WorkOrder.id)).where(
+        WorkOrder.template_id == template_id,
+        WorkOrder.status.in_((WorkOrderStatus.OPEN.value, WorkOrderStatus.IN_PROGRESS.value)))) or 0
+
+
 flows_service.register_usage_check(_runs_on_template)
+flows_service.register_running_count(_running_on_template)
 calendars_service.register_change_hook(replan_calendar)
 org_service.register_deactivation_hook(hand_back)
 

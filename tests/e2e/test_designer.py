@@ -2,6 +2,8 @@
 edits a step's title and SLA, sees the server's message on that step's card while the SLA is wrong, fixes it and
 publishes; undo, redo and leaving with unsaved changes; and every demo template goes through the designer unchanged.
 In zh-CN, with a screenshot for the README."""
+import re
+
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import shot
@@ -76,7 +78,8 @@ def test_an_admin_edits_and_publishes_the_complaint_flow(desktop, api):
 
         page.get_by_role("button", name="发布").click()
         n = original["version"] + 1
-        expect(page.locator(".flow-status")).to_have_text(f"已发布为第 {n} 版；进行中的工单仍按第 {n - 1} 版运行。")
+        # The demo's own complaints run on it too: at least the one opened above stays behind.
+        expect(page.locator(".flow-status")).to_have_text(re.compile(rf"^已发布为第 {n} 版；仍按第 {n - 1} 版运行的进行中工单：[1-9]\d* 个。$"))
         expect(page.locator(".flow-head .chip")).to_have_text(f"第 {n} 版")
         published = api.ok("GET", "/templates/complaint", login="admin")
         assert published["version"] == n

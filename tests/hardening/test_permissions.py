@@ -224,6 +224,10 @@ TABLE: dict[tuple[str, str], Row] = {
     # The dry run names who would get each step: the people who design and steer flows (admins, leads).
     ("POST", "/api/v1/templates/<string:key>/dry-run"): Row(admin_and_lead(), params=lambda w: {"key": w.ids["template"]},
                                                             body=lambda w: {}),
+    # The designer's compare of two versions: a read, like the template itself.
+    ("GET", "/api/v1/templates/<string:key>/diff"): Row(every_person(), params=lambda w: {"key": w.ids["template"]}),
+    # Who an assignee selection names today (the designer's live count): those who may dry-run a flow.
+    ("POST", "/api/v1/assignees/count"): Row(admin_and_lead(), body=lambda w: {"roles": [{"role": "lead"}]}),
     ("GET", "/api/v1/classifications"): Row(every_person()),
     ("POST", "/api/v1/classifications"): Row(admin_only(), body=lambda w: {"tree": "problem", "path": ["Matrix", "Row"]}),
     # --- work orders ---

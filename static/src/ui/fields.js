@@ -1,6 +1,6 @@
 // Renders a template / step form ({name, label, type, required, options}) and collects values.
 import { h, uid } from './dom.js';
-import { t } from '../i18n.js';
+import { t, getLocale } from '../i18n.js';
 import { captureField, FILE_TYPES } from './capture.js';
 
 function toLocalInput(iso, withTime) {
@@ -36,7 +36,7 @@ export function renderFields(fields, opts = {}) {
     if (FILE_TYPES.includes(f.type) && !opts.capture) continue;
     const id = uid('fld');
     const errId = `${id}-err`;
-    const label = f.label || f.name;
+    const label = (f.labels && f.labels[getLocale()]) || f.label || f.name; // a label per language where the template gives one
     const err = h('p.field-error', { id: errId, hidden: true });
     const req = f.required ? h('span.req', ` (${t('form.required_marker')})`) : null;
     let control;

@@ -4,6 +4,7 @@
 import { graphlib, layout } from '@dagrejs/dagre';
 import { h } from '../ui/dom.js';
 import { t, tMaybe } from '../i18n.js';
+import { simulatedLine } from './designer-simulate.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const CARD_W = 220;
@@ -74,7 +75,7 @@ const assigneeText = (spec, names) => {
 };
 
 /** Draw the graph into `el`: cards (buttons) for steps, edges for `after`; `problems(i)` lists a step's messages. */
-export function drawGraph(el, { steps, selected, problems, names, onSelect, readOnly = false }) {
+export function drawGraph(el, { steps, selected, problems, names, onSelect, readOnly = false, simulated = null }) {
   const placed = place(steps);
   const canvas = h('div.flow-canvas');
   Object.assign(canvas.style, { width: `${placed.width}px`, height: `${placed.height}px` });
@@ -111,8 +112,12 @@ export function drawGraph(el, { steps, selected, problems, names, onSelect, read
       'aria-invalid': issues.length ? 'true' : false, 'aria-describedby': issues.length ? `flow-issue-${i}` : false,
       onclick: readOnly ? null : () => onSelect(step.key),
     };
-    const card = h(`${readOnly ? 'div' : 'button'}.flow-card${selected === step.key ? '.flow-card-selected' : ''}${issues.length ? '.flow-card-error' : ''}`, attrs,
+    const sim = simulated ? simulated.steps.get(step.key) : null;
+    const simClass = sim ? `.flow-card-sim.flow-card-sim-${sim.status}` : '';
+    if (sim) attrs.title = [simulatedLine(sim, simulated.people), sim.due_explained].filter(Boolean).join('\n');
+    const card = h(`${readOnly ? 'div' : 'button'}.flow-card${selected === step.key ? '.flow-card-selected' : ''}${issues.length ? '.flow-card-error' : ''}${simClass}`, attrs,
       h('span.flow-card-title', step.title || step.key),
+      sim ? h('span.flow-card-simline', { dataset: { status: sim.status } }, simulatedLine(sim, simulated.people)) : null,
       h('span.flow-card-meta', `${step.key} · ${facts}`),
       h('span.flow-card-who', assigneeText(step.assignees, names) || (step.for_each ? `for_each ${step.for_each}` : '—')),
       // What the drawing shows, said in words: what the step follows and on which condition.

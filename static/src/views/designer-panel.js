@@ -5,6 +5,8 @@ import { h, uid } from '../ui/dom.js';
 import { t, tMaybe } from '../i18n.js';
 import * as session from '../session.js';
 import { personField } from '../ui/people.js';
+import { conditionEditor } from './designer-when.js';
+import { formBuilder, wordsEditor } from './designer-form.js';
 
 const MODES = ['pool', 'joint', 'each'];
 const DISPATCHES = ['claim', 'round_robin', 'least_loaded'];
@@ -36,7 +38,7 @@ function select(options, value) {
 }
 
 /** The template's own settings: name, description, priority, owner department. */
-export function templatePanel({ draft, names, edit }) {
+export function templatePanel({ draft, names, edit, live = () => draft }) {
   const name = input(draft.name, { maxlength: 200 });
   name.addEventListener('input', () => edit((d) => { d.name = name.value; }, 'name'));
   const description = h('textarea.input', { rows: 3, maxlength: 2000 });
@@ -52,11 +54,14 @@ export function templatePanel({ draft, names, edit }) {
     row('name', t('designer.field.name'), name),
     row('description', t('designer.field.description'), description),
     row('priority', t('designer.field.priority'), priority),
-    row('owner_department_id', t('designer.field.owner'), owner));
+    row('owner_department_id', t('designer.field.owner'), owner),
+    formBuilder({ fields: draft.form || [], kind: 'template',
+      edit: (mutate, field) => edit((d) => { d.form = d.form || []; mutate(d.form); }, field ? `tform-${field}` : null),
+      preview: () => ({ title: live().name, fields: live().form || [] }) }));
 }
 
 /** The settings of step `index` of the draft; `actions` are the add/delete buttons' handlers. */
-export function stepPanel({ draft, index, names, calendars, edit, actions }) {
+export function stepPanel({ draft, index, names, calendars, edit, actions, live = () => draft }) {
   const step = draft.steps[index];
   const at = (mutate) => (d) => mutate(d.steps[index], d);
 
@@ -127,13 +132,21 @@ export function stepPanel({ draft, index, names, calendars, edit, actions }) {
         row('escalation.reassign_at_level', t('designer.field.reassign'), reassign)),
       h('p.field-error', { hidden: true, role: 'alert', dataset: { own: 'escalation' } })),
     row('outcomes', t('designer.field.outcomes'), outcomes, t('designer.outcomes_hint')),
+    conditionEditor({ draft, index, edit: (mutate, field) => edit(at(mutate), field ? `${field}-${index}` : null) }),
     h('div.field.field-check', { dataset: { field: 'allow_return' } },
       h('label.check', { for: allowReturn.id }, allowReturn, h('span', t('designer.field.allow_return'))),
       h('p.field-error', { hidden: true, role: 'alert' })),
     h('div.flow-pair',
       row('dispatch', t('designer.field.dispatch'), dispatch),
       row('capacity', t('designer.field.capacity'), capacity)),
-    row('for_each', t('designer.field.for_each'), forEach, t('designer.for_each_hint')));
+    row('for_each', t('designer.field.for_each'), forEach, t('designer.for_each_hint')),
+    wordsEditor({ step, edit: (mutate, field) => edit(at(mutate), field ? `${field}-${index}` : null) }),
+    formBuilder({ fields: step.form || [], kind: 'step',
+      edit: (mutate, field) => edit(at((s) => { s.form = s.form || []; mutate(s.form); }), field ? `form-${index}-${field}` : null),
+      preview: () => {
+        const now = live().steps[index] || step;
+        return { title: now.title, titles: now.titles, outcomes: now.outcomes || ['done'], outcomeLabels: now.outcome_labels, fields: now.form || [] };
+      } }));
 }
 
 /** Who gets the step: departments, groups, people and roles, each picked by name and shown as a removable chip. */
@@ -183,9 +196,31 @@ function assigneesField({ spec, names, edit }) {
   return h('fieldset.field.flow-fieldset', { dataset: { field: 'assignees' } },
     h('legend', t('designer.field.assignees')),
     chips.length ? h('ul.flow-chips', chips) : h('p.hint', t('designer.nobody_yet')),
+    chips.length ? todayCount(current) : null,
     h('div.flow-pickers', dept, group, h('div.flow-pair', role, roleDept), addRole),
     h('div.flow-person', person.field, addPerson),
     h('p.field-error', { hidden: true, role: 'alert', dataset: { own: 'assignees' } }));
+}
+
+// Who a selection is today, asked of the server (POST /assignees/count) once per selection and minute.
+const counted = new Map();
+
+/** "Today: 12 people, 9 on duty now", said as the selection changes; the first names in its title. */
+function todayCount(spec) {
+  const el = h('p.hint.flow-today', { role: 'status', 'aria-live': 'polite' }, t('designer.count.counting'));
+  const body = { users: spec.users || [], groups: spec.groups || [], departments: spec.departments || [], roles: spec.roles || [] };
+  const key = JSON.stringify(body);
+  const cached = counted.get(key);
+  const ask = cached && Date.now() - cached.at < 60_000 ? cached.answer
+    : session.post('/assignees/count', body).then((answer) => answer);
+  if (!cached || cached.answer !== ask) counted.set(key, { at: Date.now(), answer: ask });
+  ask.then((n) => {
+    el.textContent = n.named ? t('designer.count.today', { n: n.named, on_duty: n.on_duty })
+      + (spec.from_data ? ` ${t('designer.count.plus_data')}` : '') : t('designer.count.nobody');
+    el.classList.toggle('field-error', !n.named);
+    el.title = n.people.map((p) => p.name).join('、');
+  }, () => { counted.delete(key); el.textContent = ''; });
+  return el;
 }
 
 /** Put the server's messages for step `index` (or the template when index is null) under their controls. */

@@ -45,4 +45,47 @@ button.flow-card { cursor: pointer; }
 .flow-table th, .flow-table td { text-align: left; padding: 0.5rem; border-bottom: 1px solid var(--border); vertical-align: middle; }
 .flow-table .button-row { display: flex; flex-wrap: wrap; gap: 0.375rem; }
 .flow-table td > .chip { margin-left: 0.5rem; }
+.flow-when-rows { list-style: none; margin: 0 0 0.5rem; padding: 0; display: grid; gap: 0.5rem; }
+.flow-when-row { border: 1px dashed var(--border); border-radius: 6px; padding: 0.375rem 0.5rem; display: grid; gap: 0.375rem; }
+.flow-when-line { display: flex; flex-wrap: wrap; align-items: center; gap: 0.375rem; }
+.flow-when-line > select, .flow-when-line > input { flex: 1 1 7rem; min-width: 0; }
+.flow-when-word { font-size: 0.8125rem; color: var(--muted); }
+.flow-when-boxes { display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem; }
+.flow-when-combine { display: flex; align-items: center; gap: 0.5rem; margin-bottom: 0.375rem; }
+.flow-when-json { width: 100%; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.75rem; }
+.flow-when-details summary { cursor: pointer; margin: 0.25rem 0; }
+.flow-head .button-row [aria-pressed=true] { box-shadow: inset 0 0 0 2px #0a4fa3; }
+.flow-card-simline { font-size: 0.8125rem; font-weight: 700; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.flow-card-sim .flow-card-meta { display: none; }
+.flow-card-sim-started { border-left-color: #137333; background: #f0faf2; }
+.flow-card-sim-started .flow-card-simline { color: #137333; }
+.flow-card-sim-skipped { border-left-color: #8a8f98; border-style: dashed; background: #f4f5f7; opacity: 0.85; }
+.flow-card-sim-skipped .flow-card-title { text-decoration: line-through; }
+.flow-card-sim-not_reached { border-left-color: #c7cbd1; opacity: 0.7; }
+.flow-sim-head { display: flex; align-items: center; justify-content: space-between; gap: 0.5rem; }
+.flow-sim-list { list-style: none; padding: 0; margin: 0; display: grid; gap: 0.5rem; }
+.flow-sim-item { border-left: 0.25rem solid #c7cbd1; padding: 0.25rem 0.5rem; }
+.flow-sim-item p { margin: 0.125rem 0; }
+.flow-sim-started { border-left-color: #137333; }
+.flow-sim-skipped { border-left-color: #8a8f98; }
+.flow-diff-dialog { width: min(56rem, 96vw); }
+.flow-diff-out { max-height: 60vh; overflow: auto; }
+.flow-diff-list { list-style: none; padding: 0; margin: 0; display: grid; gap: 0.5rem; }
+.flow-diff-table { width: 100%; border-collapse: collapse; margin-top: 0.25rem; font-size: 0.8125rem; }
+.flow-diff-table th, .flow-diff-table td { text-align: left; padding: 0.25rem 0.375rem; border-bottom: 1px solid var(--border); vertical-align: top; word-break: break-word; }
+.flow-diff-old { background: #fff0f0; }
+.flow-diff-new { background: #eefaf0; }
+.flow-diff-added > .chip { background: #eefaf0; color: #137333; }
+.flow-diff-removed > .chip { background: #fff0f0; color: #a50e0e; }
+.flow-form-list { list-style: none; margin: 0 0 0.5rem; padding: 0; display: grid; gap: 0.375rem; }
+.flow-form-item { border: 1px solid var(--border); border-radius: 6px; padding: 0.25rem 0.5rem; }
+.flow-form-item summary { cursor: pointer; padding: 0.25rem 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.flow-form-edit { display: grid; gap: 0.25rem; }
+.flow-phone-head { display: flex; align-items: center; justify-content: space-between; gap: 0.5rem; margin: 0.75rem 0 0.375rem; font-weight: 700; }
+.flow-phone-lang { width: auto; }
+.flow-phone { width: 320px; max-width: 100%; margin: 0 auto; border: 10px solid #1f2328; border-radius: 28px; background: var(--bg, #f6f7f9);
+  overflow: hidden; box-shadow: 0 2px 8px rgba(0, 0, 0, 0.2); }
+.flow-phone-bar { background: #0a4fa3; color: #fff; font-weight: 700; padding: 0.625rem 0.75rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.flow-phone-screen { padding: 0.75rem; max-height: 34rem; overflow: auto; }
+.flow-phone-label { display: block; font-weight: 600; margin-bottom: 0.25rem; }
 `;

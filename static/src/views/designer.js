@@ -15,6 +15,8 @@ import { shell, allOf, textField, saveError } from './admin.js';
 import { drawGraph } from './designer-graph.js';
 import { templatePanel, stepPanel, showProblems } from './designer-panel.js';
 import { STYLE } from './designer-style.js';
+import { simulatePanel } from './designer-simulate.js';
+import { compareVersions } from './designer-diff.js';
 
 const BODY_FIELDS = ['key', 'name', 'description', 'priority', 'classification', 'owner_department_id', 'form', 'steps'];
 const CHECK_DELAY = 600;
@@ -126,6 +128,8 @@ export function designerView(el, params, query) {
   const undoBtn = h('button.btn.btn-small.btn-secondary', { type: 'button', disabled: true, 'aria-keyshortcuts': 'Control+Z' }, t('designer.undo'));
   const redoBtn = h('button.btn.btn-small.btn-secondary', { type: 'button', disabled: true, 'aria-keyshortcuts': 'Control+Y' }, t('designer.redo'));
   const publishBtn = h('button.btn.btn-primary', { type: 'button' }, t('designer.publish'));
+  const simulateBtn = h('button.btn.btn-small.btn-secondary', { type: 'button', 'aria-pressed': 'false' }, t('designer.sim.open'));
+  const compareBtn = h('button.btn.btn-small.btn-secondary', { type: 'button', hidden: true }, t('designer.diff.open'));
   const heading = h('h2.flow-name');
   const version = h('span.chip');
   const graphEl = h('div.flow-graph', { role: 'group', 'aria-label': t('designer.graph') });
@@ -138,7 +142,7 @@ export function designerView(el, params, query) {
     h('div.flow-head',
       h('a.btn.btn-small.btn-secondary', { href: '#/admin/flows' }, t('designer.all_templates')),
       heading, version,
-      isPhone ? null : h('div.button-row', undoBtn, redoBtn, publishBtn)),
+      isPhone ? null : h('div.button-row', compareBtn, simulateBtn, undoBtn, redoBtn, publishBtn)),
     isPhone ? h('p.notice-warn', t('designer.phone_read_only')) : h('div', status, problemsBox),
     body);
   const main = document.getElementById('main');
@@ -159,6 +163,8 @@ export function designerView(el, params, query) {
   let names = null;
   let calendars = [];
   let panelFor = undefined;
+  let simulating = false;
+  let simulated = null; // the last dry run's answer drawn on the graph: {steps: Map, people: Map}
 
   const dirty = () => draft && JSON.stringify(draft) !== saved;
 
@@ -217,21 +223,30 @@ export function designerView(el, params, query) {
     version.textContent = current ? t('designer.version', { n: current.version }) : t('designer.unpublished');
     undoBtn.disabled = !undo.length;
     redoBtn.disabled = !redo.length;
+    compareBtn.hidden = !current || current.version < 2;
     if (selected && !draft.steps.some((s) => s.key === selected)) selected = null;
     // Redrawing replaces the cards: a card that had the keyboard focus keeps it.
     const focused = graphEl.contains(document.activeElement) ? document.activeElement.dataset.step : null;
-    drawGraph(graphEl, { steps: draft.steps, selected, problems: stepProblems, names, readOnly: isPhone, onSelect: select });
+    drawGraph(graphEl, { steps: draft.steps, selected, problems: stepProblems, names, readOnly: isPhone, onSelect: select, simulated });
     if (focused) {
       const again = graphEl.querySelector(`[data-step="${CSS.escape(focused)}"]`);
       if (again) again.focus();
     }
     if (isPhone) return;
-    const index = selected ? draft.steps.findIndex((s) => s.key === selected) : null;
-    if (panel || panelFor !== index) {
-      panelFor = index;
-      replace(panelEl, index === null ? templatePanel({ draft, names, edit }) : stepPanel({ draft, index, names, calendars, edit, actions }));
+    if (simulating) {
+      if (panelFor !== 'simulate') {
+        panelFor = 'simulate';
+        replace(panelEl, simulatePanel({ templateKey: key, draft: () => JSON.parse(JSON.stringify(draft)), names,
+          show: (result) => { simulated = result; refresh(); }, close: () => simulate(false) }));
+      }
     }
-    showProblems(panelEl, problems, index);
+    const index = selected ? draft.steps.findIndex((s) => s.key === selected) : null;
+    if (!simulating && (panel || panelFor !== index)) {
+      panelFor = index;
+      const live = () => draft;
+      replace(panelEl, index === null ? templatePanel({ draft, names, edit, live }) : stepPanel({ draft, index, names, calendars, edit, actions, live }));
+    }
+    if (!simulating) showProblems(panelEl, problems, index);
     if (text && document.activeElement !== json) {
       json.value = JSON.stringify(draft, null, 2);
       jsonError.hidden = true;
@@ -241,7 +256,18 @@ export function designerView(el, params, query) {
     problemsBox.hidden = !general.length;
   }
 
+  function simulate(on) {
+    simulating = on;
+    simulated = null;
+    simulateBtn.setAttribute('aria-pressed', String(on));
+    panelFor = undefined;
+    if (on) selected = null;
+    refresh({ panel: true });
+    if (on) panelEl.querySelector('input, select, button')?.focus();
+  }
+
   function select(stepKey) {
+    if (simulating) simulate(false);
     selected = selected === stepKey ? null : stepKey;
     refresh({ panel: true });
     const card = graphEl.querySelector(`[data-step="${CSS.escape(stepKey)}"]`);
@@ -264,6 +290,7 @@ export function designerView(el, params, query) {
     lastAt = now;
     redo.length = 0;
     draft = next;
+    simulated = null; // a result of another draft: run the simulation again
     refresh({ panel: !field, text: true });
     schedule();
   }
@@ -419,7 +446,7 @@ export function designerView(el, params, query) {
       saved = JSON.stringify(draft);
       problems = {};
       const message = !before ? t('designer.created', { n: made.version })
-        : made.version > before ? t('designer.published_new', { n: made.version, old: before })
+        : made.version > before ? t('designer.published_new', { n: made.version, old: before, count: made.left_running || 0 })
           : t('designer.published_in_place', { n: made.version });
       status.textContent = message;
       toast(message, 'ok', 6000);
@@ -438,6 +465,8 @@ export function designerView(el, params, query) {
     }
   });
 
+  simulateBtn.addEventListener('click', () => simulate(!simulating));
+  compareBtn.addEventListener('click', () => compareVersions({ key, current: current.version }));
   undoBtn.addEventListener('click', () => travel(undo, redo));
   redoBtn.addEventListener('click', () => travel(redo, undo));
   const onKey = (e) => {
