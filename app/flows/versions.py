@@ -9,6 +9,8 @@ and a stale entry is simply never found again.
 """
 import threading
 
+from sqlalchemy import text
+
 from app.extensions import db
 from app.flows.models import FlowTemplate
 
@@ -23,15 +25,48 @@ XMIN = "flow_templates.xmin::text::bigint"
 class TemplateVersion:
     """The parts of a template version a task's answer and its notifications read: plain, immutable data."""
 
-    __slots__ = ("id", "key", "version", "name", "priority", "steps", "_steps")
+    __slots__ = ("id", "key", "version", "name", "priority", "steps", "form", "classification", "owner_department_id",
+                 "_steps")
 
     def __init__(self, template: FlowTemplate):
         self.id, self.key, self.version = template.id, template.key, template.version
         self.name, self.priority, self.steps = template.name, template.priority, template.steps
+        self.form, self.classification = template.form or [], template.classification or {}
+        self.owner_department_id = template.owner_department_id
         self._steps = {step["key"]: step for step in template.steps}
 
     def step(self, key: str) -> dict:
         return self._steps[key]
+
+
+def current_version(key: str) -> tuple[TemplateVersion, int] | None:
+    """The current, active version of template `key` and its xmin, as this process last saw it (read when unknown);
+    None when there is none. A writer that relies on it checks the id and xmin in its statement (`CURRENT_GUARD`)
+    and calls `forget(key)` when they no longer hold."""
+    seen = _current.get((id(db.engine), key))
+    if seen is None:
+        row = db.session.execute(_CURRENT, {"key": key}).first()
+        if row is None:
+            return None
+        seen = (row.id, row.xmin)
+        with _lock:
+            if len(_current) >= _LIMIT:
+                _current.clear()
+            _current[(id(db.engine), key)] = seen
+    return running_version(*seen), seen[1]
+
+
+def forget(key: str) -> None:
+    """The current version of `key` is not the one remembered (a new version, deactivated): read it again next time."""
+    _current.pop((id(db.engine), key), None)
+
+
+_current: dict[tuple[int, str], tuple[int, int]] = {}
+_CURRENT = text(f"SELECT id, {XMIN} AS xmin FROM flow_templates WHERE key = :key AND is_current AND active")
+# The condition a statement writes under when it relies on `current_version`: still the current, active version,
+# never written since.
+CURRENT_GUARD = f"""SELECT 1 FROM flow_templates WHERE flow_templates.id = :template_id AND flow_templates.is_current
+    AND flow_templates.active AND {XMIN} = :template_xmin"""
 
 
 def running_version(template_id: int, xmin: int) -> TemplateVersion:

@@ -4,13 +4,16 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.common.guard import auth_required, current_user
+from app.common.bulk import dialect
 from app.common.clock import utcnow
 from app.common.pagination import PageArgs, page_of, paginate
 from app.errors import Invalid
 from app.flows.service import get_template
 from app.org.service import get_user, reader_zone
 from app.flows.schemas import AssigneeSpecSchema
-from app.workorders import attachments, board, claims, classifications, completion, dryrun, handlers, handoffs, presenters, service
+from app.workorders import (
+    attachments, board, claims, classifications, completion, dryrun, fastpaths, handlers, handoffs, presenters, service,
+)
 from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import (
     TeamBoardArgs,
@@ -72,8 +75,12 @@ class WorkOrders(MethodView):
         """Open a work order from a template; its first steps start at once."""
         user = current_user()
         now = utcnow()
-        work_order = service.create_work_order(body=body, created_by=user, department_id=user.department_id, now=now,
-                                               tz=current_app.config["BUSINESS_TIMEZONE"])
+        tz = current_app.config["BUSINESS_TIMEZONE"]
+        if dialect() == "postgresql":
+            view = fastpaths.create(body, user, user.department_id, now, tz)
+            if view is not None:
+                return view
+        work_order = service.create_work_order(body=body, created_by=user, department_id=user.department_id, now=now, tz=tz)
         return presenters.work_order_view(user=user, work_order=work_order, now=now, with_timeline=False)
 
 

@@ -78,7 +78,7 @@ def _store_tasks(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, pla
     return stored
 
 
-def _offers(tasks: list[ActivatedTask], work_order: WorkOrder, step: dict) -> list[dict]:
+def offer_requests(tasks: list[ActivatedTask], work_order: WorkOrder, step: dict) -> list[dict]:
     """The notifications telling handlers about their new tasks (task.offered for a pool, else task.assigned).
 
     One per task and handler; a handler given several tasks of one activation (a `for_each` step whose items
@@ -188,7 +188,7 @@ def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, no
         if how:
             _send(_hand_out(tasks, work_order, step, how, due_at, now, actor_id, clock), now, outbox)
         else:
-            _send(_offers(tasks, work_order, step), now, outbox)
+            _send(offer_requests(tasks, work_order, step), now, outbox)
     if due_at and (work_order.due_at is None or due_at > work_order.due_at):
         work_order.due_at = due_at
     return tasks

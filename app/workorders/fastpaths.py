@@ -13,18 +13,28 @@ The SQL names the same states as the transitions table (`TASK_TRANSITIONS`, `WOR
 of the rules there changes them here.
 """
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam, text
 
 from app.common.models import JSONType, UTCDateTime
 from app.extensions import db
-from app.flows.versions import XMIN, running_version
+from app.flows.conditions import Facts
+from app.flows.routing import PENDING, branches, route
+from app.flows.timing import due_at as step_due_at
+from app.flows.timing import timer_plan
+from app.flows.versions import CURRENT_GUARD, XMIN, current_version, forget, running_version
 from app.notify.service import Reader, notify_many
 from app.org.models import User
 from app.workorders import presenters
+from app.workorders.dispatch import dispatch_of
+from app.workorders.engine import activated_details, offer_requests
 from app.workorders.models import (
     TASK_TRANSITIONS, WORK_ORDER_TRANSITIONS, StepStatus, Task, TaskStatus, TimerStatus, WorkOrder,
 )
+from app.workorders.numbers import business_day, number_sql
+from app.workorders.planner import ActivatedTask, ActivationPlanner, opened_details, work_order_values
+from app.workorders.service import checked_data
 
 
 def _states(states) -> str:
@@ -235,3 +245,138 @@ def complete(user: User, task_id: int, outcome: str | None, note: str | None, da
                     now, readers=[_reader(creator)])
     db.session.commit()
     return _answer(done, work_order, template, row.people or [], me, now)
+
+
+# --------------------------------------------------------------------------
+# Create: a work order whose router starts one step and skips none, a pool step handed out by claiming whose
+# handlers do not depend on the work order (no for_each, no from_data), counted on the wall clock; no tags. The
+# engine's planner decides who is offered it and when it is due (`planner.ActivationPlanner`, `flows.timing`), as it
+# does for `service.create_work_order` and the bulk writer; one statement writes the plan (`engine.start` and
+# `_store_tasks` row for row): the number from the day's counter (the counter's row lock is then held only for the
+# notifications' statement and the commit), the work order, its steps, the task, its candidates, its timers, its
+# departments and the timeline; a last statement tells the candidates. The template is the version this process
+# knows as current (app/flows/versions.py): the statement writes nothing unless it still is.
+# --------------------------------------------------------------------------
+_WORK_ORDER_VALUES = tuple(name for name in WorkOrder.__table__.c.keys() if name not in ("id", "number", "due_at"))
+_ALL_WORK_ORDER = tuple(WorkOrder.__table__.c.keys())
+_CREATE = text(f"""
+    WITH current AS ({CURRENT_GUARD}),
+    counter AS (
+        INSERT INTO work_order_counters (day, last) SELECT :day, 1 FROM current
+        ON CONFLICT (day) DO UPDATE SET last = work_order_counters.last + 1
+        RETURNING last
+    ), wo AS (
+        INSERT INTO work_orders (number, due_at, {", ".join(_WORK_ORDER_VALUES)})
+        SELECT {number_sql("day", "counter.last")}, :due_at, {", ".join(f":{c}" for c in _WORK_ORDER_VALUES)}
+        FROM counter
+        RETURNING {", ".join(f"work_orders.{c} AS wo_{c}" for c in _ALL_WORK_ORDER)}
+    ), steps AS (
+        INSERT INTO work_order_steps (work_order_id, key, status, activation, activated_at, completed_at, last_handler_id, route)
+        SELECT wo.wo_id, step.key,
+               CASE WHEN step.key = :root THEN '{StepStatus.ACTIVE.value}' ELSE '{StepStatus.PENDING.value}' END,
+               CASE WHEN step.key = :root THEN 1 ELSE 0 END, CASE WHEN step.key = :root THEN :now END, NULL, NULL,
+               CASE WHEN step.key = :root THEN :route END
+        FROM wo, unnest(CAST(:step_keys AS text[])) WITH ORDINALITY AS step(key, n)
+        ORDER BY step.n
+        RETURNING work_order_steps.id, work_order_steps.key
+    ), task AS (
+        INSERT INTO tasks (work_order_id, step_id, step, activation, instance, instance_label, assignee_id, mode,
+                           template_key, dispatch, status, priority, due_at, calendar_id, escalation_level, created_at,
+                           claimed_at, completed_at, completed_effective_at, claimed_effective_at, device_time_untrusted,
+                           completed_by_id, outcome, note, data, version)
+        SELECT wo.wo_id, steps.id, steps.key, 1, NULL, NULL, NULL, :mode, wo.wo_template_key, NULL,
+               '{TaskStatus.OPEN.value}', wo.wo_priority, :due_at, NULL, 0, :now, NULL, NULL, NULL, NULL, false, NULL,
+               NULL, NULL, '{{}}', 1
+        FROM wo JOIN steps ON steps.key = :root
+        RETURNING {_RETURNED_TASK}
+    ), offered AS (
+        INSERT INTO task_candidates (task_id, user_id, is_open, added_at)
+        SELECT task.id, member, true, :now FROM task, unnest(CAST(:members AS integer[])) AS member
+    ), armed AS (
+        INSERT INTO timers (task_id, kind, level, fire_at, status, created_at)
+        SELECT task.id, timer.kind, timer.level, timer.fire_at, '{TimerStatus.PENDING.value}', :now
+        FROM task, unnest(CAST(:timer_kinds AS text[]), CAST(:timer_levels AS integer[]),
+                          CAST(:timer_fire_ats AS timestamptz[])) AS timer(kind, level, fire_at)
+    ), departments AS (
+        INSERT INTO work_order_departments (work_order_id, department_id)
+        SELECT wo.wo_id, taking_part.department_id FROM wo, (
+            SELECT unnest(CAST(:departments AS integer[])) AS department_id
+            UNION SELECT users.department_id FROM users
+            WHERE users.id = ANY(CAST(:members AS integer[])) AND users.department_id IS NOT NULL
+        ) AS taking_part
+    ), logged AS (
+        INSERT INTO timeline_events (work_order_id, task_id, kind, actor_id, at, occurred_at, details)
+        SELECT event.work_order_id, event.task_id, event.kind, :actor_id, :now, NULL, event.details FROM (
+            SELECT 1 AS n, wo.wo_id AS work_order_id, NULL::integer AS task_id, 'created' AS kind, :created AS details FROM wo
+            UNION ALL
+            SELECT 2, task.work_order_id, task.id, 'activated', :activated FROM task
+        ) AS event ORDER BY event.n
+    )
+    SELECT wo.*, task.*,
+           (SELECT json_agg({_PERSON} ORDER BY users.id) FROM users
+            WHERE users.id = ANY(CAST(:members AS integer[]))) AS people
+    FROM wo CROSS JOIN task
+""").bindparams(
+    bindparam("now", type_=UTCDateTime()), bindparam("due_at", type_=UTCDateTime()),
+    bindparam("route", type_=JSONType), bindparam("created", type_=JSONType), bindparam("activated", type_=JSONType),
+    *[bindparam(c, type_=WorkOrder.__table__.c[c].type) for c in _WORK_ORDER_VALUES],
+).columns(**{**_TYPES, **{f"wo_{c}": WorkOrder.__table__.c[c].type for c in _ALL_WORK_ORDER}})
+
+
+def _plain_start(template, data: dict):
+    """The one step the router starts for a new work order with `data`, when it starts one and skips none."""
+    pending = {s["key"]: PENDING for s in template.steps}
+    decisions = route(template.steps, pending, Facts(data=data) if branches(template.steps) else None)
+    if len(decisions) != 1 or not decisions[0].start:
+        return None
+    step = template.step(decisions[0].key)
+    plain = step["mode"] == "pool" and not dispatch_of(step) and not step.get("for_each") \
+        and not (step.get("assignees") or {}).get("from_data")
+    return (step, decisions[0].reason) if plain else None
+
+
+def create(body: dict, user: User, department_id: int | None, now: datetime, tz: str, source_default: str = "app"):
+    """`service.create_work_order` for the plainest work orders, answered as `presenters.work_order_view` shows them
+    to their creator; None when the engine must open it (nothing written then)."""
+    if body.get("tags"):
+        return None
+    known = current_version(body["template"])
+    if known is None:
+        return None  # no such template, or retired: the full rules say so
+    template, xmin = known
+    data = checked_data(template, body)
+    start = _plain_start(template, data)
+    if start is None:
+        return None
+    step, reason = start
+    me = _me(user)
+    source = body.get("source") or source_default
+    values = work_order_values(template=template, body={**body, "data": data}, source=source, department_id=department_id,
+                               created_by_id=me["id"], now=now)
+    planner = ActivationPlanner(now=now)
+    if planner.clock(step, values["department_id"]) is not None:
+        return None  # counted on a business calendar: the engine's writer
+    owner = SimpleNamespace(data=data, department_id=values["department_id"], created_by_id=me["id"])
+    (planned,) = planner.plan(work_order=owner, step=step)
+    due = step_due_at(step, now, None)
+    timers = timer_plan(step=step, due_at=due, now=now, clock=None)
+    row = db.session.execute(_CREATE, {
+        **values, "template_id": template.id, "template_xmin": xmin, "day": business_day(now, tz), "due_at": due,
+        "now": now, "root": step["key"], "route": reason, "step_keys": [s["key"] for s in template.steps],
+        "mode": step["mode"], "members": planned.members, "timer_kinds": [t[0] for t in timers],
+        "timer_levels": [t[1] for t in timers], "timer_fire_ats": [t[2] for t in timers],
+        "departments": sorted({d for d in (values["department_id"], template.owner_department_id) if d}),
+        "actor_id": me["id"], "created": opened_details(template, source),
+        "activated": activated_details(step, planned, due.isoformat() if due else None, reason),
+    }).first()
+    if row is None:
+        forget(template.key)  # a new version, or retired since this process looked: the engine reads it afresh
+        return None
+    work_order = SimpleNamespace(**{c: getattr(row, f"wo_{c}") for c in _ALL_WORK_ORDER})
+    people = row.people or []
+    requests = offer_requests([ActivatedTask(row.id, None, planned.members)], work_order, step)
+    notify_many(requests, now, readers=[_reader(p) for p in people if p["active"]])
+    db.session.commit()
+    summary = presenters.WorkOrderSummary(*(getattr(work_order, name) for name in _WORK_ORDER_COLUMNS))
+    task = _answer(row, summary, template, people, me, now)
+    return presenters.WorkOrderView(work_order, tasks=[task], tasks_total=1)

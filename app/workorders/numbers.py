@@ -34,6 +34,16 @@ def _numbers(day: str, last: int, count: int) -> list[str]:
     return [f"WO-{day}-{value:04d}" for value in range(last - count + 1, last + 1)]
 
 
+def business_day(now: datetime, tz: str) -> str:
+    """The business day a work order opened at `now` is numbered in (its counter row's key)."""
+    return _day(now, tz)
+
+
+def number_sql(day_param: str, last: str) -> str:
+    """`_numbers` written in SQL, for a statement that takes the number itself: the day's counter value `last`."""
+    return f"'WO-' || :{day_param} || '-' || CASE WHEN {last} < 10000 THEN lpad({last}::text, 4, '0') ELSE {last}::text END"
+
+
 def next_number(*, now: datetime, tz: str) -> str:
     """Bump the day's counter in the caller's transaction and format the number (local business day)."""
     day = _day(now, tz)

@@ -9,12 +9,13 @@ from sqlalchemy import event, func, select, text
 
 from app.common.clock import utcnow
 from app.extensions import db
+from app.flows import versions
 from app.notify.messages import render
 from app.notify.models import Notification
 from app.org.models import User
 from app.workorders import presenters
-from app.workorders.models import Task, TaskCandidate, TimelineEvent, Timer, WorkOrder, WorkOrderStep
-from app.workorders.schemas import TaskSchema
+from app.workorders.models import Task, TaskCandidate, TimelineEvent, Timer, WorkOrder, WorkOrderDepartment, WorkOrderStep
+from app.workorders.schemas import TaskSchema, WorkOrderCreatedSchema
 from tests.conftest import racing_app
 
 
@@ -177,3 +178,104 @@ def test_a_completion_sent_from_several_devices_at_once_finishes_the_work_order_
         assert (kinds.count("completed"), kinds.count("step_completed"), kinds.count("resolved")) == (1, 1, 1), kinds
     told = db.session.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "work_order.resolved"))
     assert told == rounds
+
+
+def _snapshot(wo_id: int) -> dict:
+    """Everything a creation writes for one work order, without ids, numbers and the moment it was written."""
+    def rows(model, *order, skip=("id", "work_order_id")):
+        table = model.__table__
+        found = db.session.execute(select(table).where(table.c.work_order_id == wo_id).order_by(*order)).mappings().all()
+        return [{k: v for k, v in r.items() if k not in skip} for r in found]
+
+    order = db.session.get(WorkOrder, wo_id)
+    task_ids = db.session.scalars(select(Task.id).where(Task.work_order_id == wo_id).order_by(Task.id)).all()
+    return {
+        "work_order": {c: getattr(order, c) for c in WorkOrder.__table__.c.keys() if c not in ("id", "number")},
+        "steps": rows(WorkOrderStep, WorkOrderStep.id),
+        "tasks": rows(Task, Task.id, skip=("id", "work_order_id", "step_id")),
+        "candidates": sorted(db.session.execute(select(TaskCandidate.user_id, TaskCandidate.is_open)
+                                                .where(TaskCandidate.task_id.in_(task_ids))).all()),
+        "timers": sorted(db.session.execute(select(Timer.kind, Timer.level, Timer.fire_at, Timer.status)
+                                            .where(Timer.task_id.in_(task_ids))).all()),
+        "departments": sorted(db.session.scalars(select(WorkOrderDepartment.department_id)
+                                                 .where(WorkOrderDepartment.work_order_id == wo_id))),
+        "timeline": [(e.kind, e.actor_id, e.details) for e in db.session.scalars(
+            select(TimelineEvent).where(TimelineEvent.work_order_id == wo_id).order_by(TimelineEvent.id))],
+        "told": sorted(db.session.execute(select(Notification.user_id, Notification.kind, Notification.title)
+                                          .where(Notification.url.like(f"/#/task/{task_ids[0]}"))).all()),
+    }
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_plain_creation_writes_what_the_engine_writes(app, flow):
+    """One plan, two writers: the API's few statements and the engine leave the same rows and give the same answer."""
+    from app.workorders import fastpaths, service
+
+    _pool_template(flow)
+    lead = db.session.get(User, flow.demo.uid("lead.cs"))
+    body = {"template": "hot", "title": "Crate 11", "order_no": "SO-11", "priority": "P2", "data": {}}
+    now = utcnow()
+    tz = app.config["BUSINESS_TIMEZONE"]
+    versions.forget("hot")  # what this process remembers of an earlier test's template "hot"
+    fast = fastpaths.create(dict(body), lead, lead.department_id, now, tz)
+    assert fast is not None  # the plain case takes the few statements
+    lead = db.session.get(User, flow.demo.uid("lead.cs"))
+    engine = service.create_work_order(body=dict(body), created_by=lead, department_id=lead.department_id, now=now, tz=tz)
+    fast_answer = WorkOrderCreatedSchema().dump(fast)
+    engine_answer = WorkOrderCreatedSchema().dump(presenters.work_order_view(user=lead, work_order=engine, now=now,
+                                                                              with_timeline=False))
+    db.session.expire_all()
+    assert _snapshot(fast_answer["id"]) == _snapshot(engine_answer["id"])
+    numbers = sorted([fast_answer.pop("number"), engine_answer.pop("number")])
+    assert numbers[1][-4:] == f"{int(numbers[0][-4:]) + 1:04d}"  # consecutive numbers of the same day
+    for answer in (fast_answer, engine_answer):
+        answer.pop("id")
+        for task in answer["tasks"]:
+            for key in ("id", "work_order_id"):
+                task.pop(key)
+            task["work_order"] = {k: v for k, v in task["work_order"].items() if k not in ("id", "number")}
+    assert fast_answer == engine_answer
+
+
+def test_a_creation_answers_with_its_first_task(flow, backend):
+    _pool_template(flow)
+    versions.forget("hot")  # what this process remembers of an earlier test's template "hot"
+    flow.create("hot", title="Crate 11")  # this process learns the template's current version
+    with statements() as seen:
+        wo = flow.create("hot", title="Crate 12")
+    if backend == "postgresql":  # who signed in, who is offered it (3), the write, the notifications
+        assert len(seen) <= 6, [" ".join(s.split())[:90] for s in seen]
+    (task,) = wo["tasks"]
+    assert wo["tasks_total"] == 1 and task["status"] == "open" and task["step_title"] == "Pick it"
+    assert [p["id"] for p in task["candidate_people"]] == sorted([flow.demo.uid("cs.agent1"), flow.demo.uid("cs.agent2")])
+    assert flow.detail(wo["id"])["number"] == wo["number"]
+    assert task["id"] in [t["id"] for t in flow.inbox("cs.agent1")["pool"]]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_plain_creations_at_once_take_every_number_of_the_day_once(app, flow):
+    """The number is taken inside the creation's one statement: concurrent creations never share or skip one."""
+    threads, each = 12, 5
+    _pool_template(flow)
+    versions.forget("hot")
+    headers = flow.h("lead.cs")
+    db.session.rollback()
+    barrier = threading.Barrier(threads)
+
+    def create(i):
+        with racing.app_context():
+            client = racing.test_client()
+            barrier.wait(timeout=60)
+            numbers = []
+            for j in range(each):
+                response = client.post("/api/v1/work-orders", headers=headers, json={"template": "hot", "title": f"c{i}-{j}"})
+                assert response.status_code == 201, response.get_json()
+                assert len(response.get_json()["tasks"]) == 1
+                numbers.append(response.get_json()["number"])
+            db.session.remove()
+            return numbers
+
+    with racing_app(app, threads + 2) as racing, ThreadPoolExecutor(threads) as pool:
+        numbers = [n for chunk in pool.map(create, range(threads)) for n in chunk]
+    assert sorted(int(n.rsplit("-", 1)[1]) for n in numbers) == list(range(1, threads * each + 1))
+    assert db.session.scalar(select(func.count()).select_from(Task)) == threads * each
