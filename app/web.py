@@ -9,6 +9,7 @@ from werkzeug.routing import PathConverter
 
 from app.common import database
 from app.extensions import db
+from app.notify.links import open_link
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,6 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["pwa_path"] = _PwaPathConverter
     app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
     # A chat card's or an SMS's signed link (docs/design.md §14): checked, then the app opens at it.
-    from app.notify.links import open_link
-
     app.add_url_rule("/l/<token>", view_func=open_link, methods=["GET"])
 
     @app.get("/api/docs")
