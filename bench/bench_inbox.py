@@ -11,7 +11,8 @@ time in three) and everything else is completed, with `is_open = false` on its c
 each person a few dozen live items (about 3 of their own, about 28 pool tasks offered). Then ANALYZE.
 
 Measures GET /api/v1/tasks/inbox for random people through the real app: in-process with the Flask test
-client (latency of the request itself), then GET /api/v1/changes as an open screen polls it (If-None-Match, 304)
+client (latency of the request itself), its CPU in this process with the answer dumped by the compiled schema as
+served against the schema's own dump (the baseline, alternating runs), then GET /api/v1/changes as an open screen polls it (If-None-Match, 304)
 against the inbox of the same run, then under gunicorn with concurrent keep-alive clients. Prints
 p50/p95/p99 (target p95 < 20 ms) and the EXPLAIN ANALYZE of the inbox's task query (captured from the
 app as it runs, with the indexes it uses). Timing never fails the run.
@@ -143,6 +144,35 @@ def in_process(app, tokens: list[str], requests: int, seed: int = 1) -> None:
     return percentile(latencies, 95) * 1000
 
 
+def dump_cost(app, tokens: list[str], requests: int, seed: int = 3) -> None:
+    """The inbox's CPU per request in this process (the app's share; PostgreSQL's is the same either way), with the
+    answer dumped by the compiled InboxSchema (app/common/fastdump.py, as served) and, as the baseline of the same
+    run, by the schema's own dump (as before): alternating runs of the same people."""
+    from app.workorders import api
+    from app.workorders.schemas import InboxSchema
+
+    client = app.test_client()
+    compiled, schema = api._INBOX, InboxSchema().dump
+    rng = random.Random(seed)
+    people = [rng.choice(tokens) for _ in range(requests)]
+    costs: dict[str, list[float]] = {"schema": [], "compiled": []}
+    try:
+        for _ in range(2):
+            for label, dump in (("schema", schema), ("compiled", compiled)):
+                api._INBOX = dump
+                started = time.process_time()
+                for token in people:
+                    client.get("/api/v1/tasks/inbox", headers={"Authorization": f"Bearer {token}"})
+                costs[label].append((time.process_time() - started) / len(people) * 1000)
+    finally:
+        api._INBOX = compiled
+    schema_ms, compiled_ms = min(costs["schema"]), min(costs["compiled"])
+    figure("inbox_cpu_per_request_schema_dump_ms", schema_ms)
+    figure("inbox_cpu_per_request_compiled_dump_ms", compiled_ms)
+    figure("ratio_inbox_cpu_compiled_to_schema", compiled_ms / schema_ms)
+    figure("target_ratio_inbox_cpu", "<= 0.67 (a third less)")
+
+
 def live_changes(app, url: str, tokens: list[str], requests: int, per_person: int, inbox_p95: float, seed: int = 2) -> None:
     """What an open screen's poll costs: `GET /changes` with the ETag it got last (304, no body), beside the
     inbox measured in the same run. Every person first gets `per_person` notifications (the cursor's index holds
@@ -239,6 +269,7 @@ def main() -> int:
             p95 = in_process(app, tokens, args.requests)
             figure("target_p95_ms", TARGET_P95_MS)
             figure("target_met", "yes" if p95 < TARGET_P95_MS else "no")
+            dump_cost(app, tokens, min(args.requests, 500))
             live_changes(app, url, tokens, args.requests, args.notifications, p95)
             if not args.no_http:
                 env = benchlib.app_environment(url, secret)

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from app.common.guard import auth_required, current_user
 from app.common.bulk import dialect
 from app.common.clock import utcnow
+from app.common.fastdump import compile_dump, respond
 from app.common.pagination import PageArgs, page_of, paginate
 from app.errors import Invalid
 from app.flows.service import get_template
@@ -52,6 +53,9 @@ from app.workorders.storage import ALLOWED_TYPES
 from app.workorders.storage import from_config as storage_from_config
 
 blp = Blueprint("workorders", __name__, url_prefix="/api/v1", description="Work orders and tasks")
+# The answers phones fetch all day, dumped by their schemas compiled once (app/common/fastdump.py); the schemas
+# still document them.
+_INBOX, _TASK, _CREATED = compile_dump(InboxSchema), compile_dump(TaskSchema), compile_dump(WorkOrderCreatedSchema)
 
 
 def _skew() -> int:
@@ -79,9 +83,9 @@ class WorkOrders(MethodView):
         if dialect() == "postgresql":
             view = fastpaths.create(body, user, user.department_id, now, tz)
             if view is not None:
-                return view
+                return respond(_CREATED, view, 201)
         work_order = service.create_work_order(body=body, created_by=user, department_id=user.department_id, now=now, tz=tz)
-        return presenters.work_order_view(user=user, work_order=work_order, now=now, with_timeline=False)
+        return respond(_CREATED, presenters.work_order_view(user=user, work_order=work_order, now=now, with_timeline=False), 201)
 
 
 @blp.route("/work-orders/<int:work_order_id>")
@@ -217,7 +221,7 @@ def _viewer(user):
 def inbox(args):
     """Your tasks and the offers you can claim, overdue and soonest due first: searchable, sortable, paged, with
     totals, and many similar offers folded into groups."""
-    return inbox_of(user=current_user(), now=utcnow(), **args)
+    return respond(_INBOX, inbox_of(user=current_user(), now=utcnow(), **args))
 
 
 @blp.route("/team")
@@ -264,7 +268,8 @@ def _task_view(task):
 @blp.response(200, TaskSchema)
 def claim(body, task_id):
     """Claim a pool task; 409 task_taken when someone else won."""
-    return claims.claim_and_present(user=current_user(), task_id=task_id, now=utcnow(), occurred_at=body["occurred_at"], max_skew=_skew())
+    return respond(_TASK, claims.claim_and_present(user=current_user(), task_id=task_id, now=utcnow(),
+                                                   occurred_at=body["occurred_at"], max_skew=_skew()))
 
 
 @blp.route("/tasks/<int:task_id>/release", methods=["POST"])
@@ -282,9 +287,9 @@ def release(body, task_id):
 @blp.response(200, TaskSchema)
 def complete(body, task_id):
     """Complete a task with an allowed outcome, a note and the step's form."""
-    return completion.complete_and_present(
+    return respond(_TASK, completion.complete_and_present(
         user=current_user(), task_id=task_id, outcome=body["outcome"], note=body["note"], data=body["data"], now=utcnow(),
-        occurred_at=body["occurred_at"], expected_version=body["version"], max_skew=_skew())
+        occurred_at=body["occurred_at"], expected_version=body["version"], max_skew=_skew()))
 
 
 @blp.route("/tasks/<int:task_id>/return", methods=["POST"])
