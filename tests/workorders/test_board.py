@@ -1,7 +1,7 @@
 """A lead's team board (docs/design.md §16), on both databases: the team's people with who is on duty, the open
 work each holds (overdue among it, and per template against a dispatched step's capacity), and the offers waiting
 for someone with room; a lead sees only the departments they lead."""
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
@@ -71,8 +71,6 @@ def _plan(flow, uid, starts, ends, login="admin", **holder):
 
 def _at(value):
     """An answered time as an aware datetime (both databases answer UTC with its offset)."""
-    from datetime import datetime
-
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
