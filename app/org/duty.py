@@ -11,7 +11,7 @@ for a whole batch in one statement; each test is a bounded range on the index of
 """
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, not_, or_, select
+from sqlalchemy import and_, exists, not_, or_, select, union_all
 
 from app.extensions import db
 from app.org.models import GroupMember, Shift, User
@@ -62,3 +62,35 @@ def shift_of(user_id: int, now: datetime) -> tuple[datetime, datetime] | None:
     window = and_(_SHIFTS.c.ends_at > now, _SHIFTS.c.starts_at > now - MAX_SHIFT, _SHIFTS.c.starts_at <= now + MAX_SHIFT)
     rows = [r for stmt in (own, grouped) for r in db.session.execute(stmt.where(window)).all()]
     return tuple(min(rows, key=lambda r: r[0])) if rows else None
+
+
+def shifts_near(user_ids: list[int], now: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Per person, their shifts (their own and their groups') not ended at `now` that started less than MAX_SHIFT
+    before it or start within MAX_SHIFT after it, by start: one statement for a whole team (the team board)."""
+    if not user_ids:
+        return {}
+    window = and_(_SHIFTS.c.ends_at > now, _SHIFTS.c.starts_at > now - MAX_SHIFT, _SHIFTS.c.starts_at <= now + MAX_SHIFT)
+    own = (select(_SHIFTS.c.user_id.label("person"), _SHIFTS.c.starts_at, _SHIFTS.c.ends_at)
+           .where(_SHIFTS.c.user_id.in_(user_ids), window))
+    grouped = (select(_MEMBERS.c.user_id.label("person"), _SHIFTS.c.starts_at, _SHIFTS.c.ends_at)
+               .join(_MEMBERS, _MEMBERS.c.group_id == _SHIFTS.c.group_id).where(_MEMBERS.c.user_id.in_(user_ids), window))
+    found: dict[int, list[tuple[datetime, datetime]]] = {}
+    for person, starts_at, ends_at in db.session.execute(union_all(own, grouped)):
+        found.setdefault(person, []).append((starts_at, ends_at))
+    return {person: sorted(times) for person, times in found.items()}
+
+
+def current_and_next(times: list[tuple[datetime, datetime]], now: datetime):
+    """From one person's shifts by start (`shifts_near`): the stretch of shifts covering `now`, back to back or
+    overlapping shifts joined (so "on shift until" names the real end), else None; and the next shift starting after
+    that stretch (or after now), else None. Each a (starts_at, ends_at)."""
+    current = None
+    for starts_at, ends_at in times:
+        if current is None:
+            if starts_at <= now < ends_at:
+                current = (starts_at, ends_at)
+        elif starts_at <= current[1] < ends_at:
+            current = (current[0], ends_at)
+    after = current[1] if current else now
+    upcoming = next(((s, e) for s, e in times if s > after), None)
+    return current, upcoming

@@ -1,6 +1,7 @@
-"""A lead's team board (docs/design.md §16): who of their departments is on duty, how much open work each holds
-(overdue among it, and per template against a dispatched step's capacity), and the offers waiting for someone with
-room. Four set-based reads, whatever the team's size."""
+"""A lead's team board (docs/design.md §16): who of their departments is on duty and why (their shift and until when,
+their switch), their next shift, how much open work each holds (overdue among it, and per template against a
+dispatched step's capacity), and the offers waiting for someone with room. Five set-based reads, whatever the team's
+size."""
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, select
@@ -8,7 +9,7 @@ from sqlalchemy import and_, case, func, select
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows.models import FlowTemplate
-from app.org.duty import on_duty_at
+from app.org.duty import current_and_next, has_shifts, on_duty_at, shifts_near
 from app.org.models import Department, User
 from app.org.service import subtree_ids
 from app.workorders.dispatch import WAITING
@@ -52,16 +53,29 @@ def _template(templates: dict, key: str) -> dict:
     return templates.get(key) or {"name": key, "capacity": None, "titles": {}}
 
 
+def _reason(*, on_duty: bool, switch: bool, has_shifts: bool) -> str:
+    """Why someone is on or off duty by the one rule (app/org/duty.py)."""
+    if on_duty:
+        return "shift" if has_shifts else "switch"
+    return "off_shift" if switch else "switched_off"
+
+
+def _times(found):
+    return {"starts_at": found[0], "ends_at": found[1]} if found else None
+
+
 def team_board(*, user: User, department_id: int | None, now: datetime) -> dict:
     departments = _departments(user, department_id)
     people = db.session.execute(
         # On duty now by the one rule (their switch, and their shifts: app/org/duty.py).
-        select(User.id, User.name, on_duty_at(now).label("on_duty"), User.department_id, Department.name.label("department"))
+        select(User.id, User.name, on_duty_at(now).label("on_duty"), User.on_duty.label("switch"),
+               has_shifts().label("has_shifts"), User.department_id, Department.name.label("department"))
         .join(Department, Department.id == User.department_id)
         .where(User.active.is_(True), User.department_id.in_(sorted(departments)))
         .order_by(Department.name, User.name, User.id).limit(MAX_PEOPLE)
     ).all()
     ids = [p.id for p in people]
+    near = shifts_near(ids, now)
     loads: dict[int, dict[str, list[int]]] = {}
     if ids:
         for assignee, key, count, overdue in db.session.execute(
@@ -82,8 +96,11 @@ def team_board(*, user: User, department_id: int | None, now: datetime) -> dict:
     board = []
     for p in people:
         mine = loads.get(p.id, {})
+        current, upcoming = current_and_next(near.get(p.id, []), now)
         board.append({
-            "id": p.id, "name": p.name, "on_duty": bool(p.on_duty),
+            "id": p.id, "name": p.name, "on_duty": bool(p.on_duty), "switch": bool(p.switch),
+            "duty_reason": _reason(on_duty=bool(p.on_duty), switch=bool(p.switch), has_shifts=bool(p.has_shifts)),
+            "shift": _times(current), "next_shift": _times(upcoming),
             "department": {"id": p.department_id, "name": p.department},
             "open": sum(c for c, _ in mine.values()), "overdue": sum(o for _, o in mine.values()),
             "by_template": [{"template": key, "name": _template(templates, key)["name"], "open": count,

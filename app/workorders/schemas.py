@@ -8,7 +8,7 @@ from marshmallow.utils import get_value
 from app.common.clock import utcnow
 from app.common.fields import PersonReference
 from app.flows.schemas import PRIORITIES, TemplateSchema
-from app.org.schemas import PersonRefSchema
+from app.org.schemas import PersonRefSchema, ShiftTimesSchema
 from app.workorders.models import REFERENCES, SOURCES
 
 LEVELS = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list, validate=validate.Length(max=3))
@@ -443,10 +443,21 @@ class TeamLoadSchema(ma.Schema):
     capacity = ma.fields.Integer(allow_none=True, metadata={"description": "The most a dispatched step of it gives one person"})
 
 
+DUTY_REASONS = ("shift", "switch", "switched_off", "off_shift")
+
+
 class TeamMemberSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
-    on_duty = ma.fields.Boolean()
+    on_duty = ma.fields.Boolean(metadata={"description": "On duty now by the one rule: their switch, and their shifts if they have any"})
+    switch = ma.fields.Boolean(metadata={"description": "Their own on/off switch"})
+    duty_reason = ma.fields.String(validate=validate.OneOf(DUTY_REASONS), metadata={
+        "description": "Why: `shift` (on duty inside a shift), `switch` (no shifts, switched on), `switched_off` "
+                       "(their switch is off), `off_shift` (they have shifts, none now)"})
+    shift = ma.fields.Nested(ShiftTimesSchema, allow_none=True, metadata={
+        "description": "The shifts covering now, back to back ones joined (`ends_at`: until when); null when none"})
+    next_shift = ma.fields.Nested(ShiftTimesSchema, allow_none=True, metadata={
+        "description": "The next shift starting after the current ones end (or after now), within 7 days; null when none"})
     department = ma.fields.Nested(PersonRefSchema)
     open = ma.fields.Integer(metadata={"description": "Tasks they hold, not completed"})
     overdue = ma.fields.Integer()

@@ -52,6 +52,11 @@ route('/trace/:batch', () => lazyAndon().then((m) => m.traceView), { tab: 'andon
 route('/qr/:code', () => lazyQr().then((m) => m.scanView), { tab: 'inbox', title: 'qr.title', onLoadError: loadFailed });
 route('/team', () => lazyTeam().then((m) => m.teamView), { tab: 'wo', allow: lead, title: 'team.title', onLoadError: loadFailed });
 route('/team/reach', () => import('./views/reach.js').then((m) => m.teamReachView), { tab: 'wo', allow: lead, title: 'reach.title', onLoadError: loadFailed });
+// A lead's shifts (docs/design.md §16): the week per person, and one shift planned or changed ('new' before ':id').
+const lazyRoster = () => import('./views/roster.js');
+route('/team/shifts', () => lazyRoster().then((m) => m.rosterView), { tab: 'wo', allow: lead, title: 'roster.title', onLoadError: loadFailed });
+route('/team/shifts/new', () => lazyRoster().then((m) => m.shiftView), { tab: 'wo', allow: lead, title: 'roster.new_title', onLoadError: loadFailed });
+route('/team/shifts/:id', () => lazyRoster().then((m) => m.shiftView), { tab: 'wo', allow: lead, title: 'roster.edit_title', onLoadError: loadFailed });
 route('/dashboard', () => lazyDashboard().then((m) => m.dashboardView), { tab: 'dashboard', allow: lead, title: 'nav.dashboard', onLoadError: loadFailed });
 // A chat card's or an SMS's signed link (docs/design.md §14), redeemed under the reader's session; and the page
 // /l/<token> opens for a link that cannot be used, shown signed in or not.

@@ -26,6 +26,7 @@ def test_a_lead_sees_the_teams_load_and_what_waits(phone_factory, api):
         card = page.locator(f'.team-person[data-user-id="{person["id"]}"]')
         expect(card).to_contain_text(person["name"])
         expect(card).to_contain_text("在岗")
+        expect(card.locator(".team-why")).to_have_text("手动设为在岗（无班次）")  # no shifts: their switch
         expect(card.locator(".team-load", has_text=f"补货上架 Restock {tag}")).to_contain_text("1 / 上限 1")
     expect(page.locator(".team-waiting")).to_contain_text(f"补货上架 Restock {tag} · 上架 Shelve：1 项等待有人低于上限 1")
     shot(page, "16-team-board")

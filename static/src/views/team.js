@@ -1,5 +1,6 @@
-// A lead's team board (docs/design.md §16): who of their departments is on duty, the open work each holds (overdue
-// among it, and per template against a dispatched step's capacity), and the offers waiting for someone with room.
+// A lead's team board (docs/design.md §16): who of their departments is on duty and why (their shift until when, their
+// switch), their next shift when off, the open work each holds (overdue among it, and per template against a
+// dispatched step's capacity), and the offers waiting for someone with room. Shifts are planned from here (#/team/shifts).
 // Looks again every 20 s, and at once when something is told to the lead (live.js).
 import { h, replace } from '../ui/dom.js';
 import { t, fmtNumber } from '../i18n.js';
@@ -7,6 +8,7 @@ import { api } from '../session.js';
 import { bus } from '../bus.js';
 import { loading, errorState, emptyState, pageHeader } from '../ui/parts.js';
 import { errorText } from '../ui/errors.js';
+import { fmtDayTime, fmtShift } from '../ui/shifttimes.js';
 
 const POLL_MS = 20000;
 
@@ -20,12 +22,28 @@ function load(item) {
   return rows.length ? h('ul.team-loads', rows) : h('p.muted', t('team.nothing_held'));
 }
 
+/** Why on or off duty, and the next shift of someone off. */
+function duty(item) {
+  const until = item.shift ? fmtDayTime(item.shift.ends_at) : '';
+  const why = {
+    shift: item.shift ? t('team.on_shift_until', { time: until }) : t('team.on_shift'),
+    switch: t('team.by_switch'),
+    switched_off: item.shift ? t('team.switched_off_in_shift', { time: until }) : t('team.switched_off'),
+    off_shift: t('team.off_shift'),
+  }[item.duty_reason] || '';
+  let next = null;
+  if (!item.on_duty && item.next_shift) next = t('team.next_shift', { when: fmtShift(item.next_shift.starts_at, item.next_shift.ends_at) });
+  else if (item.duty_reason === 'off_shift') next = t('team.no_next_shift');
+  return h('p.team-duty', h('span.team-why', why), next ? h('span.team-next', next) : null);
+}
+
 function person(item) {
   return h(`li.card.team-person${item.on_duty ? '' : '.team-off'}`, { dataset: { userId: item.id } },
     h('div.team-person-head',
       h('strong', item.name),
       h(`span.chip${item.on_duty ? '.chip-completed' : '.chip-cancelled'}`, t(item.on_duty ? 'team.on_duty' : 'team.off_duty'))),
     h('p.muted', item.department && item.department.name),
+    duty(item),
     h('p.team-figures',
       h('span', t('team.open', { n: fmtNumber(item.open) })),
       item.overdue ? h('span.chip.chip-overdue', t('team.overdue', { n: fmtNumber(item.overdue) })) : null),
@@ -36,7 +54,9 @@ export function teamView(el) {
   const body = h('div', loading());
   el.append(h('div.page.page-team', pageHeader(t('team.title'), {
     back: { href: '#/wo', label: t('nav.orders') },
-    actions: h('a.btn.btn-secondary', { href: '#/team/reach' }, t('reach.open')),
+    actions: h('div.button-row.team-actions',
+      h('a.btn.btn-secondary', { href: '#/team/shifts' }, t('roster.open')),
+      h('a.btn.btn-secondary', { href: '#/team/reach' }, t('reach.open'))),
   }), body));
   let stopped = false;
 
