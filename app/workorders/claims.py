@@ -97,8 +97,8 @@ def _refuse_claim(user: User, task: Task, candidate: bool) -> Task | None:
 
 def claim_and_present(*, user: User, task_id: int, now: datetime, occurred_at: datetime | None = None, max_skew: int) -> dict:
     """`claim_task`, answered as the API shows a task: in one statement when it can be (fastpaths.claim)."""
-    if occurred_at is None and dialect() == "postgresql":
-        view = fastpaths.claim(user, task_id, now)
+    if dialect() == "postgresql":
+        view = fastpaths.claim(user, task_id, now, occurred_at, max_skew)
         if view is not None:
             return view
     return presenters.present_one(claim_task(user=user, task_id=task_id, now=now, occurred_at=occurred_at, max_skew=max_skew), now)

@@ -21,8 +21,8 @@ def complete_and_present(*, user: User, task_id: int, outcome: str | None, note:
                          now: datetime, occurred_at: datetime | None = None, expected_version: int | None = None,
                          max_skew: int) -> dict:
     """`complete_task`, answered as the API shows a task: in a few statements when it can be (fastpaths.complete)."""
-    if occurred_at is None and dialect() == "postgresql":
-        view = fastpaths.complete(user, task_id, outcome, note, data, expected_version, now)
+    if dialect() == "postgresql":
+        view = fastpaths.complete(user, task_id, outcome, note, data, expected_version, now, occurred_at, max_skew)
         if view is not None:
             return view
     return presenters.present_one(complete_task(

@@ -1,7 +1,7 @@
 """The commands a phone sends all day, in a handful of prebuilt statements (PostgreSQL).
 
 `claims.claim_task` and `completion.complete_task` are the rules, for every case. Most commands are the plainest
-case of them: a pool offer claimed online; the last task of a work order's last step finished with an outcome and
+case of them: a pool offer claimed; the last task of a work order's last step finished with an outcome and
 no form. For those, the same rules are planned once in Python from one read and written by one data-modifying
 statement (a CTE) whose guards restate every assumption of the plan, under the work order's lock: if anything
 differs (someone else was faster, a sibling task is still open, the task changed), the statement writes nothing and
@@ -15,9 +15,10 @@ of the rules there changes them here.
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Boolean, bindparam, text
 
 from app.common.models import JSONType, UTCDateTime
+from app.common.offline import effective_time
 from app.extensions import db
 from app.flows.conditions import Facts
 from app.flows.routing import PENDING, branches, route
@@ -55,6 +56,9 @@ _PERSON = """json_build_object(
     'id', users.id, 'name', users.name, 'login', users.login, 'locale', users.locale, 'active', users.active,
     'quiet_hours', users.quiet_hours,
     'devices', ARRAY(SELECT push_subscriptions.id FROM push_subscriptions WHERE push_subscriptions.user_id = users.id))"""
+# When a command happened: the server's time, the device's (as sent), and the one the rule keeps.
+_WHEN = (bindparam("now", type_=UTCDateTime()), bindparam("at", type_=UTCDateTime()),
+         bindparam("occurred_at", type_=UTCDateTime()), bindparam("untrusted", type_=Boolean()))
 _TYPES = {
     **{name: column.type for name, column in Task.__table__.c.items() if name in presenters.TASK_FIELDS},
     **{f"wo_{name}": WorkOrder.__table__.c[name].type for name in _WORK_ORDER_COLUMNS},
@@ -83,7 +87,7 @@ def _me(user: User) -> dict:
 # Claim: lock the work order of an offer to the claimer (always before the task, as every other writer does), take
 # the task with the arbitrating UPDATE of `claims._TAKE`, close the offer answering its candidates, start the work
 # order, write the timeline. Only a pool offer handed out by claiming (no dispatch, so no capacity), on no business
-# calendar (no working time to count), claimed online (the device's time plays no part).
+# calendar (no working time to count).
 # --------------------------------------------------------------------------
 _CLAIM = text(f"""
     WITH offer AS (
@@ -97,11 +101,14 @@ _CLAIM = text(f"""
         FOR UPDATE OF work_orders
     ), taken AS (
         UPDATE tasks SET status = '{TaskStatus.CLAIMED.value}', assignee_id = :user_id, claimed_at = :now,
-                         claimed_effective_at = :now, version = tasks.version + 1
+                         claimed_effective_at = CASE WHEN :at < tasks.created_at THEN :now ELSE :at END,
+                         device_time_untrusted = tasks.device_time_untrusted OR :untrusted OR :at < tasks.created_at,
+                         version = tasks.version + 1
         FROM offer
         WHERE tasks.id = :task_id AND tasks.work_order_id = offer.work_order_id AND tasks.status IN ({_CLAIMABLE})
           AND tasks.assignee_id IS NULL
-        RETURNING {_RETURNED_TASK}, offer.template_id, offer.template_xmin
+        RETURNING {_RETURNED_TASK}, offer.template_id, offer.template_xmin,
+                  NOT (:untrusted OR :at < tasks.created_at) AS trusted
     ), closed AS (
         UPDATE task_candidates SET is_open = false FROM taken WHERE task_candidates.task_id = taken.id
         RETURNING task_candidates.user_id
@@ -114,21 +121,27 @@ _CLAIM = text(f"""
         RETURNING {_RETURNED_WORK_ORDER}
     ), logged AS (
         INSERT INTO timeline_events (work_order_id, task_id, kind, actor_id, at, occurred_at, details)
-        SELECT taken.work_order_id, taken.id, 'claimed', :user_id, :now, NULL, '{{"device_time_trusted": true}}'
+        SELECT taken.work_order_id, taken.id, 'claimed', :user_id, :now, :occurred_at,
+               jsonb_build_object('device_time_trusted', taken.trusted)
         FROM taken
     )
     SELECT taken.*, started.*,
            (SELECT json_agg({_PERSON} ORDER BY users.id) FROM closed JOIN users ON users.id = closed.user_id) AS people
     FROM taken CROSS JOIN started
-""").bindparams(bindparam("now", type_=UTCDateTime())).columns(**_TYPES)
+""").bindparams(*_WHEN).columns(**_TYPES)
 
 
-def claim(user: User, task_id: int, now: datetime) -> dict | None:
-    """`claims.claim_task` for a pool offer claimed online, answered as the API shows the task: the claim in one
-    statement, the "taken" notifications and their push outbox in one more. None when the full rules must decide
-    (nothing was written then; the work order's lock is held, as the full rules take it first anyway)."""
+def claim(user: User, task_id: int, now: datetime, occurred_at: datetime | None, max_skew: int) -> dict | None:
+    """`claims.claim_task` for a pool offer handed out by claiming, answered as the API shows the task: the claim in
+    one statement, the "taken" notifications and their push outbox in one more. None when the full rules must decide
+    (nothing was written then; the work order's lock is held, as the full rules take it first anyway).
+
+    The device's time is judged by the one rule (`effective_time`); its last condition, not before the offer was
+    made, is the statement's, as only it reads when the task was created."""
     me = _me(user)
-    row = db.session.execute(_CLAIM, {"task_id": task_id, "user_id": me["id"], "now": now}).first()
+    at, trusted = effective_time(occurred_at=occurred_at, received_at=now, not_before=None, max_skew_seconds=max_skew)
+    row = db.session.execute(_CLAIM, {"task_id": task_id, "user_id": me["id"], "now": now, "at": at,
+                                      "untrusted": not trusted, "occurred_at": occurred_at}).first()
     if row is None:
         return None
     template = running_version(row.template_id, row.template_xmin)
@@ -144,7 +157,7 @@ def claim(user: User, task_id: int, now: datetime) -> dict | None:
 
 # --------------------------------------------------------------------------
 # Complete: the last live task of a work order's last unsettled step, held by whoever finishes it, with an outcome
-# and no form, finished online on no business calendar and no dispatch: the task completed, its step completed, the
+# and no form, on no business calendar and no dispatch: the task completed, its step completed, the
 # work order resolved and its creator told (`completion.complete_task`, then `engine.advance` and `engine.resolve`).
 # --------------------------------------------------------------------------
 _FINISHING = text(f"""
@@ -172,8 +185,8 @@ _FINISHING = text(f"""
 # this statement runs on a fresh snapshot, under the lock, and writes only if all the plan assumed still holds.
 _FINISH = text(f"""
     WITH done AS (
-        UPDATE tasks SET status = '{TaskStatus.COMPLETED.value}', completed_at = :now, completed_effective_at = :now,
-                         completed_by_id = :user_id, outcome = :outcome, note = :note, data = '{{}}',
+        UPDATE tasks SET status = '{TaskStatus.COMPLETED.value}', completed_at = :now, completed_effective_at = :at,
+                         device_time_untrusted = tasks.device_time_untrusted OR :untrusted, completed_by_id = :user_id, outcome = :outcome, note = :note, data = '{{}}',
                          version = tasks.version + 1
         WHERE tasks.id = :task_id AND tasks.version = :version AND tasks.status = '{TaskStatus.CLAIMED.value}'
           AND tasks.assignee_id = :user_id
@@ -203,19 +216,18 @@ _FINISH = text(f"""
         RETURNING work_orders.status
     ), logged AS (
         INSERT INTO timeline_events (work_order_id, task_id, kind, actor_id, at, occurred_at, details)
-        SELECT done.work_order_id, event.task_id, event.kind, :user_id, :now, NULL, event.details
-        FROM done, (VALUES (1, :task_id, 'completed', CAST(:completed AS jsonb)),
-                           (2, NULL, 'step_completed', CAST(:step_completed AS jsonb)),
-                           (3, NULL, 'resolved', CAST('{{}}' AS jsonb))) AS event(n, task_id, kind, details)
+        SELECT done.work_order_id, event.task_id, event.kind, :user_id, :now, event.occurred_at, event.details
+        FROM done, (VALUES (1, :task_id, 'completed', CAST(:completed AS jsonb), :occurred_at),
+                           (2, NULL, 'step_completed', CAST(:step_completed AS jsonb), NULL),
+                           (3, NULL, 'resolved', CAST('{{}}' AS jsonb), NULL)) AS event(n, task_id, kind, details, occurred_at)
         ORDER BY event.n
     )
     SELECT done.*, resolved.status AS wo_status FROM done CROSS JOIN resolved
-""").bindparams(bindparam("now", type_=UTCDateTime()), bindparam("completed", type_=JSONType),
-                bindparam("step_completed", type_=JSONType)).columns(**_TYPES)
+""").bindparams(*_WHEN, bindparam("completed", type_=JSONType), bindparam("step_completed", type_=JSONType)).columns(**_TYPES)
 
 
 def complete(user: User, task_id: int, outcome: str | None, note: str | None, data: dict | None,
-             expected_version: int | None, now: datetime) -> dict | None:
+             expected_version: int | None, now: datetime, occurred_at: datetime | None, max_skew: int) -> dict | None:
     """`completion.complete_task` for the last task of a work order, answered as the API shows the task: a read
     under the work order's lock, one guarded write, the creator's notification. None when the full rules must decide
     (nothing was written then)."""
@@ -229,9 +241,11 @@ def complete(user: User, task_id: int, outcome: str | None, note: str | None, da
     outcome = outcome or outcomes[0]
     if step.get("form") or data or outcome not in outcomes or expected_version not in (None, row.version):
         return None  # a form to check, a refusal to explain: the full rules
+    at, trusted = effective_time(occurred_at=occurred_at, received_at=now, not_before=row.created_at, max_skew_seconds=max_skew)
     done = db.session.execute(_FINISH, {
         "task_id": task_id, "user_id": me["id"], "version": row.version, "now": now, "outcome": outcome, "note": note,
-        "completed": {"outcome": outcome, "note": note, "data": {}, "device_time_trusted": True},
+        "at": at, "untrusted": not trusted, "occurred_at": occurred_at,
+        "completed": {"outcome": outcome, "note": note, "data": {}, "device_time_trusted": trusted},
         "step_completed": {"step": row.step},
     }).first()
     if done is None:

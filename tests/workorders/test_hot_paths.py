@@ -83,16 +83,34 @@ def test_the_cached_template_version_is_checked(flow):
     assert flow.act(second["tasks"][0]["id"], "claim", "cs.agent1").json["step_title"] == "Pick it up"
 
 
-def test_an_offer_that_is_not_claimed_online_takes_the_full_rules(flow):
-    """A claim replayed from a phone's outbox carries its device time: the effective time is the device's."""
+@pytest.mark.parametrize("late", [False, True])
+def test_a_claim_and_a_completion_replayed_from_a_phone_keep_the_device_time(flow, backend, late):
+    """A phone's outbox sends when each action happened; the one rule decides whether that time is believed."""
     _pool_template(flow)
     (task,) = flow.create("hot")["tasks"]
-    at = datetime.fromisoformat(task["created_at"]) + timedelta(milliseconds=1)
-    response = flow.act(task["id"], "claim", "cs.agent1", occurred_at=at.isoformat())
-    assert response.status_code == 200, response.json
+    created = datetime.fromisoformat(task["created_at"])
+    # Believed: after the offer was made. Not believed: before the task existed (a phone's clock gone wrong).
+    claimed_at = created - timedelta(minutes=5) if late else created + timedelta(milliseconds=1)
+    flow.h("cs.agent1")  # signed in before counting
+    with statements() as seen:
+        claimed = flow.act(task["id"], "claim", "cs.agent1", occurred_at=claimed_at.isoformat())
+    assert claimed.status_code == 200, claimed.json
+    if backend == "postgresql":
+        assert len(seen) <= 4, seen
+    done_at = created + timedelta(milliseconds=2)
+    with statements() as seen:
+        done = flow.act(task["id"], "complete", "cs.agent1", occurred_at=done_at.isoformat())
+    assert done.status_code == 200, done.json
+    if backend == "postgresql":
+        assert len(seen) <= 4, seen
     db.session.expire_all()
-    claimed = db.session.get(Task, task["id"])
-    assert claimed.claimed_effective_at == at and not claimed.device_time_untrusted
+    row = db.session.get(Task, task["id"])
+    assert row.claimed_effective_at == (row.claimed_at if late else claimed_at)
+    assert row.completed_effective_at == done_at and row.device_time_untrusted is late
+    assert done.json["device_time_untrusted"] is late
+    events = {e.kind: e for e in db.session.scalars(select(TimelineEvent).where(TimelineEvent.task_id == task["id"]))}
+    assert events["claimed"].occurred_at == claimed_at and events["claimed"].details == {"device_time_trusted": not late}
+    assert events["completed"].occurred_at == done_at and events["completed"].details["device_time_trusted"] is True
 
 
 def test_finishing_a_work_order_leaves_what_the_full_rules_leave(flow, backend):
