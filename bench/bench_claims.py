@@ -23,7 +23,8 @@ bench says so and goes on without it). All four servers run under gunicorn with 
 Each of create, claim and complete runs Baton and Viewflow in alternating runs (A B A B for --runs 2), each run
 --per-client operations per client. Prints one figure per line, per system and operation: requests/s, p50/p95, CPU
 ms per operation of the gunicorn workers, of that system's database backends and of this client, and SQL statements
-per operation; then the ratios Baton : Viewflow (whole-life CPU, target <= 0.4; req/s per operation, target >= 2)
+per operation, and how many database backends waited on a lock while creations ran (serialised numbering would
+show there); then the ratios Baton : Viewflow (whole-life CPU, target <= 0.4; req/s per operation, target >= 2)
 and claims/s : baseline req/s (same-stack target >= 0.5; bare WSGI too). Exit status 1 only when a correctness check
 fails (an operation that should succeed did not, a contended task had other than one winner, or a database disagrees
 with what the clients saw); timing never fails it.
@@ -39,7 +40,9 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
+from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
@@ -279,8 +282,9 @@ class System:
     name = ""
     server = ""
 
-    def __init__(self, base: str, meter: Meter, leads: list[str], staff: list[str], group_of: list[int]):
+    def __init__(self, base: str, meter: Meter, leads: list[str], staff: list[str], group_of: list[int], database_url: str):
         self.base, self.meter, self.leads, self.staff, self.group_of = base, meter, leads, staff, group_of
+        self.database_url = database_url
         self.errors: list[str] = []
         self.tally = {op: {"latencies": [], "ok": 0, "wall": 0.0, "cpu": {}} for op in OPERATIONS}
 
@@ -297,6 +301,37 @@ class System:
         return summarise(f"{self.name}_{op}", tally["latencies"], tally["ok"], tally["wall"], tally["cpu"], self.server)
 
 
+def _device_now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class LockWaits:
+    """How many of a database's backends wait on a lock, sampled every 20 ms while a run goes (pg_stat_activity):
+    creations serialised by a shared row (the day's number counter) would show here."""
+
+    def __init__(self, url: str):
+        self.url, self.samples, self._stop = url, [], threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self._stop.is_set():
+                self.samples.append(conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()[0])
+                time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 class Baton(System):
     name, server = "baton", "app"
 
@@ -306,11 +341,13 @@ class Baton(System):
     def created(self, body):
         return body["tasks"][0]["id"]
 
+    # As the phone app sends them: every action carries when it happened on the device (its outbox stamps it).
     def claim(self, i, task_id):
-        return f"{self.base}/api/v1/tasks/{task_id}/claim", self.staff[i], {}
+        return f"{self.base}/api/v1/tasks/{task_id}/claim", self.staff[i], {"occurred_at": _device_now()}
 
     def complete(self, i, task_id):
-        return f"{self.base}/api/v1/tasks/{task_id}/complete", self.staff[i], {"outcome": "done", "note": "bench"}
+        return f"{self.base}/api/v1/tasks/{task_id}/complete", self.staff[i], {"outcome": "done", "note": "bench",
+                                                                                "occurred_at": _device_now()}
 
 
 class Viewflow(System):
@@ -392,14 +429,20 @@ async def main_async(args, baton: Baton, peer: Viewflow | None, wsgi_base: str, 
 
     # create, claim, complete: each in alternating runs, Baton then Viewflow, run after run
     handles = {system.name: [] for system in systems}
+    lock_waits: dict[str, list[int]] = {}
     for op in OPERATIONS:
         for run in range(args.runs):
             for system in systems:
                 if op == "create":
-                    handles[system.name].append(await run_operation(system, op, clients, [range(args.per_client)] * clients))
+                    with LockWaits(system.database_url) as waits:
+                        handles[system.name].append(await run_operation(system, op, clients, [range(args.per_client)] * clients))
+                    lock_waits.setdefault(system.name, []).extend(waits.samples)
                 else:
                     handles[system.name][run] = await run_operation(system, op, clients, handles[system.name][run])
     results = {system.name: {op: system.summarise(op) for op in OPERATIONS} for system in systems}
+    for name, samples in lock_waits.items():
+        figure(f"{name}_create_backends_waiting_on_locks_mean", sum(samples) / len(samples) if samples else 0.0)
+        figure(f"{name}_create_backends_waiting_on_locks_max", max(samples, default=0))
 
     # contended (Baton): the members of a group claim the same task at the same moment
     rec = Recorder()
@@ -504,18 +547,25 @@ def statement_counts(app, tokens: dict, people: dict) -> None:
     client = app.test_client()
     lead, member = people["leads"][0], people["staff"][0]
     headers = lambda u: {"Authorization": f"Bearer {tokens[u]}"}  # noqa: E731
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    def life() -> dict[str, int]:
+        counts = {}
         seen.clear()
         wo = client.post("/api/v1/work-orders", json={"template": "bench-pool-0", "title": "count"}, headers=headers(lead)).get_json()
-        figure("baton_sql_statements_per_create", len(seen))
+        counts["create"] = len(seen)
         task_id = wo["tasks"][0]["id"]
         seen.clear()
-        client.post(f"/api/v1/tasks/{task_id}/claim", json={}, headers=headers(member))
-        figure("baton_sql_statements_per_claim", len(seen))
+        client.post(f"/api/v1/tasks/{task_id}/claim", json={"occurred_at": _device_now()}, headers=headers(member))
+        counts["claim"] = len(seen)
         seen.clear()
-        client.post(f"/api/v1/tasks/{task_id}/complete", json={"outcome": "done"}, headers=headers(member))
-        figure("baton_sql_statements_per_complete", len(seen))
+        client.post(f"/api/v1/tasks/{task_id}/complete", json={"outcome": "done", "occurred_at": _device_now()}, headers=headers(member))
+        counts["complete"] = len(seen)
+        return counts
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        life()  # as the servers were warmed: this process learns the template versions first
+        for op, n in life().items():
+            figure(f"baton_sql_statements_per_{op}", n)
         figure("sql_statements_per_baseline_request", 1)
     finally:
         event.remove(engine, "before_cursor_execute", count)
@@ -580,12 +630,12 @@ def main() -> int:
             peer_srv.wait_ready("/healthz")
             peer = Viewflow(peer_srv.base, Meter(benchlib.CpuMeter({"peer": peer_srv.proc.pid}, peer_url.rsplit("/", 1)[1])),
                             [p["token"] for p in peer_people["leads"]], [p["token"] for p in peer_people["staff"]],
-                            [p["team"] for p in peer_people["staff"]])
+                            [p["team"] for p in peer_people["staff"]], peer_url)
         for srv in (app_srv, wsgi_srv, flask_srv):
             srv.wait_ready("/healthz")
         meter = Meter(benchlib.CpuMeter({"app": app_srv.proc.pid, "wsgi": wsgi_srv.proc.pid, "flask": flask_srv.proc.pid}, url.rsplit("/", 1)[1]))
         baton = Baton(app_srv.base, meter, [tokens[u] for u in people["leads"]], [tokens[u] for u in people["staff"]],
-                      [i // args.group_size for i in range(args.clients)])
+                      [i // args.group_size for i in range(args.clients)], url)
         failures, outcome = asyncio.run(main_async(args, baton, peer, wsgi_srv.base, flask_srv.base, people))
         if outcome:
             completed = [t for run in outcome["handles"]["baton"] for ts in run for t in ts]
