@@ -19,7 +19,10 @@ someone a turn (`given_at`). The change rows are then applied:
 - SQLite: at once, row by row (SQLite has one writer at a time).
 
 `RECOUNT` rebuilds every row from `tasks` (the migration's backfill; the benchmarks after a load that skipped the
-triggers); a test checks the rows always agree with it.
+triggers); a test checks the rows always agree with it. Anything that writes tasks with triggers off (PostgreSQL's
+`session_replication_role = replica`) must recount after. A migration that rebuilds `tasks` on SQLite
+(`batch_alter_table` copies the table) drops its triggers: it must create them again (`statements("sqlite")`, as
+of its revision).
 """
 from sqlalchemy import event, text
 
