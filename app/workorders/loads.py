@@ -128,7 +128,7 @@ RECOUNT = [
     f"""INSERT INTO person_loads (user_id, open)
   SELECT assignee_id, count(*) FROM tasks WHERE {_COUNTS} GROUP BY assignee_id
   ON CONFLICT (user_id) DO UPDATE SET open = excluded.open""",
-    f"""UPDATE person_loads SET open = 0 WHERE open <> 0
+    """UPDATE person_loads SET open = 0 WHERE open <> 0
   AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.assignee_id = person_loads.user_id AND tasks.status = 'claimed')""",
     f"""INSERT INTO dispatch_seats (template_key, user_id, held, load, given_at)
   SELECT template_key, assignee_id, count(*), 0, '{NEVER_GIVEN_SQL}' FROM tasks WHERE {_COUNTS} GROUP BY template_key, assignee_id
