@@ -111,6 +111,8 @@ def _empty(app):
             cursor.execute("BEGIN")
             for table in reversed(tables):
                 cursor.execute(f'DELETE FROM "{table}"')
+            for table in KEPT_BY_TRIGGERS:  # the tasks' delete triggers just counted them down: empty them again
+                cursor.execute(f'DELETE FROM "{table}"')
             if cursor.execute("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'").fetchone():
                 cursor.execute("DELETE FROM sqlite_sequence")
             cursor.execute("COMMIT")
@@ -118,6 +120,9 @@ def _empty(app):
         finally:
             raw.close()
 
+
+# Rows the database keeps itself from `tasks` (app.workorders.loads); the load changes table is empty between transactions.
+KEPT_BY_TRIGGERS = ("person_loads", "dispatch_seats", "task_load_changes")
 
 _apps: dict[str, object] = {}
 
@@ -226,8 +231,14 @@ def _restore(tables, taken_at, *, move_times: bool = True):
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         else:
             conn.execute(text("PRAGMA defer_foreign_keys = ON"))
-        for table, rows in tables:
-            conn.execute(table.insert(), [{k: v + moved if isinstance(v, dt.datetime) else v for k, v in row.items()} for row in rows])
+        # SQLite runs the triggers that keep people's loads while the tasks come back: those rows are put back last.
+        last = () if conn.dialect.name == "postgresql" else KEPT_BY_TRIGGERS
+        for table, rows in sorted(tables, key=lambda pair: pair[0].name in last):
+            if table.name in last:
+                conn.execute(table.delete())
+            # (a seat never given a task keeps its given_at of 1970, `NEVER_GIVEN`)
+            conn.execute(table.insert(), [{k: v + moved if isinstance(v, dt.datetime) and v.year > 1970 else v for k, v in row.items()}
+                                          for row in rows])
             if conn.dialect.name == "postgresql":
                 for column in table.primary_key.columns:
                     if column.autoincrement is True or (column.autoincrement == "auto" and len(table.primary_key.columns) == 1

@@ -13,34 +13,51 @@ thousands) and the hand-out job (`app.workorders.handout`: offers that waited). 
 - the desk first locks the template's `dispatch_pointers` row (one upsert that also reads the round-robin
   pointers), so decisions about one template's load are taken one after another: two work orders created at
   once cannot both give the 20th task to the same person;
-- it reads the candidates' availability, open load, open load of this template and last turn in one query
-  (the counts from the index `ix_tasks_assignee_status` (assignee, status, template), turns by primary key);
-- it decides in memory, so a batch of decisions costs that one query, and `assign` writes them set-based.
+- the loads are rows the database keeps (`app.workorders.loads`): `person_loads` (open tasks of any template) and
+  `dispatch_seats` (per template: open tasks of it, a copy of the open load, the last turn). A small candidate set
+  is read whole by primary key; a big one (more than `WALK_FROM`) is walked in the decision's own order, through
+  the index (template, load, turn, person) for least loaded and (template, person) for round robin, a few seats at
+  a time, only as far as the first candidates on duty with room: a decision among 10,000 candidates reads a
+  handful of rows. A big set is seated once (every member given a seat of the template; `dispatch_pointers.seated`
+  remembers it), so the walk misses nobody;
+- it decides in memory, so a batch of decisions costs a few reads, and `assign` writes them set-based.
 
 Lock order: a writer holds its work order before it asks the desk (creation, completion, a claim); the job
-takes the desk first and then only work orders nobody holds (SKIP LOCKED), so neither ever waits on the other.
+takes the desk first and then only work orders nobody holds (SKIP LOCKED), so neither ever waits on the other. The
+load rows are written only when a transaction commits (PostgreSQL), people in id order.
 """
+import hashlib
+from array import array
 from bisect import bisect_right
-from datetime import datetime
+from datetime import datetime, timezone
 from heapq import heapify, heappop, heappush, heapreplace
 from typing import NamedTuple
 
-from sqlalchemy import Float, Integer, any_, bindparam, case, func, select, text, update
+from sqlalchemy import Float, Integer, any_, bindparam, exists, func, insert, literal, select, text, tuple_, update
 
 from app.common.bulk import IdArray, among_ids, chunks, dialect, insert_rows, rows_table, upsert
 from app.extensions import db
 from app.org.duty import on_duty_at
 from app.org.models import User
-from app.workorders.models import DispatchPointer, DispatchTurn, Task, TaskCandidate, TaskStatus, TimelineEvent
+from app.workorders.models import (DispatchPointer, DispatchSeat, DispatchSet, PersonLoad, Task, TaskCandidate, TaskLoadChange,
+                                   TaskStatus, TimelineEvent)
 from app.workorders.timers import working_seconds
 
 HANDED_OUT = ("round_robin", "least_loaded")
 _TASK = Task.__table__
 _POINTER = DispatchPointer.__table__
-_TURN = DispatchTurn.__table__
+_SEAT = DispatchSeat.__table__
+_SET = DispatchSet.__table__
+_PERSON = PersonLoad.__table__
+_CHANGE = TaskLoadChange.__table__
+_USERS = User.__table__
 # A dispatched offer nobody holds, written as the partial index `ix_tasks_dispatch_waiting` states it, so the
 # database can prove the index covers the query.
 WAITING = text("tasks.dispatch IS NOT NULL AND tasks.status = 'open' AND tasks.assignee_id IS NULL")
+NEVER_GIVEN = datetime(1970, 1, 1, tzinfo=timezone.utc)  # a seat's given_at before any turn (app.workorders.loads)
+WALK_FROM = 200  # candidate sets bigger than this are walked through the index instead of read whole
+FIRST_PAGE, LAST_PAGE = 16, 1024  # seats per read of a walk: doubling from the first to the last
+SEATED_KEPT = 64  # candidate sets a template remembers as seated
 
 
 def dispatch_of(step: dict) -> str | None:
@@ -83,37 +100,80 @@ class _Seat:
 _NEVER = (0, None, 0)  # a person never given a task of the template has waited longest
 
 
-def _lock(template_key: str, now: datetime) -> dict:
-    """Take the template's pointer row for this transaction (created on first use) and answer its pointers."""
-    stmt = upsert(_POINTER).values(template_key=template_key, last_given={}, updated_at=now)
+def _turn(given_at: datetime | None) -> tuple:
+    return _NEVER if given_at is None or given_at <= NEVER_GIVEN else (1, given_at, 0)
+
+
+class _Pool:
+    """One candidate set (and capacity) within a desk: its members in id order and a heap of those who may be given
+    work, by (load, turn, id). A walked pool holds only the seats read so far, up to `frontier`, the (load, given_at,
+    id) of the last seat read: every seat not read yet comes after it."""
+
+    __slots__ = ("people", "heap", "walk", "seen", "frontier", "done", "page")
+
+    def __init__(self, people: list[int], heap: list, walk: str | None):
+        self.people, self.heap, self.walk = people, heap, walk  # walk: the set's digest when walked
+        self.seen: set[int] = {u for _, _, u in heap}
+        self.frontier: tuple | None = None
+        self.done = not walk
+        self.page = FIRST_PAGE
+
+
+def _lock(template_key: str, now: datetime) -> tuple[dict, list]:
+    """Take the template's pointer row for this transaction (created on first use); answer its pointers and seated sets."""
+    stmt = upsert(_POINTER).values(template_key=template_key, last_given={}, seated=[], updated_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=["template_key"], set_={"updated_at": stmt.excluded.updated_at})
-    return dict(db.session.execute(stmt.returning(_POINTER.c.last_given)).scalar_one() or {})
+    last_given, seated = db.session.execute(stmt.returning(_POINTER.c.last_given, _POINTER.c.seated)).one()
+    return dict(last_given or {}), list(seated or [])
+
+
+def own_changes(template_key: str) -> dict[int, list]:
+    """This transaction's changes of people's loads not applied to the rows yet (PostgreSQL applies them when it
+    commits): per person, [open load, load of the template, last turn of the template]. Usually none."""
+    if dialect() != "postgresql":
+        return {}  # SQLite applies them at once
+    rows = db.session.execute(
+        select(_CHANGE.c.user_id, func.sum(_CHANGE.c.delta), func.sum(_CHANGE.c.delta).filter(_CHANGE.c.template_key == template_key),
+               func.max(_CHANGE.c.given_at).filter(_CHANGE.c.template_key == template_key))
+        .where(_CHANGE.c.txid == func.txid_current()).group_by(_CHANGE.c.user_id)).all()
+    return {u: [load or 0, kind or 0, given_at] for u, load, kind, given_at in rows}
 
 
 class Desk:
-    """One template's dispatch within one transaction: locked on creation, people read once, decisions in memory.
+    """One template's dispatch within one transaction: locked on creation, people read as needed, decisions in memory.
 
-    `choose` decides one offer; `save` writes the round-robin pointers and the turns the decisions took.
+    `choose` decides one offer; `save` records the round-robin pointers and the turns the decisions took.
     """
 
     def __init__(self, template_key: str, now: datetime):
         self.template_key = template_key
         self.now = now
-        self.last_given = _lock(template_key, now)
+        self.last_given, self.seated = _lock(template_key, now)
         self._start = dict(self.last_given)
+        self._seated_start = list(self.seated)
+        self._pending = own_changes(template_key)
         self._seats: dict[int, _Seat] = {}
-        self._pools: dict[tuple, tuple[list[int], list]] = {}
+        self._pools: dict[tuple, _Pool] = {}
         self._given: dict[int, None] = {}
         self._sequence = 0
 
+    def _seat(self, user_id: int, available, load, kind, given_at) -> _Seat:
+        pending = self._pending.get(user_id)
+        if pending is not None:
+            load, kind = (load or 0) + pending[0], (kind or 0) + pending[1]
+            given_at = max(given_at or NEVER_GIVEN, pending[2] or NEVER_GIVEN)
+        seat = self._seats[user_id] = _Seat(bool(available), load or 0, kind or 0, _turn(given_at))
+        return seat
+
     def _read(self, users) -> None:
+        """Read the seats of `users` not read yet, by primary key."""
         seats = self._seats
         missing = [u for u in dict.fromkeys(users) if u not in seats]
         # PostgreSQL takes the ids as one array however many; SQLite's parameters are counted.
         for part in (chunks(missing) if dialect() != "postgresql" else [missing] if missing else []):
-            rows = db.session.execute(_seats_query(self.template_key, self.now), {"people": part}).all()
-            for user_id, available, load, kind, given_at in rows:
-                seats[user_id] = _Seat(bool(available), load or 0, kind or 0, (1, given_at, 0) if given_at else _NEVER)
+            for user_id, available, load, kind, given_at in db.session.execute(_seats_query(self.template_key, self.now),
+                                                                               {"people": part}):
+                self._seat(user_id, available, load, kind, given_at)
             for user_id in part:
                 if user_id not in seats:
                     seats[user_id] = _Seat(False, 0, 0, _NEVER)  # no such person
@@ -130,47 +190,131 @@ class Desk:
         the fewest open tasks, then the longest wait since a task of the template, then the lowest id. Either way only
         people on duty below the capacity, and never the one who gave this task back.
         """
-        people, heap = self._pool(offer)
+        pool = self._pool(offer)
         if offer.how == "round_robin":
-            last = self.last_given.get(offer.step)
-            start = 0 if last is None else bisect_right(people, last)
-            chosen = next((u for u in people[start:] + people[:start] if u != offer.not_to and self._fits(u, offer.capacity)), None)
+            chosen = self._in_turn(pool, offer)
         else:
-            chosen, passed = None, []
-            while heap:
-                load, turn, user_id = heap[0]
-                seat = self._seats[user_id]
-                if (load, turn) != (seat.load, seat.turn):  # given a task since it was queued: queue it as it is now
-                    heapreplace(heap, (seat.load, seat.turn, user_id))
-                elif not self._fits(user_id, offer.capacity):
-                    heappop(heap)  # full: within this desk a person's load only grows
-                elif user_id == offer.not_to:
-                    passed.append(heappop(heap))
-                else:
-                    chosen = user_id
-                    break
-            for entry in passed:
-                heappush(heap, entry)
+            chosen = self._least_loaded(pool, offer)
         if chosen is not None:
             self.given(chosen, offer.step if offer.how == "round_robin" else None)
+        return chosen
+
+    def _in_turn(self, pool: _Pool, offer: Offer) -> int | None:
+        last = self.last_given.get(offer.step)
+        fits = lambda u: u != offer.not_to and self._fits(u, offer.capacity)  # noqa: E731
+        if not pool.walk:
+            people = pool.people
+            start = 0 if last is None else bisect_right(people, last)
+            return next((u for u in people[start:] + people[:start] if fits(u)), None)
+        # Walked: the seats after the last one given, in id order, then from the first up to it.
+        for after, upto in ((last, None), (None, last)) if last is not None else ((None, None),):
+            page = FIRST_PAGE
+            while True:
+                found = self._walk_in_turn(pool, offer.capacity, after, upto, page)
+                chosen = next((u for u in found if fits(u)), None)
+                if chosen is not None:
+                    return chosen
+                if len(found) < page:
+                    break
+                after, page = found[-1], min(2 * page, LAST_PAGE)
+        return None
+
+    def _least_loaded(self, pool: _Pool, offer: Offer) -> int | None:
+        heap, chosen, passed = pool.heap, None, []
+        while True:
+            # A walked pool reads on while the best it holds may come after a seat not read yet.
+            if not pool.done and (pool.frontier is None or not heap or heap[0] > pool.frontier[0]):
+                self._walk_by_load(pool, offer.capacity)
+                continue
+            if not heap:
+                break
+            load, turn, user_id = heap[0]
+            seat = self._seats[user_id]
+            if (load, turn) != (seat.load, seat.turn):  # given a task since it was queued: queue it as it is now
+                heapreplace(heap, (seat.load, seat.turn, user_id))
+            elif not self._fits(user_id, offer.capacity):
+                heappop(heap)  # full: within this desk a person's load only grows
+            elif user_id == offer.not_to:
+                passed.append(heappop(heap))
+            else:
+                chosen = user_id
+                break
+        for entry in passed:
+            heappush(heap, entry)
         return chosen
 
     def _fits(self, user_id: int, capacity: int | None) -> bool:
         seat = self._seats[user_id]
         return seat.available and (capacity is None or seat.kind < capacity)
 
-    def _pool(self, offer: Offer) -> tuple[list[int], list]:
-        """The offer's candidates in id order, and a heap of those on duty by (load, turn, id): built once per
-        candidate set and capacity, so a batch of offers to the same people costs one read and a heap operation each."""
+    def _pool(self, offer: Offer) -> _Pool:
+        """The offer's candidate set in id order and a heap of those on duty with room, by (load, turn, id): built once
+        per candidate set and capacity, so a batch of offers to the same people costs a few reads and a heap operation
+        each. A big set is walked: only the seats of people changed in this transaction are read now."""
         key = (offer.candidates, offer.capacity)
         pool = self._pools.get(key)
         if pool is None:
             people = sorted(set(offer.candidates))
-            self._read(people)
-            heap = [(self._seats[u].load, self._seats[u].turn, u) for u in people if self._fits(u, offer.capacity)]
+            walk = self._walkable(people)
+            ahead = [u for u in people if u in self._pending or u in self._seats] if walk else people
+            self._read(ahead)
+            heap = [(self._seats[u].load, self._seats[u].turn, u) for u in ahead if self._fits(u, offer.capacity)]
             heapify(heap)
-            pool = self._pools[key] = (people, heap)
+            pool = self._pools[key] = _Pool(people, heap, walk)
+            if walk:
+                pool.seen.update(ahead)
         return pool
+
+    def _walkable(self, people: list[int]) -> str | None:
+        """The digest of a candidate set walked through the index (big enough, stored and seated), None when it is
+        read whole."""
+        if len(people) <= WALK_FROM or (dialect() != "postgresql" and len(people) > 30_000):
+            return None
+        digest = hashlib.sha1(array("q", people).tobytes()).hexdigest()[:24]
+        if digest in self.seated:
+            return digest
+        if not _seat_everyone(self.template_key, people, digest):
+            return None
+        self.seated = [digest] + [d for d in self.seated if d != digest][:SEATED_KEPT - 1]
+        return digest
+
+    def _walk_by_load(self, pool: _Pool, capacity: int | None) -> None:
+        """Read the next page of the pool's seats in least-loaded order (only people on duty below the capacity)."""
+        seat = _SEAT.c
+        stmt = _walk(self.template_key, self.now, pool.walk, capacity).order_by(seat.load, seat.given_at, seat.user_id)
+        if pool.frontier is not None:
+            stmt = stmt.where(tuple_(seat.load, seat.given_at, seat.user_id) > tuple_(*[literal(v, t) for v, t in zip(
+                pool.frontier[1], (Integer(), _SEAT.c.given_at.type, Integer()))]))
+        rows = db.session.execute(stmt.limit(pool.page)).all()
+        for user_id, load, kind, given_at in rows:
+            if user_id in pool.seen:
+                continue
+            pool.seen.add(user_id)
+            known = self._seats.get(user_id) or self._seat(user_id, True, load, kind, given_at)
+            if self._fits(user_id, capacity):
+                heappush(pool.heap, (known.load, known.turn, user_id))
+        if len(rows) < pool.page:
+            pool.done = True
+        else:
+            user_id, load, _, given_at = rows[-1]
+            pool.frontier = ((load, _turn(given_at), user_id), (load, given_at, user_id))
+            pool.page = min(2 * pool.page, LAST_PAGE)
+
+    def _walk_in_turn(self, pool: _Pool, capacity: int | None, after: int | None, upto: int | None, page: int) -> list[int]:
+        """The pool's seats after `after` up to `upto`, in id order, of people on duty below the capacity (and of people
+        whose load changed in this transaction, judged in memory)."""
+        seat = _SEAT.c
+        stmt = _walk(self.template_key, self.now, pool.walk, capacity, also=list(self._pending)).order_by(seat.user_id)
+        if after is not None:
+            stmt = stmt.where(seat.user_id > after)
+        if upto is not None:
+            stmt = stmt.where(seat.user_id <= upto)
+        found = []
+        for user_id, load, kind, given_at in db.session.execute(stmt.limit(page)):
+            if user_id not in self._seats:
+                self._seat(user_id, True, load, kind, given_at)
+            found.append(user_id)
+        return found
 
     def given(self, user_id: int, step: str | None) -> None:
         """Count a task given to `user_id` in their load and turn; `step`: the round robin whose turn moves to them
@@ -186,37 +330,89 @@ class Desk:
         self._given[user_id] = None
 
     def save(self) -> None:
-        """Write what the decisions changed: the round-robin pointers, and when each person was last given a task."""
-        if self.last_given != self._start:
+        """Record what the decisions changed: the round-robin pointers and seated sets, and when each person was last
+        given a task (a change row: the seat takes it with the loads, at commit on PostgreSQL)."""
+        if self.last_given != self._start or self.seated != self._seated_start:
             db.session.execute(update(_POINTER).where(_POINTER.c.template_key == self.template_key)
-                               .values(last_given=self.last_given))
+                               .values(last_given=self.last_given, seated=self.seated))
         if self._given:
-            stmt = upsert(_TURN)
-            db.session.execute(stmt.on_conflict_do_update(index_elements=["template_key", "user_id"],
-                                                          set_={"given_at": stmt.excluded.given_at}),
-                               [{"template_key": self.template_key, "user_id": u, "given_at": self.now} for u in self._given])
-        self._start, self._given = dict(self.last_given), {}
+            txid = func.txid_current() if dialect() == "postgresql" else literal(0)
+            db.session.execute(insert(_CHANGE).values(txid=txid), [
+                {"template_key": self.template_key, "user_id": u, "delta": 0, "given_at": self.now} for u in self._given])
+        self._start, self._seated_start, self._given = dict(self.last_given), list(self.seated), {}
 
 
-def _people(column):
-    """`column` among the ids of the parameter `people`: one array on PostgreSQL, an expanded list on SQLite."""
+def _people(column, name: str = "people"):
+    """`column` among the ids of the parameter `name`: one array on PostgreSQL, an expanded list on SQLite."""
     if dialect() == "postgresql":
-        return column == any_(bindparam("people", type_=IdArray()))
-    return column.in_(bindparam("people", expanding=True))
+        return column == any_(bindparam(name, type_=IdArray()))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def _seats_query(template_key: str, now: datetime):
-    """Each of the ids in `people`: on duty at `now` or not (their switch and shifts, `app.org.duty`), open load, open load of the template, last turn (one statement,
-    the counts from the index on (assignee, status, template) alone)."""
-    users = User.__table__
-    load = (select(_TASK.c.assignee_id.label("user_id"), func.count().label("load"),
-                   func.sum(case((_TASK.c.template_key == template_key, 1), else_=0)).label("kind"))
-            .where(_people(_TASK.c.assignee_id), _TASK.c.status == TaskStatus.CLAIMED.value)
-            .group_by(_TASK.c.assignee_id).subquery())
-    return (select(users.c.id, users.c.active & on_duty_at(now, users), load.c.load, load.c.kind, _TURN.c.given_at).select_from(users)
-            .outerjoin(load, load.c.user_id == users.c.id)
-            .outerjoin(_TURN, (_TURN.c.template_key == template_key) & (_TURN.c.user_id == users.c.id))
-            .where(_people(users.c.id)))
+    """Each of the ids in `people`: on duty at `now` or not (their switch and shifts, `app.org.duty`), open load, open
+    load of the template, last turn (one statement, by primary keys)."""
+    return (select(_USERS.c.id, _USERS.c.active & on_duty_at(now, _USERS), _PERSON.c.open, _SEAT.c.held, _SEAT.c.given_at)
+            .select_from(_USERS)
+            .outerjoin(_PERSON, _PERSON.c.user_id == _USERS.c.id)
+            .outerjoin(_SEAT, (_SEAT.c.template_key == template_key) & (_SEAT.c.user_id == _USERS.c.id))
+            .where(_people(_USERS.c.id)))
+
+
+def _walk(template_key: str, now: datetime, digest: str, capacity: int | None, also: list[int] = ()):
+    """The template's seats of the members of the stored set `digest` who are active, on duty at `now` and below
+    `capacity` (or among `also`), as (user, load, load of the template, last turn); the caller orders and limits it,
+    and the seats are read in that order through the index. Membership is a probe of `dispatch_sets` per seat read."""
+    eligible = _USERS.c.active & on_duty_at(now, _USERS)
+    if capacity is not None:
+        room = _SEAT.c.held < capacity
+        eligible = eligible & (room | among_ids(_SEAT.c.user_id, also) if also else room)
+    # OFFSET 0 keeps the probe a probe: PostgreSQL does not turn it into a join it might drive from the set (and read
+    # all of it) on statistics that know nothing of a set stored a moment ago.
+    member = exists(select(1).where(_SET.c.digest == digest, _SET.c.user_id == _SEAT.c.user_id).offset(0))
+    return (select(_SEAT.c.user_id, _SEAT.c.load, _SEAT.c.held, _SEAT.c.given_at)
+            .join(_USERS, _USERS.c.id == _SEAT.c.user_id)
+            .where(_SEAT.c.template_key == template_key, member, eligible))
+
+
+def _seat_everyone(template_key: str, people: list[int], digest: str) -> bool:
+    """Store the set under `digest` and give every one of `people` a seat of the template (held 0, never given:
+    whoever holds a task of it has one already), so walks in the template's order miss nobody.
+
+    On PostgreSQL in a transaction of its own, committed at once, which takes the people's load rows in id order
+    (a seat's copy of the load then cannot miss a change committing meanwhile): it holds nothing a commit applying
+    loads waits on for long, and waits on nothing this transaction holds. Answers whether every person of the set
+    has a seat now (someone created in this very transaction cannot be seen there: the set is then read whole)."""
+    never = literal(NEVER_GIVEN, _SEAT.c.given_at.type)
+    if dialect() == "postgresql":
+        ids = bindparam("people", people, type_=IdArray())
+        chosen = _USERS.c.id == any_(ids)
+        with db.engine.connect() as conn:
+            _fill_set(conn, template_key, digest, chosen, never, lock=True)
+            conn.commit()
+    else:
+        _fill_set(db.session, template_key, digest, _USERS.c.id.in_(people), never, lock=False)
+    members = db.session.scalar(select(func.count()).select_from(_SET).where(_SET.c.digest == digest))
+    seated = db.session.scalar(select(func.count()).select_from(_SET).join(
+        _SEAT, (_SEAT.c.template_key == template_key) & (_SEAT.c.user_id == _SET.c.user_id)).where(_SET.c.digest == digest))
+    return members == seated and members > 0
+
+
+def _fill_set(conn, template_key: str, digest: str, chosen, never, lock: bool) -> None:
+    conn.execute(upsert(_SET).from_select(["digest", "user_id"], select(literal(digest), _USERS.c.id).where(chosen))
+                 .on_conflict_do_nothing())
+    conn.execute(upsert(_PERSON).from_select(["user_id", "open"], select(_USERS.c.id, literal(0)).where(chosen).order_by(_USERS.c.id))
+                 .on_conflict_do_nothing())
+    members = select(_SET.c.user_id).where(_SET.c.digest == digest)
+    if lock:
+        conn.execute(select(func.count()).select_from(
+            select(_PERSON.c.user_id).where(_PERSON.c.user_id.in_(members)).order_by(_PERSON.c.user_id)
+            .with_for_update(read=True).subquery()))
+    conn.execute(upsert(_SEAT).from_select(
+        ["template_key", "user_id", "held", "load", "given_at"],
+        select(literal(template_key), _PERSON.c.user_id, literal(0), _PERSON.c.open, never)
+        .where(_PERSON.c.user_id.in_(members)).order_by(_PERSON.c.user_id))
+        .on_conflict_do_nothing())
 
 
 def decide(desk: Desk, offers: list[Offer]) -> list[tuple[Offer, int]]:

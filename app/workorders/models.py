@@ -2,7 +2,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Float, JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Float, JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -268,25 +268,79 @@ class DispatchPointer(db.Model):
 
     Every dispatch decision for a template first locks its row (an upsert), so decisions about the same people's
     load are taken one after another: two work orders created at once cannot both give the 20th task to the same
-    person. `last_given` holds, per step, the last person round robin gave a task to, so the turn survives restarts.
+    person. `last_given` holds, per step, the last person round robin gave a task to, so the turn survives restarts;
+    `seated` the digests of the big candidate sets every member of which has a seat of the template (newest first).
     """
 
     __tablename__ = "dispatch_pointers"
 
     template_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_given: Mapped[dict] = mapped_column(JSONType, default=dict)
+    seated: Mapped[list] = mapped_column(JSONType, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class DispatchTurn(db.Model):
-    """When a dispatch last handed a person a task of a template: of two people equally loaded, the one who has
-    waited longer gets the next."""
+class PersonLoad(db.Model):
+    """How many open tasks (claimed, not completed) a person holds, of any template: kept by the database itself
+    (`app.workorders.loads`), in the same transaction as every change of a task's holder or status."""
 
-    __tablename__ = "dispatch_turns"
+    __tablename__ = "person_loads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    open: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DispatchSeat(db.Model):
+    """A person's place at one template's dispatch (docs/design.md §16): their open tasks of the template (`held`,
+    what a capacity counts), their open tasks of any template (`load`, a copy of `person_loads.open`) and when a
+    dispatch of the template last gave them a task (`given_at`; `NEVER_GIVEN` for never).
+
+    Kept by the database (`app.workorders.loads`). Least loaded reads a template's seats in the order of
+    `ix_dispatch_seats_order`, (load, given_at, user), which is its own order: a decision reads the first few seats
+    of its candidates, not all of them. A seat exists for whoever holds a task of the template, and for every member
+    of a big candidate set once a desk seated it.
+    """
+
+    __tablename__ = "dispatch_seats"
 
     template_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    load: Mapped[int] = mapped_column(Integer, default=0)
     given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_dispatch_seats_order", "template_key", "load", "given_at", "user_id"),
+        Index("ix_dispatch_seats_user", "user_id"),
+    )
+
+
+class DispatchSet(db.Model):
+    """A big candidate set, stored once under the digest of its members (`digest`), so a walk through a template's
+    seats tests membership with an index probe per seat it reads instead of receiving the whole set every decision."""
+
+    __tablename__ = "dispatch_sets"
+
+    digest: Mapped[str] = mapped_column(String(24), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class TaskLoadChange(db.Model):
+    """A change of a person's open load (and of a seat's turn) not applied yet: written by the triggers on `tasks` and
+    by the desk, applied and deleted by the database, on PostgreSQL when the transaction commits (all of a
+    transaction's changes at once, people in id order, so two transactions never wait on each other's people), on
+    SQLite at once. Empty outside a transaction."""
+
+    __tablename__ = "task_load_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger, default=0)
+    template_key: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(Integer)
+    delta: Mapped[int] = mapped_column(Integer, default=0)
+    given_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_task_load_changes_txid", "txid"),)
 
 
 class Attachment(db.Model):
@@ -367,3 +421,8 @@ class QrEntryPoint(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+from app.workorders import loads as _loads  # noqa: E402  (the triggers that keep person_loads and dispatch_seats)
+
+_loads.install(db.metadata)
