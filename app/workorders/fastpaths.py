@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, text
 
 from app.common.models import JSONType, UTCDateTime
 from app.extensions import db
+from app.flows.forms import step_words
 from app.flows.versions import XMIN, running_version
 from app.notify.service import Reader, notify_many
 from app.org.models import User
@@ -126,7 +127,7 @@ def claim(user: User, task_id: int, now: datetime) -> dict | None:
     people = row.people or []
     others = [p for p in people if p["id"] != me["id"] and p["active"]]
     notify_many([{"user_ids": [p["id"] for p in others], "kind": "task.taken", "about": {"task_id": row.id},
-                  "params": {"who": me["name"], "number": work_order.number, "step": template.step(row.step)["title"]},
+                  "params": {"who": me["name"], "number": work_order.number, **step_words(template.step(row.step))},
                   "priority": "P4"}], now, readers=[_reader(p) for p in others])
     db.session.commit()
     return _answer(row, work_order, template, people, me, now)
