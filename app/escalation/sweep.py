@@ -12,6 +12,7 @@ from app.common.models import JSONType
 from app.common.bulk import among_ids, insert_rows, rows_table
 from app.errors import Conflict
 from app.extensions import db
+from app.flows.forms import step_words
 from app.flows.models import FlowTemplate
 from app.flows.timing import TimerKind, escalation_settings
 from app.notify.service import notify, notify_many
@@ -53,7 +54,7 @@ def _escalate_task(task: Task, work_order: WorkOrder, step: dict, level: int, no
     details = {"level": level, "step": task.step, "notified": managers, "reason": reason}
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="escalated", actor_id=actor_id, now=now, details=details)
     notify(user_ids=managers, kind="task.escalated",
-           params={"level": level, "number": work_order.number, "step": step["title"], "title": work_order.title},
+           params={"level": level, "number": work_order.number, **step_words(step), "title": work_order.title},
            about={"task_id": task.id, "level": level}, priority="P1", now=now)
     return details
 
@@ -144,7 +145,7 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
             events.append({"work_order_id": work_order["id"], "task_id": task["id"], "kind": "reminded",
                            "details": {"notified": base, "due_at": due_at.isoformat() if due_at else None}})
             messages.append({"user_ids": base, "kind": "task.reminder",
-                             "params": {"number": work_order["number"], "step": step["title"],
+                             "params": {"number": work_order["number"], **step_words(step),
                                         "due": due_at},
                              "about": {"task_id": task["id"]}, "priority": work_order["priority"]})
             result = {"notified": base}
@@ -176,7 +177,7 @@ def _fire_batch(timers: list, now: datetime) -> list[str]:
             events.append({"work_order_id": work_order["id"], "task_id": task["id"], "kind": "escalated",
                            "details": details})
             messages.append({"user_ids": managers, "kind": "task.escalated",
-                             "params": {"level": level, "number": work_order["number"], "step": step["title"], "title": work_order["title"]},
+                             "params": {"level": level, "number": work_order["number"], **step_words(step), "title": work_order["title"]},
                              "about": {"task_id": task["id"], "level": level}, "priority": "P1"})
             result = details
         fired.append({"id": timer.id, "result": result})

@@ -229,3 +229,12 @@ def mismatch_errors(fields: list[dict], values: dict, expected: dict, *, prefix:
         if wanted not in (None, "") and str(scanned).strip() != str(wanted).strip():
             errors[f"{prefix}.{f['name']}"] = [f"does not match the work order's {key}"]
     return errors
+
+
+def step_words(step: dict) -> dict:
+    """A step's title as a notification's parameters: `step`, and `step_titles` (per language) when the template
+    gives them, so each reader is told the step in their language (notify.messages.render)."""
+    words = {"step": step["title"]}
+    if step.get("titles"):
+        words["step_titles"] = dict(step["titles"])
+    return words

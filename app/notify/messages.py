@@ -155,7 +155,10 @@ def render(kind: str, locale: str, params: dict, *, zone: tzinfo = timezone.utc,
     the reader's `zone`, words in their language."""
     texts = MESSAGES[kind].get(locale) or MESSAGES[kind]["en"]
     words = WORDED.get(kind, ())
-    said = {k: _said(v, locale, zone, now, word=k in words) for k, v in params.items()}
+    said = {k: _said(v, locale, zone, now, word=k in words) for k, v in params.items() if k != "step_titles"}
+    # The step in the reader's language where the template gives its title per language (flows.forms.step_words).
+    if isinstance(params.get("step_titles"), dict) and params["step_titles"].get(locale):
+        said["step"] = params["step_titles"][locale]
     return texts[0].format_map(said), texts[1].format_map(said)
 
 

@@ -9,6 +9,7 @@ from app.common.offline import effective_time
 from app.common.types import UTCDateTime
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
+from app.flows.forms import step_words
 from app.flows.models import FlowTemplate
 from app.notify.service import notify
 from app.org.models import User
@@ -150,7 +151,7 @@ def _claimed(*, user: User, task: Task, work_order: WorkOrder, template: FlowTem
     timeline.append(work_order_id=work_order.id, task_id=task.id, kind="claimed", actor_id=user.id, now=now,
                     occurred_at=occurred_at, details={"device_time_trusted": trusted})
     notify(user_ids=[c for c in candidates if c != user.id], kind="task.taken",
-           params={"who": user.name, "number": work_order.number, "step": step["title"]},
+           params={"who": user.name, "number": work_order.number, **step_words(step)},
            about={"task_id": task.id}, priority="P4", now=now)
     _commit_keeping_loaded()
     # The session's identity map holds objects weakly: hold on to what the answer shows, so presenting reads nothing

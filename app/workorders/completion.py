@@ -7,7 +7,7 @@ from app.common.bulk import dialect
 from app.flows.routing import descendants
 from app.errors import Conflict, Invalid
 from app.extensions import db
-from app.flows.forms import REFERENCES, for_each_errors, mismatch_errors, validate_values
+from app.flows.forms import REFERENCES, for_each_errors, mismatch_errors, step_words, validate_values
 from app.notify.service import notify
 from app.org.models import User
 from app.workorders import engine, fastpaths, presenters, timeline
@@ -133,7 +133,7 @@ def return_task(*, user: User, task_id: int, reason: str, now: datetime, to_step
         reopened = engine.activate_step(work_order=work_order, wstep=target_step, step=template.step(key), now=now,
                                         actor_id=user.id, only_users=last)
         notify(user_ids=[c for t in reopened for c in ([t.assignee_id] if t.assignee_id else last or [])],
-               kind="work_order.returned", params={"number": work_order.number, "step": template.step(key)["title"], "reason": reason},
+               kind="work_order.returned", params={"number": work_order.number, **step_words(template.step(key)), "reason": reason},
                about={"work_order_id": work_order.id, "task_id": reopened[0].id if reopened else None},
                priority=work_order.priority, now=now)
     commit_or_conflict()

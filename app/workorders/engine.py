@@ -8,7 +8,7 @@ from app.common.bulk import among_ids, insert_rows
 from app.calendars.worktime import WorkingTime
 from app.common.types import UTCDateTime
 from app.extensions import db
-from app.flows.forms import MAX_FOR_EACH_ITEMS
+from app.flows.forms import MAX_FOR_EACH_ITEMS, step_words
 from app.flows.models import FlowTemplate
 from app.flows.conditions import Facts
 from app.flows.routing import branches, route
@@ -85,7 +85,7 @@ def offer_requests(tasks: list[ActivatedTask], work_order: WorkOrder, step: dict
     share handlers) gets one notification that opens the work order, not one per item: a phone is not buzzed a
     thousand times, and a large activation writes as many notifications as it has handlers.
     """
-    params = {"number": work_order.number, "step": step["title"], "title": work_order.title}
+    params = {"number": work_order.number, **step_words(step), "title": work_order.title}
     kind = "task.offered" if step["mode"] == "pool" else "task.assigned"
     given: dict[int, list[int]] = {}
     for task in tasks:

@@ -21,6 +21,7 @@ from app.common.models import JSONType, UTCDateTime
 from app.common.offline import effective_time
 from app.extensions import db
 from app.flows.conditions import Facts
+from app.flows.forms import step_words
 from app.flows.routing import PENDING, branches, route
 from app.flows.timing import due_at as step_due_at
 from app.flows.timing import timer_plan
@@ -149,7 +150,7 @@ def claim(user: User, task_id: int, now: datetime, occurred_at: datetime | None,
     people = row.people or []
     others = [p for p in people if p["id"] != me["id"] and p["active"]]
     notify_many([{"user_ids": [p["id"] for p in others], "kind": "task.taken", "about": {"task_id": row.id},
-                  "params": {"who": me["name"], "number": work_order.number, "step": template.step(row.step)["title"]},
+                  "params": {"who": me["name"], "number": work_order.number, **step_words(template.step(row.step))},
                   "priority": "P4"}], now, readers=[_reader(p) for p in others])
     db.session.commit()
     return _answer(row, work_order, template, people, me, now)

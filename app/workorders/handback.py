@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, exists, select
 
 from app.extensions import db
+from app.flows.forms import step_words
 from app.notify.service import notify
 from app.org.models import User
 from app.workorders import engine, timeline
@@ -150,7 +151,7 @@ def _move(task: Task, work_order: WorkOrder, user_id: int, now: datetime, actor_
 
 
 def _tell(user_ids: list[int], kind: str, task: Task, work_order: WorkOrder, step: dict, now: datetime) -> None:
-    notify(user_ids=user_ids, kind=kind, params={"number": work_order.number, "step": step["title"], "title": work_order.title},
+    notify(user_ids=user_ids, kind=kind, params={"number": work_order.number, **step_words(step), "title": work_order.title},
            about={"task_id": task.id}, priority=work_order.priority, now=now)
 
 

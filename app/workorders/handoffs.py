@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from app.errors import Conflict, Invalid
 from app.extensions import db
+from app.flows.forms import step_words
 from app.notify.service import notify
 from app.org.duty import is_on_duty
 from app.org.models import User
@@ -39,7 +40,7 @@ def transfer_task(*, user: User, task_id: int, to_user: int | str, now: datetime
     engine._track_departments(work_order, {target.id})
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="transferred", actor_id=user.id, now=now,
                     details={"from_user": previous, "to_user": target.id, "reason": reason})
-    notify(user_ids=[target.id], kind="task.transferred", params={"number": work_order.number, "step": step["title"], "title": work_order.title},
+    notify(user_ids=[target.id], kind="task.transferred", params={"number": work_order.number, **step_words(step), "title": work_order.title},
            about={"task_id": task.id}, priority=work_order.priority, now=now)
     commit_or_conflict()
     return task
@@ -74,7 +75,7 @@ def change_candidates(*, user: User, task_id: int, add: list[int], remove: list[
             db.session.flush()
             db.session.add(TaskCandidate(task_id=new.id, user_id=uid, added_at=now))
             arm_task_timers(task=new, step=step, now=now)
-            notify(user_ids=[uid], kind="task.assigned", params={"number": work_order.number, "step": step["title"], "title": work_order.title},
+            notify(user_ids=[uid], kind="task.assigned", params={"number": work_order.number, **step_words(step), "title": work_order.title},
                    about={"task_id": new.id}, priority=work_order.priority, now=now)
         engine.cancel_tasks([t for t in siblings if t.assignee_id in remove and t.status in (TaskStatus.OPEN, TaskStatus.CLAIMED)], now)
     else:
@@ -91,7 +92,7 @@ def change_candidates(*, user: User, task_id: int, add: list[int], remove: list[
         new_people = sorted(set(add) - current)
         if new_people and open_row:
             kind = "task.offered" if task.mode == "pool" else "task.assigned"
-            notify(user_ids=new_people, kind=kind, params={"number": work_order.number, "step": step["title"], "title": work_order.title},
+            notify(user_ids=new_people, kind=kind, params={"number": work_order.number, **step_words(step), "title": work_order.title},
                    about={"task_id": task.id}, priority=work_order.priority, now=now)
     engine._track_departments(work_order, set(add))
     timeline.record(work_order_id=work_order.id, task_id=task.id, kind="handlers_changed", actor_id=user.id, now=now,

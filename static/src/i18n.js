@@ -65,6 +65,11 @@ export function tMaybe(key, fallback) {
   return s === undefined ? fallback : t(key);
 }
 
+/** A task's step title in the reader's language, where the template gives it per language (`step_titles`). */
+export function stepTitle(task) {
+  return (task.step_titles || {})[current] || task.step_title || task.step || '';
+}
+
 function fmt(name, opts) {
   const k = `${name}`;
   let f = cache.get(k);

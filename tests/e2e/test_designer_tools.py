@@ -1,10 +1,12 @@
 """The flow designer's tools in a desktop browser (docs/design.md §13): conditions edited as choices (and as JSON),
 Simulate drawn on the graph, comparing versions, the form builder with its phone preview, and the live count of who
-an assignee selection is. Each test works on its own copy of a demo template. In zh-CN."""
+an assignee selection is. Each test works on its own copy of a demo template. In zh-CN, with a screenshot of the comparison for the README."""
 import json
 import uuid
 
 from playwright.sync_api import expect
+
+from tests.e2e.conftest import shot
 
 BODY = ("key", "name", "description", "priority", "classification", "owner_department_id", "form", "steps")
 
@@ -165,6 +167,7 @@ def test_versions_are_compared_and_publishing_says_what_stays_behind(desktop, ap
     expect(intake.locator("tr[data-field=sla] .flow-diff-old")).to_have_text("PT30M")
     expect(intake.locator("tr[data-field=sla] .flow-diff-new")).to_have_text("PT45M")
     expect(dialog.locator(".flow-diff-changed[data-key=conclude] tr[data-field=after]")).to_be_visible()
+    shot(page, "20-designer-diff")
     dialog.get_by_label("从").select_option("2")
     expect(dialog.locator(".flow-diff-same")).to_have_text("第 2 版与第 2 版相同。")
     dialog.get_by_role("button", name="关闭").click()

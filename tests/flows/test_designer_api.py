@@ -2,6 +2,7 @@
 import copy
 from datetime import datetime
 
+from app.notify.messages import render
 from tests.conftest import assert_error
 from tests.workorders.conftest import Flow
 
@@ -222,6 +223,25 @@ def test_titles_outcomes_and_labels_per_language_are_kept_and_shown_to_handlers(
     shown = flow.client.get(f"/api/v1/tasks/{task['id']}", headers=flow.h("admin")).json
     assert shown["step_titles"] == {"zh-CN": "客服分诊", "en": "CS triage"}
     assert shown["outcome_labels"] == {"accepted": {"zh-CN": "受理", "en": "Accepted"}}
+
+
+def test_handlers_are_told_the_step_in_their_language(flow):
+    draft = _draft(flow, titles={"zh-CN": "客服分诊", "en": "CS triage"})
+    draft["steps"][0]["title"] = "Triage (plain)"
+    assert flow.client.put("/api/v1/templates/complaint", json=draft, headers=flow.h("admin")).status_code == 200
+    for login, locale in (("cs.agent1", "zh-CN"), ("cs.agent2", "en")):
+        assert flow.client.patch("/api/v1/me", json={"locale": locale}, headers=flow.h(login)).status_code == 200
+    task = flow.create("complaint")["tasks"][0]
+    for login, said in (("cs.agent1", "客服分诊"), ("cs.agent2", "CS triage")):
+        items = flow.client.get("/api/v1/notifications", headers=flow.h(login)).json["items"]
+        offer = next(n for n in items if n["kind"] == "task.offered" and n["data"].get("task_id") == task["id"])
+        assert said in offer["body"] and "Triage (plain)" not in offer["body"], offer
+    # Without titles per language, the plain title is said to everyone.
+    assert "Triage (plain)" in render("task.offered", "en", {"number": "W-1", "step": "Triage (plain)", "title": "x"})[1]
+    assert "客服分诊" in render("task.offered", "zh-CN", {"number": "W-1", "step": "Triage (plain)", "title": "x",
+                                                         "step_titles": {"zh-CN": "客服分诊"}})[1]
+    assert "Triage (plain)" in render("task.offered", "en", {"number": "W-1", "step": "Triage (plain)", "title": "x",
+                                                             "step_titles": {"zh-CN": "客服分诊"}})[1]
 
 
 def test_words_per_language_are_checked(flow):

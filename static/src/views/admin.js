@@ -3,7 +3,7 @@
 // Everything goes through the same API as integrations; people are picked by name, never by typing ids.
 // QR entry points live in admin-qr.js, on the shell and pieces exported here.
 import { h, icon, replace, uid } from '../ui/dom.js';
-import { t, tMaybe, fmtWhen, fmtDate } from '../i18n.js';
+import { t, tMaybe, fmtWhen, fmtDate, stepTitle } from '../i18n.js';
 import * as session from '../session.js';
 import { navigate } from '../router.js';
 import { toast } from '../ui/toast.js';
@@ -357,7 +357,7 @@ export function personView(el, params) {
         work.mine.length ? h('ul.cards.person-work', work.mine.map((task) => h('li.card',
           h('a.card-link', { href: `#/wo/${task.work_order.id}` },
             h('span.card-title', `${task.work_order.number} · ${task.work_order.title}`),
-            h('p.card-step.muted', [task.step_title, tMaybe(`task.status.${task.status}`, task.status),
+            h('p.card-step.muted', [stepTitle(task), tMaybe(`task.status.${task.status}`, task.status),
               task.due_at ? `${t('wo.due_at')} ${fmtWhen(task.due_at)}` : ''].filter(Boolean).join(' · ')))))) : null));
   }
 

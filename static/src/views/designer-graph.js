@@ -38,8 +38,11 @@ export function place(steps) {
   g.setGraph({ rankdir: 'TB', nodesep: 32, ranksep: 44, edgesep: 16, marginx: 16, marginy: 16 });
   g.setDefaultEdgeLabel(() => ({}));
   const keys = new Set(steps.map((s) => s.key));
-  steps.forEach((s) => g.setNode(s.key, { width: CARD_W, height: CARD_H }));
-  for (const s of steps) {
+  // dagre lays siblings out right to left in the order they are given: given backwards, branches read left to right
+  // in the template's order (which "Move left" and "Move right" change).
+  const backwards = [...steps].reverse();
+  backwards.forEach((s) => g.setNode(s.key, { width: CARD_W, height: CARD_H }));
+  for (const s of backwards) {
     const label = s.default ? `★ ${t('designer.default_branch')}` : clip(conditionText(s.when));
     for (const p of new Set(s.after || [])) {
       if (!keys.has(p) || p === s.key) continue; // a dangling or self reference: the server names it on the card
@@ -75,7 +78,7 @@ const assigneeText = (spec, names) => {
 };
 
 /** Draw the graph into `el`: cards (buttons) for steps, edges for `after`; `problems(i)` lists a step's messages. */
-export function drawGraph(el, { steps, selected, problems, names, onSelect, readOnly = false, simulated = null }) {
+export function drawGraph(el, { steps, selected, problems, names, onSelect, onConnect = null, readOnly = false, simulated = null }) {
   const placed = place(steps);
   const canvas = h('div.flow-canvas');
   Object.assign(canvas.style, { width: `${placed.width}px`, height: `${placed.height}px` });
@@ -127,7 +130,53 @@ export function drawGraph(el, { steps, selected, problems, names, onSelect, read
       issues.length ? h('span.flow-card-issue', { id: `flow-issue-${i}` }, `⚠ ${issues[0]}${issues.length > 1 ? ` (+${issues.length - 1})` : ''}`) : null);
     Object.assign(card.style, { left: `${node.x - CARD_W / 2}px`, top: `${node.y - CARD_H / 2}px`, width: `${CARD_W}px`, height: `${CARD_H}px` });
     canvas.append(card);
+    if (!readOnly && onConnect) {
+      // A handle under the card: dragged onto another card, that step comes after this one too. The panel's
+      // "Comes after" list does the same with the keyboard, so the handle is hidden from assistive technology.
+      const port = h('span.flow-port', { dataset: { from: step.key }, title: t('designer.links.drag'), 'aria-hidden': 'true' });
+      Object.assign(port.style, { left: `${node.x}px`, top: `${node.y + CARD_H / 2}px` });
+      port.addEventListener('pointerdown', (e) => drag(e, step.key, { x: node.x, y: node.y + CARD_H / 2 }));
+      canvas.append(port);
+    }
   });
+
+  /** Drawing a new edge from `from`'s handle: a line follows the pointer; released over a card, it connects. */
+  function drag(e, from, start) {
+    e.preventDefault();
+    const port = e.currentTarget;
+    port.setPointerCapture(e.pointerId);
+    const line = svg('path', { class: 'flow-edge flow-edge-drawing', 'marker-end': 'url(#flow-arrow)' });
+    lines.append(line);
+    let over = null;
+    const target = (ev) => {
+      const hit = document.elementFromPoint(ev.clientX, ev.clientY);
+      const card = hit && hit.closest ? hit.closest('.flow-card') : null;
+      return card && canvas.contains(card) && card.dataset.step !== from ? card : null;
+    };
+    const move = (ev) => {
+      const box = canvas.getBoundingClientRect();
+      line.setAttribute('d', `M${start.x} ${start.y} L${(ev.clientX - box.left).toFixed(1)} ${(ev.clientY - box.top).toFixed(1)}`);
+      const card = target(ev);
+      if (card !== over) {
+        if (over) over.classList.remove('flow-card-drop');
+        over = card;
+        if (over) over.classList.add('flow-card-drop');
+      }
+    };
+    const end = (ev) => {
+      port.removeEventListener('pointermove', move);
+      port.removeEventListener('pointerup', end);
+      port.removeEventListener('pointercancel', end);
+      line.remove();
+      if (over) over.classList.remove('flow-card-drop');
+      const card = ev.type === 'pointerup' ? target(ev) : null;
+      if (card) onConnect(from, card.dataset.step);
+    };
+    port.addEventListener('pointermove', move);
+    port.addEventListener('pointerup', end);
+    port.addEventListener('pointercancel', end);
+  }
+
   el.replaceChildren(canvas);
   return placed;
 }

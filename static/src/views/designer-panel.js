@@ -2,7 +2,7 @@
 // Every control writes straight into the draft through `edit(mutate, field)`; the server's messages for a path
 // (`steps.2.sla`) are shown under the control they concern by `showProblems`.
 import { h, uid } from '../ui/dom.js';
-import { t, tMaybe } from '../i18n.js';
+import { t, tMaybe, fmtDurationLong } from '../i18n.js';
 import * as session from '../session.js';
 import { personField } from '../ui/people.js';
 import { conditionEditor } from './designer-when.js';
@@ -92,6 +92,11 @@ export function stepPanel({ draft, index, names, calendars, edit, actions, live 
       ? { interval: next.interval, max_level: next.max_level === null ? 3 : next.max_level, reassign_at_level: next.reassign_at_level } : null;
   }), `esc-${index}`);
   [interval, maxLevel, reassign].forEach((el) => el.addEventListener('input', setEscalation));
+  // The timeline below the fields follows them as they are typed (typing does not rebuild the panel).
+  [sla, interval, maxLevel, reassign].forEach((el) => el.addEventListener('input', () => {
+    const old = el.closest('.flow-panel-body')?.querySelector('.flow-esc-line');
+    if (old) old.replaceWith(escalationTimeline(live().steps[index] || step));
+  }));
 
   const outcomes = input((step.outcomes || ['done']).join(', '), { maxlength: 1400 });
   outcomes.addEventListener('input', () => edit(at((s) => {
@@ -119,8 +124,13 @@ export function stepPanel({ draft, index, names, calendars, edit, actions, live 
     dependents.length ? h('p.hint', t('designer.followed_by', { steps: dependents.join('、') })) : null,
     row('title', t('designer.field.title'), title),
     row('key', t('designer.field.key'), key, t('designer.key_hint')),
+    linksField({ draft, index, actions }),
     row('mode', t('designer.field.mode'), mode),
-    assigneesField({ spec: step.assignees, names, edit: (mutate) => edit(at((s) => { s.assignees = mutate({ ...(s.assignees || {}) }); })) }),
+    assigneesField({ spec: step.assignees, names, edit: (mutate) => edit(at((s) => {
+      // Nobody named at all is no spec (a for_each step's handlers come from its instances).
+      const next = mutate({ ...(s.assignees || {}) });
+      s.assignees = specIsEmpty(next) ? null : next;
+    })) }),
     h('div.flow-pair',
       row('sla', t('designer.field.sla'), sla, t('designer.duration_hint')),
       row('sla_calendar', t('designer.field.calendar'), calendar)),
@@ -130,6 +140,7 @@ export function stepPanel({ draft, index, names, calendars, edit, actions, live 
         row('escalation.interval', t('designer.field.interval'), interval),
         row('escalation.max_level', t('designer.field.max_level'), maxLevel),
         row('escalation.reassign_at_level', t('designer.field.reassign'), reassign)),
+      escalationTimeline(step),
       h('p.field-error', { hidden: true, role: 'alert', dataset: { own: 'escalation' } })),
     row('outcomes', t('designer.field.outcomes'), outcomes, t('designer.outcomes_hint')),
     conditionEditor({ draft, index, edit: (mutate, field) => edit(at(mutate), field ? `${field}-${index}` : null) }),
@@ -193,12 +204,20 @@ function assigneesField({ spec, names, edit }) {
     }
   } }, t('designer.add_person'));
   person.input.addEventListener('input', () => person.input.setCustomValidity(''));
+  // People named by the work order's data (a list of user ids under this name), e.g. the drivers of an order.
+  const fromDataId = uid('fd');
+  const fromData = h(`input#${fromDataId}.input`, { type: 'text', maxlength: 64, autocomplete: 'off', spellcheck: false, autocapitalize: 'none',
+    placeholder: 'driver_ids', 'aria-describedby': `${fromDataId}-hint` });
+  fromData.value = current.from_data || '';
+  fromData.addEventListener('change', () => edit((s) => ({ ...s, from_data: fromData.value.trim() || null })));
   return h('fieldset.field.flow-fieldset', { dataset: { field: 'assignees' } },
     h('legend', t('designer.field.assignees')),
     chips.length ? h('ul.flow-chips', chips) : h('p.hint', t('designer.nobody_yet')),
     chips.length ? todayCount(current) : null,
     h('div.flow-pickers', dept, group, h('div.flow-pair', role, roleDept), addRole),
     h('div.flow-person', person.field, addPerson),
+    h('div.field', { dataset: { field: 'assignees.from_data' } }, h('label', { for: fromDataId }, t('designer.from_data')), fromData,
+      h('p.hint', { id: `${fromDataId}-hint` }, t('designer.from_data_hint')), h('p.field-error', { hidden: true, role: 'alert' })),
     h('p.field-error', { hidden: true, role: 'alert', dataset: { own: 'assignees' } }));
 }
 
@@ -255,4 +274,92 @@ export function showProblems(panel, problems, index) {
     top.textContent = general.join(' · ');
     top.hidden = !general.length;
   }
+}
+
+/** No one named: no users, groups, departments, roles nor data field. */
+export const specIsEmpty = (spec) => !spec || !['users', 'groups', 'departments', 'roles', 'from_data'].some((k) => {
+  const v = spec[k];
+  return Array.isArray(v) ? v.length : !!v;
+});
+
+/** The steps that (directly or not) come after step `key`: it cannot follow any of them. */
+export function laterSteps(steps, key) {
+  const found = new Set();
+  const walk = (k) => steps.forEach((s) => {
+    if ((s.after || []).includes(k) && !found.has(s.key)) { found.add(s.key); walk(s.key); }
+  });
+  walk(key);
+  return found;
+}
+
+/** The steps with the same predecessors as step `index` (its sibling branches), itself included, in template order. */
+export function branchesOf(steps, index) {
+  const same = JSON.stringify([...(steps[index].after || [])].sort());
+  return steps.map((s, i) => ({ s, i })).filter(({ s }) => JSON.stringify([...(s.after || [])].sort()) === same);
+}
+
+/** What the step comes after (removable chips, and a list of the steps it may follow), and its place among its branches. */
+function linksField({ draft, index, actions }) {
+  const step = draft.steps[index];
+  const title = (k) => {
+    const s = draft.steps.find((x) => x.key === k);
+    return s ? `${s.title || k}` : k;
+  };
+  const chips = (step.after || []).map((k) => h('li.chip.flow-chip', { dataset: { key: k } }, h('span', title(k)),
+    h('button.flow-chip-remove', { type: 'button', 'aria-label': t('designer.links.remove', { step: title(k) }),
+      onclick: () => actions.disconnect(k, step.key) }, '×')));
+  const later = laterSteps(draft.steps, step.key);
+  const candidates = draft.steps.filter((s) => s.key !== step.key && !(step.after || []).includes(s.key) && !later.has(s.key));
+  const pickId = uid('link');
+  const pick = h(`select#${pickId}.input`, h('option', { value: '' }, t('designer.links.pick')),
+    candidates.map((s) => h('option', { value: s.key }, `${s.title || s.key} (${s.key})`)));
+  pick.disabled = !candidates.length;
+  pick.addEventListener('change', () => { if (pick.value) actions.connect(pick.value, step.key); });
+  const branches = branchesOf(draft.steps, index);
+  const place = branches.findIndex(({ i }) => i === index);
+  const order = branches.length > 1 ? h('div.flow-branch-order',
+    h('p.hint', t('designer.links.branch_place', { n: place + 1, of: branches.length })),
+    h('div.button-row',
+      h('button.btn.btn-small.btn-secondary', { type: 'button', disabled: place === 0, onclick: () => actions.move(index, branches[place - 1].i) },
+        t('designer.links.earlier')),
+      h('button.btn.btn-small.btn-secondary', { type: 'button', disabled: place === branches.length - 1,
+        onclick: () => actions.move(index, branches[place + 1].i) }, t('designer.links.later')))) : null;
+  return h('fieldset.field.flow-fieldset', { dataset: { field: 'after' } },
+    h('legend', t('designer.links.title')),
+    chips.length ? h('ul.flow-chips', chips) : h('p.hint', t('designer.card_first')),
+    h('div.field', h('label', { for: pickId }, t('designer.links.add')), pick, h('p.hint', t('designer.links.hint'))),
+    order,
+    h('p.field-error', { hidden: true, role: 'alert', dataset: { own: 'after' } }));
+}
+
+const ISO = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i;
+/** An ISO 8601 duration in milliseconds, or null when it is not one (yet: the admin may be typing). */
+export function durationMs(text) {
+  const m = ISO.exec((text || '').trim());
+  if (!m || !text || /T$/i.test(text.trim()) || text.trim().toUpperCase() === 'P') return null;
+  const [w, d, hr, mi, se] = m.slice(1).map((x) => Number(x || 0));
+  const ms = ((((w * 7 + d) * 24 + hr) * 60 + mi) * 60 + se) * 1000;
+  return ms > 0 ? ms : null;
+}
+
+/** The escalation as a timeline: reminder, due, then each level (whom it reaches, when the task is handed over). */
+export function escalationTimeline(step) {
+  const sla = durationMs(step.sla);
+  const esc = step.escalation || {};
+  if (!sla) return h('p.hint.flow-esc-line', t('designer.esc.no_sla'));
+  const interval = durationMs(esc.interval) || Math.max(sla, 5 * 60_000);
+  const levels = Math.min(Number(esc.max_level) || 3, 10);
+  const remind = durationMs(step.remind_before);
+  const items = [];
+  if (remind && remind < sla) items.push(h('li.flow-esc-remind', h('strong', t('designer.esc.at', { when: fmtDurationLong(sla - remind) })), ' ', t('designer.esc.remind')));
+  for (let level = 1; level <= levels; level += 1) {
+    const at = sla + (level - 1) * interval;
+    const whom = level === 1 ? t('designer.esc.managers') : t('designer.esc.up', { n: level });
+    const handed = Number(esc.reassign_at_level) === level;
+    items.push(h(`li.flow-esc-level${handed ? '.flow-esc-handed' : ''}`, { dataset: { level } },
+      h('strong', t('designer.esc.at', { when: fmtDurationLong(at) })), ' ',
+      t('designer.esc.level', { n: level }), level === 1 ? ` (${t('designer.esc.due')})` : '', ': ', whom,
+      handed ? ` — ${t('designer.esc.handed')}` : ''));
+  }
+  return h('div.flow-esc-line', h('p.hint', t('designer.esc.title')), h('ol.flow-esc', items));
 }

@@ -88,4 +88,14 @@ button.flow-card { cursor: pointer; }
 .flow-phone-bar { background: #0a4fa3; color: #fff; font-weight: 700; padding: 0.625rem 0.75rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .flow-phone-screen { padding: 0.75rem; max-height: 34rem; overflow: auto; }
 .flow-phone-label { display: block; font-weight: 600; margin-bottom: 0.25rem; }
+.flow-port { position: absolute; width: 18px; height: 18px; transform: translate(-50%, -50%); border-radius: 50%; background: #fff;
+  border: 2px solid #0a4fa3; cursor: crosshair; touch-action: none; z-index: 1; }
+.flow-port:hover { background: #0a4fa3; }
+.flow-edge-drawing { stroke: #0a4fa3; stroke-dasharray: 4 3; }
+.flow-card-drop { box-shadow: 0 0 0 3px #137333; }
+.flow-esc { margin: 0.25rem 0 0; padding-left: 1.25rem; font-size: 0.8125rem; }
+.flow-esc li { margin: 0.125rem 0; }
+.flow-esc-handed { color: #8a4b00; font-weight: 600; }
+.flow-esc-line > .hint { margin: 0.375rem 0 0; }
+.flow-branch-order .hint { margin: 0.25rem 0; }
 `;

@@ -168,7 +168,7 @@ function conditionRow({ row, earlier, fields, path, change, remove }) {
       ...(earlier.some((s) => s.key === o.step) ? [] : [[o.step || '', o.step || '—']])], o.step, t('designer.when.step'));
     stepSel.addEventListener('change', () => {
       const s = earlier.find((x) => x.key === stepSel.value);
-      change((cur) => ({ outcome: { ...cur.outcome, step: stepSel.value, in: [((s && s.outcomes) || ['done'])[0]] } }));
+      change(() => ({ outcome: { step: stepSel.value, in: [((s && s.outcomes) || ['done'])[0]] } }));
     });
     const source = earlier.find((s) => s.key === o.step);
     const declared = (source && source.outcomes) || ['done'];
@@ -182,8 +182,21 @@ function conditionRow({ row, earlier, fields, path, change, remove }) {
       const said = tMaybe(`outcome.${name}`, name);
       return h('label.check.flow-when-box', { for: box.id }, box, h('span', said === name ? name : `${said} (${name})`));
     });
+    // A step with several instances (one per warehouse, one per person): any instance, or every one of them.
+    const many = source && (source.for_each || source.mode === 'each');
+    let quantifier = null;
+    if (many || o.quantifier) {
+      quantifier = choice([['any', t('designer.when.any_instance')], ['all', t('designer.when.all_instances')]], o.quantifier || 'any',
+        t('designer.when.quantifier'));
+      quantifier.addEventListener('change', () => change((cur) => {
+        const next = { ...cur.outcome };
+        if (quantifier.value === 'all') next.quantifier = 'all'; else delete next.quantifier;
+        return { outcome: next };
+      }));
+    }
     return h('li.flow-when-row', { dataset: { field: path, kind: 'outcome' } },
       h('div.flow-when-line', h('span.flow-when-word', t('designer.when.step_word')), stepSel, removeBtn),
+      quantifier ? h('div.flow-when-line', h('span.flow-when-word', t('designer.when.of_instances')), quantifier) : null,
       h('div.flow-when-line', h('span.flow-when-word', t('designer.when.outcome_is')), h('span.flow-when-boxes', boxes)),
       problem);
   }

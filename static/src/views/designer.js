@@ -13,7 +13,7 @@ import { confirmDialog, openDialog } from '../ui/dialog.js';
 import { loading, emptyState, errorState } from '../ui/parts.js';
 import { shell, allOf, textField, saveError } from './admin.js';
 import { drawGraph } from './designer-graph.js';
-import { templatePanel, stepPanel, showProblems } from './designer-panel.js';
+import { templatePanel, stepPanel, showProblems, laterSteps } from './designer-panel.js';
 import { STYLE } from './designer-style.js';
 import { simulatePanel } from './designer-simulate.js';
 import { compareVersions } from './designer-diff.js';
@@ -227,7 +227,8 @@ export function designerView(el, params, query) {
     if (selected && !draft.steps.some((s) => s.key === selected)) selected = null;
     // Redrawing replaces the cards: a card that had the keyboard focus keeps it.
     const focused = graphEl.contains(document.activeElement) ? document.activeElement.dataset.step : null;
-    drawGraph(graphEl, { steps: draft.steps, selected, problems: stepProblems, names, readOnly: isPhone, onSelect: select, simulated });
+    drawGraph(graphEl, { steps: draft.steps, selected, problems: stepProblems, names, readOnly: isPhone, onSelect: select, simulated,
+      onConnect: (from, to) => actions.connect(from, to) });
     if (focused) {
       const again = graphEl.querySelector(`[data-step="${CSS.escape(focused)}"]`);
       if (again) again.focus();
@@ -312,6 +313,7 @@ export function designerView(el, params, query) {
     key: uniqueKey('step'), title: t('designer.new_step'), after, mode: 'pool',
     assignees: JSON.parse(JSON.stringify(from.assignees || { roles: [{ role: 'staff', department: null }] })), outcomes: ['done'],
   });
+  const titleOf = (k) => (draft.steps.find((s) => s.key === k) || {}).title || k;
   const mentions = (when, stepKey) => JSON.stringify(when || null).includes(`"${stepKey}"`) || JSON.stringify(when || null).includes(`"${stepKey}.`);
 
   const actions = {
@@ -353,6 +355,30 @@ export function designerView(el, params, query) {
           if ((s.after || []).includes(gone.key)) s.after = [...new Set([...s.after.filter((k) => k !== gone.key), ...(gone.after || [])])];
         });
       });
+    },
+    /** Step `to` comes after `from` too (a join, or a new edge drawn on the graph); refused when it would make a cycle. */
+    connect(from, to) {
+      if (from === to || laterSteps(draft.steps, to).has(from)) {
+        toast(t('designer.links.cycle', { from: titleOf(from), to: titleOf(to) }), 'error', 6000);
+        refresh({ panel: true });
+        return;
+      }
+      const target = draft.steps.find((s) => s.key === to);
+      if (!target || (target.after || []).includes(from)) return;
+      edit((d) => { const s = d.steps.find((x) => x.key === to); s.after = [...(s.after || []), from]; });
+      status.textContent = t('designer.links.connected', { from: titleOf(from), to: titleOf(to) });
+    },
+    /** Step `to` no longer waits for `from` (with no predecessor left it starts with the work order). */
+    disconnect(from, to) {
+      edit((d) => { const s = d.steps.find((x) => x.key === to); s.after = (s.after || []).filter((k) => k !== from); });
+      status.textContent = t('designer.links.disconnected', { from: titleOf(from), to: titleOf(to) });
+    },
+    /** Step `index` takes the place of step `other` in the template's order (its branch moves left or right). */
+    move(index, other) {
+      const moved = draft.steps[index].key;
+      edit((d) => { const [s] = d.steps.splice(index, 1); d.steps.splice(other, 0, s); });
+      const card = graphEl.querySelector(`[data-step="${CSS.escape(moved)}"]`);
+      if (card) card.focus();
     },
     /** A new key for a step, carried into the steps after it and the conditions that name it. */
     rename(d, index, next) {

@@ -1,5 +1,5 @@
 import { h, icon, replace } from '../ui/dom.js';
-import { t } from '../i18n.js';
+import { t, stepTitle } from '../i18n.js';
 import { api } from '../session.js';
 import { bus } from '../bus.js';
 import { priorityBadge, countdown, loading, emptyState, errorState, staleNotice, modeLabel, isOverdue } from '../ui/parts.js';
@@ -76,7 +76,7 @@ export default function inboxView(el) {
     const link = h('a.card-link', { href: `#/task/${task.id}` },
       h('div.card-top', priorityBadge(wo.priority), h('span.wo-number', wo.number || ''), countdown(task.due_at)),
       h('h2.card-title', title),
-      h('p.card-step', task.step_title || task.step || '', task.instance_label ? ` · ${task.instance_label}` : '', h('span.muted', ` · ${modeLabel(task.mode)}`)),
+      h('p.card-step', stepTitle(task), task.instance_label ? ` · ${task.instance_label}` : '', h('span.muted', ` · ${modeLabel(task.mode)}`)),
       h('div.card-chips',
         pendingChip(pending),
         task.escalation_level > 0 ? h('span.chip.chip-escalated', t('task.escalated', { n: task.escalation_level })) : null,

@@ -1,7 +1,7 @@
 // Customer-service leads: work-order list, detail (who holds each step, what is late),
 // escalate, cancel, evaluate; and creating a work order from a template.
 import { h, icon, replace, uid } from '../ui/dom.js';
-import { t, tMaybe, fmtWhen } from '../i18n.js';
+import { t, tMaybe, fmtWhen, stepTitle } from '../i18n.js';
 import { attachmentTile, attachmentTiles } from '../ui/attachments.js';
 import { capturedValue } from '../ui/captured.js';
 import { api, get, post, isLead } from '../session.js';
@@ -163,7 +163,7 @@ function stepCard(task) {
         : t('wo.step.waiting_count', { n: cands.length });
   }
   return h(`li.step${late ? '.step-late' : ''}${done ? '.step-done' : ''}`,
-    h('div.step-head', h('strong', task.step_title || task.step, task.instance_label ? h('span.step-instance', ` · ${task.instance_label}`) : null),
+    h('div.step-head', h('strong', stepTitle(task), task.instance_label ? h('span.step-instance', ` · ${task.instance_label}`) : null),
       statusChip(task.status)),
     h('p.muted', modeLabel(task.mode)),
     holder ? h('p', holder) : null,
@@ -317,7 +317,7 @@ export function detailView(el, params) {
       h('div.card-top', priorityBadge(wo.priority), h('span.wo-number', wo.number || ''), statusChip(wo.status, 'wo'),
         wo.overdue || late.length ? h('span.chip.chip-overdue', t('wo.overdue')) : null),
       actions.length ? h('div.button-row', actions) : null,
-      late.length ? h('p.notice.notice-warn', { role: 'status' }, icon('warn'), t('wo.late_steps', { n: late.length, steps: late.map((x) => x.step_title || x.step).join(', ') })) : null,
+      late.length ? h('p.notice.notice-warn', { role: 'status' }, icon('warn'), t('wo.late_steps', { n: late.length, steps: late.map(stepTitle).join(', ') })) : null,
       h('section.section', { 'aria-labelledby': 'wo-steps' }, h('h2#wo-steps.section-title', t('wo.steps')),
         tasks.length ? h('ul.steps', tasks.map(stepCard)) : h('p.muted', t('wo.no_steps'))),
       routeSection(wo.steps || []),

@@ -1,5 +1,5 @@
 import { h, icon, replace, uid } from '../ui/dom.js';
-import { t, tMaybe, fmtWhen, getLocale } from '../i18n.js';
+import { t, tMaybe, fmtWhen, getLocale, stepTitle } from '../i18n.js';
 import { api, post, user } from '../session.js';
 import { uuid } from '../core/http.js';
 import { navigate } from '../router.js';
@@ -406,7 +406,7 @@ export default function taskView(el, params) {
       h('header.task-head',
         h('div.card-top', priorityBadge(woInfo.priority), h('span.wo-number', woInfo.number || ''), statusChip(task.status)),
         h('h1.page-title', { tabindex: '-1' }, woInfo.title || t('task.untitled')),
-        h('p.task-step', t('task.step', { step: (task.step_titles || {})[getLocale()] || task.step_title || task.step || '' }), task.instance_label ? ` · ${task.instance_label}` : '', h('span.muted', ` · ${modeLabel(task.mode)}`)),
+        h('p.task-step', t('task.step', { step: stepTitle(task) }), task.instance_label ? ` · ${task.instance_label}` : '', h('span.muted', ` · ${modeLabel(task.mode)}`)),
         // A finished task is not due any more: say when it was done instead of counting down.
         h('div.card-chips', ['open', 'claimed'].includes(task.status) ? countdown(task.due_at)
           : task.completed_at ? h('span.chip', t('task.done_at', { time: fmtWhen(task.completed_at) })) : null, pendingChip(pending),

@@ -1,6 +1,6 @@
 // Task helpers shared by the inbox and the task screen.
 import { h } from '../ui/dom.js';
-import { t } from '../i18n.js';
+import { t, stepTitle } from '../i18n.js';
 import { perform } from '../outbox-client.js';
 import { toast } from '../ui/toast.js';
 import { errorText } from '../ui/errors.js';
@@ -20,7 +20,7 @@ export function workOrderRefRows(wo) {
 
 export function taskLabel(task) {
   const wo = task.work_order || {};
-  return { number: wo.number || '', title: wo.title || '', step_title: task.step_title || task.step || '' };
+  return { number: wo.number || '', title: wo.title || '', step_title: stepTitle(task) };
 }
 
 /** What the current user may do with a task, given queued actions on it. */
