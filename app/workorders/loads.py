@@ -155,7 +155,9 @@ def install(metadata) -> None:
 
     @event.listens_for(metadata, "after_create")
     def _create(target, connection, **kw):
-        for statement in statements(connection.dialect.name):
+        # create_all on a database that has the tables already (checkfirst) still fires this: create them afresh.
+        drop = POSTGRESQL_DROP if connection.dialect.name == "postgresql" else SQLITE_DROP
+        for statement in drop + statements(connection.dialect.name):
             connection.execute(text(statement))
 
     @event.listens_for(metadata, "before_drop")
