@@ -34,9 +34,10 @@ from app.workorders.engine import activated_details, offer_requests
 from app.workorders.models import (
     TASK_TRANSITIONS, WORK_ORDER_TRANSITIONS, StepStatus, Task, TaskStatus, TimerStatus, WorkOrder,
 )
-from app.workorders.numbers import business_day, number_sql
+from app.workorders import service
+from app.workorders.numbers import reserve_numbers
 from app.workorders.planner import ActivatedTask, ActivationPlanner, opened_details, work_order_values
-from app.workorders.service import checked_data
+
 
 
 def _states(states) -> str:
@@ -266,24 +267,21 @@ def complete(user: User, task_id: int, outcome: str | None, note: str | None, da
 # Create: a work order whose router starts one step and skips none, a pool step handed out by claiming whose
 # handlers do not depend on the work order (no for_each, no from_data), counted on the wall clock; no tags. The
 # engine's planner decides who is offered it and when it is due (`planner.ActivationPlanner`, `flows.timing`), as it
-# does for `service.create_work_order` and the bulk writer; one statement writes the plan (`engine.start` and
-# `_store_tasks` row for row): the number from the day's counter (the counter's row lock is then held only for the
-# notifications' statement and the commit), the work order, its steps, the task, its candidates, its timers, its
-# departments and the timeline; a last statement tells the candidates. The template is the version this process
-# knows as current (app/flows/versions.py): the statement writes nothing unless it still is.
+# does for `service.create_work_order` and the bulk writer; the number is taken from the day's counter in a moment's
+# transaction of its own (so creations never wait for each other's commits); one statement writes the plan
+# (`engine.start` and `_store_tasks` row for row): the work order, its steps, the task, its candidates, its timers,
+# its departments and the timeline; a last statement tells the candidates. The template is the version this process
+# knows as current (app/flows/versions.py): the statement writes nothing unless it still is, and the engine then
+# opens the work order with the number already taken.
 # --------------------------------------------------------------------------
 _WORK_ORDER_VALUES = tuple(name for name in WorkOrder.__table__.c.keys() if name not in ("id", "number", "due_at"))
 _ALL_WORK_ORDER = tuple(WorkOrder.__table__.c.keys())
 _CREATE = text(f"""
     WITH current AS ({CURRENT_GUARD}),
-    counter AS (
-        INSERT INTO work_order_counters (day, last) SELECT :day, 1 FROM current
-        ON CONFLICT (day) DO UPDATE SET last = work_order_counters.last + 1
-        RETURNING last
-    ), wo AS (
+    wo AS (
         INSERT INTO work_orders (number, due_at, {", ".join(_WORK_ORDER_VALUES)})
-        SELECT {number_sql("day", "counter.last")}, :due_at, {", ".join(f":{c}" for c in _WORK_ORDER_VALUES)}
-        FROM counter
+        SELECT :number, :due_at, {", ".join(f":{c}" for c in _WORK_ORDER_VALUES)}
+        FROM current
         RETURNING {", ".join(f"work_orders.{c} AS wo_{c}" for c in _ALL_WORK_ORDER)}
     ), steps AS (
         INSERT INTO work_order_steps (work_order_id, key, status, activation, activated_at, completed_at, last_handler_id, route)
@@ -359,7 +357,7 @@ def create(body: dict, user: User, department_id: int | None, now: datetime, tz:
     if known is None:
         return None  # no such template, or retired: the full rules say so
     template, xmin = known
-    data = checked_data(template, body)
+    data = service.checked_data(template, body)
     start = _plain_start(template, data)
     if start is None:
         return None
@@ -375,8 +373,9 @@ def create(body: dict, user: User, department_id: int | None, now: datetime, tz:
     (planned,) = planner.plan(work_order=owner, step=step)
     due = step_due_at(step, now, None)
     timers = timer_plan(step=step, due_at=due, now=now, clock=None)
+    (number,) = reserve_numbers(now=now, tz=tz, count=1)  # in a moment's transaction of its own: see numbers.py
     row = db.session.execute(_CREATE, {
-        **values, "template_id": template.id, "template_xmin": xmin, "day": business_day(now, tz), "due_at": due,
+        **values, "template_id": template.id, "template_xmin": xmin, "number": number, "due_at": due,
         "now": now, "root": step["key"], "route": reason, "step_keys": [s["key"] for s in template.steps],
         "mode": step["mode"], "members": planned.members, "timer_kinds": [t[0] for t in timers],
         "timer_levels": [t[1] for t in timers], "timer_fire_ats": [t[2] for t in timers],
@@ -384,9 +383,12 @@ def create(body: dict, user: User, department_id: int | None, now: datetime, tz:
         "actor_id": me["id"], "created": opened_details(template, source),
         "activated": activated_details(step, planned, due.isoformat() if due else None, reason),
     }).first()
-    if row is None:
-        forget(template.key)  # a new version, or retired since this process looked: the engine reads it afresh
-        return None
+    if row is None:  # a new version, or retired, since this process looked: the engine reads it afresh
+        forget(template.key)
+        user = db.session.get(User, me["id"])
+        opened = service.create_work_order(body=body, created_by=user, department_id=department_id, now=now, tz=tz,
+                                           source_default=source_default, number=number)
+        return presenters.work_order_view(user=user, work_order=opened, now=now, with_timeline=False)
     work_order = SimpleNamespace(**{c: getattr(row, f"wo_{c}") for c in _ALL_WORK_ORDER})
     people = row.people or []
     requests = offer_requests([ActivatedTask(row.id, None, planned.members)], work_order, step)

@@ -39,36 +39,39 @@ def resolve_specs(specs: list[dict | None], data: dict) -> list[list[int]]:
         groups |= parsed[-1][1]
         departments |= parsed[-1][2]
         roles |= own_roles
+    # Only active people are named: each kind of reference reads its active members in one query, and people named
+    # directly are checked in one more only when there are any.
     in_group: dict[int, set[int]] = {}
     if groups:
         for group_id, user_id in db.session.execute(
-                select(GroupMember.group_id, GroupMember.user_id).where(among_ids(GroupMember.group_id, groups))):
+                select(GroupMember.group_id, GroupMember.user_id).join(User, User.id == GroupMember.user_id)
+                .where(among_ids(GroupMember.group_id, groups), User.active.is_(True))):
             in_group.setdefault(group_id, set()).add(user_id)
     in_department: dict[int, set[int]] = {}
     if departments:
         for department_id, user_id in db.session.execute(
-                select(User.department_id, User.id).where(among_ids(User.department_id, departments))):
+                select(User.department_id, User.id).where(among_ids(User.department_id, departments), User.active.is_(True))):
             in_department.setdefault(department_id, set()).add(user_id)
     with_role: dict[tuple[str, int | None], set[int]] = {}
     if roles:
         for role, department_id, user_id in db.session.execute(
                 select(UserRole.role, User.department_id, UserRole.user_id).join(User, User.id == UserRole.user_id)
-                .where(UserRole.role.in_({r for r, _ in roles}))):
+                .where(UserRole.role.in_({r for r, _ in roles}), User.active.is_(True))):
             with_role.setdefault((role, None), set()).add(user_id)
             with_role.setdefault((role, department_id), set()).add(user_id)
+    direct = {u for users, _, _, _ in parsed for u in users}
+    active = set(db.session.scalars(select(User.id).where(among_ids(User.id, direct), User.active.is_(True)))) if direct else set()
     named = []
     for users, own_groups, own_departments, own_roles in parsed:
-        ids = set(users)
+        ids = users & active
         for group_id in own_groups:
             ids |= in_group.get(group_id, set())
         for department_id in own_departments:
             ids |= in_department.get(department_id, set())
         for key in own_roles:
             ids |= with_role.get(key, set())
-        named.append(ids)
-    everyone = set().union(*named)
-    active = set(db.session.scalars(select(User.id).where(among_ids(User.id, everyone), User.active.is_(True)))) if everyone else set()
-    return [sorted(ids & active) for ids in named]
+        named.append(sorted(ids))
+    return named
 
 
 def resolve_spec(spec: dict | None, data: dict) -> list[int]:

@@ -1,12 +1,17 @@
-"""Human work-order numbers WO-YYYYMMDD-NNNN: unique, and gapless per business day.
+"""Human work-order numbers WO-YYYYMMDD-NNNN: unique and increasing per business day, without gaps in the normal course.
 
-A number comes from the day's counter row with one atomic upsert. The upsert locks that row until the
-transaction ends, and every creation of the day needs it: so a new work order takes its number as the last
-write before commit (`number_work_order`). Creations then wait on each other only for that moment, never for
-the whole of a slow one (a step opening a thousand tasks), and a creation that rolls back gives its number
-back, so the day's numbers have no gaps. Two exceptions: a creation inside a larger use case (a caller's unit of work, as
-in an andon pull) holds the row until that use case commits, and the recall fan-out reserves its numbers in
-bulk, so a fan-out that fails after reserving leaves a gap.
+A number comes from the day's counter row with one atomic upsert, which locks that row until its transaction ends.
+Two ways to take one, so that creations never queue behind each other's commits:
+
+- the engine (`service.create_work_order`) takes it as the last write before commit (`number_work_order`): the row
+  is locked only for the commit, and a creation that rolls back gives its number back;
+- the few-statements creation (`fastpaths.create`) and the recall fan-out take theirs in a moment's transaction of
+  their own (`reserve_numbers`, PostgreSQL): the row is locked for one statement, and a creation that fails after
+  taking its number (a crash, a database error) leaves a gap — never a repeat. A fast creation that falls back to
+  the engine hands it the number it took, so that case leaves none.
+
+A creation inside a larger use case (a caller's unit of work, as in an andon pull) holds the row until that use case
+commits. SQLite has a single writer: there every number is part of the creation's transaction.
 """
 import secrets
 from datetime import datetime
@@ -32,16 +37,6 @@ def _day(now: datetime, tz: str) -> str:
 
 def _numbers(day: str, last: int, count: int) -> list[str]:
     return [f"WO-{day}-{value:04d}" for value in range(last - count + 1, last + 1)]
-
-
-def business_day(now: datetime, tz: str) -> str:
-    """The business day a work order opened at `now` is numbered in (its counter row's key)."""
-    return _day(now, tz)
-
-
-def number_sql(day_param: str, last: str) -> str:
-    """`_numbers` written in SQL, for a statement that takes the number itself: the day's counter value `last`."""
-    return f"'WO-' || :{day_param} || '-' || CASE WHEN {last} < 10000 THEN lpad({last}::text, 4, '0') ELSE {last}::text END"
 
 
 def next_number(*, now: datetime, tz: str) -> str:

@@ -72,14 +72,14 @@ def transition(work_order: WorkOrder, action: str) -> None:
 
 
 def create_work_order(*, body: dict, created_by: User | None, department_id: int | None, now: datetime, tz: str,
-                      source_default: str = "app") -> WorkOrder:
+                      source_default: str = "app", number: str | None = None) -> WorkOrder:
     """Open a work order from the current version of a template and activate its first steps.
 
     Its own use case, or part of a caller's (an andon pull, a shortage): in a caller's unit of work it joins it.
     """
     with unit_of_work(keep_loaded=True):  # the answer shows the work order as written, without reading it again
         return _create_work_order(body=body, created_by=created_by, department_id=department_id, now=now, tz=tz,
-                                  source_default=source_default)
+                                  source_default=source_default, number=number)
 
 
 def checked_data(template, body: dict) -> dict:
@@ -102,13 +102,13 @@ def checked_data(template, body: dict) -> dict:
 
 
 def _create_work_order(*, body: dict, created_by: User | None, department_id: int | None, now: datetime, tz: str,
-                       source_default: str) -> WorkOrder:
+                       source_default: str, number: str | None = None) -> WorkOrder:
     template = get_template(key=body["template"])
     if not template.active:
         raise Invalid("This template is retired.", details={"template": ["inactive"]})
     data = checked_data(template, body)
     source = body.get("source") or source_default
-    work_order = WorkOrder(number=unnumbered(), **work_order_values(
+    work_order = WorkOrder(number=number or unnumbered(), **work_order_values(
         template=template, body={**body, "data": data}, source=source, department_id=department_id,
         created_by_id=created_by.id if created_by else None, now=now))
     db.session.add(work_order)
@@ -122,7 +122,8 @@ def _create_work_order(*, body: dict, created_by: User | None, department_id: in
                     details=opened_details(template, work_order.source))
     held: list[dict] = []  # the handlers' notifications quote the number, which comes last
     engine.start(work_order=work_order, template=template, now=now, actor_id=work_order.created_by_id, outbox=held)
-    number_work_order(work_order=work_order, now=now, tz=tz)
+    if number is None:  # a number taken already (fastpaths.create) is kept
+        number_work_order(work_order=work_order, now=now, tz=tz)
     engine.send_held(held, work_order=work_order, now=now)
     return work_order
 

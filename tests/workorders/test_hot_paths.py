@@ -297,3 +297,23 @@ def test_plain_creations_at_once_take_every_number_of_the_day_once(app, flow):
         numbers = [n for chunk in pool.map(create, range(threads)) for n in chunk]
     assert sorted(int(n.rsplit("-", 1)[1]) for n in numbers) == list(range(1, threads * each + 1))
     assert db.session.scalar(select(func.count()).select_from(Task)) == threads * each
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_template_changed_since_this_process_looked_opens_on_the_new_version_without_a_gap(flow):
+    """The remembered version is checked in the statement; the engine then opens the work order with the number
+    already taken."""
+    _pool_template(flow)
+    versions.forget("hot")
+    first = flow.create("hot", title="before")
+    changed = flow.client.put("/api/v1/templates/hot", headers=flow.h("admin"), json={
+        "key": "hot", "name": "Hot path", "priority": "P3", "steps": [
+            {"key": "pick", "title": "Pick it now", "mode": "pool", "assignees": {"users": [flow.demo.uid("cs.agent1")]},
+             "sla": "PT4H", "outcomes": ["done"]}]})
+    assert changed.status_code == 200, changed.json
+    second = flow.create("hot", title="after")
+    assert second["template_version"] == first["template_version"] + 1
+    assert second["tasks"][0]["step_title"] == "Pick it now"
+    assert int(second["number"][-4:]) == int(first["number"][-4:]) + 1
+    third = flow.create("hot", title="fast again")  # the new version is remembered now
+    assert int(third["number"][-4:]) == int(first["number"][-4:]) + 2 and third["template_version"] == second["template_version"]
