@@ -22,15 +22,19 @@ _SHIFTS = Shift.__table__
 _MEMBERS = GroupMember.__table__
 
 
-def _covering(now: datetime):
-    return and_(_SHIFTS.c.starts_at > now - MAX_SHIFT, _SHIFTS.c.starts_at <= now, _SHIFTS.c.ends_at > now)
+def _covering(now, earliest=None):
+    earliest = now - MAX_SHIFT if earliest is None else earliest
+    return and_(_SHIFTS.c.starts_at > earliest, _SHIFTS.c.starts_at <= now, _SHIFTS.c.ends_at > now)
 
 
-def on_shift_at(now: datetime, users=None):
-    """True for a person inside a shift of theirs or of a group of theirs at `now` (a boolean SQL expression)."""
+def on_shift_at(now: datetime, users=None, earliest=None):
+    """True for a person inside a shift of theirs or of a group of theirs at `now` (a boolean SQL expression).
+
+    `now` may be a bound parameter, for a statement built once; `earliest` is then `now - MAX_SHIFT`'s."""
     users = User.__table__ if users is None else users
-    own = exists().where(_SHIFTS.c.user_id == users.c.id, _covering(now))
-    grouped = exists().where(_MEMBERS.c.user_id == users.c.id, _SHIFTS.c.group_id == _MEMBERS.c.group_id, _covering(now))
+    own = exists().where(_SHIFTS.c.user_id == users.c.id, _covering(now, earliest))
+    grouped = exists().where(_MEMBERS.c.user_id == users.c.id, _SHIFTS.c.group_id == _MEMBERS.c.group_id,
+                             _covering(now, earliest))
     return or_(own, grouped)
 
 
@@ -42,10 +46,10 @@ def has_shifts(users=None):
     return or_(own, grouped)
 
 
-def on_duty_at(now: datetime, users=None):
+def on_duty_at(now: datetime, users=None, earliest=None):
     """The one rule: on their switch, and inside a shift when they have any (a boolean SQL expression over `users`)."""
     users = User.__table__ if users is None else users
-    return and_(users.c.on_duty.is_(True), or_(not_(has_shifts(users)), on_shift_at(now, users)))
+    return and_(users.c.on_duty.is_(True), or_(not_(has_shifts(users)), on_shift_at(now, users, earliest)))
 
 
 def is_on_duty(user_id: int, now: datetime) -> bool:

@@ -7,12 +7,32 @@ lead's manual escalation reach managers through it.
 """
 from datetime import datetime
 
-from sqlalchemy import select
+import functools
 
-from app.common.bulk import among_ids
+from sqlalchemy import any_, bindparam, select
+
+from app.common.bulk import IdArray, dialect
+from app.common.types import UTCDateTime
 from app.extensions import db
-from app.org.duty import on_duty_at
+from app.org.duty import MAX_SHIFT, on_duty_at
 from app.org.models import User
+
+
+@functools.cache
+def _reach(postgresql: bool):
+    """People with everyone up their lines and down their delegate chains, and whether each is on duty at :now: built
+    once per dialect (building it costs more than running it)."""
+    people = User.__table__
+    ids = bindparam("ids", type_=IdArray())
+    start = select(people.c.id, people.c.manager_id, people.c.delegate_id).where(
+        people.c.id == any_(ids) if postgresql else people.c.id.in_(bindparam("ids", expanding=True)))
+    reach = start.cte("reach", recursive=True)
+    above = people.alias("above")
+    reach = reach.union(select(above.c.id, above.c.manager_id, above.c.delegate_id).join(
+        reach, (above.c.id == reach.c.manager_id) | (above.c.id == reach.c.delegate_id)))
+    on_duty = on_duty_at(bindparam("now", type_=UTCDateTime()), earliest=bindparam("earliest", type_=UTCDateTime()))
+    return select(User.id, User.manager_id, User.delegate_id, User.active, on_duty.label("on_duty")) \
+        .where(User.id.in_(select(reach.c.id)))
 
 
 class People:
@@ -43,16 +63,10 @@ class People:
         wanted = {u for u in user_ids if u and u not in self.rows}
         if not wanted:
             return
-        people = User.__table__
-        reach = select(people.c.id, people.c.manager_id, people.c.delegate_id).where(among_ids(people.c.id, wanted)) \
-            .cte("reach", recursive=True)
-        above = people.alias("above")
-        reach = reach.union(select(above.c.id, above.c.manager_id, above.c.delegate_id).join(
-            reach, (above.c.id == reach.c.manager_id) | (above.c.id == reach.c.delegate_id)))
-        for row in db.session.execute(
-            select(User.id, User.manager_id, User.delegate_id, User.active, on_duty_at(self.now).label("on_duty"))
-            .where(User.id.in_(select(reach.c.id)))
-        ):
+        postgresql = dialect() == "postgresql"
+        for row in db.session.execute(_reach(postgresql), {
+            "ids": list(wanted), "now": self.now, "earliest": self.now - MAX_SHIFT,
+        }):
             self.rows.setdefault(row.id, row)
 
     def exists(self, user_id: int) -> bool:
