@@ -1,8 +1,8 @@
 """The commands a phone sends all day, in a handful of prebuilt statements (PostgreSQL).
 
-`claims.claim_task` and `completion.complete_task` are the rules, for every case. Most commands are the plainest
-case of them: a pool offer claimed; the last task of a work order's last step finished with an outcome and
-no form. For those, the same rules are planned once in Python from one read and written by one data-modifying
+`service.create_work_order` (with the engine), `claims.claim_task` and `completion.complete_task` are the rules, for
+every case. Most commands are the plainest case of them: a work order whose router starts one plain pool step; a
+pool offer claimed; the last task of a work order's last step finished with an outcome and no form. For those, the same rules are planned once in Python from one read and written by one data-modifying
 statement (a CTE) whose guards restate every assumption of the plan, under the work order's lock: if anything
 differs (someone else was faster, a sibling task is still open, the task changed), the statement writes nothing and
 answers no row, and the full rules then decide and say exactly why (404, 403, 409 stay what they were). The answer
@@ -28,16 +28,25 @@ from app.flows.timing import timer_plan
 from app.flows.versions import CURRENT_GUARD, XMIN, current_version, forget, running_version
 from app.notify.service import Reader, notify_many
 from app.org.models import User
-from app.workorders import presenters
+from app.workorders import presenters, service
 from app.workorders.dispatch import dispatch_of
 from app.workorders.engine import activated_details, offer_requests
 from app.workorders.models import (
-    TASK_TRANSITIONS, WORK_ORDER_TRANSITIONS, StepStatus, Task, TaskStatus, TimerStatus, WorkOrder,
+    TASK_TRANSITIONS,
+    WORK_ORDER_TRANSITIONS,
+    StepStatus,
+    Task,
+    TaskStatus,
+    TimerStatus,
+    WorkOrder,
 )
-from app.workorders import service
 from app.workorders.numbers import reserve_numbers
-from app.workorders.planner import ActivatedTask, ActivationPlanner, opened_details, work_order_values
-
+from app.workorders.planner import (
+    ActivatedTask,
+    ActivationPlanner,
+    opened_details,
+    work_order_values,
+)
 
 
 def _states(states) -> str:
