@@ -32,21 +32,10 @@ from app.workorders import presenters, service
 from app.workorders.dispatch import dispatch_of
 from app.workorders.engine import activated_details, offer_requests
 from app.workorders.models import (
-    TASK_TRANSITIONS,
-    WORK_ORDER_TRANSITIONS,
-    StepStatus,
-    Task,
-    TaskStatus,
-    TimerStatus,
-    WorkOrder,
+    TASK_TRANSITIONS, WORK_ORDER_TRANSITIONS, StepStatus, Task, TaskStatus, TimerStatus, WorkOrder,
 )
 from app.workorders.numbers import reserve_numbers
-from app.workorders.planner import (
-    ActivatedTask,
-    ActivationPlanner,
-    opened_details,
-    work_order_values,
-)
+from app.workorders.planner import ActivatedTask, ActivationPlanner, opened_details, work_order_values
 
 
 def _states(states) -> str:
