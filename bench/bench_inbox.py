@@ -167,6 +167,25 @@ def dump_cost(app, tokens: list[str], requests: int, seed: int = 3) -> None:
     finally:
         api._INBOX = compiled
     schema_ms, compiled_ms = min(costs["schema"]), min(costs["compiled"])
+    # The dump alone, on a full page: 100 tasks of real inboxes (what an inbox answered before offers were grouped).
+    from app.auth.service import user_from_token
+    from app.common.clock import utcnow
+    from app.workorders.inbox import inbox as inbox_of
+
+    page: list = []
+    with app.test_request_context():
+        for token in people:
+            user = user_from_token(token=token, secret_key=app.config["SECRET_KEY"], max_age=10**9)
+            answer = inbox_of(user=user, now=utcnow())
+            page += answer["mine"] + answer["pool"]
+            if len(page) >= 100:
+                break
+    full = {"mine": page[:50], "pool": page[50:100], "totals": {"mine": 50, "pool": 50}, "groups": [], "pool_shown": 50}
+    for label, dump in (("schema", schema), ("compiled", compiled)):
+        started = time.process_time()
+        for _ in range(50):
+            dump(full)
+        figure(f"inbox_dump_{len(page[:100])}_tasks_{label}_ms", (time.process_time() - started) / 50 * 1000)
     figure("inbox_cpu_per_request_schema_dump_ms", schema_ms)
     figure("inbox_cpu_per_request_compiled_dump_ms", compiled_ms)
     figure("ratio_inbox_cpu_compiled_to_schema", compiled_ms / schema_ms)
