@@ -12,7 +12,7 @@ dumped by the same schema. Template versions come from the per-process cache (ap
 The SQL names the same states as the transitions table (`TASK_TRANSITIONS`, `WORK_ORDER_TRANSITIONS`), so a change
 of the rules there changes them here.
 """
-from datetime import datetime
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 from sqlalchemy import Boolean, bindparam, text
@@ -59,10 +59,28 @@ _PERSON = """json_build_object(
 # When a command happened: the server's time, the device's (as sent), and the one the rule keeps.
 _WHEN = (bindparam("now", type_=UTCDateTime()), bindparam("at", type_=UTCDateTime()),
          bindparam("occurred_at", type_=UTCDateTime()), bindparam("untrusted", type_=Boolean()))
-_TYPES = {
-    **{name: column.type for name, column in Task.__table__.c.items() if name in presenters.TASK_FIELDS},
-    **{f"wo_{name}": WorkOrder.__table__.c[name].type for name in _WORK_ORDER_COLUMNS},
-}
+
+
+def _moments(table, prefix: str = "") -> tuple[str, ...]:
+    return tuple(prefix + name for name, column in table.c.items() if isinstance(column.type, UTCDateTime))
+
+
+_TASK_MOMENTS = tuple(name for name in _moments(Task.__table__) if name in presenters.TASK_FIELDS)
+_WORK_ORDER_MOMENTS = _moments(WorkOrder.__table__, "wo_")
+
+
+def _row(values: dict, moments: tuple[str, ...] = _TASK_MOMENTS) -> SimpleNamespace:
+    """A row the statement answered as one JSON object (reading a row of forty typed columns costs more than
+    parsing it), its moments made datetimes in UTC again."""
+    for name in moments:
+        if values.get(name) is not None:
+            values[name] = datetime.fromisoformat(values[name]).astimezone(timezone.utc)
+    return SimpleNamespace(**values)
+
+
+def _json_object(pairs) -> str:
+    """`json_build_object` of (key, SQL expression) pairs."""
+    return "json_build_object(" + ", ".join(f"'{key}', {expression}" for key, expression in pairs) + ")"
 
 
 def _reader(person: dict) -> Reader:
@@ -125,10 +143,10 @@ _CLAIM = text(f"""
                jsonb_build_object('device_time_trusted', taken.trusted)
         FROM taken
     )
-    SELECT taken.*, started.*,
+    SELECT row_to_json(taken) AS task, row_to_json(started) AS work_order,
            (SELECT json_agg({_PERSON} ORDER BY users.id) FROM closed JOIN users ON users.id = closed.user_id) AS people
     FROM taken CROSS JOIN started
-""").bindparams(*_WHEN).columns(**_TYPES)
+""").bindparams(*_WHEN)
 
 
 def claim(user: User, task_id: int, now: datetime, occurred_at: datetime | None, max_skew: int) -> dict | None:
@@ -140,13 +158,14 @@ def claim(user: User, task_id: int, now: datetime, occurred_at: datetime | None,
     made, is the statement's, as only it reads when the task was created."""
     me = _me(user)
     at, trusted = effective_time(occurred_at=occurred_at, received_at=now, not_before=None, max_skew_seconds=max_skew)
-    row = db.session.execute(_CLAIM, {"task_id": task_id, "user_id": me["id"], "now": now, "at": at,
-                                      "untrusted": not trusted, "occurred_at": occurred_at}).first()
-    if row is None:
+    found = db.session.execute(_CLAIM, {"task_id": task_id, "user_id": me["id"], "now": now, "at": at,
+                                        "untrusted": not trusted, "occurred_at": occurred_at}).first()
+    if found is None:
         return None
+    row = _row(found.task)
     template = running_version(row.template_id, row.template_xmin)
-    work_order = presenters.WorkOrderSummary(*(getattr(row, f"wo_{name}") for name in _WORK_ORDER_COLUMNS))
-    people = row.people or []
+    work_order = presenters.WorkOrderSummary(*(found.work_order[f"wo_{name}"] for name in _WORK_ORDER_COLUMNS))
+    people = found.people or []
     others = [p for p in people if p["id"] != me["id"] and p["active"]]
     notify_many([{"user_ids": [p["id"] for p in others], "kind": "task.taken", "about": {"task_id": row.id},
                   "params": {"who": me["name"], "number": work_order.number, **step_words(template.step(row.step))},
@@ -160,15 +179,19 @@ def claim(user: User, task_id: int, now: datetime, occurred_at: datetime | None,
 # and no form, on no business calendar and no dispatch: the task completed, its step completed, the
 # work order resolved and its creator told (`completion.complete_task`, then `engine.advance` and `engine.resolve`).
 # --------------------------------------------------------------------------
-_FINISHING = text(f"""
-    SELECT {_RETURNED_TASK}, tasks.step_id, {_RETURNED_WORK_ORDER}, flow_templates.id AS template_id,
-           {XMIN} AS template_xmin,
-           (SELECT count(*) FROM tasks AS other
+_LIVE_SIBLINGS = f"""(SELECT count(*) FROM tasks AS other
             WHERE other.step_id = tasks.step_id AND other.activation = tasks.activation AND other.id <> tasks.id
-              AND other.status IN ({_LIVE})) AS live_siblings,
-           (SELECT count(*) FROM work_order_steps
+              AND other.status IN ({_LIVE}))"""
+_UNSETTLED_STEPS = f"""(SELECT count(*) FROM work_order_steps
             WHERE work_order_steps.work_order_id = work_orders.id AND work_order_steps.id <> tasks.step_id
-              AND work_order_steps.status NOT IN ({_SETTLED})) AS unsettled_steps,
+              AND work_order_steps.status NOT IN ({_SETTLED}))"""
+_FINISHING_TASK = _json_object([
+    *((c, f"tasks.{c}") for c in presenters.TASK_FIELDS), ("step_id", "tasks.step_id"), ("template_id", "flow_templates.id"),
+    ("template_xmin", XMIN), ("live_siblings", _LIVE_SIBLINGS), ("unsettled_steps", _UNSETTLED_STEPS),
+])
+_FINISHING = text(f"""
+    SELECT {_FINISHING_TASK} AS task,
+           {_json_object((c, f"work_orders.{c}") for c in _WORK_ORDER_COLUMNS)} AS work_order,
            (SELECT json_agg({_PERSON} ORDER BY users.id)
             FROM task_candidates JOIN users ON users.id = task_candidates.user_id
             WHERE task_candidates.task_id = tasks.id) AS people,
@@ -180,7 +203,7 @@ _FINISHING = text(f"""
       AND tasks.dispatch IS NULL AND tasks.calendar_id IS NULL
       AND work_orders.status IN ({_states(WORK_ORDER_TRANSITIONS["resolve"][0])})
     FOR UPDATE OF work_orders
-""").columns(**_TYPES)
+""")
 # The read above may have waited for the lock, and rows joined to a locked one are read as they were before the wait:
 # this statement runs on a fresh snapshot, under the lock, and writes only if all the plan assumed still holds.
 _FINISH = text(f"""
@@ -222,8 +245,8 @@ _FINISH = text(f"""
                            (3, NULL, 'resolved', CAST('{{}}' AS jsonb), NULL)) AS event(n, task_id, kind, details, occurred_at)
         ORDER BY event.n
     )
-    SELECT done.*, resolved.status AS wo_status FROM done CROSS JOIN resolved
-""").bindparams(*_WHEN, bindparam("completed", type_=JSONType), bindparam("step_completed", type_=JSONType)).columns(**_TYPES)
+    SELECT row_to_json(done) AS task, resolved.status AS wo_status FROM done CROSS JOIN resolved
+""").bindparams(*_WHEN, bindparam("completed", type_=JSONType), bindparam("step_completed", type_=JSONType))
 
 
 def complete(user: User, task_id: int, outcome: str | None, note: str | None, data: dict | None,
@@ -232,8 +255,11 @@ def complete(user: User, task_id: int, outcome: str | None, note: str | None, da
     under the work order's lock, one guarded write, the creator's notification. None when the full rules must decide
     (nothing was written then)."""
     me = _me(user)
-    row = db.session.execute(_FINISHING, {"task_id": task_id, "user_id": me["id"]}).first()
-    if row is None or row.live_siblings or row.unsettled_steps:
+    found = db.session.execute(_FINISHING, {"task_id": task_id, "user_id": me["id"]}).first()
+    if found is None:
+        return None
+    row = _row(found.task)
+    if row.live_siblings or row.unsettled_steps:
         return None
     template = running_version(row.template_id, row.template_xmin)
     step = template.step(row.step)
@@ -242,23 +268,23 @@ def complete(user: User, task_id: int, outcome: str | None, note: str | None, da
     if step.get("form") or data or outcome not in outcomes or expected_version not in (None, row.version):
         return None  # a form to check, a refusal to explain: the full rules
     at, trusted = effective_time(occurred_at=occurred_at, received_at=now, not_before=row.created_at, max_skew_seconds=max_skew)
-    done = db.session.execute(_FINISH, {
+    finished = db.session.execute(_FINISH, {
         "task_id": task_id, "user_id": me["id"], "version": row.version, "now": now, "outcome": outcome, "note": note,
         "at": at, "untrusted": not trusted, "occurred_at": occurred_at,
         "completed": {"outcome": outcome, "note": note, "data": {}, "device_time_trusted": trusted},
         "step_completed": {"step": row.step},
     }).first()
-    if done is None:
+    if finished is None:
         return None
     work_order = presenters.WorkOrderSummary(*(
-        done.wo_status if name == "status" else getattr(row, f"wo_{name}") for name in _WORK_ORDER_COLUMNS))
-    creator = row.creator
+        finished.wo_status if name == "status" else found.work_order[name] for name in _WORK_ORDER_COLUMNS))
+    creator = found.creator
     if creator is not None and creator["active"]:
         notify_many([{"user_ids": [creator["id"]], "kind": "work_order.resolved", "about": {"work_order_id": work_order.id},
                       "params": {"number": work_order.number, "title": work_order.title}, "priority": work_order.priority}],
                     now, readers=[_reader(creator)])
     db.session.commit()
-    return _answer(done, work_order, template, row.people or [], me, now)
+    return _answer(_row(finished.task), work_order, template, found.people or [], me, now)
 
 
 # --------------------------------------------------------------------------
@@ -323,7 +349,7 @@ _CREATE = text(f"""
             SELECT 2, task.work_order_id, task.id, 'activated', :activated FROM task
         ) AS event ORDER BY event.n
     )
-    SELECT wo.*, task.*,
+    SELECT row_to_json(wo) AS work_order, row_to_json(task) AS task,
            (SELECT json_agg({_PERSON} ORDER BY users.id) FROM users
             WHERE users.id = ANY(CAST(:members AS integer[]))) AS people
     FROM wo CROSS JOIN task
@@ -331,7 +357,7 @@ _CREATE = text(f"""
     bindparam("now", type_=UTCDateTime()), bindparam("due_at", type_=UTCDateTime()),
     bindparam("route", type_=JSONType), bindparam("created", type_=JSONType), bindparam("activated", type_=JSONType),
     *[bindparam(c, type_=WorkOrder.__table__.c[c].type) for c in _WORK_ORDER_VALUES],
-).columns(**{**_TYPES, **{f"wo_{c}": WorkOrder.__table__.c[c].type for c in _ALL_WORK_ORDER}})
+)
 
 
 def _plain_start(template, data: dict):
@@ -372,7 +398,7 @@ def create(body: dict, user: User, department_id: int | None, now: datetime, tz:
     due = step_due_at(step, now, None)
     timers = timer_plan(step=step, due_at=due, now=now, clock=None)
     (number,) = reserve_numbers(now=now, tz=tz, count=1)  # in a moment's transaction of its own: see numbers.py
-    row = db.session.execute(_CREATE, {
+    found = db.session.execute(_CREATE, {
         **values, "template_id": template.id, "template_xmin": xmin, "number": number, "due_at": due,
         "now": now, "root": step["key"], "route": reason, "step_keys": [s["key"] for s in template.steps],
         "mode": step["mode"], "members": planned.members, "timer_kinds": [t[0] for t in timers],
@@ -381,14 +407,16 @@ def create(body: dict, user: User, department_id: int | None, now: datetime, tz:
         "actor_id": me["id"], "created": opened_details(template, source),
         "activated": activated_details(step, planned, due.isoformat() if due else None, reason),
     }).first()
-    if row is None:  # a new version, or retired, since this process looked: the engine reads it afresh
+    if found is None:  # a new version, or retired, since this process looked: the engine reads it afresh
         forget(template.key)
         user = db.session.get(User, me["id"])
         opened = service.create_work_order(body=body, created_by=user, department_id=department_id, now=now, tz=tz,
                                            source_default=source_default, number=number)
         return presenters.work_order_view(user=user, work_order=opened, now=now, with_timeline=False)
-    work_order = SimpleNamespace(**{c: getattr(row, f"wo_{c}") for c in _ALL_WORK_ORDER})
-    people = row.people or []
+    written = _row(found.work_order, _WORK_ORDER_MOMENTS)
+    work_order = SimpleNamespace(**{c: getattr(written, f"wo_{c}") for c in _ALL_WORK_ORDER})
+    row = _row(found.task)
+    people = found.people or []
     requests = offer_requests([ActivatedTask(row.id, None, planned.members)], work_order, step)
     notify_many(requests, now, readers=[_reader(p) for p in people if p["active"]])
     db.session.commit()
