@@ -80,3 +80,20 @@ def running_version(template_id: int, xmin: int) -> TemplateVersion:
                 _cache.clear()  # a new working set builds up again in a few requests
             _cache[key] = version
     return version
+
+
+_HELD = "baton.template_versions"
+
+
+def held(template_id: int) -> FlowTemplate:
+    """The template version a work order runs on, as the session's object, held for the rest of the session.
+
+    The session's identity map holds objects weakly: a use case that asks for its work order's template three times
+    (a completion: the form's check, the router, the answer) would read it three times. A version a work order runs
+    on never changes, so the session keeps the first it read (until it is removed at the end of the request)."""
+    session = db.session()
+    versions = session.info.setdefault(_HELD, {})
+    template = versions.get(template_id)
+    if template is None:
+        template = versions[template_id] = session.get(FlowTemplate, template_id)
+    return template

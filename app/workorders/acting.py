@@ -7,7 +7,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.common.offline import effective_time
 from app.errors import Conflict, Forbidden
 from app.extensions import db
-from app.flows.models import FlowTemplate
+from app.flows.versions import held
 from app.org.models import User
 from app.workorders.models import TASK_TRANSITIONS, Task, TaskStatus, WorkOrder
 from app.workorders.policy import can_act_on_task, is_candidate, visible_task
@@ -52,7 +52,7 @@ def lock_task(user: User, task_id: int) -> tuple[Task, WorkOrder, dict]:
     task = visible_task(user, task_id)
     work_order = db.session.get(WorkOrder, task.work_order_id, with_for_update=True, populate_existing=True)
     db.session.refresh(task)
-    template = db.session.get(FlowTemplate, work_order.template_id)
+    template = held(work_order.template_id)
     return task, work_order, template.step(task.step)
 
 

@@ -11,6 +11,7 @@ from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.flows.forms import step_words
 from app.flows.models import FlowTemplate
+from app.flows.versions import held
 from app.notify.service import notify
 from app.org.models import User
 from app.workorders import engine, fastpaths, presenters, timeline
@@ -125,11 +126,11 @@ def claim_task(*, user: User, task_id: int, now: datetime, occurred_at: datetime
                            code="over_capacity", details={"capacity": capacity})
     else:
         task, work_order, _ = lock_task(user, task_id)
-        template = db.session.get(FlowTemplate, work_order.template_id)
+        template = held(work_order.template_id)
         candidate = is_candidate(user, task)
-    held = _refuse_claim(user, task, candidate)
-    if held is not None:
-        return held
+    holding = _refuse_claim(user, task, candidate)
+    if holding is not None:
+        return holding
     at, trusted = effective_times(task, now, occurred_at, max_skew)
     taken = _take(user=user, task_id=task.id, now=now, at=at, trusted=trusted)
     if taken is None:

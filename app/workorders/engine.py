@@ -14,6 +14,7 @@ from app.flows.conditions import Facts
 from app.flows.routing import branches, route
 from app.flows.timing import due_at as step_due_at
 from app.flows.timing import timer_plan
+from app.flows.versions import held
 from app.notify.service import notify_many
 from app.org.models import User
 from app.workorders import timeline
@@ -195,7 +196,7 @@ def activate_step(*, work_order: WorkOrder, wstep: WorkOrderStep, step: dict, no
 
 
 def template_of(work_order: WorkOrder) -> FlowTemplate:
-    return db.session.get(FlowTemplate, work_order.template_id)
+    return held(work_order.template_id)
 
 
 def start(*, work_order: WorkOrder, template: FlowTemplate, now: datetime, actor_id: int | None,
