@@ -82,7 +82,7 @@ def running_version(template_id: int, xmin: int) -> TemplateVersion:
     return version
 
 
-_HELD = "baton.template_versions"
+HELD = "baton.template_versions"  # the session's info key of the versions it holds
 
 
 def held(template_id: int) -> FlowTemplate:
@@ -92,7 +92,7 @@ def held(template_id: int) -> FlowTemplate:
     (a completion: the form's check, the router, the answer) would read it three times. A version a work order runs
     on never changes, so the session keeps the first it read (until it is removed at the end of the request)."""
     session = db.session()
-    versions = session.info.setdefault(_HELD, {})
+    versions = session.info.setdefault(HELD, {})
     template = versions.get(template_id)
     if template is None:
         template = versions[template_id] = session.get(FlowTemplate, template_id)

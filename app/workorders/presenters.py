@@ -11,6 +11,7 @@ from app.extensions import db
 from app.flows.timing import explain_due
 from app.notify.messages import calendar_name
 from app.flows.models import FlowTemplate
+from app.flows.versions import HELD
 from app.org.models import User
 from app.org.service import people_named
 from app.workorders import service
@@ -35,7 +36,10 @@ class WorkOrderSummary(NamedTuple):
 
 
 def load_templates(ids: set[int]) -> dict[int, FlowTemplate]:
-    return _by_id(FlowTemplate, ids)
+    """Template versions by id, read once per session (versions.held: a version work orders run on never changes)."""
+    found = _by_id(FlowTemplate, ids)
+    db.session().info.setdefault(HELD, {}).update(found)
+    return found
 
 
 def _by_id(model, ids: set[int]) -> dict:
