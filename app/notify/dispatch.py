@@ -56,19 +56,20 @@ def payload_for(note: Notification, locale: str) -> dict:
     return payload
 
 
-def _claim_batch(now: datetime, batch_size: int) -> list[int]:
-    stmt = (
-        select(PushDelivery.id)
-        .where(PushDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]), PushDelivery.next_attempt_at <= now)
-        .order_by(PushDelivery.next_attempt_at, PushDelivery.id)
+def lease_due(outbox, now: datetime, batch_size: int) -> list[int]:
+    """Ids of up to `batch_size` rows of an outbox (push deliveries, channel deliveries) due at `now`, leased to this
+    dispatcher and committed: rows another dispatcher holds are skipped, not waited for."""
+    ids = list(db.session.scalars(
+        select(outbox.id)
+        .where(outbox.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]), outbox.next_attempt_at <= now)
+        .order_by(outbox.next_attempt_at, outbox.id)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
-    )
-    ids = list(db.session.scalars(stmt))
+    ))
     if ids:
         # The lease: a dispatcher that dies now leaves these to be picked up again once it runs out.
-        db.session.execute(update(PushDelivery).where(PushDelivery.id.in_(ids))
-                           .values(status=DeliveryStatus.SENDING, next_attempt_at=now + LEASE, attempts=PushDelivery.attempts + 1)
+        db.session.execute(update(outbox).where(outbox.id.in_(ids))
+                           .values(status=DeliveryStatus.SENDING, next_attempt_at=now + LEASE, attempts=outbox.attempts + 1)
                            .execution_options(synchronize_session=False))
     db.session.commit()
     return ids
@@ -94,7 +95,7 @@ def dispatch_pending(*, now: datetime, provider, max_attempts: int = 8, batch_si
     if provider is None:
         return counts
     for _ in range(max_batches):
-        ids = _claim_batch(now, batch_size)
+        ids = lease_due(PushDelivery, now, batch_size)
         if not ids:
             break
         rows = db.session.execute(

@@ -4,7 +4,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.errors import Invalid
 from app.extensions import db
@@ -12,7 +12,7 @@ from app.notify import channels as registry
 from app.notify import ladder, links
 from app.notify import providers
 from app.notify.channels.base import ChannelMessage, ChannelResult
-from app.notify.dispatch import LEASE, backoff, in_quiet_hours
+from app.notify.dispatch import backoff, in_quiet_hours, lease_due
 from app.notify.messages import SETTINGS_URL, buttons, render
 from app.notify.models import (
     ChannelAttempt,
@@ -153,26 +153,13 @@ def queue_channel(*, notification_ids: list[int], channel: str, now: datetime) -
     return len(rows)
 
 
-def _claim(now: datetime, batch_size: int) -> list[int]:
-    ids = list(db.session.scalars(
-        select(ChannelDelivery.id)
-        .where(ChannelDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]), ChannelDelivery.next_attempt_at <= now)
-        .order_by(ChannelDelivery.next_attempt_at, ChannelDelivery.id).limit(batch_size).with_for_update(skip_locked=True)))
-    if ids:
-        db.session.execute(update(ChannelDelivery).where(ChannelDelivery.id.in_(ids))
-                           .values(status=DeliveryStatus.SENDING, next_attempt_at=now + LEASE, attempts=ChannelDelivery.attempts + 1)
-                           .execution_options(synchronize_session=False))
-    db.session.commit()
-    return ids
-
-
 def dispatch_channels(*, now: datetime, config, max_attempts: int = 8, batch_size: int = 200, max_batches: int = 10,
                       rng: random.Random | None = None) -> dict:
     """Deliver due rows of the channel outbox: each attempt kept, a vendor down retried with backoff, an identity
     the vendor does not know marked broken (the delivery ends `gone`, so a ladder goes on down)."""
     counts = {"sent": 0, "retry": 0, "gone": 0, "failed": 0, "muted": 0, "stopped": 0}
     for _ in range(max_batches):
-        ids = _claim(now, batch_size)
+        ids = lease_due(ChannelDelivery, now, batch_size)
         if not ids:
             break
         rows = db.session.execute(
