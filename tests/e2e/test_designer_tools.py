@@ -19,6 +19,22 @@ def _copy(api, source):
     return key
 
 
+OK = "未发现问题，可以发布。"  # the designer's status line when the server's check finds nothing
+
+
+def _open_copy(desktop, api, source, *, before=None):
+    """An admin reading Chinese opens a fresh copy of demo template `source` in the designer (after `before(key)`,
+    when given, has run); answers the key, the page and its status line, once the server's check found nothing."""
+    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
+    key = _copy(api, source)
+    extra = before(key) if before else None
+    page = desktop.sign_in("admin")
+    desktop.open(f"/admin/flows/{key}")
+    status = page.locator(".flow-status")
+    expect(status).to_have_text(OK)
+    return key, page, status, extra
+
+
 def _draft(page):
     return json.loads(page.locator("#flow-json").input_value())
 
@@ -28,12 +44,7 @@ def _step(page, key):
 
 
 def test_conditions_are_edited_as_choices(desktop, api):
-    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
-    key = _copy(api, "complaint")
-    page = desktop.sign_in("admin")
-    desktop.open(f"/admin/flows/{key}")
-    status = page.locator(".flow-status")
-    expect(status).to_have_text("未发现问题，可以发布。")
+    key, page, status, _ = _open_copy(desktop, api, "complaint")
     page.locator(".flow-card[data-step=warehouse_check]").click()
     when = page.locator(".flow-panel [data-field=when]")
     # The stored condition, as a row: the triage's outcome is one of …, "accepted" ticked.
@@ -57,7 +68,7 @@ def test_conditions_are_edited_as_choices(desktop, api):
     field_row.get_by_label("运算").select_option("gte")
     field_row.get_by_label("值", exact=True).fill("500")
     when.get_by_label("组合方式").select_option("any")
-    expect(status).to_have_text("未发现问题，可以发布。")
+    expect(status).to_have_text(OK)
     assert _step(page, "warehouse_check")["when"] == {"any": [
         {"outcome": {"step": "triage", "in": ["accepted", "duplicate"]}}, {"field": "order_amount", "op": "gte", "value": 500}]}
     field_row = page.locator(".flow-panel .flow-when-row").nth(1)
@@ -69,7 +80,7 @@ def test_conditions_are_edited_as_choices(desktop, api):
     field_row = page.locator(".flow-panel .flow-when-row").nth(1)
     expect(field_row.locator(".field-error")).to_contain_text("in")
     field_row.get_by_label("值", exact=True).fill("13800000000, 13900000000")
-    expect(status).to_have_text("未发现问题，可以发布。")
+    expect(status).to_have_text(OK)
     assert _step(page, "warehouse_check")["when"]["any"][1] == {"field": "customer_phone", "op": "in", "value": ["13800000000", "13900000000"]}
 
     # The condition's own JSON: a `not` typed there is kept, shown as JSON only, and drawn on the edge.
@@ -81,7 +92,7 @@ def test_conditions_are_edited_as_choices(desktop, api):
     expect(page.locator(".flow-panel .flow-fieldset[data-field=when] .notice-warn")).to_contain_text("JSON")
     expect(page.locator(".flow-edge-label[data-to=warehouse_check]")).to_contain_text("triage: duplicate")
     assert _step(page, "warehouse_check")["when"] == {"not": {"outcome": {"step": "triage", "in": ["duplicate"]}}}
-    expect(status).to_have_text("未发现问题，可以发布。")
+    expect(status).to_have_text(OK)
     page.get_by_role("button", name="发布").click()
     expect(status).to_contain_text("已直接更新")
     assert api.ok("GET", f"/templates/{key}", login="admin")["steps"][1]["when"] == {"not": {"outcome": {"step": "triage", "in": ["duplicate"]}}}
@@ -89,11 +100,7 @@ def test_conditions_are_edited_as_choices(desktop, api):
 
 
 def test_simulate_draws_the_dry_run_on_the_graph(desktop, api):
-    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
-    key = _copy(api, "complaint")
-    page = desktop.sign_in("admin")
-    desktop.open(f"/admin/flows/{key}")
-    expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+    key, page, status, _ = _open_copy(desktop, api, "complaint")
     # An unpublished change is what is simulated: the closing step now waits on a big order only.
     page.locator(".flow-card[data-step=close]").click()
     when = page.locator(".flow-panel [data-field=when]")
@@ -102,7 +109,7 @@ def test_simulate_draws_the_dry_run_on_the_graph(desktop, api):
     row.get_by_label("字段", exact=True).select_option("order_amount")
     row.get_by_label("运算").select_option("gt")
     row.get_by_label("值", exact=True).fill("1000")
-    expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+    expect(status).to_have_text(OK)
 
     page.get_by_role("button", name="模拟运行").click()
     sim = page.locator(".flow-panel .flow-sim")
@@ -141,12 +148,8 @@ def test_simulate_draws_the_dry_run_on_the_graph(desktop, api):
 
 
 def test_versions_are_compared_and_publishing_says_what_stays_behind(desktop, api):
-    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
-    key = _copy(api, "investigation")
-    running = api.create_work_order("lead.cs", key, "Designer e2e: stays on version 1")
-    page = desktop.sign_in("admin")
-    desktop.open(f"/admin/flows/{key}")
-    expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+    key, page, status, running = _open_copy(desktop, api, "investigation", before=lambda key: api.create_work_order(
+        "lead.cs", key, "Designer e2e: stays on version 1"))
     expect(page.get_by_role("button", name="比较版本")).to_be_hidden()  # one version only
     page.locator(".flow-card[data-step=intake]").click()
     page.locator(".flow-panel").get_by_label("时限（SLA）").fill("PT45M")
@@ -154,9 +157,9 @@ def test_versions_are_compared_and_publishing_says_what_stays_behind(desktop, ap
     page.get_by_role("button", name="删除步骤").click()
     page.locator("dialog[open]").get_by_role("button", name="删除步骤").click()
     expect(page.locator(".flow-card")).to_have_count(3)
-    expect(page.locator(".flow-status")).to_have_text("未发现问题，可以发布。")
+    expect(status).to_have_text(OK)
     page.get_by_role("button", name="发布").click()
-    expect(page.locator(".flow-status")).to_have_text("已发布为第 2 版；仍按第 1 版运行的进行中工单：1 个。")
+    expect(status).to_have_text("已发布为第 2 版；仍按第 1 版运行的进行中工单：1 个。")
 
     page.get_by_role("button", name="比较版本").click()
     dialog = page.locator("dialog[open]")
@@ -177,12 +180,7 @@ def test_versions_are_compared_and_publishing_says_what_stays_behind(desktop, ap
 
 
 def test_the_form_builder_and_its_phone_preview(desktop, api):
-    api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="admin")
-    key = _copy(api, "complaint")
-    page = desktop.sign_in("admin")
-    desktop.open(f"/admin/flows/{key}")
-    status = page.locator(".flow-status")
-    expect(status).to_have_text("未发现问题，可以发布。")
+    key, page, status, _ = _open_copy(desktop, api, "complaint")
     page.locator(".flow-card[data-step=warehouse_check]").click()
     form = page.locator(".flow-panel .flow-form")
     phone = form.locator(".flow-phone")
@@ -206,7 +204,7 @@ def test_the_form_builder_and_its_phone_preview(desktop, api):
         item.locator("summary").click()
     item.get_by_label("选项").fill("轻微 minor, 严重 major")
     item.get_by_label("标签", exact=True).fill("损坏程度 Damage")
-    expect(status).to_have_text("未发现问题，可以发布。")
+    expect(status).to_have_text(OK)
     fields = _step(page, "warehouse_check")["form"]
     assert [f["type"] for f in fields] == ["barcode", "photos", "textarea", "signature", "location", "select"]
     assert fields[-1]["options"] == ["轻微 minor", "严重 major"] and fields[-1]["label"] == "损坏程度 Damage"
@@ -228,7 +226,7 @@ def test_the_form_builder_and_its_phone_preview(desktop, api):
     expect(phone.locator(".flow-phone-bar")).to_have_text("Warehouse check")
     expect(phone).to_contain_text("What was found")
     expect(phone).to_contain_text("Stock is fine")
-    expect(status).to_have_text("未发现问题，可以发布。")
+    expect(status).to_have_text(OK)
     page.get_by_role("button", name="发布").click()
     expect(status).to_contain_text("已直接更新")
     step = api.ok("GET", f"/templates/{key}", login="admin")["steps"][1]
