@@ -4,7 +4,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.common.guard import auth_required, current_user
-from app.common.bulk import dialect
 from app.common.clock import utcnow
 from app.common.fastdump import compile_dump, respond
 from app.common.pagination import PageArgs, page_of, paginate
@@ -78,14 +77,8 @@ class WorkOrders(MethodView):
     def post(self, body):
         """Open a work order from a template; its first steps start at once."""
         user = current_user()
-        now = utcnow()
-        tz = current_app.config["BUSINESS_TIMEZONE"]
-        if dialect() == "postgresql":
-            view = fastpaths.create(body, user, user.department_id, now, tz)
-            if view is not None:
-                return respond(_CREATED, view, 201)
-        work_order = service.create_work_order(body=body, created_by=user, department_id=user.department_id, now=now, tz=tz)
-        return respond(_CREATED, presenters.work_order_view(user=user, work_order=work_order, now=now, with_timeline=False), 201)
+        return respond(_CREATED, fastpaths.create_and_present(body=body, user=user, department_id=user.department_id,
+                                                              now=utcnow(), tz=current_app.config["BUSINESS_TIMEZONE"]), 201)
 
 
 @blp.route("/work-orders/<int:work_order_id>")
