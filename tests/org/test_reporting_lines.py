@@ -1,6 +1,6 @@
 """The reporting line and the stand-ins, one rule (app/org/lines.py) for the engine, the sweep and the fallback."""
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from app.common.clock import utcnow
 from app.extensions import db
@@ -65,6 +65,21 @@ def test_an_inactive_manager_is_passed_like_one_who_is_away(line):
     db.session.execute(update(User).where(User.id == line["m1"]).values(active=False, delegate_id=None, on_duty=True))
     db.session.commit()
     assert reached(line, 1) == "m3"
+
+
+def test_a_whole_line_and_its_delegates_are_read_in_one_statement(line):
+    """Four levels up and a chain of delegates: one recursive read, however long the lines (it was one per level)."""
+    away("d1", delegate=line["d2"], ids=line)
+    statements = []
+    listener = lambda _c, _cur, statement, *_: statements.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        people = People([line["staff"]], now=utcnow())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    reads = [s for s in statements if not s.startswith("BEGIN")]  # SQLite's transaction start is sent as a statement
+    assert len(reads) == 1, reads
+    assert {line[k] for k in ("staff", "m1", "m2", "m3", "d1", "d2")} <= set(people.rows)
 
 
 def test_a_loop_in_the_reporting_line_ends_the_line(line):

@@ -317,3 +317,18 @@ def test_a_template_changed_since_this_process_looked_opens_on_the_new_version_w
     assert int(second["number"][-4:]) == int(first["number"][-4:]) + 1
     third = flow.create("hot", title="fast again")  # the new version is remembered now
     assert int(third["number"][-4:]) == int(first["number"][-4:]) + 2 and third["template_version"] == second["template_version"]
+
+
+def test_a_use_case_reads_its_template_version_once(flow):
+    """Completing a middle step through the engine (the form's check, the router, the next step): the version is read
+    once before the commit and once for the answer, not at every turn (the identity map holds it only weakly)."""
+    people = [flow.demo.uid("cs.agent1")]
+    flow.template({"key": "two", "name": "Two steps", "steps": [
+        {"key": "a", "title": "A", "mode": "pool", "assignees": {"users": people}},
+        {"key": "b", "title": "B", "mode": "pool", "assignees": {"users": people}, "after": ["a"]}]})
+    (task,) = flow.create("two")["tasks"]
+    assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
+    with statements() as seen:
+        assert flow.act(task["id"], "complete", "cs.agent1").status_code == 200
+    reads = [s for s in seen if s.lstrip().startswith("SELECT flow_templates.id")]
+    assert len(reads) <= 2, reads
