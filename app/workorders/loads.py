@@ -32,7 +32,8 @@ _COUNTS = "status = 'claimed' AND assignee_id IS NOT NULL"
 
 POSTGRESQL = [
     # One change row per side of a change that counts: the old holder loses the task, the new one gains it.
-    """CREATE OR REPLACE FUNCTION baton_task_load_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE OR REPLACE FUNCTION baton_task_load_change() RETURNS trigger LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
   IF TG_OP <> 'INSERT' AND OLD.status = 'claimed' AND OLD.assignee_id IS NOT NULL THEN
     INSERT INTO task_load_changes (txid, template_key, user_id, delta) VALUES (txid_current(), OLD.template_key, OLD.assignee_id, -1);
@@ -42,18 +43,33 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$""",
-    # All of the transaction's changes at once, at commit: people in id order, then their seats.
-    """CREATE OR REPLACE FUNCTION baton_apply_task_loads() RETURNS trigger LANGUAGE plpgsql AS $$
+    # All of the transaction's changes at once, at commit: people in id order, then their seats. A single change (a
+    # claim, a completion, a hand-back) takes three plain statements instead of the set-based ones.
+    """CREATE OR REPLACE FUNCTION baton_apply_task_loads() RETURNS trigger LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   keys text[];
   people integer[];
   deltas integer[];
   turns timestamptz[];
+  now_open integer;
 BEGIN
   WITH gone AS (DELETE FROM task_load_changes WHERE txid = txid_current() RETURNING template_key, user_id, delta, given_at)
   SELECT array_agg(template_key), array_agg(user_id), array_agg(delta), array_agg(given_at) INTO keys, people, deltas, turns FROM gone;
   IF people IS NULL THEN
     RETURN NULL;  -- an earlier firing in this transaction applied them all
+  END IF;
+  IF cardinality(people) = 1 THEN
+    INSERT INTO person_loads AS p (user_id, open) VALUES (people[1], deltas[1])
+      ON CONFLICT (user_id) DO UPDATE SET open = p.open + excluded.open RETURNING p.open INTO now_open;
+    UPDATE dispatch_seats AS s SET load = now_open WHERE s.user_id = people[1] AND s.load <> now_open;
+    IF deltas[1] <> 0 OR turns[1] IS NOT NULL THEN
+      INSERT INTO dispatch_seats AS s (template_key, user_id, held, load, given_at)
+        VALUES (keys[1], people[1], deltas[1], now_open, coalesce(turns[1], timestamptz '1970-01-01 00:00:00+00'))
+        ON CONFLICT (template_key, user_id) DO UPDATE SET held = s.held + excluded.held,
+          given_at = CASE WHEN excluded.given_at > timestamptz '1970-01-01 00:00:00+00' THEN excluded.given_at ELSE s.given_at END;
+    END IF;
+    RETURN NULL;
   END IF;
   INSERT INTO person_loads AS p (user_id, open)
     SELECT c.user_id, sum(c.delta) FROM unnest(people, deltas) AS c(user_id, delta) GROUP BY c.user_id ORDER BY c.user_id
