@@ -9,12 +9,16 @@ is the offers anyone of several may claim. A group is every pool offer of one st
 GROUP_AT (20) of them; the pool page leaves grouped offers out unless `group` opens one.
 """
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case, func, not_, or_, select, tuple_, union
+from sqlalchemy import Integer, and_, bindparam, case, func, literal_column, not_, or_, select, tuple_, union
 
+from app.common.bulk import dialect
 from app.common.text import LIKE_ESCAPE, like_pattern
 from app.common.types import UTCDateTime
 from app.extensions import db
+from app.flows.models import FlowTemplate
+from app.flows.versions import XMIN, running_version
 from app.org.models import User
 from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
 from app.workorders.presenters import TASK_FIELDS, WorkOrderSummary, load_templates, present_task
@@ -42,11 +46,42 @@ _ORDER = {
 # JSON) cost more than the query itself.
 _INBOX_TASK_COLUMNS = [getattr(Task, column) for column in TASK_FIELDS]
 _INBOX_WORK_ORDER_COLUMNS = [getattr(WorkOrder, field).label(f"wo_{field}") for field in WorkOrderSummary._fields]
+_WORK_ORDER_SLICE = slice(len(_INBOX_TASK_COLUMNS), len(_INBOX_TASK_COLUMNS) + len(_INBOX_WORK_ORDER_COLUMNS))
+_PATTERN = bindparam("pattern")
+_POOLED = case((_IS_POOL, True), else_=False)
+# What the pool page leaves out or keeps to: nothing, the grouped steps ("template:step" pairs), or one group.
+_FILTERS = {
+    None: (),
+    "ungrouped": (not_(tuple_(WorkOrder.template_key, Task.step).in_(bindparam("grouped", expanding=True))),),
+    "group": (WorkOrder.template_key == bindparam("group_template"), Task.step == bindparam("group_step")),
+}
 
 
-def _search(q: str):
-    pattern = like_pattern(q.lower())
-    return or_(*[func.lower(column).like(pattern, escape=LIKE_ESCAPE) for column in SEARCHED])
+def _where(searched: bool) -> list:
+    return [_THEIRS] + ([or_(*[func.lower(column).like(_PATTERN, escape=LIKE_ESCAPE) for column in SEARCHED])] if searched else [])
+
+
+# The statements are built once per shape (sort, searched or not, which pool filter, with the templates' xmin on
+# PostgreSQL) and kept: building and keying them again for every request cost more than running them.
+@lru_cache(maxsize=None)
+def _counted(searched: bool):
+    return (select(WorkOrder.template_key, Task.step, _POOLED.label("pooled"), func.count(), func.min(Task.due_at),
+                   func.sum(case((_OVERDUE, 1), else_=0)), func.min(WorkOrder.template_id))
+            .select_from(Task).join(WorkOrder, WorkOrder.id == Task.work_order_id).where(*_where(searched))
+            .group_by(WorkOrder.template_key, Task.step, _POOLED))
+
+
+@lru_cache(maxsize=None)
+def _page_of(pool: bool, sort: str, searched: bool, keep: str | None, xmin: bool):
+    """A page of one list. With `xmin` (PostgreSQL) each row says which write of its template version it runs on, so
+    the version is answered from memory (`versions.running_version`) instead of being read again."""
+    columns = [*_INBOX_TASK_COLUMNS, *_INBOX_WORK_ORDER_COLUMNS] + ([literal_column(XMIN).label("template_xmin")] if xmin else [])
+    statement = select(*columns).join(WorkOrder, WorkOrder.id == Task.work_order_id)
+    if xmin:
+        statement = statement.join(FlowTemplate, FlowTemplate.id == WorkOrder.template_id)
+    where = _where(searched) + ([_IS_POOL, *_FILTERS[keep]] if pool else [not_(_IS_POOL)])
+    return (statement.where(*where).order_by(*_ORDER[sort])
+            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
 
 
 def inbox(*, user: User, now: datetime, q: str = "", sort: str = "priority", page: int = 1, per_page: int = 50,
@@ -55,44 +90,43 @@ def inbox(*, user: User, now: datetime, q: str = "", sort: str = "priority", pag
     of each, sorted (`priority`, the default: overdue first, then the most urgent, then the soonest due; `due`:
     overdue first, then the soonest due; `newest`), searched by `q` (number, title,
     order, customer, batch, SKU), with `group` ("template:step") opening one group of offers."""
-    where = [_THEIRS] + ([_search(q)] if q else [])
-    params = {"user_id": user.id, "now": now}
-    pooled = case((_IS_POOL, True), else_=False)
-    counted = db.session.execute(
-        select(WorkOrder.template_key, Task.step, pooled.label("pooled"), func.count(), func.min(Task.due_at),
-               func.sum(case((_OVERDUE, 1), else_=0)), func.min(WorkOrder.template_id))
-        .select_from(Task).join(WorkOrder, WorkOrder.id == Task.work_order_id).where(*where)
-        .group_by(WorkOrder.template_key, Task.step, pooled), params).all()
+    searched = bool(q)
+    params = {"user_id": user.id, "now": now, "limit": per_page, "offset": (page - 1) * per_page}
+    if searched:
+        params["pattern"] = like_pattern(q.lower())
+    counted = db.session.execute(_counted(searched), params).all()
     per_step = {f"{r.template_key}:{r.step}": r[3] for r in counted if r.pooled}
     totals = {"mine": sum(r[3] for r in counted if not r.pooled), "pool": sum(per_step.values())}
     big = [r for r in counted if r.pooled and r[3] >= GROUP_AT]
-    templates = load_templates({r[6] for r in big})
+    templates = load_templates({r[6] for r in big}) if big else {}
     groups = [{"key": f"{r.template_key}:{r.step}", "template": r.template_key, "step": r.step,
                "title": _step_title(templates.get(r[6]), r.step), "count": r[3], "overdue": int(r[5] or 0),
                "soonest_due": r[4]} for r in sorted(big, key=lambda r: (-int(r[5] or 0), r[4] is None, r[4] or now))]
-    order = _ORDER[sort if sort in SORTS else "priority"]
-    mine = _page(where + [not_(_IS_POOL)], order, params, page, per_page, now)
-    pool_where = where + [_IS_POOL]
+    sort = sort if sort in SORTS else "priority"
+    xmin = dialect() == "postgresql"
+    mine = _page(_page_of(False, sort, searched, None, xmin), params, now, xmin)
     if group:  # one step's offers, grouped or not (a group shrinks below the threshold as its offers are taken)
         template_key, _, step = group.partition(":")
-        pool_where.append(and_(WorkOrder.template_key == template_key, Task.step == step))
-        pool_shown = per_step.get(group, 0)
+        keep, pool_shown = "group", per_step.get(group, 0)
+        params.update(group_template=template_key, group_step=step)
+    elif big:
+        keep, pool_shown = "ungrouped", totals["pool"] - sum(r[3] for r in big)
+        params["grouped"] = [(r.template_key, r.step) for r in big]
     else:
-        if big:
-            pool_where.append(not_(tuple_(WorkOrder.template_key, Task.step).in_([(r.template_key, r.step) for r in big])))
-        pool_shown = totals["pool"] - sum(r[3] for r in big)
-    pool = _page(pool_where, order, params, page, per_page, now)
+        keep, pool_shown = None, totals["pool"]
+    pool = _page(_page_of(True, sort, searched, keep, xmin), params, now, xmin)
     return {"mine": mine, "pool": pool, "totals": totals, "groups": groups, "pool_shown": pool_shown}
 
 
-def _page(where: list, order, params: dict, page: int, per_page: int, now: datetime) -> list[dict]:
-    rows = db.session.execute(
-        select(*_INBOX_TASK_COLUMNS, *_INBOX_WORK_ORDER_COLUMNS).join(WorkOrder, WorkOrder.id == Task.work_order_id)
-        .where(*where).order_by(*order).limit(per_page).offset((page - 1) * per_page), params).all()
-    templates = load_templates({row.wo_template_id for row in rows})
+def _page(statement, params: dict, now: datetime, xmin: bool) -> list[dict]:
+    rows = db.session.execute(statement, params).all()
+    if xmin:
+        templates = {row.wo_template_id: running_version(row.wo_template_id, row.template_xmin) for row in rows}
+    else:
+        templates = load_templates({row.wo_template_id for row in rows})
     views = []
     for row in rows:
-        work_order = WorkOrderSummary(*row[len(_INBOX_TASK_COLUMNS):])
+        work_order = WorkOrderSummary(*row[_WORK_ORDER_SLICE])
         views.append(present_task(row, work_order, templates[work_order.template_id], now))
     return views
 
@@ -101,4 +135,3 @@ def _step_title(template, step: str) -> str:
     if template is None:
         return step
     return next((s["title"] for s in template.steps if s["key"] == step), step)
-
