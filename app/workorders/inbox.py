@@ -94,7 +94,7 @@ def inbox(*, user: User, now: datetime, q: str = "", sort: str = "priority", pag
     params = {"user_id": user.id, "now": now, "limit": per_page, "offset": (page - 1) * per_page}
     if searched:
         params["pattern"] = like_pattern(q.lower())
-    counted = db.session.execute(_counted(searched), params).all()
+    counted = db.session.connection().execute(_counted(searched), params).all()
     per_step = {f"{r.template_key}:{r.step}": r[3] for r in counted if r.pooled}
     totals = {"mine": sum(r[3] for r in counted if not r.pooled), "pool": sum(per_step.values())}
     big = [r for r in counted if r.pooled and r[3] >= GROUP_AT]
@@ -119,7 +119,7 @@ def inbox(*, user: User, now: datetime, q: str = "", sort: str = "priority", pag
 
 
 def _page(statement, params: dict, now: datetime, xmin: bool) -> list[dict]:
-    rows = db.session.execute(statement, params).all()
+    rows = db.session.connection().execute(statement, params).all()
     if xmin:
         templates = {row.wo_template_id: running_version(row.wo_template_id, row.template_xmin) for row in rows}
     else:
