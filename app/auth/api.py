@@ -1,7 +1,7 @@
 """Sign-in and integration keys."""
 from flask import current_app, make_response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 
 from app.auth import service, throttle
 from app.common.guard import auth_required, current_user

@@ -1,6 +1,6 @@
 """Calendar endpoints (docs/design.md §12): admins keep them, leads read them (their departments' due times)."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 
 from app.calendars import service
 from app.calendars.schemas import CalendarSchema

@@ -8,11 +8,15 @@ field, doing exactly what marshmallow does for those field types: a missing attr
 None, `attribute`, `data_key` and `Method` fields are honoured. A schema with a field it does not know (a hook, a
 custom field) is refused when compiled, so it never answers differently from the schema. (No maintained library
 does this for marshmallow 3; toastedmarshmallow, which did, stopped at marshmallow 2.)
+
+Every API blueprint is this module's `Blueprint`: a response schema that compiles answers with its compiled dump,
+one that does not with its own; either way it is the schema that documents the answer.
 """
+import copy
 from collections.abc import Callable, Mapping
 
+import flask_smorest
 import marshmallow as ma
-from flask import current_app
 from marshmallow import fields
 
 _MISSING = object()
@@ -45,6 +49,8 @@ def _value(field: fields.Field) -> Callable:
         return lambda v: None if v is None else v.isoformat()
     if type(field) is fields.Integer and not field.as_string:
         return lambda v: None if v is None else int(v)
+    if type(field) is fields.Float and not field.as_string:
+        return lambda v: None if v is None else float(v)
     if type(field) is fields.String:
         return lambda v: None if v is None else str(v)
     if type(field) is fields.Raw:
@@ -58,8 +64,25 @@ def compile_dump(schema: ma.Schema | type[ma.Schema]) -> Callable[[object], dict
     The function is generated as straight-line Python, one statement per field: reading an attribute of a dict or
     of an object once, and the field's conversion inline where it is a builtin (int, str, isoformat)."""
     instance = schema() if isinstance(schema, type) else schema
-    if instance._hooks and any(instance._hooks.values()):
-        raise TypeError(f"compile_dump: {type(instance).__name__} has hooks")
+    cls = type(instance)
+    if cls in _COMPILING:  # a schema nested in itself (a tree): the function it is becoming, found when called
+        slot = _COMPILING[cls]
+        return lambda obj: slot[0](obj)
+    _COMPILING[cls] = []
+    try:
+        dump = _compile(instance)
+    finally:
+        late = _COMPILING.pop(cls)
+    late.append(dump)
+    return dump
+
+
+_COMPILING: dict[type, list] = {}  # the schemas being compiled, each with where its function will be
+
+
+def _compile(instance: ma.Schema) -> Callable[[object], dict]:
+    if any(instance._hooks.get(tag) for tag in ("pre_dump", "post_dump")):  # load and validation hooks never dump
+        raise TypeError(f"compile_dump: {type(instance).__name__} has dump hooks")
     if instance.only or instance.exclude or instance.many:
         raise TypeError("compile_dump: only, exclude and many are not supported")
     scope: dict = {"MISSING": _MISSING, "Mapping": Mapping}
@@ -76,6 +99,8 @@ def compile_dump(schema: ma.Schema | type[ma.Schema]) -> Callable[[object], dict
             raise TypeError("compile_dump: dotted attributes are not supported")
         if type(field) is fields.Integer and not field.as_string:
             convert = "int(v)"
+        elif type(field) is fields.Float and not field.as_string:
+            convert = "float(v)"
         elif type(field) is fields.String:
             convert = "v if type(v) is str else str(v)"
         elif isinstance(field, fields.DateTime) and type(field) in (fields.DateTime, fields.AwareDateTime) \
@@ -92,9 +117,33 @@ def compile_dump(schema: ma.Schema | type[ma.Schema]) -> Callable[[object], dict
     return scope["dump"]
 
 
-def respond(dump: Callable[[object], dict], obj, status: int = 200):
-    """The answer `dump` makes of `obj`, as JSON (a view documented by `blp.response(status, Schema)` returning this
-    skips the schema's own, slower dump)."""
-    response = current_app.json.response(dump(obj))
-    response.status_code = status
-    return response
+def compiled_schema(schema: ma.Schema | type[ma.Schema]) -> ma.Schema | None:
+    """A copy of `schema` (an instance, or one made of a class) whose `dump` is its compiled dump; None when it does
+    not compile. The copy keeps every declaration, so the OpenAPI documents it as it documented the schema."""
+    instance = schema() if isinstance(schema, type) else schema
+    if instance.only or instance.exclude:
+        return None
+    try:
+        one = compile_dump(type(instance))
+    except TypeError:
+        return None
+    fast = copy.copy(instance)
+    if instance.many:
+        fast.dump = lambda obj, *, many=None: [one(item) for item in obj]
+    else:
+        fast.dump = lambda obj, *, many=None: [one(item) for item in obj] if many else one(obj)
+    return fast
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, answering `response(status, Schema)` with the schema's compiled dump when it has
+    one (`compiled_schema`), and loading `arguments(Schema)` with one instance of the schema."""
+
+    def arguments(self, schema, **kwargs):
+        # webargs makes a new instance of a schema class for every request it parses; one instance loads them all.
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
+    def response(self, status_code, schema=None, **kwargs):
+        if isinstance(schema, (type, ma.Schema)):
+            schema = compiled_schema(schema) or schema
+        return super().response(status_code, schema, **kwargs)

@@ -1,6 +1,6 @@
 """Manual escalation by a lead."""
 import marshmallow as ma
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 from marshmallow import validate
 
 from app.common.guard import auth_required, current_user

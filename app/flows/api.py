@@ -1,6 +1,6 @@
 """Flow template endpoints."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 
 from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow

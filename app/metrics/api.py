@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 
 from app.common.guard import auth_required, current_principal, current_user
 from app.common.clock import utcnow

@@ -1,7 +1,7 @@
 """Web Push subscriptions and the in-app notification list."""
 from flask import current_app, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 
 from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow

@@ -4,7 +4,7 @@ import io
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 
 from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow

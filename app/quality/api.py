@@ -1,7 +1,7 @@
 """Catalogue and fulfilment integrations, traceability and the andon."""
 
 from flask import current_app
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 
 from app.common.guard import auth_required, current_principal, current_user
 from app.common.clock import utcnow

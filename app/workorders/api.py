@@ -1,11 +1,10 @@
 """Work-order and task endpoints."""
 from flask import current_app, redirect, request, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 
 from app.common.guard import auth_required, current_user
 from app.common.clock import utcnow
-from app.common.fastdump import compile_dump, respond
 from app.common.pagination import PageArgs, page_of, paginate
 from app.errors import Invalid
 from app.flows.service import get_template
@@ -54,7 +53,6 @@ from app.workorders.storage import from_config as storage_from_config
 blp = Blueprint("workorders", __name__, url_prefix="/api/v1", description="Work orders and tasks")
 # The answers phones fetch all day, dumped by their schemas compiled once (app/common/fastdump.py); the schemas
 # still document them.
-_INBOX, _TASK, _CREATED = compile_dump(InboxSchema), compile_dump(TaskSchema), compile_dump(WorkOrderCreatedSchema)
 
 
 def _skew() -> int:
@@ -77,8 +75,8 @@ class WorkOrders(MethodView):
     def post(self, body):
         """Open a work order from a template; its first steps start at once."""
         user = current_user()
-        return respond(_CREATED, fastpaths.create_and_present(body=body, user=user, department_id=user.department_id,
-                                                              now=utcnow(), tz=current_app.config["BUSINESS_TIMEZONE"]), 201)
+        return fastpaths.create_and_present(body=body, user=user, department_id=user.department_id, now=utcnow(),
+                                            tz=current_app.config["BUSINESS_TIMEZONE"])
 
 
 @blp.route("/work-orders/<int:work_order_id>")
@@ -214,7 +212,7 @@ def _viewer(user):
 def inbox(args):
     """Your tasks and the offers you can claim, overdue and soonest due first: searchable, sortable, paged, with
     totals, and many similar offers folded into groups."""
-    return respond(_INBOX, inbox_of(user=current_user(), now=utcnow(), **args))
+    return inbox_of(user=current_user(), now=utcnow(), **args)
 
 
 @blp.route("/team")
@@ -261,8 +259,8 @@ def _task_view(task):
 @blp.response(200, TaskSchema)
 def claim(body, task_id):
     """Claim a pool task; 409 task_taken when someone else won."""
-    return respond(_TASK, claims.claim_and_present(user=current_user(), task_id=task_id, now=utcnow(),
-                                                   occurred_at=body["occurred_at"], max_skew=_skew()))
+    return claims.claim_and_present(user=current_user(), task_id=task_id, now=utcnow(), occurred_at=body["occurred_at"],
+                                    max_skew=_skew())
 
 
 @blp.route("/tasks/<int:task_id>/release", methods=["POST"])
@@ -280,9 +278,9 @@ def release(body, task_id):
 @blp.response(200, TaskSchema)
 def complete(body, task_id):
     """Complete a task with an allowed outcome, a note and the step's form."""
-    return respond(_TASK, completion.complete_and_present(
+    return completion.complete_and_present(
         user=current_user(), task_id=task_id, outcome=body["outcome"], note=body["note"], data=body["data"], now=utcnow(),
-        occurred_at=body["occurred_at"], expected_version=body["version"], max_skew=_skew()))
+        occurred_at=body["occurred_at"], expected_version=body["version"], max_skew=_skew())
 
 
 @blp.route("/tasks/<int:task_id>/return", methods=["POST"])

@@ -3,7 +3,7 @@ import io
 
 from flask import current_app, request, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from app.common.fastdump import Blueprint
 
 from app.common.clock import utcnow
 from app.common.guard import auth_required, current_user

@@ -7,7 +7,7 @@ import marshmallow as ma
 import pytest
 
 from app.common.clock import utcnow
-from app.common.fastdump import compile_dump
+from app.common.fastdump import Blueprint, compile_dump, compiled_schema
 from app.org.models import User
 from app.workorders.inbox import inbox as inbox_of
 from app.workorders.schemas import InboxSchema, TaskSchema, WorkOrderCreatedSchema
@@ -33,6 +33,7 @@ class Sample(ma.Schema):
     people = ma.fields.List(ma.fields.Nested(Person))
     friends = ma.fields.Nested(Person, many=True)
     anything = ma.fields.Raw()
+    ratio = ma.fields.Float(allow_none=True)
     shout = ma.fields.Method("_shout")
 
     def _shout(self, obj):
@@ -43,9 +44,11 @@ class Sample(ma.Schema):
 SAMPLES = [
     {},  # every attribute missing: every key left out, the Method still called
     {"count": 3, "title": "crate", "shown": 1, "at": T, "when": T + timedelta(hours=1), "data": {"a": [1]}, "tags": ["x", 7],
-     "owner": {"id": "5", "name": "王伟"}, "people": [{"id": 1, "name": "A", "extra": 1}], "friends": [], "anything": {"k": 1}},
-    {"count": None, "title": None, "shown": None, "at": None, "data": None, "tags": None, "owner": None, "people": None},
-    {"shown": "false", "count": 2.9, "title": 12},
+     "owner": {"id": "5", "name": "王伟"}, "people": [{"id": 1, "name": "A", "extra": 1}], "friends": [], "anything": {"k": 1},
+     "ratio": 3},
+    {"count": None, "title": None, "shown": None, "at": None, "data": None, "tags": None, "owner": None, "people": None,
+     "ratio": None},
+    {"shown": "false", "count": 2.9, "title": 12, "ratio": "0.25"},
 ]
 
 
@@ -74,6 +77,34 @@ def test_what_it_cannot_do_alike_is_refused_when_compiled():
     for schema in (Hooked, Dotted, Custom):
         with pytest.raises(TypeError):
             compile_dump(schema)
+
+
+class Branch(ma.Schema):
+    name = ma.fields.String()
+    children = ma.fields.List(ma.fields.Nested(lambda: Branch()))
+
+    @ma.validates_schema
+    def _named(self, data, **kwargs):  # a load hook: dumping never runs it
+        if not data.get("name"):
+            raise ma.ValidationError("a name")
+
+
+def test_a_schema_nested_in_itself_compiles_and_dumps_the_whole_tree():
+    tree = {"name": "root", "children": [{"name": "a", "children": [{"name": "a1", "children": []}]}, {"name": "b"}]}
+    assert compile_dump(Branch)(tree) == Branch().dump(tree)
+
+
+def test_a_blueprint_answers_with_the_compiled_dump_of_one_or_many():
+    one, many = compiled_schema(Sample), compiled_schema(Sample(many=True))
+    assert one.dump(SAMPLES[1]) == Sample().dump(SAMPLES[1]) and one.dump is not Sample().dump
+    assert many.dump(SAMPLES) == Sample(many=True).dump(SAMPLES)
+    assert one.dump(SAMPLES, many=True) == Sample().dump(SAMPLES, many=True)
+    assert compiled_schema(Sample(only=("count",))) is None  # answered by the schema itself
+
+
+def test_every_api_blueprint_compiles_its_answers(app):
+    api_blueprints = [bp for name, bp in app.blueprints.items() if bp.url_prefix == "/api/v1"]
+    assert api_blueprints and all(isinstance(bp, Blueprint) for bp in api_blueprints)
 
 
 @pytest.mark.parametrize("schema", [InboxSchema, TaskSchema, WorkOrderCreatedSchema])
