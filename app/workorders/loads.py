@@ -15,7 +15,9 @@ someone a turn (`given_at`). The change rows are then applied:
   the transaction's changes in one go, people in id order: a person's row is locked only at commit and always in
   the same order, so two transactions that change the loads of the same people (a completion that hands the next
   step to someone, a bulk hand-out, a transfer) never wait on each other in a circle. Until the commit the
-  transaction's own changes are still rows, which the desk reads and adds (`own_changes`).
+  transaction's own changes are still rows, which the desk reads and adds (`own_changes`). One change alone (a
+  claim, a completion) is applied by three plain statements instead of the set-based ones; both functions plan their
+  statements once (`plan_cache_mode = force_generic_plan`), as PL/pgSQL otherwise planned them again at every call.
 - SQLite: at once, row by row (SQLite has one writer at a time).
 
 `RECOUNT` rebuilds every row from `tasks` (the migration's backfill; the benchmarks after a load that skipped the
