@@ -515,6 +515,34 @@ def test_vapid_cache_expires_and_resigns(vapid_keys):
     assert cache.header("https://push.example") != first
 
 
+def _claims(header: str) -> dict:
+    token = header.split("t=", 1)[1].split(",", 1)[0]
+    return json.loads(b64d(token.split(".")[1]))
+
+
+def test_vapid_header_is_reused_then_signed_again_before_it_expires(vapid_keys):
+    """Injected clocks: reused while younger than max_age; signed afresh once it is max_age old, and also when its
+    exp comes within max_age on the wall clock though the monotonic clock says it is young (the wall clock jumped)."""
+    mono, wall = [1000.0], [1_800_000_000.0]
+    cache = VapidHeaderCache(Vapid.from_raw(vapid_keys[0].encode()), SUBJECT, max_age=600, exp_seconds=3600,
+                             monotonic=lambda: mono[0], wall=lambda: wall[0])
+    first = cache.header("https://push.example")
+    assert _claims(first)["exp"] == 1_800_000_000 + 3600
+    mono[0] += 599
+    wall[0] += 599
+    assert cache.header("https://push.example") == first  # 599 s old: reused
+    mono[0] += 1
+    wall[0] += 1
+    second = cache.header("https://push.example")  # 600 s old: signed again, with a later exp
+    assert second != first and _claims(second)["exp"] == 1_800_000_000 + 600 + 3600
+
+    wall[0] += 3600 - 600 - 1  # exp now 601 s away on the wall clock, monotonic unchanged
+    assert cache.header("https://push.example") == second
+    wall[0] += 1  # exp 600 s away: no longer used, though only 0 s old by the monotonic clock
+    third = cache.header("https://push.example")
+    assert third != second and _claims(third)["exp"] == int(wall[0]) + 3600
+
+
 def test_vapid_cache_is_thread_safe(vapid_keys):
     cache = VapidHeaderCache(Vapid.from_raw(vapid_keys[0].encode()), SUBJECT)
     audiences = [f"https://push{i}.example" for i in range(4)]
