@@ -1,35 +1,62 @@
-"""The HTTP session Web Push delivery uses: a ``requests`` Session and adapter tuned for many small POSTs.
+"""HTTP for Baton's outgoing notifications: the Web Push transport and the vendor channels' session.
 
-No Flask, no database; used only by :class:`app.notify.webpush.WebPushSender`.
+* :class:`PushPool` -- what :class:`app.notify.webpush.WebPushSender` posts through: urllib3 connection pools
+  used directly (the layer ``requests`` sits on), every endpoint checked by :class:`EndpointPolicy` and its
+  connection pinned to the checked address. A Web Push request is one small POST with a handful of headers,
+  and ``requests`` spent about 0.25 ms of CPU per message on its session machinery (preparing, merging
+  settings, hooks, cookies, building its Response) on top of urllib3's own; see bench/README.md.
+* :class:`PushSession` -- a ``requests.Session`` tuned for many small POSTs, which the vendor channels
+  (:mod:`app.notify.channels`) use.
+
+No Flask, no database.
 """
 
 from __future__ import annotations
 
 import http.cookiejar
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 from requests.sessions import merge_hooks
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_environ_proxies
+from requests.utils import (
+    DEFAULT_CA_BUNDLE_PATH,
+    get_auth_from_url,
+    get_environ_proxies,
+    prepend_scheme_if_needed,
+    select_proxy,
+)
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    DecodeError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    ResponseError,
+    SSLError,
+)
+from urllib3.util import Retry, Timeout, make_headers, parse_url
 
 from app.notify.endpoints import EndpointPolicy, EndpointRefused
 
-__all__ = ["PushAdapter", "PushSession"]
-
+__all__ = ["PushPool", "PushResponse", "PushSession", "PushTransportError"]
 
 class PushSession(requests.Session):
     """A ``requests.Session`` tuned for many small POSTs from many threads.
 
-    Only this module uses it, always as ``post(endpoint, data=bytes,
-    headers=..., timeout=...)`` (from pywebpush's ``WebPusher.send``). Per
-    request, a stock Session re-scans ``os.environ`` for proxies, stats
-    ``~/.netrc``, builds and merges cookie jars and runs several
-    ``typing.Protocol`` isinstance checks; together that costs more CPU than
-    encrypting the message. Differences from a stock Session:
+    The vendor channels (:mod:`app.notify.channels`) use it for their token
+    and message calls. Per request, a stock Session re-scans ``os.environ``
+    for proxies, stats ``~/.netrc``, builds and merges cookie jars and runs
+    several ``typing.Protocol`` isinstance checks. Differences from a stock
+    Session:
 
     * The environment (``*_PROXY``/``NO_PROXY``, ``REQUESTS_CA_BUNDLE``/
       ``CURL_CA_BUNDLE``) is honoured, but read once: at construction for
@@ -109,56 +136,187 @@ class PushSession(requests.Session):
         return prepared
 
 
-class PushAdapter(HTTPAdapter):
-    """HTTPAdapter that checks every endpoint and pins its connection to the checked address.
+# --------------------------------------------------------------------------
+# The Web Push transport: urllib3 pools, endpoints checked and pinned
+# --------------------------------------------------------------------------
 
-    Before each request the endpoint goes through :class:`EndpointPolicy` (https, allowed host, every
-    resolved address public; resolutions cached briefly) and the connection pool is keyed by the
-    checked IP address instead of the host name, so urllib3 connects to exactly the address that was
-    checked and never resolves the name again (no DNS-rebinding window). The name is kept where it
-    belongs: the ``Host`` header, TLS SNI (``server_hostname``) and certificate verification
-    (``assert_hostname``). This is the approach of Saleor's requests-hardened ``IPFilterAdapter``.
-    Through a proxy, an https CONNECT tunnel is opened to the checked address as well.
 
-    The pool-key attributes requests computes per request (``urlparse`` plus an ``os.path.isdir`` on
-    the CA bundle) are memoised per origin; for a handful of push services they never change.
+class PushTransportError(Exception):
+    """A POST that got no HTTP answer (or an unreadable one).
+
+    ``name`` is what the ``requests``-based sender called the same failure, so delivery errors keep their
+    wording (``network: ConnectTimeout``, ``network: ProxyError``, ...); ``retry`` says whether a later attempt
+    may succeed (timeouts, refused or dropped connections, TLS and proxy failures) or not (a malformed proxy
+    setting or URL).
+    """
+
+    def __init__(self, name: str, *, retry: bool) -> None:
+        super().__init__(name)
+        self.name = name
+        self.retry = retry
+
+
+@dataclass(frozen=True)
+class PushResponse:
+    status: int
+    reason: str | None
+    headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
+    body: bytes
+
+
+class PushPool:
+    """POSTs to push endpoints through urllib3 connection pools, each checked and pinned to the checked address.
+
+    Before each request the endpoint goes through :class:`EndpointPolicy` (https, allowed host, every resolved
+    address public; resolutions cached briefly) and the connection pool is keyed by the checked IP address
+    instead of the host name, so urllib3 connects to exactly the address that was checked and never resolves the
+    name again (no DNS-rebinding window). The name is kept where it belongs: the ``Host`` header, TLS SNI
+    (``server_hostname``) and certificate verification (``assert_hostname``). This is the approach of Saleor's
+    requests-hardened ``IPFilterAdapter``. Through a proxy, an https CONNECT tunnel is opened to the checked
+    address as well.
+
+    It behaves as the ``requests`` session it replaces (``PushSession`` with a pinning adapter, ``max_retries=0``):
+
+    * ``maxsize`` keep-alive connections per push-service address, pools for up to 64 addresses, never blocking
+      for a free connection; nothing is retried (the caller retries), redirects are not followed (a 3xx is
+      the answer);
+    * the timeout bounds the connect and each read;
+    * the environment is honoured as ``requests`` reads it: ``*_PROXY``/``NO_PROXY`` (once per push-service
+      origin), ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` (once, here; otherwise certifi's bundle);
+    * failures raise :class:`PushTransportError` named as ``requests`` named them.
     """
 
     _MAX_CACHED = 1024
+    NUM_POOLS = 64  # per-address pools kept (WNS alone has many hosts)
 
-    def __init__(self, *args: Any, endpoint_policy: EndpointPolicy, **kwargs: Any) -> None:
+    def __init__(self, *, endpoint_policy: EndpointPolicy, maxsize: int, timeout: float) -> None:
         self._policy = endpoint_policy
-        super().__init__(*args, **kwargs)
-        self._pool_key_cache: dict[tuple, tuple[dict, dict]] = {}
+        self._maxsize = maxsize
+        self._timeout = Timeout(connect=timeout, read=timeout)
+        self._retries = Retry(0, read=False)  # what requests' max_retries=0 means: no retry, errors as they come
+        self._headers = {"User-Agent": f"baton-webpush urllib3/{urllib3.__version__}"}
+        self._pools = urllib3.PoolManager(num_pools=self.NUM_POOLS, maxsize=maxsize, block=False)
+        self._proxy_managers: dict[str, urllib3.PoolManager] = {}
+        self._proxy_cache: dict[str, str | None] = {}
+        self._targets: dict[str, str] = {}
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or DEFAULT_CA_BUNDLE_PATH
+        self._ca_bundle = ca_bundle
+        self._tls_kwargs: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
+        self._tls_kwargs["ca_cert_dir" if os.path.isdir(ca_bundle) else "ca_certs"] = ca_bundle
+        self._ca_bundle_exists = os.path.exists(ca_bundle)
 
-    def build_connection_pool_key_attributes(
-        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        # Raises EndpointRefused / EndpointUnresolvable, which requests and pywebpush pass through.
-        destination = self._policy.destination(request.url)
-        host_params, pool_kwargs = self._pool_key_attributes(request, verify, cert)
-        if (host_params["host"] or "").rstrip(".") != destination.host:
-            raise EndpointRefused("not a valid URL")  # both parse with urllib.parse; never expected
-        host_params["host"] = f"[{destination.address}]" if ":" in destination.address else destination.address
-        if host_params["scheme"] == "https":
-            pool_kwargs["server_hostname"] = destination.host
-            pool_kwargs["assert_hostname"] = destination.host
-        request.headers["Host"] = destination.host_header
-        return host_params, pool_kwargs
+    def close(self) -> None:
+        self._pools.clear()
+        for manager in list(self._proxy_managers.values()):
+            manager.clear()
 
-    def _pool_key_attributes(
-        self, request: requests.PreparedRequest, verify: Any, cert: Any
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        parts = urlsplit(request.url)
-        key = (parts.scheme, parts.netloc, verify, cert)
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> PushResponse:
+        """POST ``body`` to a push endpoint and read the whole answer.
+
+        :raises EndpointRefused, EndpointUnresolvable: from the policy; nothing was sent.
+        :raises PushTransportError: no (readable) answer.
+        """
+        destination = self._policy.destination(url)
+        if not destination.host.isascii():  # requests' IDNA form of the name would not be the name checked
+            raise EndpointRefused("not a valid URL")
+        proxy = self._proxy_for(url)
+        host = f"[{destination.address}]" if ":" in destination.address else destination.address
+        if destination.scheme == "https":
+            if not self._ca_bundle_exists:
+                raise OSError(f"Could not find a suitable TLS CA certificate bundle, invalid path: {self._ca_bundle}")
+            pool_kwargs = {**self._tls_kwargs, "server_hostname": destination.host, "assert_hostname": destination.host}
+        else:
+            pool_kwargs = None
         try:
-            cached = self._pool_key_cache.get(key)
-        except TypeError:  # unhashable verify/cert: don't cache
-            return super().build_connection_pool_key_attributes(request, verify, cert)
-        if cached is None:
-            cached = super().build_connection_pool_key_attributes(request, verify, cert)
-            if len(self._pool_key_cache) >= self._MAX_CACHED:
-                self._pool_key_cache.clear()
-            self._pool_key_cache[key] = cached
-        host_params, pool_kwargs = cached
-        return dict(host_params), dict(pool_kwargs)
+            manager = self._pools if proxy is None else self._proxy_manager(proxy)
+            pool = manager.connection_from_host(host, destination.port, destination.scheme, pool_kwargs=pool_kwargs)
+            target = self._target(url, absolute=proxy is not None and destination.scheme == "http")
+        except ValueError as exc:  # a URL urllib3 cannot use; requests called it InvalidURL
+            raise PushTransportError("InvalidURL", retry=False) from exc
+        request_headers = {"Host": destination.host_header, **self._headers, **headers}
+        try:
+            response = pool.urlopen(
+                "POST", target, body=body, headers=request_headers, retries=self._retries, redirect=False,
+                assert_same_host=False, timeout=self._timeout, preload_content=False, decode_content=False,
+            )
+        except (ProtocolError, OSError) as exc:
+            raise PushTransportError("ConnectionError", retry=True) from exc
+        except MaxRetryError as exc:
+            raise _transport_error(exc.reason) from exc
+        except ClosedPoolError as exc:
+            raise PushTransportError("ConnectionError", retry=True) from exc
+        except ProxyError as exc:
+            raise PushTransportError("ProxyError", retry=True) from exc
+        except SSLError as exc:
+            raise PushTransportError("SSLError", retry=True) from exc
+        except ReadTimeoutError as exc:
+            raise PushTransportError("ReadTimeout", retry=True) from exc
+        except urllib3.exceptions.HTTPError as exc:  # InvalidHeader and the like: sending again will not help
+            raise PushTransportError(type(exc).__name__, retry=False) from exc
+        try:
+            data = response.read(decode_content=True)
+        except ProtocolError as exc:
+            raise PushTransportError("ChunkedEncodingError", retry=True) from exc
+        except DecodeError as exc:
+            raise PushTransportError("ContentDecodingError", retry=True) from exc
+        except ReadTimeoutError as exc:
+            raise PushTransportError("ConnectionError", retry=True) from exc
+        except SSLError as exc:
+            raise PushTransportError("SSLError", retry=True) from exc
+        finally:
+            response.release_conn()
+        return PushResponse(response.status, response.reason, response.headers, data)
+
+    def _target(self, url: str, *, absolute: bool) -> str:
+        """The request target: path and query as urllib3 normalises them (the absolute URL for an http proxy)."""
+        if absolute:
+            return parse_url(url)._replace(fragment=None).url
+        target = self._targets.get(url)
+        if target is None:
+            target = parse_url(url).request_uri
+            if len(self._targets) >= self._MAX_CACHED:
+                self._targets.clear()
+            self._targets[url] = target
+        return target
+
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy for this endpoint's origin from the environment, read once per origin, or None."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        try:
+            return self._proxy_cache[origin]
+        except KeyError:
+            pass
+        proxy = select_proxy(url, get_environ_proxies(url))  # {} when NO_PROXY matches
+        if len(self._proxy_cache) >= self._MAX_CACHED:
+            self._proxy_cache.clear()
+        self._proxy_cache[origin] = proxy
+        return proxy
+
+    def _proxy_manager(self, proxy: str) -> urllib3.PoolManager:
+        manager = self._proxy_managers.get(proxy)
+        if manager is not None:
+            return manager
+        if proxy.lower().startswith("socks"):  # requests without PySocks (which Baton does not install)
+            raise PushTransportError("InvalidSchema", retry=False)
+        proxy_url = prepend_scheme_if_needed(proxy, "http")
+        if not parse_url(proxy_url).host:
+            raise PushTransportError("InvalidProxyURL", retry=False)
+        username, password = get_auth_from_url(proxy_url)
+        proxy_headers = make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
+        manager = urllib3.proxy_from_url(proxy_url, proxy_headers=proxy_headers, num_pools=self.NUM_POOLS,
+                                         maxsize=self._maxsize, block=False)
+        return self._proxy_managers.setdefault(proxy, manager)
+
+
+def _transport_error(reason: Exception | None) -> PushTransportError:
+    """What requests made of urllib3's MaxRetryError, by its reason."""
+    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+        return PushTransportError("ConnectTimeout", retry=True)
+    if isinstance(reason, ResponseError):
+        return PushTransportError("RetryError", retry=False)
+    if isinstance(reason, ProxyError):
+        return PushTransportError("ProxyError", retry=True)
+    if isinstance(reason, SSLError):
+        return PushTransportError("SSLError", retry=True)
+    return PushTransportError("ConnectionError", retry=True)

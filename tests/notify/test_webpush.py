@@ -583,6 +583,36 @@ def test_connection_reuse(vapid_keys):
             assert server.connection_count <= 16
 
 
+def test_a_redirect_is_the_answer_and_is_not_followed(push_server, sender):
+    other = push_server.new_subscription()
+    moved = push_server.new_subscription(behaviour=Respond(307, headers={"Location": other["endpoint"]}))
+    result = sender.send(message(moved))
+    assert (result.outcome, result.http_status) == ("failed", 307)
+    assert push_server.request_count == 1 and push_server.received == []
+
+
+def test_network_failures_are_named_as_before(vapid_keys, push_server, sender):
+    """The error texts stored on deliveries keep the names requests gave these failures."""
+    sub = push_server.new_subscription(behaviour=Respond(201, delay=1.0))
+    with WebPushSender(vapid_keys[0], SUBJECT, timeout=0.2, endpoint_policy=LOCAL) as quick:
+        assert quick.send(message(sub)).error == "network: ReadTimeout"
+    refused = push_server.new_subscription()
+    refused["endpoint"] = f"http://127.0.0.1:{_closed_port()}/push/x"
+    assert sender.send(message(refused)).error == "network: ConnectionError"
+
+
+def test_the_request_carries_the_web_push_headers(push_server, sender):
+    sub = push_server.new_subscription()
+    assert sender.send(message(sub, ttl=120, urgency="low", topic="wo-7")).outcome == "sent"
+    (received,) = push_server.received
+    headers = received.headers
+    assert headers["ttl"] == "120" and headers["urgency"] == "low" and headers["topic"] == "wo-7"
+    assert headers["content-encoding"] == "aes128gcm"
+    assert headers["host"] == push_server.origin.split("://", 1)[1]
+    assert headers["authorization"].startswith("vapid t=")
+    assert int(headers["content-length"]) == 86 + len(json.dumps({"title": "t", "body": "b"}, separators=(",", ":"))) + 17
+
+
 def test_results_come_back_in_input_order(push_server, sender):
     # Early messages answer slowly so they finish last.
     behaviours = [Respond(201, delay=0.15), Respond(410, delay=0.1), Respond(429, "3", delay=0.05),
