@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives import serialization
 
 from app.notify.endpoints import EndpointPolicy, EndpointRefused, EndpointUnresolvable
 from app.notify.pushcrypto import encrypt_aes128gcm
-from app.notify.pushhttp import PushPool, PushResponse, PushTransportError
+from app.notify.pushhttp import HttpResponse, PushPool, TransportError
 from app.notify.vapid import (
     VAPID_CACHE_SECONDS,
     VapidHeaderCache,
@@ -428,7 +428,7 @@ class WebPushSender:
         except EndpointUnresolvable:
             logger.info("webpush: %s does not resolve ref=%r", audience, ref)
             return PushResult(ref, "retry", error="network: host does not resolve")
-        except PushTransportError as exc:
+        except TransportError as exc:
             if exc.retry:
                 logger.info("webpush: %s to %s ref=%r", exc.name, audience, ref)
                 return PushResult(ref, "retry", error=f"network: {exc.name}")
@@ -437,7 +437,7 @@ class WebPushSender:
         return self._classify(ref, audience, response)
 
     @staticmethod
-    def _classify(ref: Any, audience: str, response: PushResponse) -> PushResult:
+    def _classify(ref: Any, audience: str, response: HttpResponse) -> PushResult:
         status = response.status
         if 200 <= status < 300:
             return PushResult(ref, "sent", http_status=status)
