@@ -3,10 +3,14 @@
     .venv/bin/python bench/bench_push.py [--n 10000] [--workers W]
         [--subs 100] [--delay 0.05] [--naive-n 100] [--sweep 32,64,128]
         [--server-in-process] [--mixed-im 1000] [--im-delay 0.05]
+        [--previous-n 3000]
 
 Sends N messages to --subs fake subscriptions through WebPushSender and, in
 the same run, a naive one-call-at-a-time ``pywebpush.webpush()`` loop on a
-smaller sample; prints deliveries/s for both and the ratio. Every delivery
+smaller sample; prints deliveries/s for both and the ratio. Also in the same
+run, --previous-n messages through the sender as it was before (pywebpush's
+encryption and a pinning ``requests`` session, bench/baseline_webpush.py), for
+the sender CPU per message before and after. Every delivery
 is checked: the fake service must have verified the VAPID JWT and decrypted
 exactly the payloads that were sent. Exit status: 0 targets met, 2 targets
 missed, 1 a correctness check failed.
@@ -48,6 +52,7 @@ from app.notify.channels.dingtalk import DingTalkChannel  # noqa: E402
 from app.notify.endpoints import EndpointPolicy  # noqa: E402
 from app.notify.links import card_links, verify as verify_link  # noqa: E402
 from app.notify.webpush import PushMessage, WebPushSender, generate_vapid_keypair  # noqa: E402
+from bench.baseline_webpush import PreviousWebPushSender  # noqa: E402
 from tests.notify.push_server import FakePushServer  # noqa: E402
 
 SUBJECT = "mailto:bench@example.com"
@@ -196,7 +201,7 @@ def verify(stats: dict, n: int, label: str) -> None:
     check(stats["payloads_intact"], f"{label}: a decrypted payload differs from what was sent")
 
 
-def run_sender(server, subs: list[dict], private: str, n: int, workers: int) -> dict:
+def run_sender(server, subs: list[dict], private: str, n: int, workers: int, sender_class=WebPushSender) -> dict:
     server_cpu0 = server.reset()
     messages = [
         PushMessage(ref=i, subscription=subs[i % len(subs)], payload=payload(i),
@@ -204,7 +209,7 @@ def run_sender(server, subs: list[dict], private: str, n: int, workers: int) -> 
         for i in range(n)
     ]
     # The fake push service listens on 127.0.0.1, which the SSRF rules refuse outside tests and benchmarks.
-    with WebPushSender(private, SUBJECT, max_workers=workers, endpoint_policy=EndpointPolicy(allow_private=True)) as sender:
+    with sender_class(private, SUBJECT, max_workers=workers, endpoint_policy=EndpointPolicy(allow_private=True)) as sender:
         t0 = os.times()
         start = time.perf_counter()
         results = sender.send_many(messages)
@@ -216,7 +221,7 @@ def run_sender(server, subs: list[dict], private: str, n: int, workers: int) -> 
     not_sent = [r for r in results if r.outcome != "sent"]
     check(not not_sent, f"{len(not_sent)} messages not sent, first: {not_sent[:1]}")
     stats = server.stats()
-    verify(stats, n, f"WebPushSender(max_workers={workers})")
+    verify(stats, n, f"{sender_class.__name__}(max_workers={workers})")
     return {
         "workers": workers,
         "elapsed": elapsed,
@@ -332,6 +337,8 @@ def main() -> int:
     parser.add_argument("--mixed-im", type=int, default=1000,
                         help="DingTalk cards sent beside the N pushes in the mixed-ladder run (0: skip it)")
     parser.add_argument("--im-delay", type=float, default=0.05, help="the fake DingTalk's delay per request (s)")
+    parser.add_argument("--previous-n", type=int, default=3000,
+                        help="messages through the previous sender (pywebpush + requests) for comparison (0: skip it)")
     args = parser.parse_args()
 
     default_workers = inspect.signature(WebPushSender).parameters["max_workers"].default
@@ -339,7 +346,7 @@ def main() -> int:
     private, public = generate_vapid_keypair()
     server = (InProcess if args.server_in_process else ChildProcess)(public, args.delay)
     dingtalk = DingTalkProcess(args.im_delay) if args.mixed_im else None
-    mixed = None
+    mixed = previous = None
     try:
         subs = server.subs(args.subs)
         print(f"cpu cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}")
@@ -349,6 +356,8 @@ def main() -> int:
             r = run_sender(server, subs, private, args.n, w)
             print(f"sweep max_workers={w}: {r['rate']:.0f} deliveries/s, {r['elapsed']:.2f} s, "
                   f"{r['connections']} connections, sender CPU {r['cpu_ms']:.2f} ms/msg")
+        if args.previous_n:
+            previous = run_sender(server, subs, private, args.previous_n, workers, PreviousWebPushSender)
         fast = run_sender(server, subs, private, args.n, workers)
         naive = run_naive(server, subs, private, args.naive_n)
         if dingtalk is not None:
@@ -372,6 +381,12 @@ def main() -> int:
     print(f"WebPushSender TCP connections: {fast['connections']}")
     print(f"WebPushSender sender CPU per message: {fast['cpu_ms']:.2f} ms "
           f"(user {fast['user_ms']:.2f}, kernel {fast['sys_ms']:.2f})")
+    if previous is not None:
+        print(f"previous sender (pywebpush + requests) messages: {args.previous_n} (all sent and checked likewise)")
+        print(f"previous sender deliveries/s: {previous['rate']:.0f}")
+        print(f"previous sender CPU per message: {previous['cpu_ms']:.2f} ms "
+              f"(user {previous['user_ms']:.2f}, kernel {previous['sys_ms']:.2f})")
+        print(f"sender CPU per message, previous / now: {previous['cpu_ms'] / fast['cpu_ms']:.2f}")
     if fast["server_cpu_ms"] is None:
         print("fake push service CPU per message: included above (same process)")
     else:

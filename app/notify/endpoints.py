@@ -4,7 +4,7 @@ A push endpoint is a URL a browser hands us, so a signed-in person can hand us a
 is sent to it, an endpoint must be ``https`` without credentials, on an allowed host (in production the
 browsers' push services), and its host must resolve only to public addresses. The rule is checked when a
 subscription is saved and again before every send; at send time the connection is pinned to the address
-that was checked (see :class:`app.notify.pushhttp.PushAdapter`), so a DNS answer that changes between the
+that was checked (see :class:`app.notify.pushhttp.PushPool`), so a DNS answer that changes between the
 check and the connection (DNS rebinding) cannot redirect a push inside the network.
 
 No Flask, no database; resolutions are cached briefly so a batch does not resolve once per message.

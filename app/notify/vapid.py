@@ -9,6 +9,7 @@ import base64
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -123,6 +124,8 @@ class VapidHeaderCache:
     more than ``max_age`` seconds away on the wall clock. Thread-safe; a
     miss signs under the lock, which is cheap (one ECDSA signature) and
     avoids every worker signing the same audience at start-up.
+
+    ``monotonic`` and ``wall`` are the clocks (tests pass their own).
     """
 
     def __init__(
@@ -132,6 +135,9 @@ class VapidHeaderCache:
         max_age: float = VAPID_CACHE_SECONDS,
         exp_seconds: int = VAPID_EXP_SECONDS,
         max_entries: int = VAPID_CACHE_MAX_ENTRIES,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if max_age < 0 or max_age >= exp_seconds:
             raise ValueError("VAPID cache max_age must be in [0, exp_seconds)")
@@ -144,6 +150,8 @@ class VapidHeaderCache:
         self._max_entries = max_entries
         self._entries: dict[str, CachedHeader] = {}
         self._lock = threading.Lock()
+        self._monotonic = monotonic
+        self._wall = wall
 
     def _fresh(self, entry: CachedHeader, mono: float, wall: float) -> bool:
         return (
@@ -156,14 +164,14 @@ class VapidHeaderCache:
         # A fresh claims dict on every call: nothing shared is mutated.
         claims = {"sub": self._subject, "aud": audience, "exp": exp}
         headers = self._vapid.sign(claims)
-        return CachedHeader(headers["Authorization"], time.monotonic(), exp)
+        return CachedHeader(headers["Authorization"], self._monotonic(), exp)
 
     def header(self, audience: str) -> str:
         with self._lock:
             # Read the clocks under the lock: an entry signed by another
             # thread after an earlier reading would look "from the future".
-            mono = time.monotonic()
-            wall = time.time()
+            mono = self._monotonic()
+            wall = self._wall()
             entry = self._entries.get(audience)
             if entry is not None and self._fresh(entry, mono, wall):
                 return entry.value

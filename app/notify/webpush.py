@@ -16,11 +16,13 @@ worker) turns rows into :class:`PushMessage` objects, calls
   subscription. A host *name* that resolves to a non-public address is
   ``"retry"`` instead: nothing is sent, but DNS may be faulty for a while.
 
-Payloads are JSON-encoded and encrypted with ``aes128gcm`` (RFC 8188) by
-pywebpush; requests carry a VAPID ``Authorization: vapid t=..., k=...``
-header. Signed VAPID headers are cached per push-service origin (audience)
-for a few minutes, so a batch to one push service signs once, not once per
-message.
+Payloads are JSON-encoded and encrypted with ``aes128gcm`` (RFC 8291 over
+RFC 8188, :mod:`app.notify.pushcrypto`: a new ECDH key pair and salt per
+message, all primitives from ``cryptography``); requests carry a VAPID
+``Authorization: vapid t=..., k=...`` header and go out through urllib3
+connection pools (:class:`app.notify.pushhttp.PushPool`). Signed VAPID headers
+are cached per push-service origin (audience) for a few minutes, so a batch to
+one push service signs once, not once per message.
 
 Nothing secret is logged: no keys, no JWTs, no payloads and no full
 endpoint URLs (an endpoint is a capability URL; only its origin is logged).
@@ -42,13 +44,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import http_ece
-import requests
 from cryptography.hazmat.primitives import serialization
-from pywebpush import WebPusher, WebPushException
 
 from app.notify.endpoints import EndpointPolicy, EndpointRefused, EndpointUnresolvable
-from app.notify.pushhttp import PushAdapter, PushSession
+from app.notify.pushcrypto import encrypt_aes128gcm
+from app.notify.pushhttp import HttpResponse, PushPool, TransportError
 from app.notify.vapid import (
     VAPID_CACHE_SECONDS,
     VapidHeaderCache,
@@ -145,32 +145,35 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - current)
 
 
-def _validate_subscription(subscription: Any) -> str | None:
-    """Return an error string if the subscription cannot possibly work."""
+def _subscription_keys(subscription: Any) -> tuple[str | None, dict[str, bytes]]:
+    """``(problem, keys)``: an error string if the subscription cannot possibly work, else its raw
+    ``p256dh`` and ``auth`` keys."""
     if not isinstance(subscription, dict):
-        return "subscription is not a dict"
+        return "subscription is not a dict", {}
     endpoint = subscription.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint:
-        return "missing endpoint"
+        return "missing endpoint", {}
     parts = urlsplit(endpoint)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "endpoint is not an http(s) URL"
+        return "endpoint is not an http(s) URL", {}
     keys = subscription.get("keys")
     if not isinstance(keys, dict):
-        return "missing keys"
+        return "missing keys", {}
+    raw_keys: dict[str, bytes] = {}
     for name, size in (("p256dh", 65), ("auth", 16)):
         value = keys.get(name)
         if not isinstance(value, str) or not value:
-            return f"missing keys.{name}"
+            return f"missing keys.{name}", {}
         try:
             raw = b64url_decode(value)
         except (ValueError, TypeError):
-            return f"keys.{name} is not base64url"
+            return f"keys.{name} is not base64url", {}
         if name == "p256dh" and (len(raw) != size or raw[0] != 0x04):
-            return "keys.p256dh is not an uncompressed P-256 point"
+            return "keys.p256dh is not an uncompressed P-256 point", {}
         if name == "auth" and len(raw) != size:
-            return "keys.auth is not 16 bytes"
-    return None
+            return "keys.auth is not 16 bytes", {}
+        raw_keys[name] = raw
+    return None, raw_keys
 
 
 def _origin_for_log(subscription: Any) -> str:
@@ -227,8 +230,8 @@ class WebPushSender:
     """Concurrent Web Push sender.
 
     One instance is meant to live for the whole process (or worker run): it
-    owns one ``requests.Session`` whose connection pool holds ``max_workers``
-    keep-alive connections per push-service host, a thread pool of
+    owns one :class:`PushPool` (urllib3) whose connection pools hold
+    ``max_workers`` keep-alive connections per push-service address, a thread pool of
     ``max_workers`` threads (created on first :meth:`send_many`) and the
     VAPID header cache. Use it as a context manager or call :meth:`close`.
 
@@ -275,16 +278,8 @@ class WebPushSender:
         )
 
         self.endpoint_policy = endpoint_policy or EndpointPolicy()
-        self._session = PushSession()
-        adapter = PushAdapter(
-            endpoint_policy=self.endpoint_policy,
-            pool_connections=64,  # per-host pools kept (WNS alone has many hosts)
-            pool_maxsize=max_workers,
-            max_retries=0,  # never silently re-POST; the caller retries
-            pool_block=False,
-        )
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        # Never silently re-POSTs (the caller retries); reads the proxy and CA settings of the environment.
+        self._http = PushPool(endpoint_policy=self.endpoint_policy, maxsize=max_workers, timeout=self.timeout)
 
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -299,7 +294,7 @@ class WebPushSender:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)
-        self._session.close()
+        self._http.close()
 
     def __enter__(self) -> WebPushSender:
         return self
@@ -377,7 +372,7 @@ class WebPushSender:
     def _send(self, message: PushMessage) -> PushResult:
         ref = message.ref
 
-        problem = _validate_subscription(message.subscription)
+        problem, keys = _subscription_keys(message.subscription)
         if problem:
             return PushResult(ref, "failed", error=f"invalid_subscription: {problem}")
 
@@ -403,6 +398,13 @@ class WebPushSender:
             return PushResult(ref, "failed", error="invalid_topic")
         topic = normalize_topic(message.topic)
 
+        try:
+            body = encrypt_aes128gcm(data, keys["p256dh"], keys["auth"])
+        except ValueError as exc:  # e.g. a p256dh that is not a point on P-256
+            return PushResult(
+                ref, "failed", error=f"invalid_subscription: {type(exc).__name__} while encrypting"
+            )
+
         endpoint = message.subscription["endpoint"]
         audience = audience_of(endpoint)
         headers = {
@@ -411,15 +413,11 @@ class WebPushSender:
         }
         if topic:
             headers["Topic"] = topic
+        headers["TTL"] = str(ttl)
+        headers["Content-Encoding"] = "aes128gcm"
 
         try:
-            response = WebPusher(message.subscription, requests_session=self._session).send(
-                data,
-                headers,
-                ttl=ttl,
-                content_encoding="aes128gcm",
-                timeout=self.timeout,
-            )
+            response = self._http.post(endpoint, body, headers)
         except EndpointRefused as exc:
             logger.warning("webpush: ref=%r refused: %s", ref, exc.reason)
             if exc.by_address:
@@ -430,25 +428,17 @@ class WebPushSender:
         except EndpointUnresolvable:
             logger.info("webpush: %s does not resolve ref=%r", audience, ref)
             return PushResult(ref, "retry", error="network: host does not resolve")
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            logger.info("webpush: %s to %s ref=%r", type(exc).__name__, audience, ref)
-            return PushResult(ref, "retry", error=f"network: {type(exc).__name__}")
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-            return PushResult(ref, "retry", error=f"network: {type(exc).__name__}")
-        except requests.RequestException as exc:
-            return PushResult(ref, "failed", error=f"request: {type(exc).__name__}")
-        except (WebPushException, http_ece.ECEException, ValueError) as exc:
-            # Raised while encrypting, e.g. a p256dh that is not a point on
-            # P-256. (requests' ValueError subclasses are handled above.)
-            return PushResult(
-                ref, "failed", error=f"invalid_subscription: {type(exc).__name__} while encrypting"
-            )
+        except TransportError as exc:
+            if exc.retry:
+                logger.info("webpush: %s to %s ref=%r", exc.name, audience, ref)
+                return PushResult(ref, "retry", error=f"network: {exc.name}")
+            return PushResult(ref, "failed", error=f"request: {exc.name}")
 
         return self._classify(ref, audience, response)
 
     @staticmethod
-    def _classify(ref: Any, audience: str, response: requests.Response) -> PushResult:
-        status = response.status_code
+    def _classify(ref: Any, audience: str, response: HttpResponse) -> PushResult:
+        status = response.status
         if 200 <= status < 300:
             return PushResult(ref, "sent", http_status=status)
 
@@ -456,7 +446,7 @@ class WebPushSender:
         if response.reason:
             detail += f" {response.reason}"
         # No charset sniffing: push-service error bodies are short ASCII/JSON.
-        body = response.content[:_MAX_ERROR_BODY].decode("utf-8", "replace").strip()
+        body = response.body[:_MAX_ERROR_BODY].decode("utf-8", "replace").strip()
         if body:
             detail += f": {body}"
 

@@ -1,6 +1,8 @@
 """The channel providers against local fake vendor servers over HTTP (never a patched function), and SMS through a
 moto server: the card each vendor gets, access tokens cached, refreshed before expiry and fetched again once when
 refused, users the vendor does not know, rate limits held to, and a vendor that is down."""
+import socket
+
 import pytest
 import requests
 
@@ -133,7 +135,33 @@ def test_a_vendor_that_is_down_is_retried_later(vendor):
 def test_an_unreachable_vendor_is_retried_later():
     provider = DingTalkChannel(app_key="k", app_secret="s", agent_id="1", base_url="http://127.0.0.1:9", timeout=2)
     result = provider.send(_message())
-    assert (result.outcome, result.code) == ("retry", "network")
+    assert (result.outcome, result.code, result.error) == ("retry", "network", "network: ConnectionError")
+
+
+def test_a_vendor_slower_than_the_timeout_is_retried_later(vendor):
+    server, _, clock = vendor
+    make = {FakeDingTalk: _dingtalk, FakeWeCom: _wecom, FakeFeishu: _feishu}[type(server)]
+    server.delay = 0.5
+    result = make(server, clock, timeout=0.1).send(_message())
+    assert (result.outcome, result.code, result.error) == ("retry", "network", "network: ReadTimeout")
+
+
+def test_the_proxy_environment_is_honoured(vendor, monkeypatch):
+    server, _, clock = vendor
+    make = {FakeDingTalk: _dingtalk, FakeWeCom: _wecom, FakeFeishu: _feishu}[type(server)]
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead}")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{dead}")
+    result = make(server, clock).send(_message())
+    assert (result.outcome, result.error) == ("retry", "network: ProxyError")  # went to the (dead) proxy
+    assert server.requests == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    assert make(server, clock).send(_message()).ok
 
 
 def test_wrong_credentials_fail_without_retrying(servers):

@@ -3,6 +3,9 @@
 The fake push service here speaks https as ``push.example.net`` on 127.0.0.1; a resolver passed to the policy
 says where ``push.example.net`` points, so a test can move it (DNS rebinding) without touching the system's DNS.
 """
+import base64
+import socket
+import threading
 from datetime import timedelta
 
 import pytest
@@ -256,3 +259,79 @@ def test_a_certificate_for_another_name_is_still_refused(push, make_provider):
     (result,) = provider.send_many([PushMessage(ref=1, subscription=subscription, payload={})])
     assert result.outcome == "retry" and "SSLError" in result.error
     assert push.request_count == 0
+
+
+class ConnectProxy:
+    """A minimal https proxy: answers CONNECT, then relays bytes both ways; records each CONNECT's target and headers."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connects: list[tuple[str, dict[str, str]]] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        self.connects.append((target, headers))
+        host, _, port = target.rpartition(":")
+        upstream = socket.create_connection((host.strip("[]"), int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.listener.close()
+
+
+def test_through_an_https_proxy_the_tunnel_goes_to_the_checked_address(push, make_provider, monkeypatch):
+    """HTTPS_PROXY is honoured: the CONNECT names the checked address (not the name, which the proxy would resolve
+    itself), carries the proxy's credentials, and TLS inside the tunnel still verifies the name."""
+    proxy = ConnectProxy()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", f"http://relay:s3cret@127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("https_proxy", f"http://relay:s3cret@127.0.0.1:{proxy.port}")
+        provider = make_provider(EndpointPolicy(allow_private=True, resolver=Resolver({NAME: ["127.0.0.1"]})))
+        subs = [push.new_subscription() for _ in range(3)]
+
+        results = provider.send_many([PushMessage(ref=i, subscription=subs[i % 3], payload={"i": i}) for i in range(6)])
+
+        assert [r.outcome for r in results] == ["sent"] * 6
+        assert len(push.received) == 6 and set(push.sni_names) == {NAME}
+        assert proxy.connects and {target for target, _ in proxy.connects} == {f"127.0.0.1:{push.port}"}
+        expected = "Basic " + base64.b64encode(b"relay:s3cret").decode()
+        assert all(headers.get("proxy-authorization") == expected for _, headers in proxy.connects)
+    finally:
+        proxy.close()

@@ -515,6 +515,34 @@ def test_vapid_cache_expires_and_resigns(vapid_keys):
     assert cache.header("https://push.example") != first
 
 
+def _claims(header: str) -> dict:
+    token = header.split("t=", 1)[1].split(",", 1)[0]
+    return json.loads(b64d(token.split(".")[1]))
+
+
+def test_vapid_header_is_reused_then_signed_again_before_it_expires(vapid_keys):
+    """Injected clocks: reused while younger than max_age; signed afresh once it is max_age old, and also when its
+    exp comes within max_age on the wall clock though the monotonic clock says it is young (the wall clock jumped)."""
+    mono, wall = [1000.0], [1_800_000_000.0]
+    cache = VapidHeaderCache(Vapid.from_raw(vapid_keys[0].encode()), SUBJECT, max_age=600, exp_seconds=3600,
+                             monotonic=lambda: mono[0], wall=lambda: wall[0])
+    first = cache.header("https://push.example")
+    assert _claims(first)["exp"] == 1_800_000_000 + 3600
+    mono[0] += 599
+    wall[0] += 599
+    assert cache.header("https://push.example") == first  # 599 s old: reused
+    mono[0] += 1
+    wall[0] += 1
+    second = cache.header("https://push.example")  # 600 s old: signed again, with a later exp
+    assert second != first and _claims(second)["exp"] == 1_800_000_000 + 600 + 3600
+
+    wall[0] += 3600 - 600 - 1  # exp now 601 s away on the wall clock, monotonic unchanged
+    assert cache.header("https://push.example") == second
+    wall[0] += 1  # exp 600 s away: no longer used, though only 0 s old by the monotonic clock
+    third = cache.header("https://push.example")
+    assert third != second and _claims(third)["exp"] == int(wall[0]) + 3600
+
+
 def test_vapid_cache_is_thread_safe(vapid_keys):
     cache = VapidHeaderCache(Vapid.from_raw(vapid_keys[0].encode()), SUBJECT)
     audiences = [f"https://push{i}.example" for i in range(4)]
@@ -553,6 +581,36 @@ def test_connection_reuse(vapid_keys):
             s.send_many([message(subs[i % 20], ref=i) for i in range(100)])
             assert server.request_count == 300
             assert server.connection_count <= 16
+
+
+def test_a_redirect_is_the_answer_and_is_not_followed(push_server, sender):
+    other = push_server.new_subscription()
+    moved = push_server.new_subscription(behaviour=Respond(307, headers={"Location": other["endpoint"]}))
+    result = sender.send(message(moved))
+    assert (result.outcome, result.http_status) == ("failed", 307)
+    assert push_server.request_count == 1 and push_server.received == []
+
+
+def test_network_failures_are_named_as_before(vapid_keys, push_server, sender):
+    """The error texts stored on deliveries keep the names requests gave these failures."""
+    sub = push_server.new_subscription(behaviour=Respond(201, delay=1.0))
+    with WebPushSender(vapid_keys[0], SUBJECT, timeout=0.2, endpoint_policy=LOCAL) as quick:
+        assert quick.send(message(sub)).error == "network: ReadTimeout"
+    refused = push_server.new_subscription()
+    refused["endpoint"] = f"http://127.0.0.1:{_closed_port()}/push/x"
+    assert sender.send(message(refused)).error == "network: ConnectionError"
+
+
+def test_the_request_carries_the_web_push_headers(push_server, sender):
+    sub = push_server.new_subscription()
+    assert sender.send(message(sub, ttl=120, urgency="low", topic="wo-7")).outcome == "sent"
+    (received,) = push_server.received
+    headers = received.headers
+    assert headers["ttl"] == "120" and headers["urgency"] == "low" and headers["topic"] == "wo-7"
+    assert headers["content-encoding"] == "aes128gcm"
+    assert headers["host"] == push_server.origin.split("://", 1)[1]
+    assert headers["authorization"].startswith("vapid t=")
+    assert int(headers["content-length"]) == 86 + len(json.dumps({"title": "t", "body": "b"}, separators=(",", ":"))) + 17
 
 
 def test_results_come_back_in_input_order(push_server, sender):

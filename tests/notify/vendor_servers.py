@@ -37,6 +37,11 @@ class FakeVendor:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Each answer goes out in one write (flushed by handle_one_request), with no Nagle delay: written as
+            # headers, then body, the body waited for the client's delayed ACK, about 40 ms more per request than
+            # the vendor's latency (`delay`) says.
+            wbufsize = 64 * 1024
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass

@@ -1,8 +1,8 @@
 """SMS through Alibaba Cloud (阿里云短信服务, Dysmsapi ``SendSms``), for numbers in mainland China.
 
-Plain HTTP with the tuned session rather than the official SDK: ``alibabacloud_dysmsapi20170525`` is kept up, but it
-brings the Tea/Darabonba runtime with aiohttp, APScheduler, websocket-client, cryptography and a credentials chain
-(28 packages, about 9 MB of wheels) for one signed GET. The call is Aliyun's RPC style:
+Plain HTTP on urllib3 pools (``pushhttp.HttpPool``) rather than the official SDK: ``alibabacloud_dysmsapi20170525`` is
+kept up, but it brings the Tea/Darabonba runtime with aiohttp, APScheduler, websocket-client, cryptography and a
+credentials chain (28 packages, about 9 MB of wheels) for one signed GET. The call is Aliyun's RPC style:
 
 * ``GET https://dysmsapi.aliyuncs.com/?<parameters>&Signature=<signature>`` with the common parameters (``Format=JSON``,
   ``Version=2017-05-25``, ``AccessKeyId``, ``SignatureMethod=HMAC-SHA1``, ``SignatureVersion=1.0``,
@@ -97,8 +97,7 @@ class AliyunSmsChannel(VendorChannel):
 
     def post_message(self, token: str, message: ChannelMessage) -> None:
         number = aliyun_number(message.to, self.default_country)
-        response = self.session.request("GET", self.base_url + "/", params=self.signed_query(message, number),
-                                        timeout=self.timeout)
+        response = self.http.request("GET", self.base_url + "/", params=self.signed_query(message, number))
         if response.status_code >= 500:
             raise VendorError("retry", response.status_code, f"HTTP {response.status_code}")
         try:

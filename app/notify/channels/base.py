@@ -18,11 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-import requests
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
-from requests.adapters import HTTPAdapter
 
-from app.notify.pushhttp import PushSession
+from app.notify.pushhttp import HttpPool, HttpResponse, TransportError
 
 log = logging.getLogger("baton.channels")
 
@@ -119,10 +117,8 @@ class VendorChannel:
         self.max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
-        self.session = PushSession()  # env read once, no cookies, no redirects followed
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_workers, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        # Proxies and CA bundle from the environment, no retries, no redirects followed, no cookies.
+        self.http = HttpPool(maxsize=max_workers, timeout=timeout, num_pools=4)
         self.token = AccessToken(self._fetch_token, clock)
         self._limiter = Limiter(InMemoryBucket([Rate(per_minute or self.per_minute, Duration.MINUTE)]))
         self._paused_until = 0.0
@@ -180,10 +176,9 @@ class VendorChannel:
             log.log(level, "%s: ref=%r %s %s", self.name, message.ref, exc.code, exc.detail[:200])
             return ChannelResult(message.ref, exc.outcome, code=exc.code, error=exc.detail[:300] or None,
                                  retry_after=exc.retry_after)
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            return ChannelResult(message.ref, "retry", code="network", error=f"network: {type(exc).__name__}")
-        except requests.RequestException as exc:
-            return ChannelResult(message.ref, "retry", code="network", error=f"request: {type(exc).__name__}")
+        except TransportError as exc:  # named as requests named them: network: ConnectTimeout, request: InvalidURL
+            kind = "network" if exc.retry else "request"
+            return ChannelResult(message.ref, "retry", code="network", error=f"{kind}: {exc.name}")
         except Exception as exc:  # noqa: BLE001 - a vendor answering something unexpected must not stop the batch
             log.warning("%s: unexpected %s for ref=%r", self.name, type(exc).__name__, message.ref)
             return ChannelResult(message.ref, "failed", code="internal", error=f"internal_error: {type(exc).__name__}")
@@ -195,9 +190,10 @@ class VendorChannel:
 
     # -- helpers for subclasses ----------------------------------------------
 
-    def request_json(self, method: str, path: str, **kwargs) -> tuple[requests.Response, dict]:
-        """One call to the vendor; a 5xx or a body that is not JSON is the vendor being down (``retry``)."""
-        response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+    def request_json(self, method: str, path: str, **kwargs) -> tuple[HttpResponse, dict]:
+        """One call to the vendor (``params``, ``json``, ``headers``); a 5xx or a body that is not JSON is the vendor
+        being down (``retry``)."""
+        response = self.http.request(method, self.base_url + path, **kwargs)
         if response.status_code >= 500:
             raise VendorError("retry", response.status_code, f"HTTP {response.status_code}")
         try:

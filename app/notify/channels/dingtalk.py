@@ -1,7 +1,8 @@
 """DingTalk: a work notification from the company's own app, as an action card (钉钉 工作通知).
 
-Plain HTTP with the tuned session: DingTalk's Python SDK for this call (the old ``topapi`` "dingtalk-sdk") is not
-kept up, and ``alibabacloud-dingtalk`` covers only the new api.dingtalk.com APIs, not the work notification.
+Plain HTTP on urllib3 pools (``pushhttp.HttpPool``): DingTalk's Python SDK for this call (the old ``topapi``
+"dingtalk-sdk") is not kept up, and ``alibabacloud-dingtalk`` covers only the new api.dingtalk.com APIs, not the work
+notification.
 
 * ``GET /gettoken?appkey=&appsecret=`` -> ``{"errcode": 0, "access_token", "expires_in": 7200}``
 * ``POST /topapi/message/corpconversation/asyncsend_v2?access_token=`` with ``{"agent_id", "userid_list",

@@ -1,6 +1,6 @@
 """Feishu (飞书) / Lark: an interactive message card from the company's app (bot).
 
-Plain HTTP with the tuned session rather than ``lark-oapi``: the SDK does let the base URL be set
+Plain HTTP on urllib3 pools (``pushhttp.HttpPool``) rather than ``lark-oapi``: the SDK does let the base URL be set
 (``Client.builder().domain(...)``), but it weighs about 49 MB installed with httpx, websockets and pycryptodome
 (Lambda packages have a size limit), keeps tokens in a process-wide cache keyed by app id, and does not fetch a new
 token when Feishu refuses one (99991663), which is the behaviour needed here. The two calls are small.

@@ -1,7 +1,7 @@
 """WeCom (企业微信): an application message, as a text card.
 
-Plain HTTP with the tuned session: the Python clients (wechatpy's WeChatClient for WeCom) bring their own session and
-token storage and do not expose the expiry handling this needs; the two calls are small.
+Plain HTTP on urllib3 pools (``pushhttp.HttpPool``): the Python clients (wechatpy's WeChatClient for WeCom) bring
+their own session and token storage and do not expose the expiry handling this needs; the two calls are small.
 
 * ``GET /cgi-bin/gettoken?corpid=&corpsecret=`` -> ``{"errcode": 0, "access_token", "expires_in": 7200}``
 * ``POST /cgi-bin/message/send?access_token=`` ``{"touser", "msgtype": "textcard", "agentid", "textcard": {"title",
