@@ -104,7 +104,9 @@ def inbox(*, user: User, now: datetime, q: str = "", sort: str = "priority", pag
                "soonest_due": r[4]} for r in sorted(big, key=lambda r: (-int(r[5] or 0), r[4] is None, r[4] or now))]
     sort = sort if sort in SORTS else "priority"
     xmin = dialect() == "postgresql"
-    mine = _page(_page_of(False, sort, searched, None, xmin), params, now, xmin)
+    # A list the totals say is empty from this page on is not read.
+    offset = params["offset"]
+    mine = _page(_page_of(False, sort, searched, None, xmin), params, now, xmin) if totals["mine"] > offset else []
     if group:  # one step's offers, grouped or not (a group shrinks below the threshold as its offers are taken)
         template_key, _, step = group.partition(":")
         keep, pool_shown = "group", per_step.get(group, 0)
@@ -114,7 +116,7 @@ def inbox(*, user: User, now: datetime, q: str = "", sort: str = "priority", pag
         params["grouped"] = [(r.template_key, r.step) for r in big]
     else:
         keep, pool_shown = None, totals["pool"]
-    pool = _page(_page_of(True, sort, searched, keep, xmin), params, now, xmin)
+    pool = _page(_page_of(True, sort, searched, keep, xmin), params, now, xmin) if pool_shown > offset else []
     return {"mine": mine, "pool": pool, "totals": totals, "groups": groups, "pool_shown": pool_shown}
 
 

@@ -1,6 +1,22 @@
 """The inbox at scale (docs/design.md §15), on both databases: true totals, paging, sorting, search (Chinese too),
 and a flood of similar offers folded into one group, so a person's own normal work stays in sight."""
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from app.extensions import db
 from tests.conftest import assert_error
+
+
+@contextmanager
+def statements():
+    seen: list[str] = []
+    listener = lambda _c, _cur, statement, *_: statement == "BEGIN" or seen.append(statement)  # noqa: E731 (SQLite's own)
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 def _inbox(flow, login="cs.agent1", **query):
@@ -55,3 +71,26 @@ def test_search_totals_and_what_is_mine(flow):
     assert _inbox(flow, login="cs.agent2")["totals"] == {"mine": 0, "pool": 3}  # taken: off the colleague's list
     for bad in ({"sort": "random"}, {"per_page": 0}, {"per_page": 201}, {"page": 0}, {"q": "x" * 101}):
         assert_error(flow.client.get("/api/v1/tasks/inbox", query_string=bad, headers=flow.h("cs.agent1")), 422)
+
+
+def test_an_inbox_reads_only_the_lists_it_shows(flow, backend):
+    """Sign-in, the totals, and a page of each list the totals say has rows on that page; on PostgreSQL the pages
+    carry their template versions (no read of flow_templates)."""
+    _flood(flow, 2)
+    flow.h("cs.agent1")  # signed in before counting
+    _inbox(flow)  # the template versions are learnt once per process
+    with statements() as seen:
+        box = _inbox(flow)
+    assert box["totals"] == {"mine": 0, "pool": 2} and len(box["pool"]) == 2
+    # Sign-in, the totals, the pool's page (nothing is mine); on SQLite the page's template versions are read too.
+    assert len(seen) == 3 + (backend == "sqlite"), seen
+    task = flow.open_tasks(box["pool"][0]["work_order_id"], "contact")[0]
+    assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
+    with statements() as seen:
+        box = _inbox(flow)
+    assert box["totals"] == {"mine": 1, "pool": 1} and len(box["mine"]) == 1 and len(box["pool"]) == 1
+    assert len(seen) == 4 + (backend == "sqlite"), seen
+    with statements() as seen:
+        beyond = _inbox(flow, page=2, per_page=1)
+    assert beyond["totals"] == {"mine": 1, "pool": 1} and beyond["mine"] == [] and beyond["pool"] == []
+    assert len(seen) == 2, seen  # sign-in and the totals: neither list has a second page
