@@ -269,7 +269,7 @@ def claim(body, task_id):
 @blp.response(200, TaskSchema)
 def release(body, task_id):
     """Give a claimed pool task back."""
-    return _task_view(claims.release_task(user=current_user(), task_id=task_id, now=utcnow(), reason=body["reason"]))
+    return claims.release_and_present(user=current_user(), task_id=task_id, now=utcnow(), reason=body["reason"])
 
 
 @blp.route("/tasks/<int:task_id>/complete", methods=["POST"])

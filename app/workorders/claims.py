@@ -174,6 +174,15 @@ def _commit_keeping_loaded() -> None:
         session.expire_on_commit = keep
 
 
+def release_and_present(*, user: User, task_id: int, now: datetime, reason: str | None = None) -> dict:
+    """`release_task`, answered as the API shows a task: in one statement when it can be (fastpaths.release)."""
+    if dialect() == "postgresql":
+        view = fastpaths.release(user, task_id, now, reason)
+        if view is not None:
+            return view
+    return presenters.present_one(release_task(user=user, task_id=task_id, now=now, reason=reason), now)
+
+
 def release_task(*, user: User, task_id: int, now: datetime, reason: str | None = None) -> Task:
     """Give a claimed pool task back to the pool."""
     task, work_order, step = lock_task(user, task_id)

@@ -176,6 +176,56 @@ def claim(user: User, task_id: int, now: datetime, occurred_at: datetime | None,
 
 
 # --------------------------------------------------------------------------
+# Release: a pool task handed out by claiming given back by who holds it (`claims.release_task`): the work order
+# locked first, the task open again with nobody holding it, its offer open again to every candidate, the timeline.
+# A dispatched step's release also queues a hand-out (`handout.nudge`): those take the full rules.
+# --------------------------------------------------------------------------
+_RELEASABLE = _states(TASK_TRANSITIONS["release"][0])
+_RELEASED = TASK_TRANSITIONS["release"][1].value
+_RELEASE = text(f"""
+    WITH held AS (
+        SELECT flow_templates.id AS template_id, {XMIN} AS template_xmin, {_RETURNED_WORK_ORDER}
+        FROM tasks
+        JOIN work_orders ON work_orders.id = tasks.work_order_id
+        JOIN flow_templates ON flow_templates.id = work_orders.template_id
+        WHERE tasks.id = :task_id AND tasks.assignee_id = :user_id AND tasks.mode = 'pool' AND tasks.dispatch IS NULL
+        FOR UPDATE OF work_orders
+    ), released AS (
+        UPDATE tasks SET status = '{_RELEASED}', assignee_id = NULL, claimed_at = NULL, version = tasks.version + 1
+        FROM held
+        WHERE tasks.id = :task_id AND tasks.work_order_id = held.wo_id AND tasks.status IN ({_RELEASABLE})
+          AND tasks.assignee_id = :user_id AND tasks.mode = 'pool' AND tasks.dispatch IS NULL
+        RETURNING {_RETURNED_TASK}, held.template_id, held.template_xmin
+    ), reopened AS (
+        UPDATE task_candidates SET is_open = true FROM released WHERE task_candidates.task_id = released.id
+        RETURNING task_candidates.user_id
+    ), logged AS (
+        INSERT INTO timeline_events (work_order_id, task_id, kind, actor_id, at, occurred_at, details)
+        SELECT released.work_order_id, released.id, 'released', :user_id, :now, NULL,
+               jsonb_build_object('reason', CAST(:reason AS text))
+        FROM released
+    )
+    SELECT row_to_json(released) AS task, row_to_json(held) AS work_order,
+           (SELECT json_agg({_PERSON} ORDER BY users.id) FROM reopened JOIN users ON users.id = reopened.user_id) AS people
+    FROM released CROSS JOIN held
+""").bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def release(user: User, task_id: int, now: datetime, reason: str | None) -> dict | None:
+    """`claims.release_task` for a pool task handed out by claiming, answered as the API shows the task, in one
+    statement; None when the full rules must decide (nothing was written then; the work order's lock is held)."""
+    me = _me(user)
+    found = db.session.execute(_RELEASE, {"task_id": task_id, "user_id": me["id"], "now": now, "reason": reason}).first()
+    if found is None:
+        return None
+    row = _row(found.task)
+    template = running_version(row.template_id, row.template_xmin)
+    work_order = presenters.WorkOrderSummary(*(found.work_order[f"wo_{name}"] for name in _WORK_ORDER_COLUMNS))
+    db.session.commit()
+    return _answer(row, work_order, template, found.people or [], me, now)
+
+
+# --------------------------------------------------------------------------
 # Complete: the last live task of a work order's last unsettled step, held by whoever finishes it, with an outcome
 # and no form, on no business calendar and no dispatch: the task completed, its step completed, the
 # work order resolved and its creator told (`completion.complete_task`, then `engine.advance` and `engine.resolve`).

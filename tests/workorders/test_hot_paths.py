@@ -332,3 +332,98 @@ def test_a_use_case_reads_its_template_version_once(flow):
         assert flow.act(task["id"], "complete", "cs.agent1").status_code == 200
     reads = [s for s in seen if s.lstrip().startswith("SELECT flow_templates.id")]
     assert len(reads) <= 2, reads
+
+
+def test_a_release_answers_as_the_full_rules_do(flow, backend):
+    """Given back by who holds it: open again to every candidate, in one statement on PostgreSQL."""
+    _pool_template(flow)
+    wo = flow.create("hot", title="Crate 12", order_no="SO-12")
+    (task,) = wo["tasks"]
+    assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
+    assert flow.act(task["id"], "release", "cs.agent2").status_code == 403  # not theirs to give back
+    with statements() as seen:
+        response = flow.act(task["id"], "release", "cs.agent1", reason="wrong shelf")
+    assert response.status_code == 200, response.json
+    if backend == "postgresql":  # who signed in, the release
+        assert len(seen) <= 2, seen
+    db.session.expire_all()
+    row = db.session.get(Task, task["id"])
+    assert response.json == TaskSchema().dump(presenters.present_one(row, utcnow()))
+    assert (row.status, row.assignee_id, row.claimed_at, response.json["assignee"]) == ("open", None, None, None)
+    assert sorted(db.session.execute(select(TaskCandidate.user_id, TaskCandidate.is_open)
+                                     .where(TaskCandidate.task_id == task["id"])).all()) == \
+        sorted((flow.demo.uid(login), True) for login in ("cs.agent1", "cs.agent2"))
+    events = db.session.scalars(select(TimelineEvent).where(TimelineEvent.task_id == task["id"],
+                                                            TimelineEvent.kind == "released")).all()
+    assert [(e.actor_id, e.details) for e in events] == [(flow.demo.uid("cs.agent1"), {"reason": "wrong shelf"})]
+    assert db.session.execute(text("SELECT open FROM person_loads WHERE user_id = :u"),
+                              {"u": flow.demo.uid("cs.agent1")}).scalar() == 0  # the loads' triggers counted it
+    # Released again: refused as before (nobody holds it now); the colleague may take it.
+    again = flow.act(task["id"], "release", "cs.agent1")
+    assert again.status_code == 403 and again.json["error"]["code"] == "not_assignee", again.json
+    assert flow.act(task["id"], "claim", "cs.agent2").status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_release_writes_what_the_full_rules_write(app, flow):
+    """One rule, two writers: the few statements and `claims.release_task` leave the same rows and answer alike."""
+    from app.workorders import claims, fastpaths
+
+    _pool_template(flow)
+    now = utcnow()
+    versions.forget("hot")  # what this process remembers of an earlier test's template "hot"
+    lead = db.session.get(User, flow.demo.uid("lead.cs"))
+    tz = app.config["BUSINESS_TIMEZONE"]
+    body = {"template": "hot", "title": "Crate 13"}
+    tasks = [WorkOrderCreatedSchema().dump(fastpaths.create(dict(body), lead, lead.department_id, now, tz))["tasks"][0]
+             for _ in range(2)]  # at the same moment: the same rows
+    agent = lambda: db.session.get(User, flow.demo.uid("cs.agent1"))  # noqa: E731 (each commit expires it)
+    for task in tasks:
+        claims.claim_task(user=agent(), task_id=task["id"], now=now, max_skew=300)
+    db.session.commit()
+    fast = fastpaths.release(agent(), tasks[0]["id"], now, "later")
+    assert fast is not None  # the plain case takes the one statement
+    full = presenters.present_one(claims.release_task(user=agent(), task_id=tasks[1]["id"], now=now, reason="later"), now)
+    db.session.expire_all()
+    fast_rows, full_rows = (_snapshot(task["work_order_id"]) for task in tasks)
+    for rows in (fast_rows, full_rows):
+        rows.pop("told")
+    assert fast_rows == full_rows
+    answers = [TaskSchema().dump(answer) for answer in (fast, full)]
+    for answer in answers:
+        for key in ("id", "work_order_id"):
+            answer.pop(key)
+        answer["work_order"] = {k: v for k, v in answer["work_order"].items() if k not in ("id", "number")}
+    assert answers[0] == answers[1]
+
+
+def test_a_release_sent_from_several_devices_at_once_gives_the_task_back_once(app, flow):
+    devices, rounds = 4, 8
+    _pool_template(flow)
+    tasks = []
+    for i in range(rounds):
+        (task,) = flow.create("hot", title=f"give back {i}")["tasks"]
+        assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
+        tasks.append(task)
+    headers = flow.h("cs.agent1")
+    db.session.rollback()
+    barrier = threading.Barrier(devices)
+    results = [[None] * devices for _ in range(rounds)]
+
+    def device(k):
+        with racing.app_context():
+            client = racing.test_client()
+            for n, task in enumerate(tasks):
+                barrier.wait(timeout=120)
+                response = client.post(f"/api/v1/tasks/{task['id']}/release", headers=headers, json={})
+                results[n][k] = (response.status_code, (response.get_json().get("error") or {}).get("code"))
+            db.session.remove()
+
+    with racing_app(app, devices + 2) as racing, ThreadPoolExecutor(devices) as pool:
+        list(pool.map(device, range(devices)))
+    for n, task in enumerate(tasks):
+        assert sorted(results[n], key=str) == [(200, None)] + [(403, "not_assignee")] * (devices - 1), results[n]
+        kinds = db.session.scalars(select(TimelineEvent.kind).where(TimelineEvent.task_id == task["id"])).all()
+        assert kinds.count("released") == 1, kinds
+    assert db.session.execute(text("SELECT open FROM person_loads WHERE user_id = :u"),
+                              {"u": flow.demo.uid("cs.agent1")}).scalar() == 0
