@@ -2,7 +2,8 @@
 
 `service.create_work_order` (with the engine), `claims.claim_task` and `completion.complete_task` are the rules, for
 every case. Most commands are the plainest case of them: a work order whose router starts one plain pool step; a
-pool offer claimed; the last task of a work order's last step finished with an outcome and no form. For those, the same rules are planned once in Python from one read and written by one data-modifying
+pool offer claimed (and given back: `claims.release_task`); the last task of a work order's last step finished with
+an outcome and no form. For those, the same rules are planned once in Python from one read and written by one data-modifying
 statement (a CTE) whose guards restate every assumption of the plan, under the work order's lock: if anything
 differs (someone else was faster, a sibling task is still open, the task changed), the statement writes nothing and
 answers no row, and the full rules then decide and say exactly why (404, 403, 409 stay what they were). The answer
