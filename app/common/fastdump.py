@@ -90,6 +90,8 @@ def _compile(instance: ma.Schema) -> Callable[[object], dict]:
              "    out = {}"]
     for n, (name, field) in enumerate(instance.dump_fields.items()):
         key = field.data_key or name
+        if field.dump_default is not ma.missing:  # a missing attribute would be dumped as the default
+            raise TypeError(f"compile_dump: {name} has a dump_default")
         if isinstance(field, fields.Method):
             scope[f"m{n}"] = getattr(instance, field.serialize_method_name)
             lines.append(f"    out[{key!r}] = m{n}(obj)")

@@ -74,7 +74,10 @@ def test_what_it_cannot_do_alike_is_refused_when_compiled():
     class Custom(ma.Schema):
         value = ma.fields.Decimal()
 
-    for schema in (Hooked, Dotted, Custom):
+    class Defaulted(ma.Schema):
+        value = ma.fields.Integer(dump_default=0)
+
+    for schema in (Hooked, Dotted, Custom, Defaulted):
         with pytest.raises(TypeError):
             compile_dump(schema)
 
