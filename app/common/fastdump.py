@@ -120,26 +120,44 @@ def _compile(instance: ma.Schema) -> Callable[[object], dict]:
 
 
 def compiled_schema(schema: ma.Schema | type[ma.Schema]) -> ma.Schema | None:
-    """A copy of `schema` (an instance, or one made of a class) whose `dump` is its compiled dump; None when it does
-    not compile. The copy keeps every declaration, so the OpenAPI documents it as it documented the schema."""
+    """A copy of `schema` (an instance, or one made of a class) whose `dump` is its compiled dump, or its own when it
+    does not compile; None for a schema with `only` or `exclude`. The copy keeps every declaration, so the OpenAPI
+    documents it as it documented the schema. It compiles when it first dumps: a schema nested by name is found in
+    marshmallow's registry only once every module declaring schemas is imported."""
     instance = schema() if isinstance(schema, type) else schema
     if instance.only or instance.exclude:
         return None
-    try:
-        one = compile_dump(type(instance))
-    except TypeError:
-        return None
     fast = copy.copy(instance)
-    if instance.many:
-        fast.dump = lambda obj, *, many=None: [one(item) for item in obj]
-    else:
-        fast.dump = lambda obj, *, many=None: [one(item) for item in obj] if many else one(obj)
+    fast.dump = _CompiledDump(fast)
     return fast
 
 
+class _CompiledDump:
+    """A schema instance's `dump(obj, many=None)`, compiled on the first call (its own dump if it does not compile)."""
+
+    def __init__(self, schema: ma.Schema):
+        self.schema, self.one = schema, None
+
+    def compiled(self) -> Callable[[object], dict] | None:
+        if self.one is None:
+            try:
+                self.one = compile_dump(type(self.schema))
+            except TypeError:
+                self.one = False  # a dump hook or a field type it does not know: the schema's own dump, always
+        return self.one or None
+
+    def __call__(self, obj, *, many: bool | None = None):
+        one = self.compiled()
+        if one is None:
+            return type(self.schema).dump(self.schema, obj, many=many)
+        if self.schema.many if many is None else many:
+            return [one(item) for item in obj]
+        return one(obj)
+
+
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint, answering `response(status, Schema)` with the schema's compiled dump when it has
-    one (`compiled_schema`), and loading `arguments(Schema)` with one instance of the schema."""
+    """flask-smorest's Blueprint, answering `response(status, Schema)` with the schema's compiled dump when it
+    compiles (`compiled_schema`), and loading `arguments(Schema)` with one instance of the schema."""
 
     def arguments(self, schema, **kwargs):
         # webargs makes a new instance of a schema class for every request it parses; one instance loads them all.

@@ -99,10 +99,30 @@ def test_a_schema_nested_in_itself_compiles_and_dumps_the_whole_tree():
 
 def test_a_blueprint_answers_with_the_compiled_dump_of_one_or_many():
     one, many = compiled_schema(Sample), compiled_schema(Sample(many=True))
-    assert one.dump(SAMPLES[1]) == Sample().dump(SAMPLES[1]) and one.dump is not Sample().dump
+    assert one.dump(SAMPLES[1]) == Sample().dump(SAMPLES[1]) and one.dump.compiled() is not None
     assert many.dump(SAMPLES) == Sample(many=True).dump(SAMPLES)
     assert one.dump(SAMPLES, many=True) == Sample().dump(SAMPLES, many=True)
     assert compiled_schema(Sample(only=("count",))) is None  # answered by the schema itself
+
+
+def test_a_schema_that_does_not_compile_answers_with_its_own_dump():
+    class Priced(ma.Schema):
+        price = ma.fields.Decimal(as_string=True)
+
+    fast = compiled_schema(Priced)
+    assert fast.dump({"price": "1.50"}) == {"price": "1.50"} and fast.dump.compiled() is None
+
+
+def test_a_schema_nested_by_a_name_declared_later_compiles_when_it_first_dumps():
+    class Shelf(ma.Schema):
+        crate = ma.fields.Nested("LaterCrate")
+
+    fast = compiled_schema(Shelf)  # as a blueprint module declares it, before the name is known
+
+    class LaterCrate(ma.Schema):
+        label = ma.fields.String()
+
+    assert fast.dump({"crate": {"label": "A1"}}) == {"crate": {"label": "A1"}} and fast.dump.compiled() is not None
 
 
 def test_every_api_blueprint_compiles_its_answers(app):
