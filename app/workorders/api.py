@@ -299,7 +299,8 @@ def return_(body, task_id):
 @blp.response(200, TaskSchema)
 def transfer(body, task_id):
     """Hand a task to someone else."""
-    return _task_view(handoffs.transfer_task(user=current_user(), task_id=task_id, to_user=body["to_user"], now=utcnow(), reason=body["reason"]))
+    return handoffs.transfer_and_present(user=current_user(), task_id=task_id, to_user=body["to_user"], now=utcnow(),
+                                         reason=body["reason"])
 
 
 @blp.route("/tasks/<int:task_id>/candidates", methods=["POST"])

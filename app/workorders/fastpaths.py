@@ -2,7 +2,8 @@
 
 `service.create_work_order` (with the engine), `claims.claim_task` and `completion.complete_task` are the rules, for
 every case. Most commands are the plainest case of them: a work order whose router starts one plain pool step; a
-pool offer claimed (and given back: `claims.release_task`); the last task of a work order's last step finished with
+pool offer claimed (and given back: `claims.release_task`); a task handed on by its holder
+(`handoffs.transfer_task`); the last task of a work order's last step finished with
 an outcome and no form. For those, the same rules are planned once in Python from one read and written by one data-modifying
 statement (a CTE) whose guards restate every assumption of the plan, under the work order's lock: if anything
 differs (someone else was faster, a sibling task is still open, the task changed), the statement writes nothing and
@@ -16,7 +17,7 @@ of the rules there changes them here.
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from sqlalchemy import Boolean, bindparam, text
+from sqlalchemy import Boolean, bindparam, select, text
 
 from app.common.bulk import dialect
 from app.common.models import JSONType, UTCDateTime
@@ -29,6 +30,7 @@ from app.flows.timing import due_at as step_due_at
 from app.flows.timing import timer_plan
 from app.flows.versions import CURRENT_GUARD, XMIN, current_version, forget, running_version
 from app.notify.service import Reader, notify_many
+from app.org.duty import on_duty_at
 from app.org.models import User
 from app.workorders import presenters, service
 from app.workorders.dispatch import dispatch_of
@@ -96,6 +98,9 @@ def _answer(row, work_order: presenters.WorkOrderSummary, template, people: list
     view["assignee"] = named.get(row.assignee_id, me if row.assignee_id == me["id"] else None)
     view["candidate_people"] = list(named.values())
     return view
+
+
+_PEOPLE = User.__table__
 
 
 def _me(user: User) -> dict:
@@ -224,6 +229,82 @@ def release(user: User, task_id: int, now: datetime, reason: str | None) -> dict
     work_order = presenters.WorkOrderSummary(*(found.work_order[f"wo_{name}"] for name in _WORK_ORDER_COLUMNS))
     db.session.commit()
     return _answer(row, work_order, template, found.people or [], me, now)
+
+
+# --------------------------------------------------------------------------
+# Transfer: a task handed on by who holds it to someone active and on duty (`handoffs.transfer_task`): the work
+# order locked first, the task claimed by the new holder, the new holder a candidate (closed, as the offer is), their
+# department taking part, the timeline; then they are told. A lead moving someone else's task, or a person named by
+# login, takes the full rules.
+# --------------------------------------------------------------------------
+_TRANSFERABLE = _states(TASK_TRANSITIONS["transfer"][0])
+_TRANSFERRED = TASK_TRANSITIONS["transfer"][1].value
+_TRANSFER = text(f"""
+    WITH held AS (
+        SELECT flow_templates.id AS template_id, {XMIN} AS template_xmin, {_RETURNED_WORK_ORDER}
+        FROM tasks
+        JOIN work_orders ON work_orders.id = tasks.work_order_id
+        JOIN flow_templates ON flow_templates.id = work_orders.template_id
+        WHERE tasks.id = :task_id AND tasks.assignee_id = :user_id
+        FOR UPDATE OF work_orders
+    ), moved AS (
+        UPDATE tasks SET assignee_id = :to_user, status = '{_TRANSFERRED}', claimed_at = :now, version = tasks.version + 1
+        FROM held
+        WHERE tasks.id = :task_id AND tasks.work_order_id = held.wo_id AND tasks.status IN ({_TRANSFERABLE})
+          AND tasks.assignee_id = :user_id
+        RETURNING {_RETURNED_TASK}, held.template_id, held.template_xmin
+    ), closed AS (
+        UPDATE task_candidates SET is_open = false FROM moved WHERE task_candidates.task_id = moved.id
+        RETURNING task_candidates.user_id
+    ), added AS (
+        INSERT INTO task_candidates (task_id, user_id, is_open, added_at)
+        SELECT moved.id, :to_user, false, :now FROM moved
+        WHERE NOT EXISTS (SELECT 1 FROM task_candidates
+                          WHERE task_candidates.task_id = moved.id AND task_candidates.user_id = :to_user)
+        RETURNING task_candidates.user_id
+    ), joined AS (
+        INSERT INTO work_order_departments (work_order_id, department_id)
+        SELECT moved.work_order_id, CAST(:to_department AS integer) FROM moved WHERE CAST(:to_department AS integer) IS NOT NULL
+        ON CONFLICT DO NOTHING
+    ), logged AS (
+        INSERT INTO timeline_events (work_order_id, task_id, kind, actor_id, at, occurred_at, details)
+        SELECT moved.work_order_id, moved.id, 'transferred', :user_id, :now, NULL,
+               jsonb_build_object('from_user', CAST(:user_id AS integer), 'to_user', CAST(:to_user AS integer),
+                                  'reason', CAST(:reason AS text))
+        FROM moved
+    )
+    SELECT row_to_json(moved) AS task, row_to_json(held) AS work_order,
+           (SELECT json_agg({_PERSON} ORDER BY users.id)
+            FROM (SELECT user_id FROM closed UNION SELECT user_id FROM added) AS offered
+            JOIN users ON users.id = offered.user_id) AS people
+    FROM moved CROSS JOIN held
+""").bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def transfer(user: User, task_id: int, to_user: int | str, now: datetime, reason: str | None) -> dict | None:
+    """`handoffs.transfer_task` by the task's holder to someone named by id, answered as the API shows the task: the
+    new holder read (active, on duty by the one rule), the transfer in one statement, their notification. None when
+    the full rules must decide (nothing was written then)."""
+    if not isinstance(to_user, int) or to_user == user.id:
+        return None
+    target = db.session.execute(select(_PEOPLE.c.active, _PEOPLE.c.department_id, on_duty_at(now, _PEOPLE).label("on_duty"))
+                                .where(_PEOPLE.c.id == to_user)).first()
+    if target is None or not target.active or not target.on_duty:
+        return None  # the full rules say who is unknown, inactive or off duty
+    me = _me(user)
+    found = db.session.execute(_TRANSFER, {"task_id": task_id, "user_id": me["id"], "to_user": to_user, "now": now,
+                                           "to_department": target.department_id, "reason": reason}).first()
+    if found is None:
+        return None
+    row = _row(found.task)
+    template = running_version(row.template_id, row.template_xmin)
+    work_order = presenters.WorkOrderSummary(*(found.work_order[f"wo_{name}"] for name in _WORK_ORDER_COLUMNS))
+    people = found.people or []
+    notify_many([{"user_ids": [to_user], "kind": "task.transferred", "about": {"task_id": row.id},
+                  "params": {"number": work_order.number, **step_words(template.step(row.step)), "title": work_order.title},
+                  "priority": work_order.priority}], now, readers=[_reader(p) for p in people if p["id"] == to_user])
+    db.session.commit()
+    return _answer(row, work_order, template, people, me, now)
 
 
 # --------------------------------------------------------------------------

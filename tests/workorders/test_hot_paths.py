@@ -427,3 +427,109 @@ def test_a_release_sent_from_several_devices_at_once_gives_the_task_back_once(ap
         assert kinds.count("released") == 1, kinds
     assert db.session.execute(text("SELECT open FROM person_loads WHERE user_id = :u"),
                               {"u": flow.demo.uid("cs.agent1")}).scalar() == 0
+
+
+def test_a_transfer_answers_as_the_full_rules_do(flow, backend):
+    """Handed on by who holds it to someone who was not offered it (another department): they hold it, are a
+    candidate, their department takes part, they are told; on PostgreSQL in four statements."""
+    _pool_template(flow)
+    wo = flow.create("hot", title="Crate 14", order_no="SO-14")
+    (task,) = wo["tasks"]
+    assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
+    driver = flow.demo.uid("driver.li")
+    refused = flow.act(task["id"], "transfer", "cs.agent2", to_user=driver)
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "lead_required"
+    unknown = flow.act(task["id"], "transfer", "cs.agent1", to_user=2_000_000)
+    assert unknown.status_code == 422 and unknown.json["error"]["details"] == {"to_user": ["does not exist or is inactive"]}
+    flow.h("cs.agent1")  # signed in before counting
+    with statements() as seen:
+        response = flow.act(task["id"], "transfer", "cs.agent1", to_user=driver, reason="he is at the dock")
+    assert response.status_code == 200, response.json
+    if backend == "postgresql":  # who signed in, who takes it, the transfer, their notification
+        assert len(seen) <= 4, seen
+    db.session.expire_all()
+    row = db.session.get(Task, task["id"])
+    assert response.json == TaskSchema().dump(presenters.present_one(row, utcnow()))
+    assert (row.status, row.assignee_id, response.json["assignee"]["id"]) == ("claimed", driver, driver)
+    assert sorted(db.session.execute(select(TaskCandidate.user_id, TaskCandidate.is_open)
+                                     .where(TaskCandidate.task_id == task["id"])).all()) == \
+        sorted([(flow.demo.uid("cs.agent1"), False), (flow.demo.uid("cs.agent2"), False), (driver, False)])
+    assert flow.demo.dept("DLV-SH") in db.session.scalars(
+        select(WorkOrderDepartment.department_id).where(WorkOrderDepartment.work_order_id == wo["id"])).all()
+    (event,) = db.session.scalars(select(TimelineEvent).where(TimelineEvent.task_id == task["id"],
+                                                                TimelineEvent.kind == "transferred")).all()
+    assert (event.actor_id, event.details) == (flow.demo.uid("cs.agent1"), {
+        "from_user": flow.demo.uid("cs.agent1"), "to_user": driver, "reason": "he is at the dock"})
+    told = db.session.scalars(select(Notification).where(Notification.kind == "task.transferred")).all()
+    assert [n.user_id for n in told] == [driver] and told[0].url == f"/#/task/{task['id']}"
+    loads = dict(db.session.execute(text("SELECT user_id, open FROM person_loads")).all())
+    assert (loads.get(flow.demo.uid("cs.agent1")), loads.get(driver)) == (0, 1)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_transfer_writes_what_the_full_rules_write(app, flow):
+    """One rule, two writers: the few statements and `handoffs.transfer_task` leave the same rows and answer alike."""
+    from app.workorders import claims, fastpaths, handoffs
+
+    _pool_template(flow)
+    now = utcnow()
+    versions.forget("hot")  # what this process remembers of an earlier test's template "hot"
+    lead = db.session.get(User, flow.demo.uid("lead.cs"))
+    tz = app.config["BUSINESS_TIMEZONE"]
+    body = {"template": "hot", "title": "Crate 15"}
+    tasks = [WorkOrderCreatedSchema().dump(fastpaths.create(dict(body), lead, lead.department_id, now, tz))["tasks"][0]
+             for _ in range(2)]  # at the same moment: the same rows
+    agent = lambda: db.session.get(User, flow.demo.uid("cs.agent1"))  # noqa: E731 (each commit expires it)
+    driver = flow.demo.uid("driver.li")
+    for task in tasks:
+        claims.claim_task(user=agent(), task_id=task["id"], now=now, max_skew=300)
+    db.session.commit()
+    fast = fastpaths.transfer(agent(), tasks[0]["id"], driver, now, "dock")
+    assert fast is not None  # the plain case takes the few statements
+    full = presenters.present_one(handoffs.transfer_task(user=agent(), task_id=tasks[1]["id"], to_user=driver, now=now,
+                                                         reason="dock"), now)
+    db.session.expire_all()
+    fast_rows, full_rows = (_snapshot(task["work_order_id"]) for task in tasks)
+    assert fast_rows["told"] and fast_rows == full_rows
+    answers = [TaskSchema().dump(answer) for answer in (fast, full)]
+    for answer in answers:
+        for key in ("id", "work_order_id"):
+            answer.pop(key)
+        answer["work_order"] = {k: v for k, v in answer["work_order"].items() if k not in ("id", "number")}
+    assert answers[0] == answers[1]
+
+
+def test_a_transfer_sent_from_several_devices_at_once_hands_the_task_on_once(app, flow):
+    """The holder's phone and tablet handing the same task to different people at the same moment: one wins; the
+    others find it is no longer theirs (a lead could still move it: 403 lead_required, as the full rules say)."""
+    devices, rounds = 3, 6
+    _pool_template(flow)
+    tasks = []
+    for i in range(rounds):
+        (task,) = flow.create("hot", title=f"hand on {i}")["tasks"]
+        assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
+        tasks.append(task)
+    headers = flow.h("cs.agent1")
+    targets = [flow.demo.uid(login) for login in ("driver.li", "driver.wang", "driver.chen")]
+    db.session.rollback()
+    barrier = threading.Barrier(devices)
+    results = [[None] * devices for _ in range(rounds)]
+
+    def device(k):
+        with racing.app_context():
+            client = racing.test_client()
+            for n, task in enumerate(tasks):
+                barrier.wait(timeout=120)
+                response = client.post(f"/api/v1/tasks/{task['id']}/transfer", headers=headers, json={"to_user": targets[k]})
+                results[n][k] = (response.status_code, (response.get_json().get("error") or {}).get("code"))
+            db.session.remove()
+
+    with racing_app(app, devices + 2) as racing, ThreadPoolExecutor(devices) as pool:
+        list(pool.map(device, range(devices)))
+    for n, task in enumerate(tasks):
+        assert sorted(results[n], key=str) == [(200, None)] + [(403, "lead_required")] * (devices - 1), results[n]
+        events = db.session.scalars(select(TimelineEvent).where(TimelineEvent.task_id == task["id"],
+                                                                TimelineEvent.kind == "transferred")).all()
+        winner = targets[[r[0] for r in results[n]].index(200)]
+        assert [e.details["to_user"] for e in events] == [winner]
+        assert db.session.get(Task, task["id"]).assignee_id == winner
