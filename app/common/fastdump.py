@@ -13,6 +13,7 @@ Every API blueprint is this module's `Blueprint`: a response schema that compile
 one that does not with its own; either way it is the schema that documents the answer.
 """
 import copy
+import threading
 from collections.abc import Callable, Mapping
 
 import flask_smorest
@@ -65,19 +66,23 @@ def compile_dump(schema: ma.Schema | type[ma.Schema]) -> Callable[[object], dict
     of an object once, and the field's conversion inline where it is a builtin (int, str, isoformat)."""
     instance = schema() if isinstance(schema, type) else schema
     cls = type(instance)
-    if cls in _COMPILING:  # a schema nested in itself (a tree): the function it is becoming, found when called
-        slot = _COMPILING[cls]
-        return lambda obj: slot[0](obj)
-    _COMPILING[cls] = []
-    try:
-        dump = _compile(instance)
-    finally:
-        late = _COMPILING.pop(cls)
-    late.append(dump)
-    return dump
+    with _LOCK:  # one compilation at a time (answers compile on their first request, in any thread)
+        if cls in _COMPILING:  # a schema nested in itself (a tree): the function it is becoming, found when called
+            slot = _COMPILING[cls]
+            return lambda obj: slot[0](obj)
+        _COMPILING[cls] = []
+        try:
+            dump = _compile(instance)
+        finally:
+            late = _COMPILING.pop(cls)
+        late.append(dump)
+        return dump
 
 
-_COMPILING: dict[type, list] = {}  # the schemas being compiled, each with where its function will be
+# The schemas being compiled, each with where its function will be. Only the thread holding the (reentrant) lock
+# reads or writes it, so a schema another thread is compiling is never mistaken for one nested in itself.
+_COMPILING: dict[type, list] = {}
+_LOCK = threading.RLock()
 
 
 def _compile(instance: ma.Schema) -> Callable[[object], dict]:
@@ -141,9 +146,10 @@ class _CompiledDump:
     def compiled(self) -> Callable[[object], dict] | None:
         if self.one is None:
             try:
-                self.one = compile_dump(type(self.schema))
+                one = compile_dump(type(self.schema))
             except TypeError:
-                self.one = False  # a dump hook or a field type it does not know: the schema's own dump, always
+                one = False  # a dump hook or a field type it does not know: the schema's own dump, always
+            self.one = one  # set once whole: another thread sees None (and compiles too) or the function
         return self.one or None
 
     def __call__(self, obj, *, many: bool | None = None):

@@ -1,5 +1,8 @@
 """A compiled dump answers exactly what its schema's dump answers, and refuses what it cannot do alike."""
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -157,3 +160,28 @@ def test_a_real_inbox_dumps_as_its_schema_does(client, auth, demo):
         for got, want in zip(answer[part], expected[part]):
             assert got == want, {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
     assert answer == expected
+
+
+def test_answers_first_dumped_by_many_threads_at_once_are_all_whole():
+    """Answers compile on their first request, in whichever threads serve it: a schema another thread is compiling
+    is waited for, never taken for a schema nested in itself."""
+    class Leaf(ma.Schema):
+        name = ma.fields.String()
+
+    def slow_leaf():  # resolving the nested schema takes a moment: the other threads arrive meanwhile
+        time.sleep(0.05)
+        return Leaf()
+
+    class Trunk(ma.Schema):
+        leaf = ma.fields.Nested(slow_leaf)
+
+    threads = 6
+    fast = [compiled_schema(Trunk) for _ in range(threads)]
+    barrier = threading.Barrier(threads)
+
+    def first_dump(k):
+        barrier.wait(timeout=10)
+        return fast[k].dump({"leaf": {"name": "A1"}})
+
+    with ThreadPoolExecutor(threads) as pool:
+        assert list(pool.map(first_dump, range(threads))) == [{"leaf": {"name": "A1"}}] * threads
