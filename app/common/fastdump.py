@@ -65,8 +65,12 @@ def compile_dump(schema: ma.Schema | type[ma.Schema]) -> Callable[[object], dict
     The function is generated as straight-line Python, one statement per field: reading an attribute of a dict or
     of an object once, and the field's conversion inline where it is a builtin (int, str, isoformat)."""
     instance = schema() if isinstance(schema, type) else schema
+    if instance.only or instance.exclude or instance.many:  # before the cache: its function dumps the whole class
+        raise TypeError("compile_dump: only, exclude and many are not supported")
     cls = type(instance)
     with _LOCK:  # one compilation at a time (answers compile on their first request, in any thread)
+        if cls in _COMPILED:
+            return _COMPILED[cls]
         if cls in _COMPILING:  # a schema nested in itself (a tree): the function it is becoming, found when called
             slot = _COMPILING[cls]
             return lambda obj: slot[0](obj)
@@ -76,12 +80,14 @@ def compile_dump(schema: ma.Schema | type[ma.Schema]) -> Callable[[object], dict
         finally:
             late = _COMPILING.pop(cls)
         late.append(dump)
+        _COMPILED[cls] = dump
         return dump
 
 
 # The schemas being compiled, each with where its function will be. Only the thread holding the (reentrant) lock
 # reads or writes it, so a schema another thread is compiling is never mistaken for one nested in itself.
 _COMPILING: dict[type, list] = {}
+_COMPILED: dict[type, Callable[[object], dict]] = {}  # a schema class's dump, compiled once per process
 _LOCK = threading.RLock()
 
 
