@@ -11,6 +11,7 @@ from app.notify.dispatch import dispatch_pending
 from app.notify.reach import dispatch_channels
 from app.quality.holds import deliver_sales_events
 from app.quality.recall import run_pending_recalls
+from app.workorders.dispatch import prune_sets
 from app.workorders.handback import hand_back_absent
 from app.workorders.handout import hand_out_waiting
 from app.workorders.shiftend import hand_over_ended_shifts
@@ -57,6 +58,7 @@ def run_all_once(*, now: datetime, config, deadline: float | None = None) -> dic
         "sales_events_delivered": deliver_sales_events(now=now, publish=_sales_channel(config)),
         "idempotency_pruned": idempotency.prune_expired(now=now),
         "login_throttles_pruned": prune_login_throttles(now=now, window=config["LOGIN_FAILURE_WINDOW_SECONDS"]),
+        "dispatch_sets_pruned": prune_sets(),
         "tasks_handed_back_off_duty": hand_back_absent(now=now, after=timedelta(minutes=config.get("OFF_DUTY_HANDBACK_MINUTES", 60))),
     }
     # Last: the metrics read model feeds dashboards, which can wait behind work people are waiting for. A bounded

@@ -19,7 +19,7 @@ thousands) and the hand-out job (`app.workorders.handout`: offers that waited). 
   the index (template, load, turn, person) for least loaded and (template, person) for round robin, a few seats at
   a time, only as far as the first candidates on duty with room: a decision among 10,000 candidates reads a
   handful of rows. A big set is seated once (every member given a seat of the template; `dispatch_pointers.seated`
-  remembers it), so the walk misses nobody;
+  remembers it), so the walk misses nobody; sets no template remembers are dropped by `prune_sets`;
 - it decides in memory, so a batch of decisions costs a few reads, and `assign` writes them set-based.
 
 Lock order: a writer holds its work order before it asks the desk (creation, completion, a claim); the job
@@ -33,9 +33,9 @@ from datetime import datetime, timezone
 from heapq import heapify, heappop, heappush, heapreplace
 from typing import NamedTuple
 
-from sqlalchemy import Float, Integer, any_, bindparam, exists, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import Float, Integer, any_, bindparam, delete, exists, func, insert, literal, select, text, tuple_, update
 
-from app.common.bulk import IdArray, among_ids, chunks, dialect, insert_rows, rows_table, upsert
+from app.common.bulk import IdArray, among_ids, chunks, dialect, in_list, insert_rows, rows_table, upsert
 from app.extensions import db
 from app.org.duty import on_duty_at
 from app.org.models import User
@@ -373,6 +373,24 @@ def _walk(template_key: str, now: datetime, digest: str, capacity: int | None, a
     return (select(_SEAT.c.user_id, _SEAT.c.load, _SEAT.c.held, _SEAT.c.given_at)
             .join(_USERS, _USERS.c.id == _SEAT.c.user_id)
             .where(_SEAT.c.template_key == template_key, member, eligible))
+
+
+def prune_sets() -> int:
+    """Drop the stored candidate sets no template remembers as seated (`dispatch_pointers.seated` keeps the last
+    SEATED_KEPT of each; a set seated by a transaction that then rolled back is remembered by none); answers how many.
+
+    A desk stores a new set in a transaction of its own, committed at once, and names it in its pointer row only when
+    its own transaction commits. On PostgreSQL the pointers are therefore locked against change while this runs
+    (`SHARE ROW EXCLUSIVE`: desks wait for the moment it takes, readers do not), which also waits for every desk
+    holding one: a set being seated is never taken for garbage. Commits."""
+    if dialect() == "postgresql":
+        db.session.execute(text("LOCK TABLE dispatch_pointers IN SHARE ROW EXCLUSIVE MODE"))
+    remembered = {digest for (seated,) in db.session.execute(select(_POINTER.c.seated)) for digest in seated or []}
+    gone = sorted(set(db.session.scalars(select(_SET.c.digest).distinct())) - remembered)
+    for batch in chunks(gone):
+        db.session.execute(delete(_SET).where(in_list(_SET.c.digest, batch)))
+    db.session.commit()
+    return len(gone)
 
 
 def _seat_everyone(template_key: str, people: list[int], digest: str) -> bool:

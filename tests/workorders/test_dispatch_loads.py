@@ -2,6 +2,8 @@
 through them: the rows always agree with a recount of the tasks, whoever wrote the tasks, and a walked decision is
 the decision a whole read makes."""
 import random
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -17,8 +19,9 @@ from app.workorders.dispatch import NEVER_GIVEN, Desk, Offer, decide
 from app.workorders.handback import hand_back
 from app.workorders.handoffs import transfer_task
 from app.workorders.handout import hand_out_waiting
-from app.workorders.models import DispatchSeat, PersonLoad, Task, TaskLoadChange, TaskStatus
+from app.workorders.models import DispatchSeat, DispatchSet, PersonLoad, Task, TaskLoadChange, TaskStatus
 from app.workorders.service import cancel_work_order
+from tests.conftest import racing_app
 from tests.workorders.test_dispatch import T0, TZ, _create, _people, _template
 
 
@@ -254,3 +257,65 @@ def test_the_migration_counts_the_loads_so_far_and_installs_the_triggers(fresh_u
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
+
+
+# --- stored candidate sets ------------------------------------------------------------------------------------------
+
+
+def _stored(digest: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(DispatchSet).where(DispatchSet.digest == digest))
+
+
+def test_sets_no_template_remembers_are_pruned(app):
+    people = sorted(_people(3, prefix="set"), key=lambda p: p.id)
+    ids = [p.id for p in people]
+    desk = Desk("sets", T0)
+    assert dispatch._seat_everyone("sets", ids, "kept-digest")
+    desk.seated = ["kept-digest"]
+    desk.save()
+    db.session.commit()
+    assert dispatch._seat_everyone("sets", ids[:2], "forgotten")  # seated by a transaction that never named it
+    db.session.commit()
+    assert (_stored("kept-digest"), _stored("forgotten")) == (3, 2)
+    assert dispatch.prune_sets() == 1
+    assert (_stored("kept-digest"), _stored("forgotten")) == (3, 0)
+    assert dispatch.prune_sets() == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_set_being_seated_is_not_pruned(app):
+    """A desk stores its new set at once but names it in its pointer only when it commits: a prune meanwhile waits
+    for it (without the pointers' lock it deleted the set, and the desk committed a name with no members)."""
+    people = sorted(_people(3, prefix="seat"), key=lambda p: p.id)
+    ids = [p.id for p in people]
+    db.session.commit()
+    stored, release, pruned = threading.Event(), threading.Event(), []
+
+    def desk_seating():
+        with racing.app_context():
+            desk = Desk("seating", T0)  # the template's pointer row, locked for this transaction
+            assert dispatch._seat_everyone("seating", ids, "being-seated")  # committed at once, on its own
+            stored.set()
+            release.wait(timeout=30)
+            desk.seated = ["being-seated"]
+            desk.save()
+            db.session.commit()
+            db.session.remove()
+
+    def prune():
+        with racing.app_context():
+            stored.wait(timeout=30)
+            pruned.append(dispatch.prune_sets())
+            db.session.remove()
+
+    with racing_app(app, 4) as racing:
+        threads = [threading.Thread(target=desk_seating), threading.Thread(target=prune)]
+        for thread in threads:
+            thread.start()
+        stored.wait(timeout=30)
+        time.sleep(0.5)  # the prune has had its chance to run
+        assert pruned == []  # it waits for the desk
+        release.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert pruned == [0] and _stored("being-seated") == 3
