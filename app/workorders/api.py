@@ -51,8 +51,6 @@ from app.workorders.storage import ALLOWED_TYPES
 from app.workorders.storage import from_config as storage_from_config
 
 blp = Blueprint("workorders", __name__, url_prefix="/api/v1", description="Work orders and tasks")
-# The answers phones fetch all day, dumped by their schemas compiled once (app/common/fastdump.py); the schemas
-# still document them.
 
 
 def _skew() -> int:
