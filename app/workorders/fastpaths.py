@@ -103,6 +103,14 @@ def _answer(row, work_order: presenters.WorkOrderSummary, template, people: list
 _PEOPLE = User.__table__
 
 
+def _task_of(found) -> tuple[SimpleNamespace, object, presenters.WorkOrderSummary]:
+    """The task a task command's statement answered (`task` and `work_order` as JSON objects), with its template
+    version (from memory) and its work order as an answer shows it."""
+    row = _row(found.task)
+    template = running_version(row.template_id, row.template_xmin)
+    return row, template, presenters.WorkOrderSummary(*(found.work_order[f"wo_{name}"] for name in _WORK_ORDER_COLUMNS))
+
+
 def _me(user: User) -> dict:
     """Who acts, read before a commit expires `user`."""
     return {"id": user.id, "name": user.name, "login": user.login}
@@ -169,9 +177,7 @@ def claim(user: User, task_id: int, now: datetime, occurred_at: datetime | None,
                                         "untrusted": not trusted, "occurred_at": occurred_at}).first()
     if found is None:
         return None
-    row = _row(found.task)
-    template = running_version(row.template_id, row.template_xmin)
-    work_order = presenters.WorkOrderSummary(*(found.work_order[f"wo_{name}"] for name in _WORK_ORDER_COLUMNS))
+    row, template, work_order = _task_of(found)
     people = found.people or []
     others = [p for p in people if p["id"] != me["id"] and p["active"]]
     notify_many([{"user_ids": [p["id"] for p in others], "kind": "task.taken", "about": {"task_id": row.id},
@@ -188,15 +194,23 @@ def claim(user: User, task_id: int, now: datetime, occurred_at: datetime | None,
 # --------------------------------------------------------------------------
 _RELEASABLE = _states(TASK_TRANSITIONS["release"][0])
 _RELEASED = TASK_TRANSITIONS["release"][1].value
-_RELEASE = text(f"""
-    WITH held AS (
+
+
+def _held(condition: str) -> str:
+    """The CTE `held`: the work order of the caller's task `:task_id` (held by `:user_id`, and `condition`), locked
+    as every writer locks it, with its template version and the columns an answer shows."""
+    return f"""held AS (
         SELECT flow_templates.id AS template_id, {XMIN} AS template_xmin, {_RETURNED_WORK_ORDER}
         FROM tasks
         JOIN work_orders ON work_orders.id = tasks.work_order_id
         JOIN flow_templates ON flow_templates.id = work_orders.template_id
-        WHERE tasks.id = :task_id AND tasks.assignee_id = :user_id AND tasks.mode = 'pool' AND tasks.dispatch IS NULL
+        WHERE tasks.id = :task_id AND tasks.assignee_id = :user_id AND {condition}
         FOR UPDATE OF work_orders
-    ), released AS (
+    )"""
+
+
+_RELEASE = text(f"""
+    WITH {_held("tasks.mode = 'pool' AND tasks.dispatch IS NULL")}, released AS (
         UPDATE tasks SET status = '{_RELEASED}', assignee_id = NULL, claimed_at = NULL, version = tasks.version + 1
         FROM held
         WHERE tasks.id = :task_id AND tasks.work_order_id = held.wo_id AND tasks.status IN ({_RELEASABLE})
@@ -224,9 +238,7 @@ def release(user: User, task_id: int, now: datetime, reason: str | None) -> dict
     found = db.session.execute(_RELEASE, {"task_id": task_id, "user_id": me["id"], "now": now, "reason": reason}).first()
     if found is None:
         return None
-    row = _row(found.task)
-    template = running_version(row.template_id, row.template_xmin)
-    work_order = presenters.WorkOrderSummary(*(found.work_order[f"wo_{name}"] for name in _WORK_ORDER_COLUMNS))
+    row, template, work_order = _task_of(found)
     db.session.commit()
     return _answer(row, work_order, template, found.people or [], me, now)
 
@@ -240,14 +252,7 @@ def release(user: User, task_id: int, now: datetime, reason: str | None) -> dict
 _TRANSFERABLE = _states(TASK_TRANSITIONS["transfer"][0])
 _TRANSFERRED = TASK_TRANSITIONS["transfer"][1].value
 _TRANSFER = text(f"""
-    WITH held AS (
-        SELECT flow_templates.id AS template_id, {XMIN} AS template_xmin, {_RETURNED_WORK_ORDER}
-        FROM tasks
-        JOIN work_orders ON work_orders.id = tasks.work_order_id
-        JOIN flow_templates ON flow_templates.id = work_orders.template_id
-        WHERE tasks.id = :task_id AND tasks.assignee_id = :user_id
-        FOR UPDATE OF work_orders
-    ), moved AS (
+    WITH {_held("true")}, moved AS (
         UPDATE tasks SET assignee_id = :to_user, status = '{_TRANSFERRED}', claimed_at = :now, version = tasks.version + 1
         FROM held
         WHERE tasks.id = :task_id AND tasks.work_order_id = held.wo_id AND tasks.status IN ({_TRANSFERABLE})
@@ -296,9 +301,7 @@ def transfer(user: User, task_id: int, to_user: int | str, now: datetime, reason
                                            "to_department": target.department_id, "reason": reason}).first()
     if found is None:
         return None
-    row = _row(found.task)
-    template = running_version(row.template_id, row.template_xmin)
-    work_order = presenters.WorkOrderSummary(*(found.work_order[f"wo_{name}"] for name in _WORK_ORDER_COLUMNS))
+    row, template, work_order = _task_of(found)
     people = found.people or []
     notify_many([{"user_ids": [to_user], "kind": "task.transferred", "about": {"task_id": row.id},
                   "params": {"number": work_order.number, **step_words(template.step(row.step)), "title": work_order.title},

@@ -164,38 +164,52 @@ def test_a_task_with_a_form_or_a_stale_version_takes_the_full_rules(flow):
 
 # SQLite's BEGIN IMMEDIATE serialises every transaction, so only PostgreSQL races for real.
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_a_completion_sent_from_several_devices_at_once_finishes_the_work_order_once(app, flow, auth):
-    """The same person's phone and tablet (and a retry) finishing the same last task at the same moment."""
-    devices, rounds = 6, 12
+def _claimed_tasks(flow, rounds: int, title: str) -> list[dict]:
+    """`rounds` plain work orders whose one task cs.agent1 holds."""
     _pool_template(flow)
     tasks = []
     for i in range(rounds):
-        (task,) = flow.create("hot", title=f"race {i}")["tasks"]
+        (task,) = flow.create("hot", title=f"{title} {i}")["tasks"]
         assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
         tasks.append(task)
+    return tasks
+
+
+def _at_once(app, flow, tasks: list[dict], action: str, bodies: list[dict]) -> list[list[tuple]]:
+    """cs.agent1's devices (one thread and connection each, one body each) sending `action` for each task at the
+    same moment: per task, each device's (status, error code)."""
     headers = flow.h("cs.agent1")
     db.session.rollback()
+    devices = len(bodies)
     barrier = threading.Barrier(devices)
-    results = [[None] * devices for _ in range(rounds)]
+    results = [[None] * devices for _ in tasks]
 
     def device(k):
         with racing.app_context():
             client = racing.test_client()
             for n, task in enumerate(tasks):
                 barrier.wait(timeout=120)
-                response = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=headers, json={"outcome": "done"})
+                response = client.post(f"/api/v1/tasks/{task['id']}/{action}", headers=headers, json=bodies[k])
                 results[n][k] = (response.status_code, (response.get_json().get("error") or {}).get("code"))
             db.session.remove()
 
     with racing_app(app, devices + 2) as racing, ThreadPoolExecutor(devices) as pool:
         list(pool.map(device, range(devices)))
+    return results
+
+
+def test_a_completion_sent_from_several_devices_at_once_finishes_the_work_order_once(app, flow, auth):
+    """The same person's phone and tablet (and a retry) finishing the same last task at the same moment."""
+    devices = 6
+    tasks = _claimed_tasks(flow, 12, "race")
+    results = _at_once(app, flow, tasks, "complete", [{"outcome": "done"}] * devices)
     for n, task in enumerate(tasks):
         assert sorted(r[0] for r in results[n]) == [200] + [409] * (devices - 1), results[n]
         assert {r[1] for r in results[n] if r[0] == 409} == {"task_completed"}
         kinds = db.session.scalars(select(TimelineEvent.kind).where(TimelineEvent.work_order_id == task["work_order_id"])).all()
         assert (kinds.count("completed"), kinds.count("step_completed"), kinds.count("resolved")) == (1, 1, 1), kinds
     told = db.session.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "work_order.resolved"))
-    assert told == rounds
+    assert told == len(tasks)
 
 
 def _snapshot(wo_id: int) -> dict:
@@ -334,6 +348,41 @@ def test_a_use_case_reads_its_template_version_once(flow):
     assert len(reads) <= 2, reads
 
 
+def _agent(flow) -> User:
+    return db.session.get(User, flow.demo.uid("cs.agent1"))  # read again: each commit expires it
+
+
+def _twins_claimed(app, flow, now) -> list[dict]:
+    """Two plain work orders opened at the same moment and claimed by cs.agent1 at `now`: the same rows but ids."""
+    from app.workorders import claims, fastpaths
+
+    _pool_template(flow)
+    versions.forget("hot")  # what this process remembers of an earlier test's template "hot"
+    lead = db.session.get(User, flow.demo.uid("lead.cs"))
+    body, tz = {"template": "hot", "title": "Twins"}, app.config["BUSINESS_TIMEZONE"]
+    tasks = [WorkOrderCreatedSchema().dump(fastpaths.create(dict(body), lead, lead.department_id, now, tz))["tasks"][0]
+             for _ in range(2)]
+    for task in tasks:
+        claims.claim_task(user=_agent(flow), task_id=task["id"], now=now, max_skew=300)
+    db.session.commit()
+    return tasks
+
+
+def _same_rows_and_answers(tasks: list[dict], fast: dict, full: dict) -> dict:
+    """The twins, one acted on by a fast path and one by the full rules, left the same rows (answered: the fast
+    one's) and got the same answer."""
+    db.session.expire_all()
+    fast_rows, full_rows = (_snapshot(task["work_order_id"]) for task in tasks)
+    assert fast_rows == full_rows
+    answers = [TaskSchema().dump(answer) for answer in (fast, full)]
+    for answer in answers:
+        for key in ("id", "work_order_id"):
+            answer.pop(key)
+        answer["work_order"] = {k: v for k, v in answer["work_order"].items() if k not in ("id", "number")}
+    assert answers[0] == answers[1]
+    return fast_rows
+
+
 def test_a_release_answers_as_the_full_rules_do(flow, backend):
     """Given back by who holds it: open again to every candidate, in one statement on PostgreSQL."""
     _pool_template(flow)
@@ -369,58 +418,18 @@ def test_a_release_writes_what_the_full_rules_write(app, flow):
     """One rule, two writers: the few statements and `claims.release_task` leave the same rows and answer alike."""
     from app.workorders import claims, fastpaths
 
-    _pool_template(flow)
     now = utcnow()
-    versions.forget("hot")  # what this process remembers of an earlier test's template "hot"
-    lead = db.session.get(User, flow.demo.uid("lead.cs"))
-    tz = app.config["BUSINESS_TIMEZONE"]
-    body = {"template": "hot", "title": "Crate 13"}
-    tasks = [WorkOrderCreatedSchema().dump(fastpaths.create(dict(body), lead, lead.department_id, now, tz))["tasks"][0]
-             for _ in range(2)]  # at the same moment: the same rows
-    agent = lambda: db.session.get(User, flow.demo.uid("cs.agent1"))  # noqa: E731 (each commit expires it)
-    for task in tasks:
-        claims.claim_task(user=agent(), task_id=task["id"], now=now, max_skew=300)
-    db.session.commit()
-    fast = fastpaths.release(agent(), tasks[0]["id"], now, "later")
+    tasks = _twins_claimed(app, flow, now)
+    fast = fastpaths.release(_agent(flow), tasks[0]["id"], now, "later")
     assert fast is not None  # the plain case takes the one statement
-    full = presenters.present_one(claims.release_task(user=agent(), task_id=tasks[1]["id"], now=now, reason="later"), now)
-    db.session.expire_all()
-    fast_rows, full_rows = (_snapshot(task["work_order_id"]) for task in tasks)
-    for rows in (fast_rows, full_rows):
-        rows.pop("told")
-    assert fast_rows == full_rows
-    answers = [TaskSchema().dump(answer) for answer in (fast, full)]
-    for answer in answers:
-        for key in ("id", "work_order_id"):
-            answer.pop(key)
-        answer["work_order"] = {k: v for k, v in answer["work_order"].items() if k not in ("id", "number")}
-    assert answers[0] == answers[1]
+    full = presenters.present_one(claims.release_task(user=_agent(flow), task_id=tasks[1]["id"], now=now, reason="later"), now)
+    _same_rows_and_answers(tasks, fast, full)
 
 
 def test_a_release_sent_from_several_devices_at_once_gives_the_task_back_once(app, flow):
-    devices, rounds = 4, 8
-    _pool_template(flow)
-    tasks = []
-    for i in range(rounds):
-        (task,) = flow.create("hot", title=f"give back {i}")["tasks"]
-        assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
-        tasks.append(task)
-    headers = flow.h("cs.agent1")
-    db.session.rollback()
-    barrier = threading.Barrier(devices)
-    results = [[None] * devices for _ in range(rounds)]
-
-    def device(k):
-        with racing.app_context():
-            client = racing.test_client()
-            for n, task in enumerate(tasks):
-                barrier.wait(timeout=120)
-                response = client.post(f"/api/v1/tasks/{task['id']}/release", headers=headers, json={})
-                results[n][k] = (response.status_code, (response.get_json().get("error") or {}).get("code"))
-            db.session.remove()
-
-    with racing_app(app, devices + 2) as racing, ThreadPoolExecutor(devices) as pool:
-        list(pool.map(device, range(devices)))
+    devices = 4
+    tasks = _claimed_tasks(flow, 8, "give back")
+    results = _at_once(app, flow, tasks, "release", [{}] * devices)
     for n, task in enumerate(tasks):
         assert sorted(results[n], key=str) == [(200, None)] + [(403, "not_assignee")] * (devices - 1), results[n]
         kinds = db.session.scalars(select(TimelineEvent.kind).where(TimelineEvent.task_id == task["id"])).all()
@@ -469,63 +478,26 @@ def test_a_transfer_answers_as_the_full_rules_do(flow, backend):
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_a_transfer_writes_what_the_full_rules_write(app, flow):
     """One rule, two writers: the few statements and `handoffs.transfer_task` leave the same rows and answer alike."""
-    from app.workorders import claims, fastpaths, handoffs
+    from app.workorders import fastpaths, handoffs
 
-    _pool_template(flow)
     now = utcnow()
-    versions.forget("hot")  # what this process remembers of an earlier test's template "hot"
-    lead = db.session.get(User, flow.demo.uid("lead.cs"))
-    tz = app.config["BUSINESS_TIMEZONE"]
-    body = {"template": "hot", "title": "Crate 15"}
-    tasks = [WorkOrderCreatedSchema().dump(fastpaths.create(dict(body), lead, lead.department_id, now, tz))["tasks"][0]
-             for _ in range(2)]  # at the same moment: the same rows
-    agent = lambda: db.session.get(User, flow.demo.uid("cs.agent1"))  # noqa: E731 (each commit expires it)
+    tasks = _twins_claimed(app, flow, now)
     driver = flow.demo.uid("driver.li")
-    for task in tasks:
-        claims.claim_task(user=agent(), task_id=task["id"], now=now, max_skew=300)
-    db.session.commit()
-    fast = fastpaths.transfer(agent(), tasks[0]["id"], driver, now, "dock")
+    fast = fastpaths.transfer(_agent(flow), tasks[0]["id"], driver, now, "dock")
     assert fast is not None  # the plain case takes the few statements
-    full = presenters.present_one(handoffs.transfer_task(user=agent(), task_id=tasks[1]["id"], to_user=driver, now=now,
+    full = presenters.present_one(handoffs.transfer_task(user=_agent(flow), task_id=tasks[1]["id"], to_user=driver, now=now,
                                                          reason="dock"), now)
-    db.session.expire_all()
-    fast_rows, full_rows = (_snapshot(task["work_order_id"]) for task in tasks)
-    assert fast_rows["told"] and fast_rows == full_rows
-    answers = [TaskSchema().dump(answer) for answer in (fast, full)]
-    for answer in answers:
-        for key in ("id", "work_order_id"):
-            answer.pop(key)
-        answer["work_order"] = {k: v for k, v in answer["work_order"].items() if k not in ("id", "number")}
-    assert answers[0] == answers[1]
+    rows = _same_rows_and_answers(tasks, fast, full)
+    assert (driver, "task.transferred") in [told[:2] for told in rows["told"]]
 
 
 def test_a_transfer_sent_from_several_devices_at_once_hands_the_task_on_once(app, flow):
     """The holder's phone and tablet handing the same task to different people at the same moment: one wins; the
     others find it is no longer theirs (a lead could still move it: 403 lead_required, as the full rules say)."""
-    devices, rounds = 3, 6
-    _pool_template(flow)
-    tasks = []
-    for i in range(rounds):
-        (task,) = flow.create("hot", title=f"hand on {i}")["tasks"]
-        assert flow.act(task["id"], "claim", "cs.agent1").status_code == 200
-        tasks.append(task)
-    headers = flow.h("cs.agent1")
+    tasks = _claimed_tasks(flow, 6, "hand on")
     targets = [flow.demo.uid(login) for login in ("driver.li", "driver.wang", "driver.chen")]
-    db.session.rollback()
-    barrier = threading.Barrier(devices)
-    results = [[None] * devices for _ in range(rounds)]
-
-    def device(k):
-        with racing.app_context():
-            client = racing.test_client()
-            for n, task in enumerate(tasks):
-                barrier.wait(timeout=120)
-                response = client.post(f"/api/v1/tasks/{task['id']}/transfer", headers=headers, json={"to_user": targets[k]})
-                results[n][k] = (response.status_code, (response.get_json().get("error") or {}).get("code"))
-            db.session.remove()
-
-    with racing_app(app, devices + 2) as racing, ThreadPoolExecutor(devices) as pool:
-        list(pool.map(device, range(devices)))
+    devices = len(targets)
+    results = _at_once(app, flow, tasks, "transfer", [{"to_user": target} for target in targets])
     for n, task in enumerate(tasks):
         assert sorted(results[n], key=str) == [(200, None)] + [(403, "lead_required")] * (devices - 1), results[n]
         events = db.session.scalars(select(TimelineEvent).where(TimelineEvent.task_id == task["id"],
