@@ -12,7 +12,7 @@ import warnings
 
 import pytest
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app import create_app
 from app.extensions import db
@@ -315,3 +315,19 @@ def racing_app(app, connections: int):
     finally:
         with racing.app_context():
             db.engine.dispose()
+
+
+@contextmanager
+def statements():
+    """The SQL statements sent while the block runs (SQLite's BEGIN [IMMEDIATE], sent as a statement, left out)."""
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_):
+        if not statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)

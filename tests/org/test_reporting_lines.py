@@ -1,6 +1,6 @@
 """The reporting line and the stand-ins, one rule (app/org/lines.py) for the engine, the sweep and the fallback."""
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from app.common.clock import utcnow
 from app.extensions import db
@@ -11,6 +11,7 @@ from app.org.lines import People
 from app.org.models import User
 from app.workorders.models import Task, TaskCandidate
 from app.workorders.service import create_work_order
+from tests.conftest import statements
 
 PASSWORD = "violet-harbour-71"
 
@@ -70,14 +71,8 @@ def test_an_inactive_manager_is_passed_like_one_who_is_away(line):
 def test_a_whole_line_and_its_delegates_are_read_in_one_statement(line):
     """Four levels up and a chain of delegates: one recursive read, however long the lines (it was one per level)."""
     away("d1", delegate=line["d2"], ids=line)
-    statements = []
-    listener = lambda _c, _cur, statement, *_: statements.append(statement)  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with statements() as reads:
         people = People([line["staff"]], now=utcnow())
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    reads = [s for s in statements if not s.startswith("BEGIN")]  # SQLite's transaction start is sent as a statement
     assert len(reads) == 1, reads
     assert {line[k] for k in ("staff", "m1", "m2", "m3", "d1", "d2")} <= set(people.rows)
 

@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app import create_app
 from app.auth.service import issue_token
@@ -16,7 +16,7 @@ from app.flows.models import FlowTemplate
 from app.notify.models import Notification
 from app.workorders import engine
 from app.workorders.models import Task, TaskCandidate, TimelineEvent, WorkOrder
-from tests.conftest import FAST_HASH, assert_error
+from tests.conftest import FAST_HASH, assert_error, statements
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -116,15 +116,10 @@ def test_a_thousand_items_open_in_a_few_statements_and_the_answers_page_the_task
     items = [{"label": f"bin {i}", "assignees": {"departments": [wh1 if i % 2 else wh2]}} if i % 3 else f"plain {i}"
              for i in range(1000)]
     headers = flow.h("admin")
-    statements = []
-    listener = lambda *args: statements.append(1)  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with statements() as sent:
         created = flow.client.post("/api/v1/work-orders", headers=headers, json={"template": "fe", "title": "big", "data": {"items": items}})
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
     assert created.status_code == 201, created.json
-    assert len(statements) < 60, len(statements)  # one ORM object per row took over 10,000
+    assert len(sent) < 60, len(sent)  # one ORM object per row took over 10,000
     body = created.json
     assert len(body["tasks"]) == 100 and body["tasks_total"] == 1000
     assert [t["instance"] for t in body["tasks"]] == list(range(100))

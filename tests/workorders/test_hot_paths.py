@@ -1,11 +1,10 @@
 """The hot paths a phone hits all day answer exactly as the full rules do, in the few statements they promise."""
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from app.common.clock import utcnow
 from app.extensions import db
@@ -16,18 +15,7 @@ from app.org.models import User
 from app.workorders import presenters
 from app.workorders.models import Task, TaskCandidate, TimelineEvent, Timer, WorkOrder, WorkOrderDepartment, WorkOrderStep
 from app.workorders.schemas import TaskSchema, WorkOrderCreatedSchema
-from tests.conftest import racing_app
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-    listener = lambda _c, _cur, statement, *_: seen.append(statement)  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
+from tests.conftest import racing_app, statements
 
 
 def _pool_template(flow, key="hot", title="Pick it"):

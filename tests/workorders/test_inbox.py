@@ -1,22 +1,6 @@
 """The inbox at scale (docs/design.md §15), on both databases: true totals, paging, sorting, search (Chinese too),
 and a flood of similar offers folded into one group, so a person's own normal work stays in sight."""
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
-from app.extensions import db
-from tests.conftest import assert_error
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-    listener = lambda _c, _cur, statement, *_: statement == "BEGIN" or seen.append(statement)  # noqa: E731 (SQLite's own)
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
+from tests.conftest import assert_error, statements
 
 
 def _inbox(flow, login="cs.agent1", **query):

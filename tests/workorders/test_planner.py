@@ -5,12 +5,12 @@ tests/quality/test_recall.py compares what they store); here, what it decides an
 """
 from types import SimpleNamespace
 
-from sqlalchemy import event
 
 from app.common.clock import utcnow
 from app.extensions import db
 from app.org.models import User
 from app.workorders.planner import ActivationPlanner
+from tests.conftest import statements
 
 
 def _work_order(demo, data):
@@ -39,20 +39,12 @@ def test_planning_many_work_orders_costs_the_queries_of_their_distinct_specs(app
     """A recall plans one step for thousands of work orders: resolutions are remembered, not repeated."""
     step = {"key": "call", "mode": "pool", "assignees": {"from_data": "agent"}}
     agents = [demo.uid("cs.agent1"), demo.uid("cs.agent2")]
-    statements = []
-
-    def count(*_args, **_kwargs):
-        statements.append(1)
-
     work_orders = [_work_order(demo, {"agent": agents[i % 2]}) for i in range(202)]
     planner = ActivationPlanner(now=utcnow())
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements() as sent:
         planner.plan(work_order=work_orders[0], step=step)
         planner.plan(work_order=work_orders[1], step=step)
-        after_two = len(statements)
+        after_two = len(sent)
         plans = [planner.plan(work_order=w, step=step) for w in work_orders[2:]]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    assert after_two > 0 and len(statements) == after_two  # 200 more work orders, not one more query
+    assert after_two > 0 and len(sent) == after_two  # 200 more work orders, not one more query
     assert [p[0].members for p in plans[:2]] == [[agents[0]], [agents[1]]]
