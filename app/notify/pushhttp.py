@@ -160,30 +160,14 @@ class HttpPool:
                 method, target, body=body, headers=headers, retries=self._retries, redirect=False,
                 assert_same_host=False, timeout=self._timeout, preload_content=False, decode_content=False,
             )
-        except (ProtocolError, OSError) as exc:
-            raise TransportError("ConnectionError", retry=True) from exc
         except MaxRetryError as exc:
-            raise _transport_error(exc.reason) from exc
-        except ClosedPoolError as exc:
-            raise TransportError("ConnectionError", retry=True) from exc
-        except ProxyError as exc:
-            raise TransportError("ProxyError", retry=True) from exc
-        except SSLError as exc:
-            raise TransportError("SSLError", retry=True) from exc
-        except ReadTimeoutError as exc:
-            raise TransportError("ReadTimeout", retry=True) from exc
-        except urllib3.exceptions.HTTPError as exc:  # InvalidHeader and the like: sending again will not help
-            raise TransportError(type(exc).__name__, retry=False) from exc
+            raise _named(exc.reason, _RETRIES_EXHAUSTED, TransportError("ConnectionError", retry=True)) from exc
+        except (OSError, urllib3.exceptions.HTTPError) as exc:  # anything else (InvalidHeader...): sending again won't help
+            raise _named(exc, _WHILE_SENDING, TransportError(type(exc).__name__, retry=False)) from exc
         try:
             data = response.read(decode_content=True)
-        except ProtocolError as exc:
-            raise TransportError("ChunkedEncodingError", retry=True) from exc
-        except DecodeError as exc:
-            raise TransportError("ContentDecodingError", retry=True) from exc
-        except ReadTimeoutError as exc:
-            raise TransportError("ConnectionError", retry=True) from exc
-        except SSLError as exc:
-            raise TransportError("SSLError", retry=True) from exc
+        except _WHILE_READING_CAUGHT as exc:
+            raise _named(exc, _WHILE_READING) from exc
         finally:
             response.release_conn()
         return HttpResponse(response.status, response.reason, response.headers, data)
@@ -233,17 +217,33 @@ def _encode_params(params: Mapping[str, Any] | None) -> str | None:
     return urlencode(pairs, doseq=True)
 
 
-def _transport_error(reason: Exception | None) -> TransportError:
-    """What requests made of urllib3's MaxRetryError, by its reason."""
-    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
-        return TransportError("ConnectTimeout", retry=True)
-    if isinstance(reason, ResponseError):
-        return TransportError("RetryError", retry=False)
-    if isinstance(reason, ProxyError):
-        return TransportError("ProxyError", retry=True)
-    if isinstance(reason, SSLError):
-        return TransportError("SSLError", retry=True)
-    return TransportError("ConnectionError", retry=True)
+# What requests named each urllib3 failure and whether sending again may help, the first kind that matches: the
+# reason of a MaxRetryError, a failure while sending, and one while reading the answer.
+_RETRIES_EXHAUSTED = (
+    (NewConnectionError, "ConnectionError", True),  # before ConnectTimeoutError, which it subclasses
+    (ConnectTimeoutError, "ConnectTimeout", True),
+    (ResponseError, "RetryError", False),
+    (ProxyError, "ProxyError", True),
+    (SSLError, "SSLError", True),
+)
+_WHILE_SENDING = (
+    ((ProtocolError, OSError, ClosedPoolError), "ConnectionError", True),
+    (ProxyError, "ProxyError", True),
+    (SSLError, "SSLError", True),
+    (ReadTimeoutError, "ReadTimeout", True),
+)
+_WHILE_READING = (
+    (ProtocolError, "ChunkedEncodingError", True),
+    (DecodeError, "ContentDecodingError", True),
+    (ReadTimeoutError, "ConnectionError", True),
+    (SSLError, "SSLError", True),
+)
+_WHILE_READING_CAUGHT = tuple(kind for kind, _, _ in _WHILE_READING)
+
+
+def _named(error: BaseException | None, table: tuple, otherwise: TransportError | None = None) -> TransportError:
+    """`error` as the first row of `table` it is an instance of names it; `otherwise` when none does."""
+    return next((TransportError(name, retry=retry) for kind, name, retry in table if isinstance(error, kind)), otherwise)
 
 
 class PushPool(HttpPool):
