@@ -58,6 +58,14 @@ def among_ids(column, ids):
     return column.in_(ids)
 
 
+def among_bound_ids(column, name: str, dialect_name: str):
+    """`among_ids` for a statement built once (per dialect) and run many times: the ids are bound at execution, as
+    `name`: one array on PostgreSQL, an expanded list on SQLite."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(name, type_=IdArray()))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def in_list(column, values):
     """`column IN (values)` for ids or text; on PostgreSQL `= ANY(:array)`, one parameter however long the list."""
     values = list(values)

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import functools
 
-from sqlalchemy import any_, bindparam, select
+from sqlalchemy import bindparam, select
 
-from app.common.bulk import IdArray, dialect
+from app.common.bulk import among_bound_ids, dialect
 from app.common.types import UTCDateTime
 from app.extensions import db
 from app.org.duty import MAX_SHIFT, on_duty_at
@@ -19,13 +19,11 @@ from app.org.models import User
 
 
 @functools.cache
-def _reach(postgresql: bool):
+def _reach(dialect_name: str):
     """People with everyone up their lines and down their delegate chains, and whether each is on duty at :now: built
     once per dialect (building it costs more than running it)."""
     people = User.__table__
-    ids = bindparam("ids", type_=IdArray())
-    start = select(people.c.id, people.c.manager_id, people.c.delegate_id).where(
-        people.c.id == any_(ids) if postgresql else people.c.id.in_(bindparam("ids", expanding=True)))
+    start = select(people.c.id, people.c.manager_id, people.c.delegate_id).where(among_bound_ids(people.c.id, "ids", dialect_name))
     reach = start.cte("reach", recursive=True)
     above = people.alias("above")
     reach = reach.union(select(above.c.id, above.c.manager_id, above.c.delegate_id).join(
@@ -63,8 +61,7 @@ class People:
         wanted = {u for u in user_ids if u and u not in self.rows}
         if not wanted:
             return
-        postgresql = dialect() == "postgresql"
-        for row in db.session.execute(_reach(postgresql), {
+        for row in db.session.execute(_reach(dialect()), {
             "ids": list(wanted), "now": self.now, "earliest": self.now - MAX_SHIFT,
         }):
             self.rows.setdefault(row.id, row)

@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Float, Integer, any_, bindparam, delete, exists, func, insert, literal, select, text, tuple_, update
 
-from app.common.bulk import IdArray, among_ids, chunks, dialect, in_list, insert_rows, rows_table, upsert
+from app.common.bulk import IdArray, among_bound_ids, among_ids, chunks, dialect, in_list, insert_rows, rows_table, upsert
 from app.extensions import db
 from app.org.duty import on_duty_at
 from app.org.models import User
@@ -342,13 +342,6 @@ class Desk:
         self._start, self._seated_start, self._given = dict(self.last_given), list(self.seated), {}
 
 
-def _people(column, name: str = "people"):
-    """`column` among the ids of the parameter `name`: one array on PostgreSQL, an expanded list on SQLite."""
-    if dialect() == "postgresql":
-        return column == any_(bindparam(name, type_=IdArray()))
-    return column.in_(bindparam(name, expanding=True))
-
-
 def _seats_query(template_key: str, now: datetime):
     """Each of the ids in `people`: on duty at `now` or not (their switch and shifts, `app.org.duty`), open load, open
     load of the template, last turn (one statement, by primary keys)."""
@@ -356,7 +349,7 @@ def _seats_query(template_key: str, now: datetime):
             .select_from(_USERS)
             .outerjoin(_PERSON, _PERSON.c.user_id == _USERS.c.id)
             .outerjoin(_SEAT, (_SEAT.c.template_key == template_key) & (_SEAT.c.user_id == _USERS.c.id))
-            .where(_people(_USERS.c.id)))
+            .where(among_bound_ids(_USERS.c.id, "people", dialect())))
 
 
 def _walk(template_key: str, now: datetime, digest: str, capacity: int | None, also: list[int] = ()):

@@ -2,22 +2,40 @@
 
 Set-based, so that a step opening a thousand tasks, each with its own spec, resolves them all in a few queries.
 """
+import functools
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from app.common.bulk import among_ids
+from app.common.bulk import among_bound_ids, among_ids, dialect
 from app.common.ids import MAX_ID
 from app.extensions import db
 from app.org.models import Department, GroupMember, User, UserRole
 from app.workorders.models import WorkOrder
 from app.org.lines import People
 
+
 def _ids(values) -> set[int]:
     """The integer ids in a list taken from a spec (specs of for_each items come from data: anything may be there)."""
     if not isinstance(values, list):
         return set()
     return {v for v in values if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID}
+
+
+@functools.cache
+def _named_reads(dialect_name: str) -> dict:
+    """The active people of groups, of departments and with roles, and which of some people are active: built once
+    per dialect (building and keying a statement costs more than running it), the ids and roles bound."""
+    active = User.active.is_(True)
+    return {
+        "groups": select(GroupMember.group_id, GroupMember.user_id).join(User, User.id == GroupMember.user_id)
+        .where(among_bound_ids(GroupMember.group_id, "ids", dialect_name), active),
+        "departments": select(User.department_id, User.id)
+        .where(among_bound_ids(User.department_id, "ids", dialect_name), active),
+        "roles": select(UserRole.role, User.department_id, UserRole.user_id).join(User, User.id == UserRole.user_id)
+        .where(UserRole.role.in_(bindparam("roles", expanding=True)), active),
+        "people": select(User.id).where(among_bound_ids(User.id, "ids", dialect_name), active),
+    }
 
 
 def resolve_specs(specs: list[dict | None], data: dict) -> list[list[int]]:
@@ -41,26 +59,22 @@ def resolve_specs(specs: list[dict | None], data: dict) -> list[list[int]]:
         roles |= own_roles
     # Only active people are named: each kind of reference reads its active members in one query, and people named
     # directly are checked in one more only when there are any.
+    reads = _named_reads(dialect())
     in_group: dict[int, set[int]] = {}
     if groups:
-        for group_id, user_id in db.session.execute(
-                select(GroupMember.group_id, GroupMember.user_id).join(User, User.id == GroupMember.user_id)
-                .where(among_ids(GroupMember.group_id, groups), User.active.is_(True))):
+        for group_id, user_id in db.session.execute(reads["groups"], {"ids": list(groups)}):
             in_group.setdefault(group_id, set()).add(user_id)
     in_department: dict[int, set[int]] = {}
     if departments:
-        for department_id, user_id in db.session.execute(
-                select(User.department_id, User.id).where(among_ids(User.department_id, departments), User.active.is_(True))):
+        for department_id, user_id in db.session.execute(reads["departments"], {"ids": list(departments)}):
             in_department.setdefault(department_id, set()).add(user_id)
     with_role: dict[tuple[str, int | None], set[int]] = {}
     if roles:
-        for role, department_id, user_id in db.session.execute(
-                select(UserRole.role, User.department_id, UserRole.user_id).join(User, User.id == UserRole.user_id)
-                .where(UserRole.role.in_({r for r, _ in roles}), User.active.is_(True))):
+        for role, department_id, user_id in db.session.execute(reads["roles"], {"roles": sorted({r for r, _ in roles})}):
             with_role.setdefault((role, None), set()).add(user_id)
             with_role.setdefault((role, department_id), set()).add(user_id)
     direct = {u for users, _, _, _ in parsed for u in users}
-    active = set(db.session.scalars(select(User.id).where(among_ids(User.id, direct), User.active.is_(True)))) if direct else set()
+    active = set(db.session.scalars(reads["people"], {"ids": list(direct)})) if direct else set()
     named = []
     for users, own_groups, own_departments, own_roles in parsed:
         ids = users & active
