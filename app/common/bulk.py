@@ -31,9 +31,10 @@ def dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def upsert(table):
-    """INSERT with ON CONFLICT support for the current database."""
-    return (postgresql.insert if dialect() == "postgresql" else sqlite.insert)(table)
+def upsert(table, dialect_name: str | None = None):
+    """INSERT with ON CONFLICT support for the current database (or, for a statement built once per dialect, for
+    `dialect_name`)."""
+    return (postgresql.insert if (dialect_name or dialect()) == "postgresql" else sqlite.insert)(table)
 
 
 class IdArray(UserDefinedType):

@@ -4,7 +4,11 @@ The record is inserted, uncommitted, before the view runs, so the service's own 
 stores it atomically with the change; a concurrent request with the same key blocks on
 the unique index (or the SQLite write lock) and then finds the stored response. Keys are
 scoped to the caller, and expire after IDEMPOTENCY_TTL_SECONDS (default 24 hours).
+
+Every action a phone sends carries a key, so its cost is on every phone's hot path: a new key is one statement
+(`INSERT ... ON CONFLICT DO NOTHING RETURNING`), storing the answer one more (`UPDATE`, no read).
 """
+import functools
 import hashlib
 import json
 import logging
@@ -13,11 +17,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import Flask, current_app, request
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import database
+from app.common.bulk import dialect, upsert
 from app.common.clock import utcnow
 from app.common.types import UTCDateTime
 from app.errors import Conflict, Invalid
@@ -107,13 +111,21 @@ def before_request():
         return None  # the view answers 401; nothing to remember
     request_hash = _request_hash()
     now = utcnow()
+    expires_at = now + timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
+        # The common case, a key not seen before, is one statement: the pending record is inserted unless the key
+        # is taken. A request holding the same key uncommitted makes this one wait on the unique index until it
+        # ends; then it took the key (its change committed) or left it (rolled back: ours now).
+        if db.session.execute(_take_key(dialect()), {"b_caller": caller, "b_key": key, "b_request_hash": request_hash,
+                                                      "b_now": now, "b_expires_at": expires_at}).first() is not None:
+            request.environ["baton.idempotency"] = (caller, key)
+            return None
         existing = _find(caller, key)
         if existing is not None and existing.expires_at <= now:
             db.session.delete(existing)
             db.session.commit()
-            existing = None
+            continue
         if existing is not None:
             if existing.state == KeyState.DONE:
                 return _replay(existing, request_hash)
@@ -124,27 +136,30 @@ def before_request():
                 # applied its change and died before storing the answer. Say so rather than wait forever.
                 raise Conflict("This request was already applied, but its answer was lost; reload to see the result.",
                                code="idempotency_answer_lost")
-            db.session.rollback()
-            if time.monotonic() > deadline:
-                raise Conflict("A request with this Idempotency-Key is still being processed.", code="idempotency_in_progress")
-            time.sleep(0.05)
-            continue
-        record = IdempotencyRecord(
-            caller=caller,
-            key=key,
-            request_hash=request_hash,
-            state=KeyState.PENDING,
-            created_at=now,
-            expires_at=now + timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"]),
-        )
-        db.session.add(record)
-        try:
-            db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
-            continue
-        request.environ["baton.idempotency"] = (caller, key)
-        return None
+        # Pending (its answer about to be stored), or gone since the insert looked: look again in a moment.
+        db.session.rollback()
+        if time.monotonic() > deadline:
+            raise Conflict("A request with this Idempotency-Key is still being processed.", code="idempotency_in_progress")
+        time.sleep(0.05)
+
+
+@functools.cache
+def _take_key(dialect_name: str):
+    """INSERT the pending record unless (caller, key) is taken, answering its id when inserted (built once per
+    dialect)."""
+    table = IdempotencyRecord.__table__
+    return upsert(table, dialect_name).values(
+        caller=bindparam("b_caller"), key=bindparam("b_key"), request_hash=bindparam("b_request_hash"),
+        state=KeyState.PENDING.value, created_at=bindparam("b_now", type_=UTCDateTime()),
+        expires_at=bindparam("b_expires_at", type_=UTCDateTime()),
+    ).on_conflict_do_nothing(index_elements=["caller", "key"]).returning(table.c.id)
+
+
+# The answer (or its loss) stored on the caller's record, if it is still there: one UPDATE, no read.
+_RECORDS = IdempotencyRecord.__table__
+_STORE = update(_RECORDS).where(_RECORDS.c.caller == bindparam("b_caller"), _RECORDS.c.key == bindparam("b_key")).values(
+    state=bindparam("b_state"), status_code=bindparam("b_status_code", type_=Integer()),
+    response_body=bindparam("b_response_body", type_=Text()), content_type=bindparam("b_content_type", type_=String()))
 
 
 def after_request(response):
@@ -175,17 +190,14 @@ def _settle(response, caller: str, key: str):
     if request.environ.get(database.ANSWERED_503) and not request.environ.get(database.COMMITTED):
         # The database is away and this request committed nothing: its pending record died with its connection.
         return response
-    record = _find(caller, key)
-    if record is None:
-        return response
     if response.status_code >= 500:
-        # Still there after the rollback: the record was committed with the change, and only the answer is lost
-        # (a fault, or the database went away, after the commit). Never store a server fault or a 503 as the
-        # answer, and never forget the key (a retry would run the change again): a retry is told at once that
+        # If the record is still there after the rollback, it was committed with the change, and only the answer
+        # is lost (a fault, or the database went away, after the commit). Never store a server fault or a 503 as
+        # the answer, and never forget the key (a retry would run the change again): a retry is told at once that
         # the change was applied. If the database is still away, the record stays pending, which says the same
         # after STALE_PENDING_SECONDS.
-        record.state = KeyState.LOST
-        db.session.commit()
+        if _store(caller, key, state=KeyState.LOST):
+            db.session.commit()
         return response
     body = response.get_data(as_text=True)
     secret_field = REDACTED_FIELDS.get(request.path)
@@ -195,12 +207,17 @@ def _settle(response, caller: str, key: str):
             payload[secret_field] = None
             payload[f"{secret_field}_redacted"] = True
             body = json.dumps(payload)
-    record.state = KeyState.DONE
-    record.status_code = response.status_code
-    record.response_body = body
-    record.content_type = response.content_type
-    db.session.commit()
+    if _store(caller, key, state=KeyState.DONE, status_code=response.status_code, response_body=body,
+              content_type=response.content_type):
+        db.session.commit()
     return response
+
+
+def _store(caller: str, key: str, *, state: KeyState, status_code: int | None = None, response_body: str | None = None,
+           content_type: str | None = None) -> bool:
+    """Settle the caller's record of `key`; False when there is none (it was rolled back with the change)."""
+    return db.session.execute(_STORE, {"b_caller": caller, "b_key": key, "b_state": state.value, "b_status_code": status_code,
+                                       "b_response_body": response_body, "b_content_type": content_type}).rowcount > 0
 
 
 def prune_expired(*, now: datetime) -> int:

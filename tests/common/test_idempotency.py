@@ -11,7 +11,7 @@ from app.common.idempotency import IdempotencyRecord
 from app.extensions import db
 from app.org import service as org
 from app.org.models import Group
-from tests.conftest import assert_error
+from tests.conftest import assert_error, statements
 
 GROUPS = "/api/v1/groups"
 KEYS = "/api/v1/api-keys"
@@ -39,6 +39,27 @@ def test_replay_returns_the_first_response_and_changes_nothing(client, auth, dem
         assert again.mimetype == "application/json"
     assert _count(Group) == 1
     assert _count(IdempotencyRecord) == 1
+
+
+def test_a_key_costs_a_request_two_statements(client, auth, demo):
+    """Every action a phone sends carries a key (its outbox): taking the key and storing the answer are one statement
+    each, and a replay reads the stored answer once."""
+    headers = auth.headers("admin")
+    client.post(GROUPS, json={"name": "Warm-up", "members": []}, headers=headers)  # signed in, statements cached
+    with statements() as without_key:
+        assert client.post(GROUPS, json={"name": "Keyless", "members": []}, headers=headers).status_code == 201
+    keyed = _with_key(headers, "group-create-counted")
+    with statements() as with_key:
+        first = client.post(GROUPS, json={"name": "Keyed", "members": []}, headers=keyed)
+    assert first.status_code == 201
+    added = [" ".join(s.split())[:60] for s in with_key if s not in without_key]
+    assert len(with_key) == len(without_key) + 2, added
+    assert added[0].startswith("INSERT INTO idempotency_records") and added[-1].startswith("UPDATE idempotency_records")
+    with statements() as replay:
+        again = client.post(GROUPS, json={"name": "Keyed", "members": []}, headers=keyed)
+    assert again.json == first.json and again.headers.get("Idempotent-Replayed") == "true"
+    # who signed in, the key found taken, the stored answer
+    assert len(replay) == 3, [" ".join(s.split())[:60] for s in replay]
 
 
 def test_without_a_key_each_post_executes(client, auth, demo):
