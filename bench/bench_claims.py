@@ -1,7 +1,7 @@
 """Create, claim and complete over HTTP under gunicorn: Baton beside its peer (django-viewflow 2) and two baselines.
 
     .venv/bin/python bench/bench_claims.py [--clients 32] [--per-client 20] [--runs 2] [--group-size 8]
-        [--contended-rounds 40] [--workers 4] [--threads 2] [--baseline-seconds 8] [--no-peer]
+        [--contended-rounds 40] [--workers 4] [--threads 2] [--baseline-seconds 8] [--no-peer] [--idempotency-keys]
 
 Creates its own database `baton_bench_claims_*` (dropped at the end), the schema, one lead and one staff member per
 client, groups of --group-size staff and one pool template per group (SLA and reminder, so timers are armed as in
@@ -45,6 +45,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -210,8 +211,10 @@ def session() -> aiohttp.ClientSession:
 
 
 async def call(http: aiohttp.ClientSession, rec: Recorder | None, kind: str, method: str, url: str, token: str | None,
-               body: dict | None = None) -> tuple[int, dict | None]:
+               body: dict | None = None, key: str | None = None) -> tuple[int, dict | None]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if key:
+        headers["Idempotency-Key"] = key
     started = time.perf_counter()
     async with http.request(method, url, json=body, headers=headers) as response:
         data = await response.read()
@@ -310,6 +313,7 @@ class System:
 
     name = ""
     server = ""
+    keyed = False  # every request carries a new Idempotency-Key, as a phone's outbox sends it
 
     def __init__(self, base: str, meter: Meter, leads: list[str], staff: list[str], group_of: list[int], database_url: str):
         self.base, self.meter, self.leads, self.staff, self.group_of = base, meter, leads, staff, group_of
@@ -407,7 +411,7 @@ async def run_operation(system: System, op: str, clients: int, work_of: list[lis
     async def work(i, http):
         for item in work_of[i]:
             url, token, body = getattr(system, op)(i, item)
-            status, answer = await call(http, rec, op, "POST", url, token, body)
+            status, answer = await call(http, rec, op, "POST", url, token, body, uuid.uuid4().hex if system.keyed else None)
             if status != EXPECTED[op]:
                 system.errors.append(f"{op} {item}: {status} {answer}")
             else:
@@ -591,25 +595,30 @@ def statement_counts(app, tokens: dict, people: dict) -> None:
     client = app.test_client()
     lead, member = people["leads"][0], people["staff"][0]
     headers = lambda u: {"Authorization": f"Bearer {tokens[u]}"}  # noqa: E731
-    def life() -> dict[str, int]:
+    def life(keyed: bool) -> dict[str, int]:
         counts = {}
-        seen.clear()
-        wo = client.post("/api/v1/work-orders", json={"template": "bench-pool-0", "title": "count"}, headers=headers(lead)).get_json()
+
+        def post(url: str, user: int, body: dict):
+            sent = {**headers(user), **({"Idempotency-Key": uuid.uuid4().hex} if keyed else {})}
+            seen.clear()
+            return client.post(url, json=body, headers=sent).get_json()
+
+        wo = post("/api/v1/work-orders", lead, {"template": "bench-pool-0", "title": "count"})
         counts["create"] = len(seen)
         task_id = wo["tasks"][0]["id"]
-        seen.clear()
-        client.post(f"/api/v1/tasks/{task_id}/claim", json={"occurred_at": _device_now()}, headers=headers(member))
+        post(f"/api/v1/tasks/{task_id}/claim", member, {"occurred_at": _device_now()})
         counts["claim"] = len(seen)
-        seen.clear()
-        client.post(f"/api/v1/tasks/{task_id}/complete", json={"outcome": "done", "occurred_at": _device_now()}, headers=headers(member))
+        post(f"/api/v1/tasks/{task_id}/complete", member, {"outcome": "done", "occurred_at": _device_now()})
         counts["complete"] = len(seen)
         return counts
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        life()  # as the servers were warmed: this process learns the template versions first
-        for op, n in life().items():
+        life(False)  # as the servers were warmed: this process learns the template versions first
+        for op, n in life(False).items():
             figure(f"baton_sql_statements_per_{op}", n)
+        for op, n in life(True).items():  # as a phone sends them: with an Idempotency-Key
+            figure(f"baton_sql_statements_per_{op}_with_idempotency_key", n)
         figure("sql_statements_per_baseline_request", 1)
     finally:
         event.remove(engine, "before_cursor_execute", count)
@@ -626,6 +635,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--baseline-seconds", type=float, default=8.0)
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="Baton's create, claim and complete carry a new Idempotency-Key each, as a phone's outbox sends them")
     parser.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
                         help="run the django-viewflow peer beside Baton (installed on first use; --no-peer skips it)")
     args = parser.parse_args()
@@ -680,6 +691,7 @@ def main() -> int:
         meter = Meter(benchlib.CpuMeter({"app": app_srv.proc.pid, "wsgi": wsgi_srv.proc.pid, "flask": flask_srv.proc.pid}, url.rsplit("/", 1)[1]))
         baton = Baton(app_srv.base, meter, [tokens[u] for u in people["leads"]], [tokens[u] for u in people["staff"]],
                       [i // args.group_size for i in range(args.clients)], url)
+        baton.keyed = args.idempotency_keys
         failures, outcome = asyncio.run(main_async(args, baton, peer, wsgi_srv.base, flask_srv.base, people))
         if outcome:
             completed = [t for run in outcome["handles"]["baton"] for ts in run for t in ts]
