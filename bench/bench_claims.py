@@ -28,9 +28,9 @@ show there); then the ratios Baton : Viewflow (whole-life CPU, target <= 0.4; re
 and claims/s : baseline req/s (same-stack target >= 0.5; bare WSGI too), each with its bound: the ratio Baton would
 reach if its workers spent on every operation only what the same-stack baseline's workers spend on a whole request
 (Flask + SQLAlchemy + psycopg + one UPDATE), its database's and the client's CPU as measured (on a saturated machine
-req/s are cores / CPU per request; a target above its bound needs the database's work to shrink). Exit status 1 only when a correctness check
-fails (an operation that should succeed did not, a contended task had other than one winner, or a database disagrees
-with what the clients saw); timing never fails it.
+req/s are cores / CPU per request; a target above its bound needs the database's work to shrink). Exit status 1
+only when a correctness check fails (an operation that should succeed did not, a contended task had other than one
+winner, or a database disagrees with what the clients saw); timing never fails it.
 """
 from __future__ import annotations
 
