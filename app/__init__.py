@@ -110,7 +110,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from app import web
     from app.common import idempotency
-    from app.error_handlers import register_error_handlers
+    from app.error_handlers import register_error_handlers, unavailable_response
 
     @app.teardown_request
     def _end_transaction(_exc):
@@ -135,7 +135,7 @@ def create_app(config: dict | None = None) -> Flask:
         principal = current_principal(required=False)
         return principal.caller_id if principal else None
 
-    idempotency.init_app(app, identify_caller=identify_caller)
+    idempotency.init_app(app, identify_caller=identify_caller, unavailable=unavailable_response)
     from app.notify import nudge
 
     nudge.init_app()

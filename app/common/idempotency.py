@@ -20,7 +20,7 @@ from flask import Flask, current_app, request
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.common import database
+from app.common import database, uow
 from app.common.bulk import dialect, upsert
 from app.common.clock import utcnow
 from app.common.types import UTCDateTime
@@ -37,6 +37,8 @@ WAIT_SECONDS = 10.0
 STALE_PENDING_SECONDS = 60
 # Sign-in answers with a credential: it must never be stored, and signing in twice is harmless.
 EXEMPT_PATHS = ("/api/v1/auth/login",)
+# On the WSGI environ of a request whose key was taken: (caller, key).
+_MARKER = "baton.idempotency"
 # Answers carrying a secret are stored with the secret removed; a replay says so instead of minting another.
 REDACTED_FIELDS = {"/api/v1/api-keys": "key"}
 
@@ -119,7 +121,8 @@ def before_request():
         # ends; then it took the key (its change committed) or left it (rolled back: ours now).
         if db.session.execute(_take_key(dialect()), {"b_caller": caller, "b_key": key, "b_request_hash": request_hash,
                                                       "b_now": now, "b_expires_at": expires_at}).first() is not None:
-            request.environ["baton.idempotency"] = (caller, key)
+            request.environ[_MARKER] = (caller, key)
+            uow.hold(db.session())  # use cases that can leave their commit to it commit with the answer
             return None
         existing = _find(caller, key)
         if existing is not None and existing.expires_at <= now:
@@ -163,10 +166,23 @@ _STORE = update(_RECORDS).where(_RECORDS.c.caller == bindparam("b_caller"), _REC
 
 
 def after_request(response):
-    marker = request.environ.pop("baton.idempotency", None)
+    marker = request.environ.pop(_MARKER, None)
     if marker is None:
         return response
     caller, key = marker
+    joined = uow.let_go(db.session())
+    if joined and response.status_code < 300:
+        # The change waits for the commit that stores its answer. If that commit fails, whether the change was
+        # applied is unknown: 503, and the phone's retry with the same key replays the answer or runs it afresh.
+        try:
+            return _settle(response, caller, key, joined=True)
+        except Exception as error:
+            kind = database.failure_kind(error)
+            if kind is None:
+                raise
+            database.rollback_quietly(db.session)
+            log.warning("idempotency: %s %s not committed, the database is %s", request.method, request.path, kind)
+            return current_app.extensions["baton.unavailable"](kind)
     for attempt in (1, 2):
         try:
             return _settle(response, caller, key)
@@ -182,8 +198,15 @@ def after_request(response):
     return response
 
 
-def _settle(response, caller: str, key: str):
-    """Store the answer for replays, or forget the key when the request changed nothing."""
+def _teardown(_exc) -> None:
+    """A request that ended before its answer was settled (an error passed up untouched) lets its unit go."""
+    if request.environ.pop(_MARKER, None) is not None:
+        uow.let_go(db.session())
+
+
+def _settle(response, caller: str, key: str, *, joined: bool = False):
+    """Store the answer for replays, or forget the key when the request changed nothing. `joined`: the change is
+    in this transaction still, and commits with its answer."""
     if response.status_code >= 300:
         # The change (if any) was rolled back with the pending record, unless it was committed before the failure.
         db.session.rollback()
@@ -207,8 +230,9 @@ def _settle(response, caller: str, key: str):
             payload[secret_field] = None
             payload[f"{secret_field}_redacted"] = True
             body = json.dumps(payload)
-    if _store(caller, key, state=KeyState.DONE, status_code=response.status_code, response_body=body,
-              content_type=response.content_type):
+    stored = _store(caller, key, state=KeyState.DONE, status_code=response.status_code, response_body=body,
+                    content_type=response.content_type)
+    if stored or joined:
         db.session.commit()
     return response
 
@@ -227,9 +251,12 @@ def prune_expired(*, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def init_app(app: Flask, *, identify_caller) -> None:
+def init_app(app: Flask, *, identify_caller, unavailable) -> None:
     """Honour Idempotency-Key on every POST; `identify_caller()` names the caller of the request (None: nobody
-    signed in), so that one caller's keys never answer another's requests."""
+    signed in), so that one caller's keys never answer another's requests; `unavailable(kind)` is the answer when
+    the database fails the commit that carries a change and its answer (503, app/error_handlers.py)."""
     app.extensions["baton.identify_caller"] = identify_caller
+    app.extensions["baton.unavailable"] = unavailable
     app.before_request(before_request)
     app.after_request(after_request)
+    app.teardown_request(_teardown)

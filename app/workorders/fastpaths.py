@@ -22,6 +22,7 @@ from sqlalchemy import Boolean, bindparam, select, text
 from app.common.bulk import dialect
 from app.common.models import JSONType, UTCDateTime
 from app.common.offline import effective_time
+from app.common.uow import commit
 from app.extensions import db
 from app.flows.conditions import Facts
 from app.flows.forms import step_words
@@ -183,7 +184,7 @@ def claim(user: User, task_id: int, now: datetime, occurred_at: datetime | None,
     notify_many([{"user_ids": [p["id"] for p in others], "kind": "task.taken", "about": {"task_id": row.id},
                   "params": {"who": me["name"], "number": work_order.number, **step_words(template.step(row.step))},
                   "priority": "P4"}], now, readers=[_reader(p) for p in others])
-    db.session.commit()
+    commit()
     return _answer(row, work_order, template, people, me, now)
 
 
@@ -239,7 +240,7 @@ def release(user: User, task_id: int, now: datetime, reason: str | None) -> dict
     if found is None:
         return None
     row, template, work_order = _task_of(found)
-    db.session.commit()
+    commit()
     return _answer(row, work_order, template, found.people or [], me, now)
 
 
@@ -306,7 +307,7 @@ def transfer(user: User, task_id: int, to_user: int | str, now: datetime, reason
     notify_many([{"user_ids": [to_user], "kind": "task.transferred", "about": {"task_id": row.id},
                   "params": {"number": work_order.number, **step_words(template.step(row.step)), "title": work_order.title},
                   "priority": work_order.priority}], now, readers=[_reader(p) for p in people if p["id"] == to_user])
-    db.session.commit()
+    commit()
     return _answer(row, work_order, template, people, me, now)
 
 
@@ -419,7 +420,7 @@ def complete(user: User, task_id: int, outcome: str | None, note: str | None, da
         notify_many([{"user_ids": [creator["id"]], "kind": "work_order.resolved", "about": {"work_order_id": work_order.id},
                       "params": {"number": work_order.number, "title": work_order.title}, "priority": work_order.priority}],
                     now, readers=[_reader(creator)])
-    db.session.commit()
+    commit()
     return _answer(_row(finished.task), work_order, template, found.people or [], me, now)
 
 
@@ -566,7 +567,7 @@ def create(body: dict, user: User, department_id: int | None, now: datetime, tz:
     people = found.people or []
     requests = offer_requests([ActivatedTask(row.id, None, planned.members)], work_order, step)
     notify_many(requests, now, readers=[_reader(p) for p in people if p["active"]])
-    db.session.commit()
+    commit()
     summary = presenters.WorkOrderSummary(*(getattr(work_order, name) for name in _WORK_ORDER_COLUMNS))
     task = _answer(row, summary, template, people, me, now)
     return presenters.WorkOrderView(work_order, tasks=[task], tasks_total=1)

@@ -147,6 +147,41 @@ def test_a_write_whose_commit_failed_is_503_and_its_retry_executes_once(killable
 
 
 @postgresql_only
+def test_a_phone_s_claim_whose_one_commit_failed_is_503_and_leaves_nothing(killable, client, auth, demo):
+    """A keyed claim commits its change with its answer, in one COMMIT: if that fails, neither is there, and the
+    phone's retry with the same key claims it, once."""
+    from app.workorders.models import Task
+
+    people = [demo.uid("cs.agent1"), demo.uid("cs.agent2")]
+    template = {"key": "outage-pool", "name": "Outage pool", "priority": "P3", "steps": [
+        {"key": "pick", "title": "Pick it", "mode": "pool", "assignees": {"users": people}, "sla": "PT4H"}]}
+    assert client.post(f"{V1}/templates", json=template, headers=auth.headers("admin")).status_code == 201
+    created = client.post(f"{V1}/work-orders", json={"template": "outage-pool", "title": "Crate 1"}, headers=auth.headers("lead.cs"))
+    (task,) = created.json["tasks"]
+    headers = auth.headers("cs.agent1", **{"Idempotency-Key": "outage-claim-1"})
+    assert killable.client.get(f"{V1}/me", headers=headers).status_code == 200
+    armed = {"commit": True}
+
+    def die_before_commit(connection):
+        if armed.pop("commit", False):
+            killable.kill([connection.connection.dbapi_connection.info.backend_pid])
+
+    with killable.app.app_context():
+        event.listen(db.engine, "commit", die_before_commit)
+    claim = f"{V1}/tasks/{task['id']}/claim"
+    assert_unavailable(killable.client.post(claim, json={}, headers=headers))
+    db.session.expire_all()
+    assert db.session.get(Task, task["id"]).assignee_id is None
+    assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+    retried = killable.client.post(claim, json={}, headers=headers)
+    assert retried.status_code == 200 and "Idempotent-Replayed" not in retried.headers, retried.get_data(as_text=True)
+    replayed = killable.client.post(claim, json={}, headers=headers)
+    assert replayed.headers.get("Idempotent-Replayed") == "true" and replayed.json == retried.json
+    db.session.expire_all()
+    assert db.session.get(Task, task["id"]).assignee_id == demo.uid("cs.agent1")
+
+
+@postgresql_only
 def test_a_change_committed_before_the_database_went_away_is_never_applied_twice(killable, auth, demo, monkeypatch):
     monkeypatch.setattr(idempotency, "WAIT_SECONDS", 0.3)
     headers = auth.headers("admin", **{"Idempotency-Key": "outage-after-commit"})
