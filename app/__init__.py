@@ -135,12 +135,14 @@ def create_app(config: dict | None = None) -> Flask:
         principal = current_principal(required=False)
         return principal.caller_id if principal else None
 
-    idempotency.init_app(app, identify_caller=identify_caller, unavailable=unavailable_response)
     from app.notify import nudge
 
     nudge.init_app()
     register_error_handlers(app, session=db.session)
     web.init_app(app)
+    # After web's hooks: Flask runs after_request hooks last-registered first, so an answer idempotency replaces (a
+    # 503 when the commit that carries a change and its answer fails) still gets the security headers.
+    idempotency.init_app(app, identify_caller=identify_caller, unavailable=unavailable_response)
 
     from app.cli import register_cli
 

@@ -37,7 +37,7 @@ WAIT_SECONDS = 10.0
 STALE_PENDING_SECONDS = 60
 # Sign-in answers with a credential: it must never be stored, and signing in twice is harmless.
 EXEMPT_PATHS = ("/api/v1/auth/login",)
-# On the WSGI environ of a request whose key was taken: (caller, key).
+# On the WSGI environ of a request whose key was taken: the id of the record it inserted.
 _MARKER = "baton.idempotency"
 # Answers carrying a secret are stored with the secret removed; a replay says so instead of minting another.
 REDACTED_FIELDS = {"/api/v1/api-keys": "key"}
@@ -119,9 +119,10 @@ def before_request():
         # The common case, a key not seen before, is one statement: the pending record is inserted unless the key
         # is taken. A request holding the same key uncommitted makes this one wait on the unique index until it
         # ends; then it took the key (its change committed) or left it (rolled back: ours now).
-        if db.session.execute(_take_key(dialect()), {"b_caller": caller, "b_key": key, "b_request_hash": request_hash,
-                                                      "b_now": now, "b_expires_at": expires_at}).first() is not None:
-            request.environ[_MARKER] = (caller, key)
+        taken = db.session.execute(_take_key(dialect()), {"b_caller": caller, "b_key": key, "b_request_hash": request_hash,
+                                                          "b_now": now, "b_expires_at": expires_at}).first()
+        if taken is not None:
+            request.environ[_MARKER] = taken.id
             uow.hold(db.session())  # use cases that can leave their commit to it commit with the answer
             return None
         existing = _find(caller, key)
@@ -131,7 +132,9 @@ def before_request():
             continue
         if existing is not None:
             if existing.state == KeyState.DONE:
-                return _replay(existing, request_hash)
+                replay = _replay(existing, request_hash)
+                db.session.commit()  # nothing was written (the insert found the key): keep the prepared statements
+                return replay
             if existing.request_hash != request_hash:
                 return _replay(existing, request_hash)  # raises idempotency_key_reused
             if existing.state == KeyState.LOST or existing.created_at <= now - timedelta(seconds=STALE_PENDING_SECONDS):
@@ -158,24 +161,24 @@ def _take_key(dialect_name: str):
     ).on_conflict_do_nothing(index_elements=["caller", "key"]).returning(table.c.id)
 
 
-# The answer (or its loss) stored on the caller's record, if it is still there: one UPDATE, no read.
+# The answer (or its loss) stored on the record this request inserted, if it is still there and still pending: one
+# UPDATE, no read (after a rollback another request may hold the same key in a record of its own).
 _RECORDS = IdempotencyRecord.__table__
-_STORE = update(_RECORDS).where(_RECORDS.c.caller == bindparam("b_caller"), _RECORDS.c.key == bindparam("b_key")).values(
+_STORE = update(_RECORDS).where(_RECORDS.c.id == bindparam("b_id"), _RECORDS.c.state == KeyState.PENDING.value).values(
     state=bindparam("b_state"), status_code=bindparam("b_status_code", type_=Integer()),
     response_body=bindparam("b_response_body", type_=Text()), content_type=bindparam("b_content_type", type_=String()))
 
 
 def after_request(response):
-    marker = request.environ.pop(_MARKER, None)
-    if marker is None:
+    record_id = request.environ.pop(_MARKER, None)
+    if record_id is None:
         return response
-    caller, key = marker
     joined = uow.let_go(db.session())
     if joined and response.status_code < 300:
         # The change waits for the commit that stores its answer. If that commit fails, whether the change was
         # applied is unknown: 503, and the phone's retry with the same key replays the answer or runs it afresh.
         try:
-            return _settle(response, caller, key, joined=True)
+            return _settle(response, record_id, joined=True)
         except Exception as error:
             kind = database.failure_kind(error)
             if kind is None:
@@ -185,7 +188,7 @@ def after_request(response):
             return current_app.extensions["baton.unavailable"](kind)
     for attempt in (1, 2):
         try:
-            return _settle(response, caller, key)
+            return _settle(response, record_id)
         except Exception as error:
             if database.failure_kind(error) is None:
                 raise
@@ -199,17 +202,19 @@ def after_request(response):
 
 
 def _teardown(_exc) -> None:
-    """A request that ended before its answer was settled (an error passed up untouched) lets its unit go."""
+    """A request that ended before its answer was settled (an error passed up untouched) stops holding its commit."""
     if request.environ.pop(_MARKER, None) is not None:
         uow.let_go(db.session())
 
 
-def _settle(response, caller: str, key: str, *, joined: bool = False):
+def _settle(response, record_id: int, *, joined: bool = False):
     """Store the answer for replays, or forget the key when the request changed nothing. `joined`: the change is
     in this transaction still, and commits with its answer."""
     if response.status_code >= 300:
         # The change (if any) was rolled back with the pending record, unless it was committed before the failure.
         db.session.rollback()
+        if not request.environ.get(database.COMMITTED):
+            return response  # nothing was committed: the record is gone with the change
     if request.environ.get(database.ANSWERED_503) and not request.environ.get(database.COMMITTED):
         # The database is away and this request committed nothing: its pending record died with its connection.
         return response
@@ -219,7 +224,7 @@ def _settle(response, caller: str, key: str, *, joined: bool = False):
         # the answer, and never forget the key (a retry would run the change again): a retry is told at once that
         # the change was applied. If the database is still away, the record stays pending, which says the same
         # after STALE_PENDING_SECONDS.
-        if _store(caller, key, state=KeyState.LOST):
+        if _store(record_id, state=KeyState.LOST):
             db.session.commit()
         return response
     body = response.get_data(as_text=True)
@@ -230,17 +235,23 @@ def _settle(response, caller: str, key: str, *, joined: bool = False):
             payload[secret_field] = None
             payload[f"{secret_field}_redacted"] = True
             body = json.dumps(payload)
-    stored = _store(caller, key, state=KeyState.DONE, status_code=response.status_code, response_body=body,
+    stored = _store(record_id, state=KeyState.DONE, status_code=response.status_code, response_body=body,
                     content_type=response.content_type)
-    if stored or joined:
+    if stored:
         db.session.commit()
+    elif joined:
+        # The change waits in the transaction but its key is gone (something rolled back after taking it): committing
+        # it would let a retry apply it again. Nothing is applied; the retry with the key runs it.
+        database.rollback_quietly(db.session)
+        log.error("idempotency: the key of %s %s was lost before its answer; the change is not applied", request.method, request.path)
+        return current_app.extensions["baton.unavailable"](database.TRANSIENT)
     return response
 
 
-def _store(caller: str, key: str, *, state: KeyState, status_code: int | None = None, response_body: str | None = None,
+def _store(record_id: int, *, state: KeyState, status_code: int | None = None, response_body: str | None = None,
            content_type: str | None = None) -> bool:
-    """Settle the caller's record of `key`; False when there is none (it was rolled back with the change)."""
-    return db.session.execute(_STORE, {"b_caller": caller, "b_key": key, "b_state": state.value, "b_status_code": status_code,
+    """Settle this request's record; False when it is not there any more (rolled back with the change)."""
+    return db.session.execute(_STORE, {"b_id": record_id, "b_state": state.value, "b_status_code": status_code,
                                        "b_response_body": response_body, "b_content_type": content_type}).rowcount > 0
 
 

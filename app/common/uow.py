@@ -5,16 +5,16 @@ it raises. A use case that calls another (an andon pull opens a containment work
 restock work order) opens its own around both: the inner block then joins the outer one, flushing instead of
 committing, so the whole pull commits once, or not at all.
 
-A request can be the outer unit too (`hold` / `let_go`): a POST with an Idempotency-Key commits its change, its
-key and its answer together (app/common/idempotency.py). Use cases written as plain statements end with `commit()`,
-which joins such a unit the same way.
+A request can hold the commit too (`hold` / `let_go`): a POST with an Idempotency-Key commits the change of a
+use case written as plain statements, which ends with `commit()`, together with the key and its answer
+(app/common/idempotency.py). Blocks of `unit_of_work` do not join it: they commit (or roll back) as they always do.
 """
 from contextlib import contextmanager
 
 from app.extensions import db
 
 _DEPTH = "baton.unit_of_work_depth"
-_JOINED = "baton.unit_of_work_joined"  # a use case inside left its change to the outer unit's commit
+_HELD = "baton.commit_held"  # None: no request holds the commit; False: it does; True: a use case left it its change
 
 
 @contextmanager
@@ -29,16 +29,15 @@ def unit_of_work(*, keep_loaded: bool = False):
     session.info[_DEPTH] = depth + 1
     try:
         yield session
-        if depth > 0:
-            session.flush()
-            session.info[_JOINED] = True
-        else:
+        if depth == 0:
             keep = session.expire_on_commit
             session.expire_on_commit = not keep_loaded and keep
             try:
                 session.commit()
             finally:
                 session.expire_on_commit = keep
+        else:
+            session.flush()
     except BaseException:
         if depth == 0:
             session.rollback()
@@ -53,24 +52,24 @@ def in_unit_of_work() -> bool:
 
 
 def commit() -> None:
-    """End a use case written as plain statements: commit, or inside a caller's unit of work leave the commit to it
-    (what it wrote is in the transaction already; pending objects are flushed)."""
+    """End a use case written as plain statements: commit; inside a caller's unit of work, or when the request
+    holds the commit (`hold`), leave it to them (what it wrote is in the transaction already)."""
     session = db.session()
     if session.info.get(_DEPTH, 0) > 0:
         session.flush()
-        session.info[_JOINED] = True
+    elif session.info.get(_HELD) is not None:
+        session.flush()
+        session.info[_HELD] = True
     else:
         session.commit()
 
 
 def hold(session) -> None:
-    """Open a unit of work that is not a block (a request's, from one hook to another): use cases inside join it."""
-    session.info[_DEPTH] = session.info.get(_DEPTH, 0) + 1
-    session.info[_JOINED] = False
+    """Hold the commit of this session's transaction until `let_go` (a request's, from one hook to another)."""
+    session.info[_HELD] = False
 
 
 def let_go(session) -> bool:
-    """Close what `hold` opened; True when a use case inside left its change to this unit's commit, which the
-    caller must now make (or roll back)."""
-    session.info[_DEPTH] = max(session.info.get(_DEPTH, 0) - 1, 0)
-    return bool(session.info.pop(_JOINED, False))
+    """Stop holding the commit; True when a use case left its change to it, which the caller must now commit (or
+    roll back)."""
+    return bool(session.info.pop(_HELD, None))

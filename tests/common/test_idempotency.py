@@ -2,7 +2,7 @@
 import threading
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from app.auth.models import ApiKey
 from app.common import idempotency
@@ -60,6 +60,24 @@ def test_a_key_costs_a_request_two_statements(client, auth, demo):
     assert again.json == first.json and again.headers.get("Idempotent-Replayed") == "true"
     # who signed in, the key found taken, the stored answer
     assert len(replay) == 3, [" ".join(s.split())[:60] for s in replay]
+
+
+def test_a_replay_ends_its_transaction_with_commit(client, auth, demo):
+    """A replay writes nothing (the key's insert found it taken), so it ends with COMMIT: a ROLLBACK would make psycopg
+    forget the connection's prepared statements."""
+    headers = _with_key(auth.headers("admin"), "group-create-replayed")
+    assert client.post(GROUPS, json={"name": "Replayed", "members": []}, headers=headers).status_code == 201
+    ended = []
+    listeners = {name: (lambda name: lambda *_: ended.append(name))(name) for name in ("commit", "rollback")}
+    for name, listener in listeners.items():
+        event.listen(db.engine, name, listener)
+    try:
+        again = client.post(GROUPS, json={"name": "Replayed", "members": []}, headers=headers)
+    finally:
+        for name, listener in listeners.items():
+            event.remove(db.engine, name, listener)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert ended == ["commit"], ended
 
 
 def test_without_a_key_each_post_executes(client, auth, demo):
