@@ -169,7 +169,9 @@ def test_a_phone_s_claim_whose_one_commit_failed_is_503_and_leaves_nothing(killa
     with killable.app.app_context():
         event.listen(db.engine, "commit", die_before_commit)
     claim = f"{V1}/tasks/{task['id']}/claim"
-    assert_unavailable(killable.client.post(claim, json={}, headers=headers))
+    failed = killable.client.post(claim, json={}, headers=headers)
+    assert_unavailable(failed)
+    assert failed.headers["Cache-Control"] == "no-store" and failed.headers["X-Content-Type-Options"] == "nosniff"
     db.session.expire_all()
     assert db.session.get(Task, task["id"]).assignee_id is None
     assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
