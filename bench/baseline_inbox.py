@@ -1,43 +1,25 @@
 """The inbox as it was before issue 19's last steps, for bench_inbox.py to measure in the same run.
 
-`inbox` is app/workorders/inbox.py as of commit cee45f5: its statements built and keyed again for every request, and
-the pages' template versions read from `flow_templates` (one statement more). bench_inbox answers it with
+`inbox` is app/workorders/inbox.py's as of commit cee45f5: its statements built and keyed again for every request, and
+the pages' template versions read from `flow_templates` (one statement more); the definitions that did not change are
+imported from today's module. bench_inbox answers it with
 `InboxSchema().dump`, as the view did then. Not used by the app.
 """
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, func, not_, or_, select, tuple_, union
+from sqlalchemy import and_, case, func, not_, or_, select, tuple_
 
 from app.common.text import LIKE_ESCAPE, like_pattern
-from app.common.types import UTCDateTime
 from app.extensions import db
+# What did not change (who sees what, the sorts, the columns shown, a step's title) is the app's own; only how the
+# statements were built and run differs.
+from app.workorders.inbox import (
+    _INBOX_TASK_COLUMNS, _INBOX_WORK_ORDER_COLUMNS, _IS_POOL, _ORDER, _OVERDUE, _THEIRS, GROUP_AT, SEARCHED, SORTS,
+    _step_title,
+)
 from app.org.models import User
-from app.workorders.models import Task, TaskCandidate, TaskStatus, WorkOrder
-from app.workorders.presenters import TASK_FIELDS, WorkOrderSummary, load_templates, present_task
-
-SORTS = ("due", "priority", "newest")
-GROUP_AT = 20  # this many offers of one step of one template are shown as one group (a flood, not a day's work)
-SEARCHED = (WorkOrder.number, WorkOrder.title, WorkOrder.order_no, WorkOrder.customer_ref, WorkOrder.batch_no, WorkOrder.product_sku)
-
-_USER = bindparam("user_id")
-_NOW = bindparam("now", type_=UTCDateTime())
-_LIVE = (TaskStatus.OPEN, TaskStatus.CLAIMED)
-_OFFERED = select(TaskCandidate.task_id).where(TaskCandidate.user_id == _USER, TaskCandidate.is_open.is_(True))
-# The candidate ids, read from the two indexes: with the OR alone PostgreSQL filters every open task in the table.
-_CANDIDATES = union(select(Task.id).where(Task.assignee_id == _USER, Task.status.in_(_LIVE)), _OFFERED).subquery()
-_THEIRS = and_(Task.id.in_(select(_CANDIDATES.c.id)), Task.status.in_(_LIVE),
-               or_(Task.assignee_id == _USER, and_(Task.status == TaskStatus.OPEN, Task.id.in_(_OFFERED))))
-_IS_POOL = and_(Task.mode == "pool", Task.assignee_id.is_(None))
-_OVERDUE = and_(Task.due_at.is_not(None), Task.due_at < _NOW)
-_ORDER = {
-    "due": (case((_OVERDUE, 0), else_=1), case((Task.due_at.is_(None), 1), else_=0), Task.due_at, Task.priority, Task.id),
-    "priority": (case((_OVERDUE, 0), else_=1), Task.priority, case((Task.due_at.is_(None), 1), else_=0), Task.due_at, Task.id),
-    "newest": (Task.created_at.desc(), Task.id.desc()),
-}
-# The inbox reads plain rows of the columns it shows: loading whole ORM objects (and decoding each work order's
-# JSON) cost more than the query itself.
-_INBOX_TASK_COLUMNS = [getattr(Task, column) for column in TASK_FIELDS]
-_INBOX_WORK_ORDER_COLUMNS = [getattr(WorkOrder, field).label(f"wo_{field}") for field in WorkOrderSummary._fields]
+from app.workorders.models import Task, WorkOrder
+from app.workorders.presenters import WorkOrderSummary, load_templates, present_task
 
 
 def _search(q: str):
@@ -91,10 +73,3 @@ def _page(where: list, order, params: dict, page: int, per_page: int, now: datet
         work_order = WorkOrderSummary(*row[len(_INBOX_TASK_COLUMNS):])
         views.append(present_task(row, work_order, templates[work_order.template_id], now))
     return views
-
-
-def _step_title(template, step: str) -> str:
-    if template is None:
-        return step
-    return next((s["title"] for s in template.steps if s["key"] == step), step)
-

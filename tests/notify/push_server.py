@@ -66,7 +66,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Union
 from urllib.parse import urlsplit
 
@@ -77,6 +77,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from tests.notify.fake_http import OneWriteHandler
 
 __all__ = ["FakePushServer", "Received", "Rejected", "Respond"]
 
@@ -255,13 +257,8 @@ class _HTTPServer(ThreadingHTTPServer):
         pass  # a client that gives up (or refuses our certificate) is not a test failure
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(OneWriteHandler):
     server_version = "FakePush/1.0"
-    # Buffer each response and send it in one write (flushed by
-    # handle_one_request); no Nagle delay on small responses.
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def setup(self) -> None:
@@ -277,9 +274,6 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.push._on_disconnect(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # keep test output clean
 
     def parse_request(self) -> bool:
         """HTTP/1.x request line and headers, without the email package.

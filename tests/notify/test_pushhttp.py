@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 import requests
 
 from app.notify.pushhttp import HttpPool, TransportError
+from tests.notify.fake_http import OneWriteHandler
 
 
 class Recorder:
@@ -19,18 +20,10 @@ class Recorder:
         self.answer = (200, {"Content-Type": "application/json"}, b'{"ok":true}')
         recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            wbufsize = 64 * 1024
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(OneWriteHandler):
             def _serve(self):
-                length = int(self.headers.get("Content-Length") or 0)
                 recorder.requests.append({"method": self.command, "target": self.path, "headers": dict(self.headers),
-                                          "body": self.rfile.read(length) if length else b""})
+                                          "body": self.read_body()})
                 status, headers, body = recorder.answer
                 self.send_response(status)
                 for name, value in {**headers, "Content-Length": str(len(body))}.items():

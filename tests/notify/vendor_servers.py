@@ -20,8 +20,10 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.notify.fake_http import OneWriteHandler
 
 
 class FakeVendor:
@@ -35,20 +37,9 @@ class FakeVendor:
         self.reset()
         vendor = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Each answer goes out in one write (flushed by handle_one_request), with no Nagle delay: written as
-            # headers, then body, the body waited for the client's delayed ACK, about 40 ms more per request than
-            # the vendor's latency (`delay`) says.
-            wbufsize = 64 * 1024
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(OneWriteHandler):  # one write per answer: the vendor's latency is `delay`, no more
             def _serve(self, method):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = self.read_body()
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 try:
