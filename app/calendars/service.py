@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.calendars.library import region_days
 from app.calendars.models import BUILT_IN_KEY, Calendar
 from app.calendars.worktime import WEEKDAYS, WorkingTime
+from app.common.uow import unit_of_work
 from app.errors import Conflict, NotFound
 from app.extensions import db
 
@@ -157,17 +158,18 @@ def update_calendar(*, calendar_id: int, body: dict, now: datetime) -> tuple[Cal
     if calendar.built_in:
         raise Conflict("The built-in calendar follows the holiday library and cannot be edited; create a copy and edit that.",
                        code="calendar_built_in")
-    # Lock the row: two admins saving at once re-plan one after the other, on the calendar as finally saved.
-    db.session.execute(select(Calendar.id).where(Calendar.id == calendar_id).with_for_update())
-    db.session.refresh(calendar)
-    for field, value in _columns(body).items():
-        setattr(calendar, field, value)
-    calendar.version += 1
-    calendar.updated_at = now
-    db.session.flush()
-    replanned: dict = {}
-    for hook in _change_hooks:
-        for name, count in hook(calendar.id, now).items():
-            replanned[name] = replanned.get(name, 0) + count
-    db.session.commit()
+    # Lock the row: two admins saving at once re-plan one after the other, on the calendar as finally saved. The
+    # answer shows this save (its version), not a later one committed before it is read: it stays loaded.
+    with unit_of_work(keep_loaded=True):
+        db.session.execute(select(Calendar.id).where(Calendar.id == calendar_id).with_for_update())
+        db.session.refresh(calendar)
+        for field, value in _columns(body).items():
+            setattr(calendar, field, value)
+        calendar.version += 1
+        calendar.updated_at = now
+        db.session.flush()
+        replanned: dict = {}
+        for hook in _change_hooks:
+            for name, count in hook(calendar.id, now).items():
+                replanned[name] = replanned.get(name, 0) + count
     return calendar, replanned
