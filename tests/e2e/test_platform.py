@@ -57,15 +57,23 @@ def _sw(phone):
 def _push(phone, payload):
     """Deliver a push message to the app's service worker through the DevTools protocol."""
     cdp = phone.context.new_cdp_session(phone.page)
-    regs = []
+    regs, versions = [], []
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: regs.extend(e["registrations"]))
+    cdp.on("ServiceWorker.workerVersionUpdated", lambda e: versions.extend(e["versions"]))
     cdp.send("ServiceWorker.enable")
-    for _ in range(50):
-        if regs:
+
+    def activated():  # a push sent to a registration whose worker is still being installed can be lost
+        live = {r["registrationId"] for r in regs if r["scopeURL"].startswith(phone.base) and not r.get("isDeleted")}
+        latest = {v["versionId"]: v for v in versions}  # each version's last reported state
+        return next((v["registrationId"] for v in latest.values() if v["registrationId"] in live and v["status"] == "activated"), None)
+
+    for _ in range(100):
+        if activated():
             break
         phone.page.wait_for_timeout(100)
-    reg = next(r for r in regs if r["scopeURL"].startswith(phone.base) and not r.get("isDeleted"))
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": phone.base, "registrationId": reg["registrationId"], "data": json.dumps(payload)})
+    registration = activated()
+    assert registration, (regs, versions)
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": phone.base, "registrationId": registration, "data": json.dumps(payload)})
 
 
 def _click(phone, tag, action=""):
