@@ -525,3 +525,22 @@ def test_a_phone_s_claim_commits_its_change_its_key_and_its_answer_at_once(flow)
     record = db.session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "claim-once"))
     assert (record.state, record.status_code) == ("done", 200)
     assert db.session.get(Task, task["id"]).assignee_id == flow.demo.uid("cs.agent1")
+
+
+def test_the_hot_paths_statements_are_converted_once_per_process():
+    """psycopg remembers how it turned a statement's `%(name)s` into `$n` only for statements up to 4 KB with at most
+    50 parameters, and converts longer ones again on every execution: each prebuilt statement of the hot paths
+    stays within both, as PostgreSQL's driver receives it."""
+    from psycopg import _queries
+    from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+    from sqlalchemy.sql.elements import TextClause
+
+    from app.workorders import fastpaths
+
+    dialect = pg_psycopg.dialect()
+    prebuilt = {name: value for name, value in vars(fastpaths).items() if isinstance(value, TextClause)}
+    assert {"_CREATE", "_CLAIM"} <= prebuilt.keys()
+    for name, statement in prebuilt.items():
+        compiled = statement.compile(dialect=dialect)
+        assert len(str(compiled).encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH, name
+        assert len(compiled.params) <= _queries.MAX_CACHED_STATEMENT_PARAMS, name
