@@ -2,6 +2,7 @@
 and deleted, a refusal shown on its field in the reader's language, and the board saying who is on shift until when
 and when the next shift of someone off starts. The people are made for each test (a shift changes who is on duty, and
 the live server is shared by every test); the phone's clock reads Shanghai time."""
+import time
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -33,7 +34,11 @@ def test_a_lead_adds_a_shift_sees_it_on_the_week_and_the_board_and_an_overlap_is
     api.ok("PATCH", "/me", {"locale": "zh-CN"}, login="mgr.wh1")
     ding = _person(api, f"e2e.ding.{tag}", f"丁敏 Ding {tag}", "WH-SH-01")
     wan = _person(api, f"e2e.wan.{tag}", f"万芳 Wan {tag}", "WH-SH-01")
-    now = datetime.now(SHANGHAI).replace(second=0, microsecond=0)
+    now = datetime.now(SHANGHAI)
+    if now.hour == 23 and now.minute >= 58:  # the test reads "today" and the phone shows it: not across midnight
+        time.sleep((timedelta(days=1) - timedelta(hours=now.hour, minutes=now.minute, seconds=now.second)).total_seconds() + 5)
+        now = datetime.now(SHANGHAI)
+    now = now.replace(second=0, microsecond=0)
     starts = now.replace(minute=0) - timedelta(hours=1)
     ends = starts + timedelta(hours=4)
     # Wan works tonight, planned through the API: off now, with a next shift.
@@ -53,7 +58,7 @@ def test_a_lead_adds_a_shift_sees_it_on_the_week_and_the_board_and_an_overlap_is
     page.locator("a.btn", has_text="团队").click()
     page.locator(".page-team a.btn", has_text="排班").click()
     expect(page.locator("h1")).to_have_text("排班")
-    today = datetime.now(SHANGHAI).strftime("%Y-%m-%d")
+    today = now.strftime("%Y-%m-%d")
     expect(_card(page, ding).locator(f'.roster-day[data-day="{today}"]')).to_have_attribute("aria-current", "date")
     if tonight.date() - timedelta(days=tonight.weekday()) == now.date() - timedelta(days=now.weekday()):
         expect(_card(page, wan).locator(".roster-shift")).to_have_count(1)
