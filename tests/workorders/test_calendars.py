@@ -258,3 +258,33 @@ def test_admins_saving_one_calendar_at_once_are_applied_one_after_the_other(flow
     friday = max(close - 15, 0)
     expected = at("2026-12-04 15:00") + timedelta(hours=4) if friday >= 4 else at("2026-12-07 09:00") + timedelta(hours=4 - friday)
     assert {db.session.get(Task, t).due_at for t in tasks} == {expected}, (final["name"], expected)
+
+
+def test_a_calendar_s_save_answers_the_version_it_wrote_when_another_save_lands_right_after(flow):
+    """The answer to a save shows that save: another admin's save committed between this one's commit and its
+    answer does not leak into it (six saves at once answered 2, 4, 4, 5, 6, 7 when the answer read the row again)."""
+    from sqlalchemy import event, text
+
+    calendar = _calendar(flow)
+    session = db.session()
+    landed = []
+
+    def another_save(_session):
+        if not landed:
+            landed.append(True)
+            with db.engine.begin() as conn:
+                conn.execute(text("UPDATE calendars SET version = version + 1, name = 'Saved by someone else' WHERE id = :id"),
+                             {"id": calendar["id"]})
+
+    event.listen(session, "after_commit", another_save)
+    try:
+        r = flow.client.put(f"/api/v1/calendars/{calendar['id']}", headers=flow.h("admin"),
+                            json={"name": "Closes at five", "timezone": "Asia/Shanghai", "week": WEEKDAYS_9_18})
+    finally:
+        event.remove(session, "after_commit", another_save)
+    assert landed
+    assert r.status_code == 200, r.json
+    assert (r.json["version"], r.json["name"]) == (2, "Closes at five")
+    db.session.expire_all()
+    final = flow.client.get(f"/api/v1/calendars/{calendar['id']}", headers=flow.h("admin")).json
+    assert (final["version"], final["name"]) == (3, "Saved by someone else")
