@@ -1,4 +1,7 @@
 """Form fields of templates and steps, and validation of the values filled in, via marshmallow."""
+import functools
+import json
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -171,15 +174,21 @@ def _field_for(spec: dict) -> ma.fields.Field:
     raise ValueError(kind)
 
 
+@functools.lru_cache(maxsize=512)
+def _form_schema(form: str) -> ma.Schema:
+    """The schema checking a form's values (the form's fields as JSON), built once per process: building a schema
+    class costs a hundred times more than checking an empty form with it (a bulk import checks every row's form).
+    Keys not declared by the form are kept as given: integrations attach context the form does not show."""
+    fields = json.loads(form)
+    return ma.Schema.from_dict({f["name"]: _field_for(f) for f in fields}, name="FormValues")(unknown=ma.INCLUDE)
+
+
 def validate_values(fields: list[dict], values: dict | None, *, prefix: str = "data") -> tuple[dict, dict]:
     """Check `values` against form `fields`; answer (clean values as JSON-able dict, errors by path)."""
     values = values or {}
     if not isinstance(values, dict):
         return {}, {prefix: ["must be an object"]}
-    schema_cls = ma.Schema.from_dict({f["name"]: _field_for(f) for f in fields}, name="FormValues")
-    # Keys not declared by the form are kept as given: integrations attach context the form does not show.
-    schema = schema_cls(unknown=ma.INCLUDE)
-    errors = schema.validate(values)
+    errors = _form_schema(json.dumps(fields, sort_keys=True, default=str)).validate(values)
     declared = {f["name"] for f in fields}
     for key, value in values.items():
         if key not in declared and isinstance(value, list) and len(value) > MAX_LIST_ITEMS:
