@@ -331,3 +331,24 @@ def statements():
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def numbers_by_day(numbers) -> dict[str, list[int]]:
+    """Work-order numbers (`WO-YYYYMMDD-NNNN`) by business day, each day's counters in order. Tests compare these,
+    not bare counters: creations that straddle the business day's midnight see the next day's counter start at 1."""
+    days: dict[str, list[int]] = {}
+    for number in numbers:
+        day, counter = number.rsplit("-", 1)
+        days.setdefault(day, []).append(int(counter))
+    return {day: sorted(counters) for day, counters in days.items()}
+
+
+def numbered_without_gaps(numbers) -> bool:
+    """Every business day's numbers run 1, 2, 3, … without a repeat or a gap (a fresh database)."""
+    return all(counters == list(range(1, len(counters) + 1)) for counters in numbers_by_day(numbers).values())
+
+
+def next_number(number: str, earlier: str) -> bool:
+    """`number` is the one taken right after `earlier`: the next of the same day, or the first of a later day."""
+    (day, counter), (day_before, counter_before) = (n.rsplit("-", 1) for n in (number, earlier))
+    return (day, int(counter)) == (day_before, int(counter_before) + 1) or (day > day_before and int(counter) == 1)
