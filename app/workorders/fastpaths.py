@@ -20,8 +20,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import Boolean, bindparam, select, text
 
-from app.common.bulk import dialect
-from app.common.clock import as_utc
+from app.common.bulk import dialect, time_text
 from app.common.models import JSONType, UTCDateTime
 from app.common.offline import effective_time
 from app.common.uow import commit
@@ -68,12 +67,12 @@ _WHEN = (bindparam("now", type_=UTCDateTime()), bindparam("at", type_=UTCDateTim
          bindparam("occurred_at", type_=UTCDateTime()), bindparam("untrusted", type_=Boolean()))
 
 
-def _moments(table, prefix: str = "") -> tuple[str, ...]:
-    return tuple(prefix + name for name, column in table.c.items() if isinstance(column.type, UTCDateTime))
+def _moments(table) -> tuple[str, ...]:
+    return tuple(name for name, column in table.c.items() if isinstance(column.type, UTCDateTime))
 
 
 _TASK_MOMENTS = tuple(name for name in _moments(Task.__table__) if name in presenters.TASK_FIELDS)
-_WORK_ORDER_MOMENTS = _moments(WorkOrder.__table__, "wo_")
+_WORK_ORDER_MOMENTS = _moments(WorkOrder.__table__)
 
 
 def _row(values: dict, moments: tuple[str, ...] = _TASK_MOMENTS) -> SimpleNamespace:
@@ -438,7 +437,6 @@ def complete(user: User, task_id: int, outcome: str | None, note: str | None, da
 # opens the work order with the number already taken.
 # --------------------------------------------------------------------------
 _WORK_ORDER_VALUES = tuple(name for name in WorkOrder.__table__.c.keys() if name != "id")
-_ALL_WORK_ORDER_MOMENTS = _moments(WorkOrder.__table__)
 # The work order's columns arrive as one JSON object (one parameter instead of thirty, each typed by the table's own
 # row type), and the statement is kept under 4 KB and 50 parameters: psycopg remembers how it converted the
 # statements below those sizes and converts longer ones again on every execution (~0.13 ms here).
@@ -497,13 +495,6 @@ _CREATE = text(" ".join(f"""
 )
 
 
-def _json_value(value):
-    """A work order's value as its JSON object carries it: moments in UTC, as the column type stores them."""
-    if isinstance(value, datetime):
-        return as_utc(value).isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def _plain_start(template, data: dict):
     """The one step the router starts for a new work order with `data`, when it starts one and skips none."""
     pending = {s["key"]: PENDING for s in template.steps}
@@ -553,8 +544,8 @@ def create(body: dict, user: User, department_id: int | None, now: datetime, tz:
     due = step_due_at(step, now, None)
     timers = timer_plan(step=step, due_at=due, now=now, clock=None)
     (number,) = reserve_numbers(now=now, tz=tz, count=1)  # in a moment's transaction of its own: see numbers.py
-    found = db.session.execute(_CREATE, {
-        "values": json.dumps({**values, "number": number, "due_at": due}, default=_json_value),
+    found = db.session.execute(_CREATE, {  # the work order's moments in its JSON as `rows_table` carries them
+        "values": json.dumps({**values, "number": number, "due_at": due}, default=time_text),
         "template_id": template.id, "template_xmin": xmin,
         "now": now, "root": step["key"], "route": reason, "step_keys": [s["key"] for s in template.steps],
         "mode": step["mode"], "members": planned.members, "timer_kinds": [t[0] for t in timers],
@@ -569,7 +560,7 @@ def create(body: dict, user: User, department_id: int | None, now: datetime, tz:
         opened = service.create_work_order(body=body, created_by=user, department_id=department_id, now=now, tz=tz,
                                            source_default=source_default, number=number)
         return presenters.work_order_view(user=user, work_order=opened, now=now, with_timeline=False)
-    work_order = _row(found.work_order, _ALL_WORK_ORDER_MOMENTS)
+    work_order = _row(found.work_order, _WORK_ORDER_MOMENTS)
     row = _row(found.task)
     people = found.people or []
     requests = offer_requests([ActivatedTask(row.id, None, planned.members)], work_order, step)
